@@ -1,0 +1,11 @@
+/*
+ * korch.h - everything public in libkorch. Include this one header.
+ */
+#ifndef KORCH_H
+#define KORCH_H
+
+#include <korch/common.h>
+#include <korch/log.h>
+#include <korch/version.h>
+
+#endif
