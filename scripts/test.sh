@@ -40,10 +40,15 @@ run() {
 	name=$2
 	shift 2
 	meson test -C "$dir" --no-rebuild --print-errorlogs --logbase "$name" "$@"
+	rc=$?
 	# meson appends the setup name to the log base when a setup is used
 	log="$dir/meson-logs/$name.json"
 	case " $* " in *" --setup valgrind "*) log="$dir/meson-logs/$name-valgrind.json" ;; esac
-	logs="$logs $log"
+	if [ -f "$log" ]; then
+		logs="$logs $log"
+	elif [ $rc -ne 0 ]; then
+		setup_failed=$((setup_failed + 1))
+	fi
 }
 
 if build build -Dwerror=true; then
