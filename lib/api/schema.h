@@ -45,7 +45,14 @@ enum schema_list_type {
 
 struct schema_field;
 
-/* One type: named ones are shared by reference ("io.k8s.api.core.v1.PodSpec"). */
+/*
+ * One type: named ones are shared by reference ("io.k8s.api.core.v1.PodSpec"). Anonymous ones
+ * (name NULL) are the primitives, enum strings, arrays and maps, deduplicated. A field whose
+ * definition adds a patch strategy or a map type to a named object type (DeploymentSpec.strategy:
+ * retainKeys; PersistentVolumeSpec.claimRef: granular) points at a copy of that type with the
+ * same name and fields and its own patch_strategy / map_atomic; schema_type_by_name() returns
+ * the named original.
+ */
 struct schema_type {
 	const char *name;                   /* OpenAPI definition name, NULL for anonymous */
 	enum schema_kind kind;              /* what JSON it takes */
@@ -76,5 +83,18 @@ const struct schema_type *schema_type_by_name(const char *name);
 /* The generated table of named types (sorted by name), for the OpenAPI documents. */
 extern const struct schema_type *const schema_named_types[];
 extern const size_t schema_n_named_types;
+
+/* The root type of every kind in the registry (generated; kinds.c points at them). */
+extern const struct schema_type schema_core_v1_Namespace, schema_core_v1_Pod,
+	schema_core_v1_ReplicationController, schema_apps_v1_ReplicaSet, schema_apps_v1_Deployment,
+	schema_apps_v1_StatefulSet, schema_apps_v1_ControllerRevision, schema_apps_v1_DaemonSet,
+	schema_core_v1_Service, schema_core_v1_Endpoints, schema_discovery_v1_EndpointSlice,
+	schema_batch_v1_Job, schema_batch_v1_CronJob, schema_autoscaling_v2_HorizontalPodAutoscaler,
+	schema_core_v1_PersistentVolume, schema_core_v1_PersistentVolumeClaim,
+	schema_storage_v1_StorageClass, schema_core_v1_ConfigMap, schema_core_v1_Secret,
+	schema_core_v1_ServiceAccount, schema_rbac_v1_Role, schema_rbac_v1_ClusterRole,
+	schema_rbac_v1_RoleBinding, schema_rbac_v1_ClusterRoleBinding,
+	schema_scheduling_v1_PriorityClass, schema_core_v1_Node, schema_coordination_v1_Lease,
+	schema_core_v1_Event;
 
 #endif
