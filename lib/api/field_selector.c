@@ -425,7 +425,8 @@ field_selector_parse(const char *text, const struct kind_info *kind, struct fiel
 	size_t n_parts = 0;
 	if (*text && split_terms(text, &parts, &n_parts) < 0)
 		return error_oom(err);
-	qsort(parts, n_parts, sizeof(char *), cmp_term_text);
+	if (n_parts)
+		qsort(parts, n_parts, sizeof(char *), cmp_term_text);
 	int r = parse_terms(text, parts, n_parts, kind, sel, err);
 	for (size_t i = 0; i < n_parts; i++)
 		free(parts[i]);

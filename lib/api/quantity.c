@@ -203,9 +203,9 @@ digits_value(const char *d, size_t n, __int128 *ret)
 {
 	__int128 v = 0, limit = nano_limit();
 	for (size_t i = 0; i < n; i++) {
+		if (v >= limit / 10)
+			return false; /* v * 10 would reach 10^38 (and could overflow) */
 		v = v * 10 + (d[i] - '0');
-		if (v >= limit)
-			return false;
 	}
 	*ret = v;
 	return true;
@@ -245,9 +245,10 @@ exact_nano(const struct qparts *p, int64_t exp10, int exp2, __int128 *ret, bool 
 			*overflow = true;
 		} else {
 			for (int64_t i = 0; i < e && !*overflow; i++) {
-				v *= 10;
-				if (v >= nano_limit())
+				if (v >= nano_limit() / 10)
 					*overflow = true;
+				else
+					v *= 10;
 			}
 		}
 	} else if ((uint64_t)-e >= x.len) {
@@ -353,10 +354,10 @@ quantity_parse(const char *s, struct quantity *ret, korch_error **err)
 				} else {
 					if (scale + 9 >= QUANTITY_MAX_DIGITS_NANO)
 						return too_large(s, err);
-					__int128 nano = result * pow10_128(scale + 9);
-					if (nano / pow10_128(scale + 9) != result ||
-					    nano >= nano_limit())
+					__int128 p10 = pow10_128(scale + 9);
+					if (result > (nano_limit() - 1) / p10)
 						return too_large(s, err);
+					__int128 nano = result * p10;
 					q.nano = p.positive ? nano : -nano;
 				}
 				bool keep;

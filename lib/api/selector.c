@@ -516,7 +516,8 @@ parse_requirement(struct parser *p, struct label_selector *sel, int *oom)
 		*oom = 1;
 		return NULL;
 	}
-	qsort(set.v, set.n, sizeof(char *), cmp_str); /* sets.String.List() */
+	if (set.n) /* sets.String.List() */
+		qsort(set.v, set.n, sizeof(char *), cmp_str);
 	e = requirement_errors(key, op, set.v, set.n, false);
 	if (e) {
 		strset_clear(&set);
@@ -561,7 +562,8 @@ label_selector_parse(const char *text, struct label_selector **ret, korch_error 
 			goto out;
 		}
 		if (e) {
-			msg = e == oom_message ? e : fmt_error("unable to parse requirement: %s", e);
+			msg = e == oom_message ? e
+					       : fmt_error("unable to parse requirement: %s", e);
 			free_message(e);
 			break;
 		}
@@ -928,8 +930,10 @@ put_requirement(struct strbuf *sb, const struct label_requirement *r)
 		sb->oom = true;
 		return;
 	}
-	memcpy(sorted, r->values, r->n_values * sizeof(char *));
-	qsort(sorted, r->n_values, sizeof(char *), cmp_str);
+	if (r->n_values) {
+		memcpy(sorted, r->values, r->n_values * sizeof(char *));
+		qsort(sorted, r->n_values, sizeof(char *), cmp_str);
+	}
 	for (size_t i = 0; i < r->n_values; i++) {
 		if (i)
 			strbuf_putc(sb, ',');

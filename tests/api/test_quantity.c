@@ -286,8 +286,14 @@ test_invalid(void **state)
 static void
 test_too_large(void **state)
 {
-	static const char *const cases[] = { "1e29", "1e30", "100000000000000000000000000000",
-					     "999999999999999999E", "1e2147483647" };
+	static const char *const cases[] = { "1e29",
+					     "1e30",
+					     "100000000000000000000000000000",
+					     "6666666666666666666666666666666666666",
+					     "5555555555555556e20",
+					     "99999999999999999999999999999999999999999",
+					     "999999999999999999E",
+					     "1e2147483647" };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct quantity q;
 		korch_error *err = NULL;
