@@ -19,6 +19,10 @@ enum kind_subresource {
 	KIND_SUB_EVICTION = 1 << 5,  /* pods */
 	KIND_SUB_TOKEN = 1 << 6,     /* serviceaccounts */
 	KIND_SUB_PROXY = 1 << 7,
+	KIND_SUB_ATTACH = 1 << 8,               /* pods */
+	KIND_SUB_PORTFORWARD = 1 << 9,          /* pods */
+	KIND_SUB_EPHEMERALCONTAINERS = 1 << 10, /* pods */
+	KIND_SUB_FINALIZE = 1 << 11,            /* namespaces */
 };
 
 struct field_errors;
@@ -57,6 +61,23 @@ const struct kind_info *kind_lookup_resource(const char *name);
 
 /* By group and plural resource name, as in REST paths. */
 const struct kind_info *kind_lookup_plural(const char *group, const char *plural);
+
+/*
+ * Resolves apiVersion and kind to a registered kind, or says why not in kubectl's words:
+ * KORCH_EINVALID "apiVersion not set", "kind not set" (both: "[apiVersion not set, kind not
+ * set]"; NULL is not set, and so is an empty kind), "unexpected GroupVersion string: a/b/c";
+ * KORCH_ENOTFOUND `no matches for kind "Foo" in version "example.com/v1"`, also for a kind
+ * korch knows at a version Kubernetes 1.32 no longer serves (extensions/v1beta1 Deployment).
+ * *ret is set only on success.
+ */
+int kind_resolve(const char *api_version, const char *kind, const struct kind_info **ret,
+		 korch_error **err);
+
+/*
+ * The same for an object's own apiVersion and kind fields; a field that is missing or null is
+ * "not set", one that is not a string "apiVersion isn't string type" (kubectl's words).
+ */
+int kind_resolve_object(const json_t *obj, const struct kind_info **ret, korch_error **err);
 
 /* Every registered kind, in a stable order. */
 extern const struct kind_info *const kind_registry[];
