@@ -617,10 +617,13 @@ eval_wildcard(struct eval *ev, const json_t *v, struct ptrvec *out)
 	size_t i;
 	int r = 0;
 	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key,
-				    child) if ((r = push(ev, out, child)) < 0) return r;
+		json_object_foreach ((json_t *)v, key, child)
+			if ((r = push(ev, out, child)) < 0)
+				return r;
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, child) if ((r = push(ev, out, child)) < 0) return r;
+		json_array_foreach (v, i, child)
+			if ((r = push(ev, out, child)) < 0)
+				return r;
 	}
 	return r;
 }
@@ -633,10 +636,13 @@ eval_recursive(struct eval *ev, const json_t *v, struct ptrvec *out)
 	json_t *child;
 	size_t i;
 	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, child) if (r == 0) r =
-			eval_recursive(ev, child, out);
+		json_object_foreach ((json_t *)v, key, child)
+			if (r == 0)
+				r = eval_recursive(ev, child, out);
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, child) if (r == 0) r = eval_recursive(ev, child, out);
+		json_array_foreach (v, i, child)
+			if (r == 0)
+				r = eval_recursive(ev, child, out);
 	}
 	return r;
 }
@@ -759,8 +765,9 @@ eval_step(struct eval *ev, const struct step *s, const json_t *v, struct ptrvec 
 		json_t *elem;
 		if (!json_is_array(v))
 			return 0;
-		json_array_foreach(v, i, elem) if (filter_matches(ev, s, elem) &&
-						   push(ev, out, elem) < 0) return KORCH_ENOMEM;
+		json_array_foreach (v, i, elem)
+			if (filter_matches(ev, s, elem) && push(ev, out, elem) < 0)
+				return KORCH_ENOMEM;
 		return 0;
 	}
 	case STEP_UNION: break; /* eval_path runs unions over all current values at once */

@@ -23,17 +23,17 @@ struct column {
 };
 
 struct row_ctx {
-	const json_t *obj;  /* the object of the row */
-	int64_t now_ns;     /* wall clock for ages */
-	json_t *cells;      /* the row's cells, appended in column order */
+	const json_t *obj; /* the object of the row */
+	int64_t now_ns;    /* wall clock for ages */
+	json_t *cells;     /* the row's cells, appended in column order */
 };
 
 typedef void (*printer_fn)(struct row_ctx *c);
 
 struct printer {
-	const char *kind;              /* Kind name */
-	const struct column *columns;  /* NULL-name terminated */
-	printer_fn print;              /* fills cells */
+	const char *kind;             /* Kind name */
+	const struct column *columns; /* NULL-name terminated */
+	printer_fn print;             /* fills cells */
 };
 
 /* ---- small accessors ---- */
@@ -83,8 +83,7 @@ cell_int(struct row_ctx *c, json_int_t v)
 	json_array_append_new(c->cells, json_integer(v));
 }
 
-static void
-cell_fmt(struct row_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cell_fmt(struct row_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 cell_fmt(struct row_ctx *c, const char *fmt, ...)
@@ -155,6 +154,12 @@ cell_name(struct row_ctx *c)
 	cell_str(c, str_at(c->obj, "metadata.name", ""));
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* labels.FormatLabels: "k=v,k2=v2" sorted by key, "<none>" when empty. */
 static void
 cell_labels_map(struct row_ctx *c, const json_t *map)
@@ -174,7 +179,7 @@ cell_labels_map(struct row_ctx *c, const json_t *map)
 	json_t *v;
 	json_object_foreach ((json_t *)map, k, v)
 		keys[i++] = k;
-	qsort(keys, n, sizeof(*keys), (int (*)(const void *, const void *))strcmp);
+	qsort(keys, n, sizeof(*keys), cmp_str);
 	struct strbuf sb = STRBUF_INIT;
 	for (i = 0; i < n; i++)
 		strbuf_printf(&sb, "%s%s=%s", i ? "," : "", keys[i],
@@ -224,7 +229,8 @@ has_true_condition(const json_t *obj, const char *type)
 	size_t i;
 	json_t *cond;
 	json_array_foreach (at(obj, "status.conditions"), i, cond)
-		if (streq(str_at(cond, "type", NULL), type) && streq(str_at(cond, "status", NULL), "True"))
+		if (streq(str_at(cond, "type", NULL), type) &&
+		    streq(str_at(cond, "status", NULL), "True"))
 			return true;
 	return false;
 }
@@ -259,7 +265,8 @@ exit_reason(char *buf, size_t len, const char *prefix, const json_t *term)
 	if (sig)
 		snprintf(buf, len, "%sSignal:%lld", prefix, (long long)sig);
 	else
-		snprintf(buf, len, "%sExitCode:%lld", prefix, (long long)int_at(term, "exitCode", 0));
+		snprintf(buf, len, "%sExitCode:%lld", prefix,
+			 (long long)int_at(term, "exitCode", 0));
 }
 
 /* Init containers: sets reason and returns true while the pod is still initializing. */
@@ -497,8 +504,8 @@ print_cronjob(struct row_ctx *c)
 	cell_str(c, str_at(cj, "spec.schedule", ""));
 	cell_str(c, str_at(cj, "spec.timeZone", "<none>"));
 	const json_t *suspend = at(cj, "spec.suspend");
-	cell_str(c, json_is_boolean(suspend) ? (json_is_true(suspend) ? "True" : "False")
-					      : "<unset>");
+	cell_str(c,
+		 json_is_boolean(suspend) ? (json_is_true(suspend) ? "True" : "False") : "<unset>");
 	cell_int(c, (json_int_t)json_array_size(at(cj, "status.active")));
 	if (at(cj, "status.lastScheduleTime"))
 		cell_since(c, "status.lastScheduleTime");
@@ -559,7 +566,8 @@ print_service(struct row_ctx *c)
 		json_array_foreach (at(svc, "spec.externalIPs"), i, v)
 			strbuf_printf(&ext, "%s%s", ext.len ? "," : "", json_string_value(v) ?: "");
 		if (!ext.len)
-			strbuf_puts(&ext, strcmp(type, "LoadBalancer") == 0 ? "<pending>" : "<none>");
+			strbuf_puts(&ext,
+				    strcmp(type, "LoadBalancer") == 0 ? "<pending>" : "<none>");
 	}
 	cell_str(c, strbuf_str(&ext));
 	strbuf_free(&ext);
@@ -593,7 +601,8 @@ print_endpoints(struct row_ctx *c)
 			count += (int)json_array_size(addrs);
 			json_array_foreach (addrs, j, addr)
 				if (shown < 3)
-					strbuf_printf(&sb, "%s%s", shown++ ? "," : "", str_at(addr, "ip", ""));
+					strbuf_printf(&sb, "%s%s", shown++ ? "," : "",
+						      str_at(addr, "ip", ""));
 			continue;
 		}
 		json_array_foreach (ports, k, port) {
@@ -603,7 +612,8 @@ print_endpoints(struct row_ctx *c)
 					continue;
 				const char *ip = str_at(addr, "ip", "");
 				strbuf_printf(&sb, strchr(ip, ':') ? "%s[%s]:%lld" : "%s%s:%lld",
-					      shown++ ? "," : "", ip, (long long)int_at(port, "port", 0));
+					      shown++ ? "," : "", ip,
+					      (long long)int_at(port, "port", 0));
 			}
 		}
 	}
@@ -632,7 +642,8 @@ print_endpointslice(struct row_ctx *c)
 	json_array_foreach (at(c->obj, "endpoints"), i, v)
 		json_array_foreach (at(v, "addresses"), j, a)
 			if (count++ < 3)
-				strbuf_printf(&sb, "%s%s", count > 1 ? "," : "", json_string_value(a) ?: "");
+				strbuf_printf(&sb, "%s%s", count > 1 ? "," : "",
+					      json_string_value(a) ?: "");
 	if (count > 3)
 		strbuf_printf(&sb, " + %d more...", count - 3);
 	cell_str(c, count ? strbuf_str(&sb) : "<unset>");
@@ -641,12 +652,6 @@ print_endpointslice(struct row_ctx *c)
 }
 
 /* ---- cluster objects ---- */
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static void
 print_node(struct row_ctx *c)
@@ -658,7 +663,7 @@ print_node(struct row_ctx *c)
 	json_array_foreach (at(node, "status.conditions"), i, v)
 		if (streq(str_at(v, "type", NULL), "Ready"))
 			strbuf_puts(&status, streq(str_at(v, "status", NULL), "True") ? "Ready"
-										: "NotReady");
+										      : "NotReady");
 	if (!status.len)
 		strbuf_puts(&status, "Unknown");
 	if (json_is_true(at(node, "spec.unschedulable")))
@@ -808,8 +813,10 @@ cell_access_modes(struct row_ctx *c, const json_t *modes)
 {
 	static const struct {
 		const char *mode, *abbrev;
-	} order[] = { { "ReadWriteOnce", "RWO" }, { "ReadOnlyMany", "ROX" },
-		      { "ReadWriteMany", "RWX" }, { "ReadWriteOncePod", "RWOP" } };
+	} order[] = { { "ReadWriteOnce", "RWO" },
+		      { "ReadOnlyMany", "ROX" },
+		      { "ReadWriteMany", "RWX" },
+		      { "ReadWriteOncePod", "RWOP" } };
 	struct strbuf sb = STRBUF_INIT;
 	for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
 		size_t i;
@@ -831,9 +838,10 @@ storage_class_of(const json_t *obj)
 	if (sc)
 		return sc;
 	const json_t *ann = at(obj, "metadata.annotations");
-	const json_t *beta = json_is_object(ann)
-				     ? json_object_get(ann, "volume.beta.kubernetes.io/storage-class")
-				     : NULL;
+	const json_t *beta =
+		json_is_object(ann)
+			? json_object_get(ann, "volume.beta.kubernetes.io/storage-class")
+			: NULL;
 	return json_is_string(beta) ? json_string_value(beta) : "";
 }
 
@@ -886,9 +894,10 @@ print_storageclass(struct row_ctx *c)
 {
 	const json_t *sc = c->obj;
 	const json_t *ann = at(sc, "metadata.annotations");
-	const json_t *def = json_is_object(ann)
-				    ? json_object_get(ann, "storageclass.kubernetes.io/is-default-class")
-				    : NULL;
+	const json_t *def =
+		json_is_object(ann)
+			? json_object_get(ann, "storageclass.kubernetes.io/is-default-class")
+			: NULL;
 	if (streq(json_string_value(def), "true"))
 		cell_fmt(c, "%s (default)", str_at(sc, "metadata.name", ""));
 	else
@@ -908,7 +917,8 @@ print_hpa(struct row_ctx *c)
 	cell_name(c);
 	cell_fmt(c, "%s/%s", str_at(hpa, "spec.scaleTargetRef.kind", ""),
 		 str_at(hpa, "spec.scaleTargetRef.name", ""));
-	const json_t *metrics = at(hpa, "spec.metrics"), *current = at(hpa, "status.currentMetrics");
+	const json_t *metrics = at(hpa, "spec.metrics"),
+		     *current = at(hpa, "status.currentMetrics");
 	struct strbuf sb = STRBUF_INIT;
 	size_t i, shown = 0;
 	json_t *m;
@@ -917,7 +927,8 @@ print_hpa(struct row_ctx *c)
 			break;
 		const char *name = str_at(m, "resource.name", NULL);
 		const json_t *target = at(m, "resource.target.averageUtilization");
-		if (!streq(str_at(m, "type", NULL), "Resource") || !name || !json_is_integer(target))
+		if (!streq(str_at(m, "type", NULL), "Resource") || !name ||
+		    !json_is_integer(target))
 			continue;
 		const json_t *cur = json_array_get(current, i);
 		const json_t *cur_util = at(cur, "resource.current.averageUtilization");
@@ -971,7 +982,8 @@ static void
 print_rolebinding(struct row_ctx *c)
 {
 	cell_name(c);
-	cell_fmt(c, "%s/%s", str_at(c->obj, "roleRef.kind", ""), str_at(c->obj, "roleRef.name", ""));
+	cell_fmt(c, "%s/%s", str_at(c->obj, "roleRef.kind", ""),
+		 str_at(c->obj, "roleRef.name", ""));
 	cell_age(c);
 	struct strbuf users = STRBUF_INIT, groups = STRBUF_INIT, sas = STRBUF_INIT;
 	size_t i;
@@ -983,8 +995,8 @@ print_rolebinding(struct row_ctx *c)
 		else if (strcmp(kind, "Group") == 0)
 			strbuf_printf(&groups, "%s%s", groups.len ? ", " : "", name);
 		else if (strcmp(kind, "ServiceAccount") == 0)
-			strbuf_printf(&sas, "%s%s/%s", sas.len ? ", " : "", str_at(s, "namespace", ""),
-				      name);
+			strbuf_printf(&sas, "%s%s/%s", sas.len ? ", " : "",
+				      str_at(s, "namespace", ""), name);
 	}
 	cell_str(c, strbuf_str(&users));
 	cell_str(c, strbuf_str(&groups));
@@ -996,18 +1008,38 @@ print_rolebinding(struct row_ctx *c)
 
 /* ---- the column tables ---- */
 
-#define COL_NAME { "Name", "string", 0, "Name must be unique within a namespace." }
-#define COL_AGE { "Age", "string", 0, "Time since the object was created." }
-#define COL_CONTAINERS { "Containers", "string", 1, "Names of each container in the template." }
-#define COL_IMAGES { "Images", "string", 1, "Images referenced by each container in the template." }
-#define COL_SELECTOR { "Selector", "string", 1, "The label selector of the object." }
-#define COL_END { NULL, NULL, 0, NULL }
+#define COL_NAME                                                               \
+	{                                                                      \
+		"Name", "string", 0, "Name must be unique within a namespace." \
+	}
+#define COL_AGE                                                          \
+	{                                                                \
+		"Age", "string", 0, "Time since the object was created." \
+	}
+#define COL_CONTAINERS                                                                \
+	{                                                                             \
+		"Containers", "string", 1, "Names of each container in the template." \
+	}
+#define COL_IMAGES                                                                            \
+	{                                                                                     \
+		"Images", "string", 1, "Images referenced by each container in the template." \
+	}
+#define COL_SELECTOR                                                         \
+	{                                                                    \
+		"Selector", "string", 1, "The label selector of the object." \
+	}
+#define COL_END                     \
+	{                           \
+		NULL, NULL, 0, NULL \
+	}
 
 static const struct column pod_cols[] = {
 	COL_NAME,
-	{ "Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic." },
+	{ "Ready", "string", 0,
+	  "The aggregate readiness state of this pod for accepting traffic." },
 	{ "Status", "string", 0, "The aggregate status of the containers in this pod." },
-	{ "Restarts", "string", 0, "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted." },
+	{ "Restarts", "string", 0,
+	  "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted." },
 	COL_AGE,
 	{ "IP", "string", 1, "The IP address of the pod." },
 	{ "Node", "string", 1, "The node the pod is bound to." },
@@ -1021,7 +1053,11 @@ static const struct column deployment_cols[] = {
 	{ "Ready", "string", 0, "Number of ready replicas out of desired." },
 	{ "Up-to-date", "integer", 0, "Replicas running the newest template." },
 	{ "Available", "integer", 0, "Replicas available for at least minReadySeconds." },
-	COL_AGE, COL_CONTAINERS, COL_IMAGES, COL_SELECTOR, COL_END,
+	COL_AGE,
+	COL_CONTAINERS,
+	COL_IMAGES,
+	COL_SELECTOR,
+	COL_END,
 };
 
 static const struct column replicaset_cols[] = {
@@ -1029,13 +1065,17 @@ static const struct column replicaset_cols[] = {
 	{ "Desired", "integer", 0, "Replicas desired." },
 	{ "Current", "integer", 0, "Replicas observed." },
 	{ "Ready", "integer", 0, "Replicas ready." },
-	COL_AGE, COL_CONTAINERS, COL_IMAGES, COL_SELECTOR, COL_END,
+	COL_AGE,
+	COL_CONTAINERS,
+	COL_IMAGES,
+	COL_SELECTOR,
+	COL_END,
 };
 
 static const struct column statefulset_cols[] = {
-	COL_NAME,
-	{ "Ready", "string", 0, "Number of ready replicas out of desired." },
-	COL_AGE, COL_CONTAINERS, COL_IMAGES, COL_END,
+	COL_NAME,   { "Ready", "string", 0, "Number of ready replicas out of desired." },
+	COL_AGE,    COL_CONTAINERS,
+	COL_IMAGES, COL_END,
 };
 
 static const struct column daemonset_cols[] = {
@@ -1046,7 +1086,11 @@ static const struct column daemonset_cols[] = {
 	{ "Up-to-date", "integer", 0, "Nodes running the newest template." },
 	{ "Available", "integer", 0, "Nodes with an available daemon pod." },
 	{ "Node Selector", "string", 0, "The pod template's node selector." },
-	COL_AGE, COL_CONTAINERS, COL_IMAGES, COL_SELECTOR, COL_END,
+	COL_AGE,
+	COL_CONTAINERS,
+	COL_IMAGES,
+	COL_SELECTOR,
+	COL_END,
 };
 
 static const struct column job_cols[] = {
@@ -1054,7 +1098,11 @@ static const struct column job_cols[] = {
 	{ "Status", "string", 0, "Status of the job." },
 	{ "Completions", "string", 0, "The completion status of the job." },
 	{ "Duration", "string", 0, "Time the job took to complete, or has been running." },
-	COL_AGE, COL_CONTAINERS, COL_IMAGES, COL_SELECTOR, COL_END,
+	COL_AGE,
+	COL_CONTAINERS,
+	COL_IMAGES,
+	COL_SELECTOR,
+	COL_END,
 };
 
 static const struct column cronjob_cols[] = {
@@ -1064,14 +1112,19 @@ static const struct column cronjob_cols[] = {
 	{ "Suspend", "boolean", 0, "Whether later runs are suspended." },
 	{ "Active", "integer", 0, "Running jobs." },
 	{ "Last Schedule", "string", 0, "When a job was last scheduled." },
-	COL_AGE, COL_CONTAINERS, COL_IMAGES, COL_SELECTOR, COL_END,
+	COL_AGE,
+	COL_CONTAINERS,
+	COL_IMAGES,
+	COL_SELECTOR,
+	COL_END,
 };
 
 static const struct column controllerrevision_cols[] = {
 	COL_NAME,
 	{ "Controller", "string", 0, "The controller that owns the revision." },
 	{ "Revision", "integer", 0, "The revision number." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column service_cols[] = {
@@ -1088,7 +1141,8 @@ static const struct column service_cols[] = {
 static const struct column endpoints_cols[] = {
 	COL_NAME,
 	{ "Endpoints", "string", 0, "Addresses of the endpoints." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column endpointslice_cols[] = {
@@ -1096,7 +1150,8 @@ static const struct column endpointslice_cols[] = {
 	{ "AddressType", "string", 0, "The type of address the slice carries." },
 	{ "Ports", "string", 0, "The ports of the slice." },
 	{ "Endpoints", "string", 0, "Addresses of the endpoints." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column node_cols[] = {
@@ -1116,7 +1171,8 @@ static const struct column node_cols[] = {
 static const struct column namespace_cols[] = {
 	COL_NAME,
 	{ "Status", "string", 0, "The status of the namespace." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column event_cols[] = {
@@ -1137,19 +1193,22 @@ static const struct column secret_cols[] = {
 	COL_NAME,
 	{ "Type", "string", 0, "The type of the secret." },
 	{ "Data", "integer", 0, "Number of keys." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column configmap_cols[] = {
 	COL_NAME,
 	{ "Data", "integer", 0, "Number of keys." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column serviceaccount_cols[] = {
 	COL_NAME,
 	{ "Secrets", "integer", 0, "Number of secrets listed." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column pv_cols[] = {
@@ -1186,7 +1245,8 @@ static const struct column storageclass_cols[] = {
 	{ "ReclaimPolicy", "string", 0, "What happens to released volumes." },
 	{ "VolumeBindingMode", "string", 0, "When volumes get bound." },
 	{ "AllowVolumeExpansion", "boolean", 0, "Whether volumes can grow." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column hpa_cols[] = {
@@ -1196,13 +1256,15 @@ static const struct column hpa_cols[] = {
 	{ "MinPods", "string", 0, "Lower replica bound." },
 	{ "MaxPods", "integer", 0, "Upper replica bound." },
 	{ "Replicas", "integer", 0, "Current replicas." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column lease_cols[] = {
 	COL_NAME,
 	{ "Holder", "string", 0, "The holder of the lease." },
-	COL_AGE, COL_END,
+	COL_AGE,
+	COL_END,
 };
 
 static const struct column priorityclass_cols[] = {
@@ -1278,10 +1340,10 @@ table_columns(const char *kind)
 	const struct printer *p = printer_for(kind);
 	json_t *cols = json_array();
 	for (const struct column *col = p->columns; cols && col->name; col++) {
-		json_t *def = json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", col->name, "type",
-					col->type, "format",
-					strcmp(col->name, "Name") == 0 ? "name" : "", "description",
-					col->description, "priority", col->priority);
+		json_t *def =
+			json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", col->name, "type", col->type,
+				  "format", strcmp(col->name, "Name") == 0 ? "name" : "",
+				  "description", col->description, "priority", col->priority);
 		if (!def || json_array_append_new(cols, def) < 0) {
 			json_decref(cols);
 			return NULL;
@@ -1388,7 +1450,8 @@ table_print(const json_t *table, const struct table_print_options *opts, struct 
 			if (json_integer_value(json_object_get(col, "priority")) > 0 && !opts->wide)
 				continue;
 			char name[128];
-			snprintf(name, sizeof(name), "%s", json_string_value(json_object_get(col, "name")) ?: "");
+			snprintf(name, sizeof(name), "%s",
+				 json_string_value(json_object_get(col, "name")) ?: "");
 			for (char *p = name; *p; p++)
 				*p = (char)toupper((unsigned char)*p);
 			json_array_append_new(header, json_string(name));
@@ -1409,7 +1472,8 @@ table_print(const json_t *table, const struct table_print_options *opts, struct 
 			char *text = cell_text(col);
 			if (j == 0 && opts->with_kind && opts->kind_prefix) {
 				char *prefixed = NULL;
-				if (asprintf(&prefixed, "%s/%s", opts->kind_prefix, text ? text : "") >= 0) {
+				if (asprintf(&prefixed, "%s/%s", opts->kind_prefix,
+					     text ? text : "") >= 0) {
 					free(text);
 					text = prefixed;
 				}
@@ -1433,7 +1497,8 @@ table_print(const json_t *table, const struct table_print_options *opts, struct 
 	json_array_foreach (lines, i, row)
 		json_array_foreach (row, j, col)
 			if (j + 1 < json_array_size(row))
-				widths[j] = MAX(widths[j], MAX(text_width(json_string_value(col)) + 3, 6));
+				widths[j] = MAX(widths[j],
+						MAX(text_width(json_string_value(col)) + 3, 6));
 	json_array_foreach (lines, i, row) {
 		size_t n = json_array_size(row);
 		json_array_foreach (row, j, col) {

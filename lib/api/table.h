@@ -31,11 +31,11 @@ json_t *table_columns(const char *kind);
 
 /* How to print a Table as text. */
 struct table_print_options {
-	bool wide;           /* show priority > 0 columns (-o wide) */
-	bool no_headers;     /* --no-headers */
-	bool with_namespace; /* a NAMESPACE column first (-A) */
-	bool show_labels;    /* a LABELS column last (--show-labels) */
-	bool with_kind;      /* names as kind.group/name (kubectl get of several kinds) */
+	bool wide;               /* show priority > 0 columns (-o wide) */
+	bool no_headers;         /* --no-headers */
+	bool with_namespace;     /* a NAMESPACE column first (-A) */
+	bool show_labels;        /* a LABELS column last (--show-labels) */
+	bool with_kind;          /* names as kind.group/name (kubectl get of several kinds) */
 	const char *kind_prefix; /* "deployment.apps" when with_kind */
 };
 

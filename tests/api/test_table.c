@@ -22,17 +22,30 @@ test_human_duration(void **state)
 		int64_t s;
 		const char *want;
 	} cases[] = {
-		{ -5, "<invalid>" }, { -1, "0s" },       { 0, "0s" },           { 119, "119s" },
-		{ 120, "2m" },       { 200, "3m20s" },   { 600, "10m" },        { 10799, "179m" },
-		{ 10800, "3h" },     { 11000, "3h3m" },  { 8 * 3600, "8h" },    { 47 * 3600, "47h" },
-		{ 49 * 3600, "2d1h" }, { 8 * 86400, "8d" }, { 729 * 86400, "729d" },
-		{ 731 * 86400, "2y1d" }, { 9 * 365 * 86400LL, "9y" },
+		{ -5, "<invalid>" },
+		{ -1, "0s" },
+		{ 0, "0s" },
+		{ 119, "119s" },
+		{ 120, "2m" },
+		{ 200, "3m20s" },
+		{ 600, "10m" },
+		{ 10799, "179m" },
+		{ 10800, "3h" },
+		{ 11000, "3h3m" },
+		{ 8 * 3600, "8h" },
+		{ 47 * 3600, "47h" },
+		{ 49 * 3600, "2d1h" },
+		{ 8 * 86400, "8d" },
+		{ 729 * 86400, "729d" },
+		{ 731 * 86400, "2y1d" },
+		{ 9 * 365 * 86400LL, "9y" },
 	};
 	char buf[32];
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		human_duration(cases[i].s * NSEC_PER_SEC, buf);
 		if (strcmp(buf, cases[i].want) != 0)
-			fail_msg("%lld s: got %s want %s", (long long)cases[i].s, buf, cases[i].want);
+			fail_msg("%lld s: got %s want %s", (long long)cases[i].s, buf,
+				 cases[i].want);
 	}
 }
 
@@ -86,9 +99,9 @@ test_pods(void **state)
 				  "web-1   1/2     CrashLoopBackOff   2 (60s ago)   5m\n"
 				  "init    0/1     Init:1/2           0             2d\n"
 				  "done    0/1     ExitCode:3         0             30s\n");
-	_cleanup_free_ char *wide = render(t, (struct table_print_options){ .wide = true,
-									     .with_namespace = true,
-									     .show_labels = true });
+	_cleanup_free_ char *wide =
+		render(t, (struct table_print_options){
+				  .wide = true, .with_namespace = true, .show_labels = true });
 	assert_string_equal(
 		wide,
 		"NAMESPACE   NAME    READY   STATUS             RESTARTS      AGE   IP           NODE     NOMINATED NODE   READINESS GATES   LABELS\n"
@@ -112,8 +125,10 @@ test_deployment_and_service(void **state)
 		"{\"name\":\"side\",\"image\":\"busybox\"}]}}},"
 		"\"status\":{\"readyReplicas\":2,\"updatedReplicas\":3,\"availableReplicas\":2}}]");
 	_cleanup_free_ char *dt = render(d, (struct table_print_options){ .wide = true });
-	assert_string_equal(dt, "NAME   READY   UP-TO-DATE   AVAILABLE   AGE     CONTAINERS   IMAGES               SELECTOR\n"
-				"web    2/3     3            2           3h41m   nginx,side   nginx:1.27,busybox   app=web\n");
+	assert_string_equal(
+		dt,
+		"NAME   READY   UP-TO-DATE   AVAILABLE   AGE     CONTAINERS   IMAGES               SELECTOR\n"
+		"web    2/3     3            2           3h41m   nginx,side   nginx:1.27,busybox   app=web\n");
 	_cleanup_json_ json_t *s = build(
 		"Service",
 		"[{\"metadata\":{\"name\":\"web\",\"creationTimestamp\":\"2026-11-26T15:40:00Z\"},"
@@ -123,19 +138,21 @@ test_deployment_and_service(void **state)
 		"{\"metadata\":{\"name\":\"kubernetes\",\"creationTimestamp\":\"2026-11-26T15:40:00Z\"},"
 		"\"spec\":{\"type\":\"ClusterIP\",\"clusterIPs\":[\"10.96.0.1\"],"
 		"\"ports\":[{\"port\":443,\"protocol\":\"TCP\"}]}}]");
-	_cleanup_free_ char *st = render(s, (struct table_print_options){ .with_kind = true,
-									   .kind_prefix = "service" });
-	assert_string_equal(st, "NAME                 TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)                 AGE\n"
-				"service/web          NodePort    10.96.4.2    <none>        80:30080/TCP,53/UDP     60s\n"
-				"service/kubernetes   ClusterIP   10.96.0.1    <none>        443/TCP                 60s\n");
+	_cleanup_free_ char *st = render(
+		s, (struct table_print_options){ .with_kind = true, .kind_prefix = "service" });
+	assert_string_equal(
+		st,
+		"NAME                 TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)               AGE\n"
+		"service/web          NodePort    10.96.4.2    <none>        80:30080/TCP,53/UDP   60s\n"
+		"service/kubernetes   ClusterIP   10.96.0.1    <none>        443/TCP               60s\n");
 }
 
 static void
 test_default_and_no_headers(void **state)
 {
-	_cleanup_json_ json_t *t = build(
-		"ClusterRole", "[{\"metadata\":{\"name\":\"view\","
-			       "\"creationTimestamp\":\"2026-11-26T15:00:00Z\"}}]");
+	_cleanup_json_ json_t *t =
+		build("ClusterRole", "[{\"metadata\":{\"name\":\"view\","
+				     "\"creationTimestamp\":\"2026-11-26T15:00:00Z\"}}]");
 	_cleanup_free_ char *text = render(t, (struct table_print_options){ .no_headers = true });
 	assert_string_equal(text, "view   2026-11-26T15:00:00Z\n");
 	_cleanup_json_ json_t *cols = table_columns("SomethingElse");
@@ -155,8 +172,9 @@ test_nodes_jobs_events(void **state)
 		"\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"
 		"\"nodeInfo\":{\"kubeletVersion\":\"v1.32.0-korch\"}}}]");
 	_cleanup_free_ char *nt = render(n, (struct table_print_options){ 0 });
-	assert_string_equal(nt, "NAME   STATUS                     ROLES           AGE   VERSION\n"
-				"n1     Ready,SchedulingDisabled   control-plane   24h   v1.32.0-korch\n");
+	assert_string_equal(
+		nt, "NAME   STATUS                     ROLES           AGE   VERSION\n"
+		    "n1     Ready,SchedulingDisabled   control-plane   24h   v1.32.0-korch\n");
 	_cleanup_json_ json_t *j = build(
 		"Job",
 		"[{\"metadata\":{\"name\":\"pi\",\"creationTimestamp\":\"2026-11-26T15:30:00Z\"},"
@@ -174,8 +192,10 @@ test_nodes_jobs_events(void **state)
 		"\"involvedObject\":{\"kind\":\"Pod\",\"name\":\"web\"},"
 		"\"firstTimestamp\":\"2026-11-26T15:40:50Z\",\"count\":1}]");
 	_cleanup_free_ char *et = render(e, (struct table_print_options){ 0 });
-	assert_string_equal(et, "LAST SEEN   TYPE     REASON      OBJECT    MESSAGE\n"
-				"10s         Normal   Scheduled   pod/web   Successfully assigned default/web to n1\n");
+	assert_string_equal(
+		et,
+		"LAST SEEN   TYPE     REASON      OBJECT    MESSAGE\n"
+		"10s         Normal   Scheduled   pod/web   Successfully assigned default/web to n1\n");
 }
 
 int
