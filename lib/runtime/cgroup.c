@@ -499,14 +499,13 @@ cg_mkdir_p(const char *mount, const char *dir, bool cpuset, korch_error **err)
 			continue;
 		char saved = *s;
 		*s = '\0';
-		if (mkdir(p, 0755) == 0) {
-			if (cpuset) {
-				int r = cpuset_inherit(p, err);
-				if (r < 0)
-					return r;
-			}
-		} else if (errno != EEXIST) {
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
 			return error_errno(err, errno, "mkdir %s", p);
+		/* Also when it existed: a crash may have come between mkdir and the copy. */
+		if (cpuset) {
+			int r = cpuset_inherit(p, err);
+			if (r < 0)
+				return r;
 		}
 		*s = saved;
 		if (!saved)
@@ -663,16 +662,11 @@ open_v2(struct cgroup_manager *m, const struct cgroup_manager_options *o, korch_
 	if (!base)
 		return error_oom(err);
 
-	if (o->parent_path) {
+	if (o->parent_path)
 		m->parent_path = strdup(o->parent_path);
-	} else {
-		_cleanup_free_ char *b = base;
-		base = NULL;
-		if (asprintf(&m->parent_path, "%s/korch-%s", streq(b, "/") ? "" : b, m->instance) <
-		    0)
-			m->parent_path = NULL;
-		base = steal_pointer(&b);
-	}
+	else if (asprintf(&m->parent_path, "%s/korch-%s", streq(base, "/") ? "" : base,
+			  m->instance) < 0)
+		m->parent_path = NULL;
 	if (!m->parent_path)
 		return error_oom(err);
 
@@ -873,13 +867,10 @@ cgroup_create(struct cgroup_manager *m, const struct cgroup *parent, const char 
 		for (int c = 0; r == 0 && c < CG_N_CONTROLLERS; c++) {
 			if (!cg->dirs[c])
 				continue;
-			if (mkdir(cg->dirs[c], 0755) < 0) {
-				if (errno != EEXIST)
-					r = error_errno(err, errno, "create cgroup: mkdir %s",
-							cg->dirs[c]);
-			} else if (c == CG_CPUSET) {
+			if (mkdir(cg->dirs[c], 0755) < 0 && errno != EEXIST)
+				r = error_errno(err, errno, "create cgroup: mkdir %s", cg->dirs[c]);
+			else if (c == CG_CPUSET)
 				r = cpuset_inherit(cg->dirs[c], err);
-			}
 		}
 	}
 	if (r == 0 && limits)
