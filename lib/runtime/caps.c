@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/capability.h>
+#include <sys/prctl.h>
 
 #include "base/error.h"
 #include "base/util.h"
@@ -20,6 +21,16 @@ caps_all(void)
 	if (bits <= 0 || bits > 64)
 		bits = CAP_LAST_CAP + 1;
 	return bits == 64 ? UINT64_MAX : (UINT64_C(1) << bits) - 1;
+}
+
+uint64_t
+caps_available(void)
+{
+	uint64_t all = caps_all(), have = 0;
+	for (int cap = 0; cap < 64; cap++)
+		if ((all & (UINT64_C(1) << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+			have |= UINT64_C(1) << cap;
+	return have;
 }
 
 int
@@ -46,7 +57,8 @@ caps_from_name(const char *name, int *ret_cap, korch_error **err)
 }
 
 static int
-apply_names(uint64_t *set, const char *const *names, size_t n, bool add, korch_error **err)
+apply_names(uint64_t *set, const char *const *names, size_t n, bool add, uint64_t avail,
+	    korch_error **err)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (strcasecmp(names[i], "ALL") == 0)
@@ -56,6 +68,12 @@ apply_names(uint64_t *set, const char *const *names, size_t n, bool add, korch_e
 		if (r < 0)
 			return korch_error_prefix(err, r, "capabilities.%s[%zu]",
 						  add ? "add" : "drop", i);
+		if (add && !(avail & (UINT64_C(1) << cap)))
+			return error_set(
+				err, KORCH_EINVALID,
+				"capabilities.add[%zu]: %s is not in korch's own capability "
+				"bounding set",
+				i, names[i]);
 		if (add)
 			*set |= UINT64_C(1) << cap;
 		else
@@ -77,22 +95,18 @@ int
 caps_compute(bool privileged, const char *const *add, size_t n_add, const char *const *drop,
 	     size_t n_drop, struct caps_set *ret, korch_error **err)
 {
-	uint64_t all = caps_all();
-	uint64_t set = privileged ? all : CAPS_DEFAULT;
+	uint64_t avail = caps_available();
+	uint64_t set = privileged ? avail : CAPS_DEFAULT & avail;
 	if (!privileged) {
 		if (has_all(add, n_add))
-			set = all;
+			set = avail;
 		if (has_all(drop, n_drop))
 			set = 0;
-		int r = apply_names(&set, add, n_add, true, err);
+		int r = apply_names(&set, add, n_add, true, avail, err);
 		if (r == 0)
-			r = apply_names(&set, drop, n_drop, false, err);
+			r = apply_names(&set, drop, n_drop, false, avail, err);
 		if (r < 0)
 			return r;
-		if (set & ~all)
-			return error_set(
-				err, KORCH_EINVALID,
-				"capabilities.add: a capability this kernel does not know");
 	}
 	*ret = (struct caps_set){ .bounding = set, .effective = set, .permitted = set };
 	return 0;

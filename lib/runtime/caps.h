@@ -27,6 +27,11 @@ struct caps_set {
 
 /* Every capability the running kernel knows (0..cap_last_cap). */
 uint64_t caps_all(void);
+/*
+ * What this process can hand out: caps_all() within its own bounding set (a sandbox or a
+ * systemd unit may have removed some). Privileged containers and add [ALL] get this.
+ */
+uint64_t caps_available(void);
 
 /*
  * A capability number from a name as Kubernetes writes it: "NET_ADMIN", "CAP_NET_ADMIN",
@@ -36,10 +41,11 @@ uint64_t caps_all(void);
 int caps_from_name(const char *name, int *ret_cap, korch_error **err);
 
 /*
- * The container's sets: privileged gets every capability and add/drop are ignored; otherwise
+ * The container's sets: privileged gets caps_available() and add/drop are ignored; otherwise
  * the 14 defaults, then containerd's order: add "ALL", drop "ALL", each other add, each other
- * drop (so drop [ALL] + add [NET_BIND_SERVICE] leaves exactly that one). Bounding, effective
- * and permitted are that set; inheritable and ambient are empty.
+ * drop (so drop [ALL] + add [NET_BIND_SERVICE] leaves exactly that one). A named capability
+ * korch itself does not hold is KORCH_EINVALID (the child could not get it). Bounding,
+ * effective and permitted are that set; inheritable and ambient are empty.
  */
 int caps_compute(bool privileged, const char *const *add, size_t n_add, const char *const *drop,
 		 size_t n_drop, struct caps_set *ret, korch_error **err);
