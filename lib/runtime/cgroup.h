@@ -153,7 +153,12 @@ int cgroup_attach(struct cgroup *cg, pid_t pid, korch_error **err);
  */
 int cgroup_open_dir_fd(const struct cgroup *cg, int *ret_fd, korch_error **err);
 
-/* Writes every field of limits (the whole desired state) to the running cgroup. */
+/*
+ * Writes every field of limits (the whole desired state) to the running cgroup. Lowering the
+ * memory limit below what the cgroup uses: v1 reclaims what it can and otherwise refuses the
+ * write (KORCH_ESYSTEM with EBUSY, the old limit stays); v2 accepts it and the kernel reclaims or
+ * OOM-kills inside the cgroup. Neither hangs.
+ */
 int cgroup_update(struct cgroup *cg, const struct cgroup_limits *limits, korch_error **err);
 
 /* Reads CPU time, memory usage and working set, pids and the OOM-kill count. */

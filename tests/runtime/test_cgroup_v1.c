@@ -394,6 +394,43 @@ test_oom(void **state)
 }
 
 static void
+hold_64m(int res_w, void *arg)
+{
+	size_t len = 64 << 20;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(2);
+	for (size_t i = 0; i < len; i += 4096)
+		p[i] = 1;
+	child_send(res_w, 1);
+	pause();
+}
+
+/* Scenario 18's policy on v1: a limit below the usage is refused (EBUSY), never a hang. */
+static void
+test_lower_below_usage(void **state)
+{
+	struct fixture *f = *state;
+	struct cgroup_limits l = { .memory_bytes = 256 << 20 };
+	assert_int_equal(cgroup_create(f->m, f->pod, "low", &l, &f->cg[0], NULL), 0);
+	assert_int_equal(child_start(&f->kid[0], hold_64m, NULL), 0);
+	assert_int_equal(cgroup_attach(f->cg[0], f->kid[0].pid, NULL), 0);
+	child_go(&f->kid[0]);
+	int64_t v;
+	assert_true(child_recv(&f->kid[0], &v, 10000));
+	struct cgroup_limits low = { .memory_bytes = 16 << 20 };
+	korch_error *err = NULL;
+	int64_t t0 = now_ms();
+	assert_int_equal(cgroup_update(f->cg[0], &low, &err), KORCH_ESYSTEM);
+	assert_true(now_ms() - t0 < 5000);
+	assert_int_equal(korch_error_errno(err), EBUSY);
+	korch_error_free(err);
+	assert_file(f->cg[0], "memory", "memory.limit_in_bytes", "268435456");
+	/* The child is still there, untouched. */
+	assert_int_equal(kill(f->kid[0].pid, 0), 0);
+}
+
+static void
 forkbomb(int res_w, void *arg)
 {
 	int n = 0, e = 0;
@@ -632,6 +669,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_attach_stats_kill_destroy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_kills_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lower_below_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cpu_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
