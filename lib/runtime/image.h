@@ -15,11 +15,11 @@ struct image_store;
 
 /* An image resolved from the store; everything here is owned by the struct. */
 struct image {
-	char *id;            /* "sha256:<config digest>" */
-	char *name;          /* normalised reference, "docker.io/library/busybox:latest" */
-	char **layer_dirs;   /* unpacked layer directories, bottom first (overlay lowerdirs reversed) */
-	size_t n_layers;     /* entries in layer_dirs */
-	json_t *config;      /* the image config's "config": Entrypoint, Cmd, Env, WorkingDir, User,
+	char *id;          /* "sha256:<config digest>" */
+	char *name;        /* normalised reference, "docker.io/library/busybox:latest" */
+	char **layer_dirs; /* unpacked layer directories, bottom first (overlay lowerdirs reversed) */
+	size_t n_layers;   /* entries in layer_dirs */
+	json_t *config;    /* the image config's "config": Entrypoint, Cmd, Env, WorkingDir, User,
 				ExposedPorts, StopSignal (any may be absent) */
 };
 

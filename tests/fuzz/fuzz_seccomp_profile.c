@@ -1,0 +1,33 @@
+/*
+ * libFuzzer target: the seccomp profile loader (JSON in the OCI or Docker format), and the
+ * compiler for every profile it accepts. Any input must give a profile or a clear error, with no
+ * crash, leak or undefined behaviour.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "runtime/seccomp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct seccomp_profile *p = NULL;
+	korch_error *err = NULL;
+	if (seccomp_profile_parse((const char *)data, size, "fuzz", &p, &err) < 0) {
+		/* Every failure carries a message. */
+		if (!err || !korch_error_message(err)[0])
+			__builtin_trap();
+		korch_error_free(err);
+		return 0;
+	}
+	struct seccomp_program *prog = NULL;
+	if (seccomp_compile(p, 0xa80425fb, &prog, &err) == 0)
+		seccomp_program_unref(prog);
+	else
+		korch_error_free(err);
+	seccomp_profile_free(p);
+	return 0;
+}
