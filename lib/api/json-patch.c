@@ -568,8 +568,7 @@ value_equal(const json_t *a, const json_t *b)
 			return false;
 		const char *k;
 		json_t *v;
-		json_object_foreach((json_t *)a, k, v)
-		{
+		json_object_foreach ((json_t *)a, k, v) {
 			json_t *o = json_object_get(b, k);
 			if (!o || !value_equal(v, o))
 				return false;

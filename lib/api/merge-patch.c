@@ -31,8 +31,7 @@ merge_value(json_t *target, const json_t *patch, json_t **ret, korch_error **err
 
 	const char *key;
 	json_t *value;
-	json_object_foreach((json_t *)patch, key, value)
-	{
+	json_object_foreach ((json_t *)patch, key, value) {
 		if (json_is_null(value)) {
 			json_object_del(result, key);
 			continue;
