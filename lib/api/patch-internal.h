@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <korch/common.h>
 #include "api/schema.h"
+#include "base/hashmap.h"
 #include "base/macro.h"
 
 static inline void
@@ -62,6 +63,26 @@ bool go_equal(const json_t *a, const json_t *b);
 char *go_format(const json_t *v, bool verb_s);
 
 /*
+ * A hash of values to their first place in a list, for O(1) lookups where Kubernetes scans
+ * lists. Values compare as Go's == compares them: scalars of one Go type (1 and 1.0 differ);
+ * maps and lists are never found.
+ */
+struct smp_index {
+	struct hashmap map; /* compact JSON of a scalar -> place + 1 */
+};
+
+#define SMP_INDEX_INIT       \
+	{                    \
+		HASHMAP_INIT \
+	}
+
+void smp_index_free(struct smp_index *ix);
+/* Records value (NULL: nil) at place unless it has a place already. 0 or KORCH_ENOMEM. */
+int smp_index_add(struct smp_index *ix, const json_t *value, size_t place);
+/* *ret = the first place of value, or -1. 0 or KORCH_ENOMEM. */
+int smp_index_find(const struct smp_index *ix, const json_t *value, long *ret);
+
+/*
  * Lookup of a field of an OBJECT type by name (bsearch over type->fields, which are sorted by
  * name); NULL when type is NULL, not an OBJECT, or has no such field. To be replaced by
  * schema_field() once lib/api/schema.c exists.
@@ -85,6 +106,13 @@ int smp_normalize_order(json_t *patch_items, json_t *server_only, const json_t *
  */
 int smp_partition(const json_t *merged, const json_t *by, const char *merge_key, json_t **ret_in,
 		  json_t **ret_out, korch_error **err);
+
+/*
+ * The live list of maps orig as Kubernetes' $setElementOrder step sees it after merging patch
+ * into it (see strategic-order.c). *ret receives a new array.
+ */
+int smp_set_order_server_view(const json_t *orig, const json_t *patch, const char *merge_key,
+			      json_t **ret, korch_error **err);
 
 /* Kubernetes' error for a map lacking its merge key: "map: map[...] does not contain ...". */
 int smp_error_no_merge_key(korch_error **err, const json_t *map, const char *merge_key);

@@ -4,8 +4,11 @@
  *
  * Kubernetes (k8s.io/apimachinery/pkg/util/strategicpatch) decodes JSON into Go's
  * map[string]interface{} and compares list items and merge keys with Go's ==, which tells
- * int64 from float64; its error messages print values with fmt's %v. The functions here
- * reproduce both so that korch orders lists and words errors as the Kubernetes API server does.
+ * int64 from float64; its error messages print values with fmt's %v. It orders a merged list
+ * by where its items stood in the patch and in the live list (normalizeElementOrder), and for
+ * $setElementOrder by the live list's storage as the merge left it. The functions here
+ * reproduce all of that, with hashes where Kubernetes scans lists, so that korch orders lists
+ * and words errors as the Kubernetes API server does.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -123,7 +126,8 @@ go_format_map(struct strbuf *sb, const json_t *v, bool verb_s)
 		return KORCH_ENOMEM;
 	const char *k;
 	json_t *member;
-	json_object_foreach((json_t *)v, k, member) keys[i++] = k;
+	json_object_foreach ((json_t *)v, k, member)
+		keys[i++] = k;
 	qsort(keys, n, sizeof(char *), compare_strings);
 	strbuf_puts(sb, "map[");
 	for (i = 0; i < n; i++) {
@@ -206,17 +210,8 @@ patch_field_lookup(const struct schema_type *type, const char *name)
 	return bsearch(name, type->fields, type->n_fields, sizeof(*type->fields), compare_field);
 }
 
-/*
- * A hash of the places of values in a list, so that finding where an item sits is O(1)
- * rather than Go's linear scan. Values are scalars encoded as compact JSON (so 1 and 1.0
- * differ, as int64 and float64 do in Go); maps and slices are never found.
- */
-struct place_index {
-	struct hashmap map; /* encoded scalar -> place + 1 (as a pointer) */
-};
-
-static void
-place_index_free(struct place_index *ix)
+void
+smp_index_free(struct smp_index *ix)
 {
 	hashmap_free(&ix->map, NULL);
 }
@@ -232,6 +227,28 @@ scalar_key(const json_t *v, char **ret)
 	return *ret ? 0 : KORCH_ENOMEM;
 }
 
+int
+smp_index_add(struct smp_index *ix, const json_t *value, size_t place)
+{
+	_cleanup_free_ char *k = NULL;
+	if (scalar_key(value, &k) < 0)
+		return KORCH_ENOMEM;
+	if (!k || hashmap_contains(&ix->map, k))
+		return 0;
+	return hashmap_put(&ix->map, k, (void *)(uintptr_t)(place + 1), NULL) < 0 ? KORCH_ENOMEM
+										  : 0;
+}
+
+int
+smp_index_find(const struct smp_index *ix, const json_t *value, long *ret)
+{
+	_cleanup_free_ char *k = NULL;
+	if (scalar_key(value, &k) < 0)
+		return KORCH_ENOMEM;
+	*ret = k ? (long)(uintptr_t)hashmap_get(&ix->map, k) - 1 : -1;
+	return 0;
+}
+
 /*
  * The value an item is found by: its merge key's value (nil when absent or not a map) for
  * lists of maps, the item itself otherwise.
@@ -245,22 +262,17 @@ item_value(const json_t *item, const char *merge_key)
 }
 
 /*
- * Indexes list. With need_key, items without the merge key are left out (findMapInSlice's
- * "ok" test); without it they are found under nil (the index() helper's lookup).
+ * Indexes the items of list by value. With need_key, items without the merge key are left out
+ * (findMapInSliceBasedOnKeyValue's test); without it they are found under nil (index()).
  */
 static int
-place_index_build(struct place_index *ix, const json_t *list, const char *merge_key, bool need_key)
+index_list(struct smp_index *ix, const json_t *list, const char *merge_key, bool need_key)
 {
 	for (size_t i = 0; i < json_array_size(list); i++) {
 		const json_t *item = json_array_get(list, i);
 		if (need_key && (!json_is_object(item) || !json_object_get(item, merge_key)))
 			continue;
-		_cleanup_free_ char *k = NULL;
-		if (scalar_key(item_value(item, merge_key), &k) < 0)
-			return KORCH_ENOMEM;
-		if (!k || hashmap_contains(&ix->map, k))
-			continue;
-		if (hashmap_put(&ix->map, k, (void *)(uintptr_t)(i + 1), NULL) < 0)
+		if (smp_index_add(ix, item_value(item, merge_key), i) < 0)
 			return KORCH_ENOMEM;
 	}
 	return 0;
@@ -268,13 +280,9 @@ place_index_build(struct place_index *ix, const json_t *list, const char *merge_
 
 /* The first place of item's value in the index, or -1. */
 static int
-place_index_find(const struct place_index *ix, const json_t *item, const char *merge_key, long *ret)
+index_find_item(const struct smp_index *ix, const json_t *item, const char *merge_key, long *ret)
 {
-	_cleanup_free_ char *k = NULL;
-	if (scalar_key(item_value(item, merge_key), &k) < 0)
-		return KORCH_ENOMEM;
-	*ret = k ? (long)(uintptr_t)hashmap_get(&ix->map, k) - 1 : -1;
-	return 0;
+	return smp_index_find(ix, item_value(item, merge_key), ret);
 }
 
 /* An item being sorted: the value, where the order list has it (-1: nowhere), where it was. */
@@ -356,12 +364,12 @@ sort_by_order(const json_t *list, const json_t *order, const char *merge_key, bo
 		     check_merge_keys(order, merge_key, err) < 0))
 		return KORCH_EINVALID;
 	const char *by = maps ? (merge_key ? merge_key : "") : NULL;
-	_cleanup_(place_index_free) struct place_index ix = { HASHMAP_INIT };
+	_cleanup_(smp_index_free) struct smp_index ix = SMP_INDEX_INIT;
 	size_t n = json_array_size(list), m = 0;
 	_cleanup_free_ struct sort_item *items = calloc(n ? n : 1, sizeof(*items));
 	_cleanup_patch_json_ json_t *sorted = json_array();
 	_cleanup_patch_json_ json_t *deletes = json_array();
-	if (!items || !sorted || !deletes || place_index_build(&ix, order, by, false) < 0)
+	if (!items || !sorted || !deletes || index_list(&ix, order, by, false) < 0)
 		return error_oom(err);
 	for (size_t i = 0; i < n; i++) {
 		json_t *item = json_array_get(list, i);
@@ -371,7 +379,7 @@ sort_by_order(const json_t *list, const json_t *order, const char *merge_key, bo
 			continue;
 		}
 		items[m] = (struct sort_item){ .value = item, .seq = m };
-		if (place_index_find(&ix, item, by, &items[m].place) < 0)
+		if (index_find_item(&ix, item, by, &items[m].place) < 0)
 			return error_oom(err);
 		m++;
 	}
@@ -394,17 +402,17 @@ static int
 interleave(const json_t *left, const json_t *right, const json_t *server_order,
 	   const char *merge_key, json_t **ret, korch_error **err)
 {
-	_cleanup_(place_index_free) struct place_index ix = { HASHMAP_INIT };
+	_cleanup_(smp_index_free) struct smp_index ix = SMP_INDEX_INIT;
 	_cleanup_patch_json_ json_t *out = json_array();
-	if (!out || place_index_build(&ix, server_order, merge_key, false) < 0)
+	if (!out || index_list(&ix, server_order, merge_key, false) < 0)
 		return error_oom(err);
 	size_t i = 0, j = 0, nl = json_array_size(left), nr = json_array_size(right);
 	while (i < nl || j < nr) {
 		bool take_left = j >= nr;
 		if (i < nl && j < nr) {
 			long li, ri;
-			if (place_index_find(&ix, json_array_get(left, i), merge_key, &li) < 0 ||
-			    place_index_find(&ix, json_array_get(right, j), merge_key, &ri) < 0)
+			if (index_find_item(&ix, json_array_get(left, i), merge_key, &li) < 0 ||
+			    index_find_item(&ix, json_array_get(right, j), merge_key, &ri) < 0)
 				return error_oom(err);
 			take_left = li >= 0 && ri >= 0 && li < ri;
 		}
@@ -448,7 +456,7 @@ first_non_map(const json_t *by)
 
 /* Is item (a map) present in by, by merge key? Errors as findMapInSliceBasedOnKeyValue. */
 static int
-find_by_key(const struct place_index *ix, size_t bad, const json_t *item, const char *merge_key,
+find_by_key(const struct smp_index *ix, size_t bad, const json_t *item, const char *merge_key,
 	    bool *ret, korch_error **err)
 {
 	if (!json_is_object(item))
@@ -456,7 +464,7 @@ find_by_key(const struct place_index *ix, size_t bad, const json_t *item, const 
 	if (!json_object_get(item, merge_key))
 		return smp_error_no_merge_key(err, item, merge_key);
 	long place;
-	if (place_index_find(ix, item, merge_key, &place) < 0)
+	if (index_find_item(ix, item, merge_key, &place) < 0)
 		return error_oom(err);
 	if (bad != SIZE_MAX && (place < 0 || (size_t)place > bad))
 		return error_set(err, KORCH_EINVALID, "value for key %zu is not a map", bad);
@@ -468,10 +476,10 @@ int
 smp_partition(const json_t *merged, const json_t *by, const char *merge_key, json_t **ret_in,
 	      json_t **ret_out, korch_error **err)
 {
-	_cleanup_(place_index_free) struct place_index ix = { HASHMAP_INIT };
+	_cleanup_(smp_index_free) struct smp_index ix = SMP_INDEX_INIT;
 	_cleanup_patch_json_ json_t *in = json_array();
 	_cleanup_patch_json_ json_t *out = json_array();
-	if (!in || !out || place_index_build(&ix, by, merge_key, merge_key != NULL) < 0)
+	if (!in || !out || index_list(&ix, by, merge_key, merge_key != NULL) < 0)
 		return error_oom(err);
 	size_t bad = merge_key ? first_non_map(by) : SIZE_MAX;
 	for (size_t i = 0; i < json_array_size(merged); i++) {
@@ -483,7 +491,7 @@ smp_partition(const json_t *merged, const json_t *by, const char *merge_key, jso
 				return r;
 		} else {
 			long place;
-			if (place_index_find(&ix, item, NULL, &place) < 0)
+			if (index_find_item(&ix, item, NULL, &place) < 0)
 				return error_oom(err);
 			found = place >= 0;
 		}
@@ -492,5 +500,130 @@ smp_partition(const json_t *merged, const json_t *by, const char *merge_key, jso
 	}
 	*ret_in = steal_pointer(&in);
 	*ret_out = steal_pointer(&out);
+	return 0;
+}
+
+/* Orders removals by the "$patch": "delete" item that removes them, then by place. */
+struct removal {
+	size_t rank;  /* which delete item removes it (its place in the patch list) */
+	size_t place; /* its place in the live list */
+};
+
+static int
+compare_removals(const void *a, const void *b)
+{
+	const struct removal *x = a, *y = b;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->place < y->place ? -1 : x->place > y->place;
+}
+
+/*
+ * The removals "$patch": "delete" makes from the live list, in the order Go makes them (each
+ * delete item in turn removes its matches from left to right). *ret_n gets their number.
+ */
+static int
+removals(const json_t *orig, const json_t *patch, const char *merge_key, struct removal **ret,
+	 size_t *ret_n)
+{
+	_cleanup_(smp_index_free) struct smp_index drop = SMP_INDEX_INIT;
+	for (size_t i = 0; i < json_array_size(patch); i++) {
+		json_t *item = json_array_get(patch, i);
+		const char *d = json_string_value(json_object_get(item, SMP_DIRECTIVE));
+		json_t *v = json_object_get(item, merge_key);
+		if (streq(d, "delete") && v && smp_index_add(&drop, v, i) < 0)
+			return KORCH_ENOMEM;
+	}
+	size_t n = json_array_size(orig), count = 0;
+	_cleanup_free_ struct removal *list = calloc(n ? n : 1, sizeof(*list));
+	if (!list)
+		return KORCH_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = json_object_get(json_array_get(orig, i), merge_key);
+		long rank = -1;
+		if (v && smp_index_find(&drop, v, &rank) < 0)
+			return KORCH_ENOMEM;
+		if (rank >= 0)
+			list[count++] = (struct removal){ (size_t)rank, i };
+	}
+	qsort(list, count, sizeof(*list), compare_removals);
+	*ret = steal_pointer(&list);
+	*ret_n = count;
+	return 0;
+}
+
+/*
+ * The storage of the live list after Go's deletions: the m kept items, then in each freed
+ * slot p (from the end) the item that was last when the list shrank to p items, because
+ * append(s[:i], s[i+1:]...) moves the rest left and leaves the old last item behind.
+ */
+static int
+storage_after_removals(const json_t *orig, const struct removal *gone, size_t r, json_t *view)
+{
+	size_t n = json_array_size(orig);
+	_cleanup_free_ bool *removed = calloc(n ? n : 1, sizeof(bool));
+	_cleanup_free_ size_t *last = calloc(r ? r : 1, sizeof(size_t));
+	if (!removed || !last)
+		return KORCH_ENOMEM;
+	size_t at = n - 1;
+	for (size_t k = 0; k < r; k++) {
+		while (removed[at])
+			at--;
+		last[k] = at;
+		removed[gone[k].place] = true;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!removed[i] && json_array_append(view, json_array_get(orig, i)) < 0)
+			return KORCH_ENOMEM;
+	for (size_t p = n - r; p < n; p++)
+		if (json_array_append(view, json_array_get(orig, last[n - 1 - p])) < 0)
+			return KORCH_ENOMEM;
+	return 0;
+}
+
+/*
+ * The live list as Kubernetes' $setElementOrder step orders by after a merge of lists of maps
+ * (mergePatchIntoOriginal): Go's mergeSlice works in the live list's own storage, where
+ * "$patch": "delete" moves the remaining items left and new items are then appended into the
+ * freed slots, and the ordering step reads that storage afterwards. The new items that took
+ * a deleted item's slot thus count as known to the server, ahead of the server-only items
+ * after them: with this, korch orders such lists as the API server does. *ret gets a new array.
+ */
+int
+smp_set_order_server_view(const json_t *orig, const json_t *patch, const char *merge_key,
+			  json_t **ret, korch_error **err)
+{
+	_cleanup_(smp_index_free) struct smp_index known = SMP_INDEX_INIT;
+	_cleanup_free_ struct removal *gone = NULL;
+	_cleanup_patch_json_ json_t *view = json_array();
+	size_t r = 0, m, n = json_array_size(orig);
+	bool replace = false;
+	if (!view || removals(orig, patch, merge_key, &gone, &r) < 0 ||
+	    storage_after_removals(orig, gone, r, view) < 0)
+		return error_oom(err);
+	m = n - r;
+	for (size_t i = 0; i < m; i++)
+		if (smp_index_add(&known, json_object_get(json_array_get(view, i), merge_key), i) <
+		    0)
+			return error_oom(err);
+	for (size_t i = 0; i < json_array_size(patch); i++)
+		replace = replace || streq(json_string_value(json_object_get(
+						   json_array_get(patch, i), SMP_DIRECTIVE)),
+					   "replace");
+	/* After a replace, new items go to a new list; so do those past the live list's end. */
+	for (size_t i = 0; !replace && i < json_array_size(patch) && m < n; i++) {
+		json_t *item = json_array_get(patch, i);
+		json_t *value = json_object_get(item, merge_key);
+		long at;
+		if (json_object_get(item, SMP_DIRECTIVE))
+			continue;
+		if (smp_index_find(&known, value, &at) < 0)
+			return error_oom(err);
+		if (at >= 0)
+			continue;
+		if (smp_index_add(&known, value, m) < 0 || json_array_set(view, m++, item) < 0)
+			return error_oom(err);
+	}
+	*ret = steal_pointer(&view);
 	return 0;
 }
