@@ -83,13 +83,6 @@ int smp_index_add(struct smp_index *ix, const json_t *value, size_t place);
 int smp_index_find(const struct smp_index *ix, const json_t *value, long *ret);
 
 /*
- * Lookup of a field of an OBJECT type by name (bsearch over type->fields, which are sorted by
- * name); NULL when type is NULL, not an OBJECT, or has no such field. To be replaced by
- * schema_field() once lib/api/schema.c exists.
- */
-const struct schema_field *patch_field_lookup(const struct schema_type *type, const char *name);
-
-/*
  * Orders the items of a merged list as Kubernetes does (normalizeElementOrder): the items found
  * in patch_order sorted by their place there, the server-only items sorted by their place in
  * server_order, then the two interleaved so that server-only items keep their place relative

@@ -30,6 +30,25 @@ struct list_meta {
 static int merge_map(json_t *orig, json_t *patch, const struct schema_type *type, json_t **ret,
 		     korch_error **err);
 
+static int
+compare_field(const void *key, const void *field)
+{
+	return strcmp(key, ((const struct schema_field *)field)->name);
+}
+
+/*
+ * A field of an OBJECT type by name (bsearch: type->fields are sorted by name); NULL when
+ * type is NULL, not an OBJECT, or has no such field. Stands in for schema_field() until
+ * lib/api/schema.c exists.
+ */
+static const struct schema_field *
+patch_field_lookup(const struct schema_type *type, const char *name)
+{
+	if (!type || type->kind != SCHEMA_OBJECT || !type->fields)
+		return NULL;
+	return bsearch(name, type->fields, type->n_fields, sizeof(*type->fields), compare_field);
+}
+
 /* The type of field key of an OBJECT, or the values of a MAP; NULL when unknown. */
 static const struct schema_type *
 field_type(const struct schema_type *type, const char *key)

@@ -196,20 +196,6 @@ smp_error_bad_arg_type(korch_error **err, const char *expected, const json_t *ac
 			 go_type_name(actual));
 }
 
-static int
-compare_field(const void *key, const void *field)
-{
-	return strcmp(key, ((const struct schema_field *)field)->name);
-}
-
-const struct schema_field *
-patch_field_lookup(const struct schema_type *type, const char *name)
-{
-	if (!type || type->kind != SCHEMA_OBJECT || !type->fields)
-		return NULL;
-	return bsearch(name, type->fields, type->n_fields, sizeof(*type->fields), compare_field);
-}
-
 void
 smp_index_free(struct smp_index *ix)
 {
