@@ -10,6 +10,7 @@
 #include <korch/common.h>
 #include "api/patch.h"
 #include "base/macro.h"
+#include "base/util.h"
 #include "patch-test.h"
 
 static const struct schema_type t_string = { .kind = SCHEMA_STRING };
@@ -498,6 +499,150 @@ test_long_list(void **state)
 	json_decref(patch);
 }
 
+/* A small deterministic generator of documents and patches over the mergeItem schema. */
+static unsigned long rnd_state = 1;
+
+static unsigned
+rnd(unsigned n)
+{
+	rnd_state = rnd_state * 6364136223846793005UL + 1442695040888963407UL;
+	return (unsigned)(rnd_state >> 33) % n;
+}
+
+static const char *const rnd_lists[] = { "mergingList",           "nonMergingList",
+					 "mergeItemPtr",          "retainKeysMergingList",
+					 "mergingListWithoutKey", "mergingIntList",
+					 "nonMergingIntList",     "extra" };
+static const char *const rnd_fields[] = { "name", "value", "other", "simpleMap", "mergingIntList" };
+
+static json_t *rnd_item(int depth, bool patch);
+
+static json_t *
+rnd_scalar(bool patch)
+{
+	switch (rnd(patch ? 6 : 5)) {
+	case 0: return json_string((const char *[]){ "a", "b", "c" }[rnd(3)]);
+	case 1: return json_integer(rnd(4));
+	case 2: return json_real(1.5);
+	case 3: return json_true();
+	case 4: return json_string("v");
+	default: return json_null();
+	}
+}
+
+static json_t *
+rnd_list(const char *name, int depth, bool patch)
+{
+	json_t *list = json_array();
+	bool ints = strstr(name, "Int") != NULL;
+	for (unsigned i = rnd(4); i > 0; i--) {
+		json_t *item = ints ? json_integer(rnd(5)) : rnd_item(depth, patch);
+		if (patch && !ints && rnd(6) == 0)
+			json_object_set_new(item, "$patch",
+					    json_string((const char *[]){ "delete", "replace",
+									  "merge" }[rnd(3)]));
+		if (rnd(20) == 0) {
+			json_decref(item);
+			item = rnd_scalar(patch);
+		}
+		json_array_append_new(list, item);
+	}
+	return list;
+}
+
+/* Directives, well-formed or not, on a patch map. */
+static void
+rnd_directives(json_t *m)
+{
+	char key[64];
+	const char *list = rnd_lists[rnd(ARRAY_SIZE(rnd_lists))];
+	if (rnd(4) == 0) {
+		json_t *order = json_array();
+		for (unsigned i = rnd(4); i > 0; i--)
+			json_array_append_new(
+				order,
+				strstr(list, "Int")
+					? json_integer(rnd(5))
+					: json_pack("{s:s}", "name",
+						    (const char *[]){ "a", "b", "c" }[rnd(3)]));
+		snprintf(key, sizeof(key), "$setElementOrder%s/%s", rnd(30) ? "" : "X", list);
+		if (rnd(30) == 0) {
+			json_decref(order);
+			order = json_string("x");
+		}
+		json_object_set_new(m, key, order);
+	}
+	if (rnd(6) == 0) {
+		snprintf(key, sizeof(key), "$deleteFromPrimitiveList/%s", list);
+		json_object_set_new(m, key, rnd_list("Int", 0, false));
+	}
+	if (rnd(6) == 0) {
+		json_t *keep = json_array();
+		for (unsigned i = rnd(4); i > 0; i--)
+			json_array_append_new(keep, json_string(rnd_fields[rnd(5)]));
+		json_object_set_new(m, "$retainKeys", keep);
+	}
+	if (rnd(25) == 0)
+		json_object_set_new(m, "$patch", rnd_scalar(false));
+}
+
+static json_t *
+rnd_item(int depth, bool patch)
+{
+	json_t *m = json_object();
+	for (unsigned i = rnd(4); i > 0; i--) {
+		const char *f = rnd_fields[rnd(4)];
+		json_object_set_new(m, f,
+				    streq(f, "simpleMap")
+					    ? json_pack("{s:o}", "k", rnd_scalar(patch))
+					    : rnd_scalar(patch));
+	}
+	if (depth > 0)
+		for (unsigned i = rnd(3); i > 0; i--) {
+			const char *l = rnd_lists[rnd(ARRAY_SIZE(rnd_lists))];
+			json_object_set_new(m, l, rnd_list(l, depth - 1, patch));
+		}
+	if (depth > 0 && rnd(5) == 0)
+		json_object_set_new(m, "retainKeysMap", rnd_item(0, patch));
+	if (patch)
+		rnd_directives(m);
+	return m;
+}
+
+/*
+ * Thousands of generated patches, most of them malformed somewhere: each either applies or
+ * fails with KORCH_EINVALID and a message, never changes its inputs, and (under valgrind and
+ * ASan, which run this suite) never touches memory it should not or leaks.
+ */
+static void
+test_generated_patches(void **state)
+{
+	size_t applied = 0, refused = 0;
+	for (int i = 0; i < 3000; i++) {
+		json_t *original = rnd_item(3, false), *patch = rnd_item(3, true), *result = NULL;
+		struct tsnap so = tsnap_take(original), sp = tsnap_take(patch);
+		korch_error *err = NULL;
+		int r = patch_strategic_merge(original, patch, &merge_item, &result, &err);
+		if (r == 0) {
+			assert_true(json_is_object(result));
+			applied++;
+		} else {
+			assert_int_equal(r, KORCH_EINVALID);
+			assert_null(result);
+			assert_true(strlen(korch_error_message(err)) > 0);
+			refused++;
+		}
+		korch_error_free(err);
+		tsnap_check(&so);
+		tsnap_check(&sp);
+		json_decref(result);
+		json_decref(original);
+		json_decref(patch);
+	}
+	printf("# generated patches: %zu applied, %zu refused\n", applied, refused);
+	assert_true(applied > 1000 && refused > 100);
+}
+
 static size_t
 add_table(struct CMUnitTest *tests, size_t n, const char *prefix, const struct scase *cases,
 	  size_t count)
@@ -518,10 +663,9 @@ int
 main(void)
 {
 	static const struct CMUnitTest fixed[] = {
-		cmocka_unit_test(test_member_order),
-		cmocka_unit_test(test_result_is_new),
-		cmocka_unit_test(test_schema_sorted),
-		cmocka_unit_test(test_long_list),
+		cmocka_unit_test(test_member_order),      cmocka_unit_test(test_result_is_new),
+		cmocka_unit_test(test_schema_sorted),     cmocka_unit_test(test_long_list),
+		cmocka_unit_test(test_generated_patches),
 	};
 	struct CMUnitTest tests[256];
 	size_t n = 0;
