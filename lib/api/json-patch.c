@@ -298,7 +298,7 @@ target_free(struct target *t)
 
 /*
  * Reads member name ("path" or "from") of op as a string. Returns 0; 1 when it is absent or
- * null; 2 when it is not a string (then *ret is the value's kind name).
+ * null; 2 when it is not a string (then *ret is the value's kind name); 3 when it holds a NUL.
  */
 static int
 op_string(const json_t *op, const char *name, const char **ret)
@@ -306,12 +306,12 @@ op_string(const json_t *op, const char *name, const char **ret)
 	json_t *v = json_object_get(op, name);
 	if (!v || json_is_null(v))
 		return 1;
-	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-		*ret = json_is_string(v) ? "string with a NUL byte" : go_json_kind(v);
+	if (!json_is_string(v)) {
+		*ret = go_json_kind(v);
 		return 2;
 	}
 	*ret = json_string_value(v);
-	return 0;
+	return strlen(*ret) != json_string_length(v) ? 3 : 0;
 }
 
 /*
@@ -337,6 +337,12 @@ target_find(json_t *doc, const json_t *op, const char *kind, const char *name, b
 			"%s operation failed to decode %s: json: cannot unmarshal %s into Go "
 			"value of type string",
 			kind, name, s);
+	if (r == 3)
+		return error_set(
+			err, KORCH_EINVALID,
+			"%s operation failed to decode %s: invalid JSON pointer: it holds a "
+			"NUL byte",
+			kind, name);
 	if (r != 0)
 		return error_set(err, KORCH_EINVALID,
 				 "%s operation failed to decode %s: missing value", kind, name);

@@ -384,6 +384,22 @@ test_result_is_new(void **state)
 	json_decref(ops);
 }
 
+/* A pointer with a NUL byte in it is refused, not cut short at the NUL. */
+static void
+test_pointer_with_nul(void **state)
+{
+	json_t *target = tjson("{'a':{'b':1}}"), *result = NULL;
+	json_t *ops = json_pack("[{s:s,s:o}]", "op", "remove", "path", json_stringn("/a\0/b", 5));
+	korch_error *err = NULL;
+	assert_int_equal(patch_json_patch(target, ops, &result, &err), KORCH_EINVALID);
+	assert_string_equal(korch_error_message(err),
+			    "operation 0: remove operation failed to decode path: invalid JSON "
+			    "pointer: it holds a NUL byte");
+	korch_error_free(err);
+	json_decref(target);
+	json_decref(ops);
+}
+
 static void
 test_missing_documents(void **state)
 {
@@ -418,11 +434,9 @@ int
 main(void)
 {
 	static const struct CMUnitTest fixed[] = {
-		cmocka_unit_test(test_merge_result_is_new),
-		cmocka_unit_test(test_error_cause),
-		cmocka_unit_test(test_copy_limit),
-		cmocka_unit_test(test_operation_limit),
-		cmocka_unit_test(test_result_is_new),
+		cmocka_unit_test(test_merge_result_is_new), cmocka_unit_test(test_error_cause),
+		cmocka_unit_test(test_copy_limit),          cmocka_unit_test(test_operation_limit),
+		cmocka_unit_test(test_result_is_new),       cmocka_unit_test(test_pointer_with_nul),
 		cmocka_unit_test(test_missing_documents),
 	};
 	size_t total = ARRAY_SIZE(merge_cases) + ARRAY_SIZE(json_patch_cases) + ARRAY_SIZE(fixed);
