@@ -449,7 +449,7 @@ op_replace(struct apply *a, const json_t *op, korch_error **err)
 	int r = target_find(a->doc, op, "replace", "path", true, &t, err);
 	if (r < 0)
 		return r;
-	_cleanup_patch_json_ json_t *value = NULL;
+	_cleanup_json_ json_t *value = NULL;
 	if ((r = op_value(op, "replace", &value, err)) < 0)
 		return r;
 	if (t.ptr.n == 0) {

@@ -23,7 +23,7 @@ merge_value(json_t *target, const json_t *patch, json_t **ret, korch_error **err
 		*ret = copy;
 		return 0;
 	}
-	_cleanup_patch_json_ json_t *result = NULL;
+	_cleanup_json_ json_t *result = NULL;
 	if (json_is_object(target))
 		result = json_incref(target);
 	else if (!(result = json_object()))
@@ -52,7 +52,7 @@ patch_json_merge(const json_t *target, const json_t *patch, json_t **ret, korch_
 {
 	if (!patch)
 		return error_set(err, KORCH_EINVALID, "merge patch: no patch document");
-	_cleanup_patch_json_ json_t *copy = NULL;
+	_cleanup_json_ json_t *copy = NULL;
 	if (target && !(copy = json_deep_copy(target)))
 		return error_oom(err);
 	json_t *result = NULL;

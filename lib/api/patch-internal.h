@@ -10,16 +10,9 @@
 #include <korch/common.h>
 #include "api/schema.h"
 #include "base/hashmap.h"
+#include "base/json.h"
 #include "base/macro.h"
 
-static inline void
-patch_json_decrefp(json_t **p)
-{
-	json_decref(*p);
-}
-
-/* Drops a jansson reference when the variable goes out of scope. */
-#define _cleanup_patch_json_ _cleanup_(patch_json_decrefp)
 
 /* The strategic merge patch directives. */
 #define SMP_DIRECTIVE "$patch"

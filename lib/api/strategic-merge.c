@@ -30,32 +30,13 @@ struct list_meta {
 static int merge_map(json_t *orig, json_t *patch, const struct schema_type *type, json_t **ret,
 		     korch_error **err);
 
-static int
-compare_field(const void *key, const void *field)
-{
-	return strcmp(key, ((const struct schema_field *)field)->name);
-}
-
-/*
- * A field of an OBJECT type by name (bsearch: type->fields are sorted by name); NULL when
- * type is NULL, not an OBJECT, or has no such field. Stands in for schema_field() until
- * lib/api/schema.c exists.
- */
-static const struct schema_field *
-patch_field_lookup(const struct schema_type *type, const char *name)
-{
-	if (!type || type->kind != SCHEMA_OBJECT || !type->fields)
-		return NULL;
-	return bsearch(name, type->fields, type->n_fields, sizeof(*type->fields), compare_field);
-}
-
 /* The type of field key of an OBJECT, or the values of a MAP; NULL when unknown. */
 static const struct schema_type *
 field_type(const struct schema_type *type, const char *key)
 {
 	if (type && type->kind == SCHEMA_MAP)
 		return type->elem;
-	const struct schema_field *f = patch_field_lookup(type, key);
+	const struct schema_field *f = schema_field(type, key);
 	return f ? f->type : NULL;
 }
 
@@ -135,7 +116,7 @@ remove_directives(json_t *v, json_t **ret)
 			json_decref(kept);
 		}
 	} else if (json_is_array(v)) {
-		_cleanup_patch_json_ json_t *list = json_array();
+		_cleanup_json_ json_t *list = json_array();
 		if (!list)
 			return KORCH_ENOMEM;
 		for (size_t i = 0; i < json_array_size(v); i++) {
@@ -192,7 +173,7 @@ map_directive(json_t *directive, json_t *patch, json_t **ret, korch_error **err)
 static int
 retained(const struct smp_index *keep, const char *key)
 {
-	_cleanup_patch_json_ json_t *s = json_string_nocheck(key);
+	_cleanup_json_ json_t *s = json_string_nocheck(key);
 	long at;
 	if (!s || smp_index_find(keep, s, &at) < 0)
 		return KORCH_ENOMEM;
@@ -207,7 +188,7 @@ static int
 apply_retain_keys(json_t *orig, json_t *patch, korch_error **err)
 {
 	_cleanup_(smp_index_free) struct smp_index keep = SMP_INDEX_INIT;
-	_cleanup_patch_json_ json_t *list = json_incref(json_object_get(patch, SMP_RETAIN_KEYS));
+	_cleanup_json_ json_t *list = json_incref(json_object_get(patch, SMP_RETAIN_KEYS));
 	if (!list)
 		return 0;
 	json_object_del(patch, SMP_RETAIN_KEYS);
@@ -295,7 +276,7 @@ static int
 delete_values(const json_t *list, const json_t *drop, json_t **ret, korch_error **err)
 {
 	_cleanup_(smp_index_free) struct smp_index gone = SMP_INDEX_INIT;
-	_cleanup_patch_json_ json_t *out = json_array();
+	_cleanup_json_ json_t *out = json_array();
 	if (!out)
 		return error_oom(err);
 	for (size_t i = 0; i < json_array_size(drop); i++)
@@ -318,7 +299,7 @@ static int
 union_values(const json_t *a, const json_t *b, json_t **ret, korch_error **err)
 {
 	_cleanup_(smp_index_free) struct smp_index seen = SMP_INDEX_INIT;
-	_cleanup_patch_json_ json_t *out = json_array();
+	_cleanup_json_ json_t *out = json_array();
 	if (!out)
 		return error_oom(err);
 	const json_t *lists[2] = { a, b };
@@ -357,7 +338,7 @@ index_by_key(struct smp_index *ix, const json_t *list, const char *merge_key)
 static int
 delete_by_key(json_t **list, const struct smp_index *drop, const char *merge_key)
 {
-	_cleanup_patch_json_ json_t *out = json_array();
+	_cleanup_json_ json_t *out = json_array();
 	if (!out)
 		return KORCH_ENOMEM;
 	for (size_t i = 0; i < json_array_size(*list); i++) {
@@ -385,7 +366,7 @@ list_directives(json_t **orig, const json_t *patch, const char *merge_key, json_
 		korch_error **err)
 {
 	_cleanup_(smp_index_free) struct smp_index drop = SMP_INDEX_INIT;
-	_cleanup_patch_json_ json_t *plain = json_array();
+	_cleanup_json_ json_t *plain = json_array();
 	bool replace = false;
 	if (!plain)
 		return error_oom(err);
@@ -435,7 +416,7 @@ merge_by_key(const json_t *orig, const json_t *patch, const struct list_meta *me
 	     korch_error **err)
 {
 	_cleanup_(smp_index_free) struct smp_index places = SMP_INDEX_INIT;
-	_cleanup_patch_json_ json_t *merged = json_copy((json_t *)orig);
+	_cleanup_json_ json_t *merged = json_copy((json_t *)orig);
 	if (!merged || index_by_key(&places, merged, meta->merge_key) < 0)
 		return error_oom(err);
 	for (size_t i = 0; i < json_array_size(patch); i++) {
@@ -468,7 +449,7 @@ static int
 order_merged(const json_t *merged, const json_t *patch, const json_t *server, const char *merge_key,
 	     bool maps, json_t **ret, korch_error **err)
 {
-	_cleanup_patch_json_ json_t *in = NULL, *out = NULL;
+	_cleanup_json_ json_t *in = NULL, *out = NULL;
 	int r = smp_partition(merged, patch, merge_key, &in, &out, err);
 	if (r < 0)
 		return r;
@@ -483,8 +464,8 @@ merge_map_list(const json_t *orig, const json_t *patch, const struct list_meta *
 	if (!meta->merge_key)
 		return error_set(err, KORCH_EINVALID, "cannot merge lists without merge key for %s",
 				 elem_kind_name(meta->elem));
-	_cleanup_patch_json_ json_t *server = json_copy((json_t *)orig);
-	_cleanup_patch_json_ json_t *plain = NULL, *merged = NULL;
+	_cleanup_json_ json_t *server = json_copy((json_t *)orig);
+	_cleanup_json_ json_t *plain = NULL, *merged = NULL;
 	if (!server)
 		return error_oom(err);
 	int r = list_directives(&server, patch, meta->merge_key, &plain, err);
@@ -517,7 +498,7 @@ merge_list(json_t *orig, json_t *patch, const struct list_meta *meta, bool delet
 		return merge_map_list(orig, patch, meta, ret, err);
 	if (delete_list)
 		return delete_values(orig, patch, ret, err);
-	_cleanup_patch_json_ json_t *merged = NULL;
+	_cleanup_json_ json_t *merged = NULL;
 	if ((r = union_values(orig, patch, &merged, err)) < 0)
 		return r;
 	return order_merged(merged, patch, orig, NULL, false, ret, err);
@@ -557,7 +538,7 @@ same_item(const json_t *item, const json_t *want, const char *merge_key, bool *r
 static int
 non_delete_items(const json_t *list, json_t **ret, korch_error **err)
 {
-	_cleanup_patch_json_ json_t *out = json_array();
+	_cleanup_json_ json_t *out = json_array();
 	if (!out)
 		return error_oom(err);
 	for (size_t i = 0; i < json_array_size(list); i++) {
@@ -582,7 +563,7 @@ check_set_order(const json_t *patch_list, const json_t *order, const char *merge
 {
 	if (json_array_size(patch_list) == 0 || json_array_size(order) == 0)
 		return 0;
-	_cleanup_patch_json_ json_t *items = json_incref((json_t *)patch_list);
+	_cleanup_json_ json_t *items = json_incref((json_t *)patch_list);
 	if (merge_key) {
 		json_decref(steal_pointer(&items));
 		int r = non_delete_items(patch_list, &items, err);
@@ -660,7 +641,7 @@ apply_set_order(json_t *orig, json_t *patch, const char *key, json_t *order,
 	struct list_meta meta = list_meta(type, name);
 	if ((r = check_set_order(patch_list, order, meta.merge_key, err)) < 0)
 		return r;
-	_cleanup_patch_json_ json_t *merged = NULL, *in = NULL, *out = NULL, *result = NULL;
+	_cleanup_json_ json_t *merged = NULL, *in = NULL, *out = NULL, *result = NULL;
 	if ((r = set_order_merge(orig_list, patch_list, &meta, &merged, err)) < 0 || !merged)
 		return r;
 	if ((r = smp_partition(merged, order, meta.merge_key, &in, &out, err)) < 0)
@@ -668,7 +649,7 @@ apply_set_order(json_t *orig, json_t *patch, const char *key, json_t *order,
 	bool maps = false;
 	if ((r = list_item_kind(orig_list, patch_list, &maps, err)) < 0)
 		return r;
-	_cleanup_patch_json_ json_t *server = json_incref(orig_list);
+	_cleanup_json_ json_t *server = json_incref(orig_list);
 	if (orig_list && patch_list && meta.merge && maps && meta.merge_key) {
 		json_decref(steal_pointer(&server));
 		if ((r = smp_set_order_server_view(orig_list, patch_list, meta.merge_key, &server,
@@ -688,7 +669,7 @@ apply_set_order(json_t *orig, json_t *patch, const char *key, json_t *order,
 static int
 apply_set_orders(json_t *orig, json_t *patch, const struct schema_type *type, korch_error **err)
 {
-	_cleanup_patch_json_ json_t *keys = json_array();
+	_cleanup_json_ json_t *keys = json_array();
 	const char *k;
 	json_t *v;
 	if (!keys)
@@ -699,7 +680,7 @@ apply_set_orders(json_t *orig, json_t *patch, const struct schema_type *type, ko
 			return error_oom(err);
 	for (size_t i = 0; i < json_array_size(keys); i++) {
 		const char *key = json_string_value(json_array_get(keys, i));
-		_cleanup_patch_json_ json_t *order = json_incref(json_object_get(patch, key));
+		_cleanup_json_ json_t *order = json_incref(json_object_get(patch, key));
 		json_object_del(patch, key);
 		int r = apply_set_order(orig, patch, key, order, type, err);
 		if (r < 0)
@@ -795,9 +776,9 @@ patch_strategic_merge(const json_t *target, const json_t *patch, const struct sc
 					 "json: cannot unmarshal %s into Go value of type "
 					 "map[string]interface {}",
 					 go_json_kind(docs[i]));
-	_cleanup_patch_json_ json_t *orig =
+	_cleanup_json_ json_t *orig =
 		json_is_null(target) ? json_object() : json_deep_copy(target);
-	_cleanup_patch_json_ json_t *p =
+	_cleanup_json_ json_t *p =
 		json_is_null(patch) ? json_object() : json_deep_copy(patch);
 	if (!orig || !p)
 		return error_oom(err);

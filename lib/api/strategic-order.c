@@ -353,8 +353,8 @@ sort_by_order(const json_t *list, const json_t *order, const char *merge_key, bo
 	_cleanup_(smp_index_free) struct smp_index ix = SMP_INDEX_INIT;
 	size_t n = json_array_size(list), m = 0;
 	_cleanup_free_ struct sort_item *items = calloc(n ? n : 1, sizeof(*items));
-	_cleanup_patch_json_ json_t *sorted = json_array();
-	_cleanup_patch_json_ json_t *deletes = json_array();
+	_cleanup_json_ json_t *sorted = json_array();
+	_cleanup_json_ json_t *deletes = json_array();
 	if (!items || !sorted || !deletes || index_list(&ix, order, by, false) < 0)
 		return error_oom(err);
 	for (size_t i = 0; i < n; i++) {
@@ -389,7 +389,7 @@ interleave(const json_t *left, const json_t *right, const json_t *server_order,
 	   const char *merge_key, json_t **ret, korch_error **err)
 {
 	_cleanup_(smp_index_free) struct smp_index ix = SMP_INDEX_INIT;
-	_cleanup_patch_json_ json_t *out = json_array();
+	_cleanup_json_ json_t *out = json_array();
 	if (!out || index_list(&ix, server_order, merge_key, false) < 0)
 		return error_oom(err);
 	size_t i = 0, j = 0, nl = json_array_size(left), nr = json_array_size(right);
@@ -415,8 +415,8 @@ smp_normalize_order(json_t *patch_items, json_t *server_only, const json_t *patc
 		    const json_t *server_order, const char *merge_key, bool maps, json_t **ret,
 		    korch_error **err)
 {
-	_cleanup_patch_json_ json_t *patch_sorted = NULL;
-	_cleanup_patch_json_ json_t *server_sorted = NULL;
+	_cleanup_json_ json_t *patch_sorted = NULL;
+	_cleanup_json_ json_t *server_sorted = NULL;
 	int r = sort_by_order(patch_items, patch_order, merge_key, maps, &patch_sorted, err);
 	if (r < 0)
 		return r;
@@ -463,8 +463,8 @@ smp_partition(const json_t *merged, const json_t *by, const char *merge_key, jso
 	      json_t **ret_out, korch_error **err)
 {
 	_cleanup_(smp_index_free) struct smp_index ix = SMP_INDEX_INIT;
-	_cleanup_patch_json_ json_t *in = json_array();
-	_cleanup_patch_json_ json_t *out = json_array();
+	_cleanup_json_ json_t *in = json_array();
+	_cleanup_json_ json_t *out = json_array();
 	if (!in || !out || index_list(&ix, by, merge_key, merge_key != NULL) < 0)
 		return error_oom(err);
 	size_t bad = merge_key ? first_non_map(by) : SIZE_MAX;
@@ -581,7 +581,7 @@ smp_set_order_server_view(const json_t *orig, const json_t *patch, const char *m
 {
 	_cleanup_(smp_index_free) struct smp_index known = SMP_INDEX_INIT;
 	_cleanup_free_ struct removal *gone = NULL;
-	_cleanup_patch_json_ json_t *view = json_array();
+	_cleanup_json_ json_t *view = json_array();
 	size_t r = 0, m, n = json_array_size(orig);
 	bool replace = false;
 	if (!view || removals(orig, patch, merge_key, &gone, &r) < 0 ||

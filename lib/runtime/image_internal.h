@@ -21,6 +21,7 @@
 #include <nettle/sha2.h>
 
 #include "base/error.h"
+#include "base/json.h"
 #include "base/macro.h"
 #include "runtime/image.h"
 
@@ -36,9 +37,7 @@ struct image_store {
 	char *dir; /* canonical absolute path of the store directory */
 };
 
-DEFINE_CLEANUP_FUNC(image_json, json_t, json_decref)
 DEFINE_CLEANUP_FUNC(image_store_free, struct image_store, image_store_free)
-#define _cleanup_image_json_ _cleanup_(image_jsonp)
 
 /* --- digests (image_digest.c) --- */
 

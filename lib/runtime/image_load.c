@@ -768,7 +768,7 @@ do_load(struct load *l, const char *name, json_t **ret_names, korch_error **err)
 		r = store_index_update(l->store, index_merge_fn, l, err);
 	if (r < 0)
 		return r;
-	_cleanup_image_json_ json_t *out = json_array();
+	_cleanup_json_ json_t *out = json_array();
 	if (!out)
 		return error_oom(err);
 	for (size_t k = 0; k < l->images.n; k++) {

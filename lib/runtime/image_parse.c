@@ -143,7 +143,7 @@ parse_manifest(struct load *l, json_t *m, const char *digest, struct found_image
 				 digest, cmt ? cmt : "");
 	if (!json_is_integer(csize))
 		return error_set(err, KORCH_EINVALID, "manifest %s: config has no size", digest);
-	_cleanup_image_json_ json_t *config = NULL;
+	_cleanup_json_ json_t *config = NULL;
 	int r = load_read_blob_json(l, cdigest, json_integer_value(csize), "config", &config, err);
 	if (r < 0)
 		return r;
@@ -241,7 +241,7 @@ resolve_descriptor(struct load *l, json_t *desc, int depth, struct found_image *
 	if (!json_is_integer(size))
 		return error_set(err, KORCH_EINVALID, "descriptor %s has no size",
 				 digest ? digest : "(no digest)");
-	_cleanup_image_json_ json_t *doc = NULL;
+	_cleanup_json_ json_t *doc = NULL;
 	int r = load_read_blob_json(l, digest, json_integer_value(size), "manifest", &doc, err);
 	if (r < 0)
 		return r;
@@ -354,7 +354,7 @@ parse_oci(struct load *l, json_t *layout, korch_error **err)
 		return error_set(err, KORCH_EUNSUPPORTED,
 				 "oci-layout: imageLayoutVersion \"%s\" is not supported",
 				 version ? version : "");
-	_cleanup_image_json_ json_t *index = NULL;
+	_cleanup_json_ json_t *index = NULL;
 	int r = load_read_top_file(l, "index.json", l->index_json, &index, err);
 	if (r < 0)
 		return r;
@@ -406,7 +406,7 @@ sniff_layer_type(const char *path)
 static int
 synthesize_manifest(struct load *l, struct found_image *img, korch_error **err)
 {
-	_cleanup_image_json_ json_t *layers = json_array();
+	_cleanup_json_ json_t *layers = json_array();
 	if (!layers)
 		return error_oom(err);
 	for (size_t i = 0; i < img->n_layers; i++) {
@@ -416,7 +416,7 @@ synthesize_manifest(struct load *l, struct found_image *img, korch_error **err)
 		if (!d || json_array_append_new(layers, d) < 0)
 			return error_oom(err);
 	}
-	_cleanup_image_json_ json_t *m =
+	_cleanup_json_ json_t *m =
 		json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType",
 			  MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest", img->id,
 			  "size", (json_int_t)img->config_size, "layers", layers);
@@ -458,7 +458,7 @@ parse_docker_entry(struct load *l, json_t *entry, struct found_image *img, korch
 		img->id = NULL;
 		return error_oom(err);
 	}
-	_cleanup_image_json_ json_t *config = NULL;
+	_cleanup_json_ json_t *config = NULL;
 	r = load_read_blob_json(l, img->id, -1, "config", &config, err);
 	if (r < 0)
 		return r;
@@ -615,7 +615,7 @@ check_name_clash(struct load *l, korch_error **err)
 int
 parse_source(struct load *l, const char *name, korch_error **err)
 {
-	_cleanup_image_json_ json_t *layout = NULL, *manifest = NULL;
+	_cleanup_json_ json_t *layout = NULL, *manifest = NULL;
 	int r = load_read_top_file(l, "oci-layout", l->oci_layout, &layout, err);
 	if (r == 0)
 		r = load_read_top_file(l, "manifest.json", l->manifest_json, &manifest, err);

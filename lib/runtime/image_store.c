@@ -184,7 +184,7 @@ store_index_read(const struct image_store *store, json_t **ret, korch_error **er
 	size_t len = 0;
 	_cleanup_error_ korch_error *rerr = NULL;
 	int r = read_file(path, STORE_INDEX_MAX, &data, &len, &rerr);
-	_cleanup_image_json_ json_t *index = NULL;
+	_cleanup_json_ json_t *index = NULL;
 	if (r < 0) {
 		if (korch_error_errno(rerr) != ENOENT)
 			return error_propagate(err, &rerr, r);
@@ -214,7 +214,7 @@ store_index_update(const struct image_store *store,
 	int r = store_lock(store, "lock", LOCK_EX, &lock_fd, err);
 	if (r < 0)
 		return r;
-	_cleanup_image_json_ json_t *index = NULL;
+	_cleanup_json_ json_t *index = NULL;
 	r = store_index_read(store, &index, err);
 	if (r < 0)
 		return r;
@@ -398,7 +398,7 @@ read_config(struct image_store *store, const char *id, json_t **ret, korch_error
 	if (r < 0)
 		return korch_error_prefix(err, KORCH_ENOTFOUND, "config blob");
 	json_error_t jerr;
-	_cleanup_image_json_ json_t *config = json_loadb(data, len, 0, &jerr);
+	_cleanup_json_ json_t *config = json_loadb(data, len, 0, &jerr);
 	if (!json_is_object(config))
 		return error_set(err, KORCH_EINVALID, "config blob %s: %s", id,
 				 config ? "not an object" : jerr.text);
@@ -454,7 +454,7 @@ int
 image_store_lookup(struct image_store *store, const char *ref, struct image **ret,
 		   korch_error **err)
 {
-	_cleanup_image_json_ json_t *index = NULL;
+	_cleanup_json_ json_t *index = NULL;
 	int r = store_index_read(store, &index, err);
 	if (r < 0)
 		return r;
@@ -493,11 +493,11 @@ compare_rows(const void *a, const void *b)
 int
 image_store_list(struct image_store *store, json_t **ret, korch_error **err)
 {
-	_cleanup_image_json_ json_t *index = NULL;
+	_cleanup_json_ json_t *index = NULL;
 	int r = store_index_read(store, &index, err);
 	if (r < 0)
 		return r;
-	_cleanup_image_json_ json_t *rows = json_array();
+	_cleanup_json_ json_t *rows = json_array();
 	if (!rows)
 		return error_oom(err);
 	const char *id;
@@ -516,7 +516,7 @@ image_store_list(struct image_store *store, json_t **ret, korch_error **err)
 	}
 	size_t n = json_array_size(rows);
 	_cleanup_free_ json_t **sorted = calloc(n + 1, sizeof(json_t *));
-	_cleanup_image_json_ json_t *out = json_array();
+	_cleanup_json_ json_t *out = json_array();
 	if (!sorted || !out)
 		return error_oom(err);
 	for (size_t i = 0; i < n; i++)
