@@ -469,7 +469,12 @@ op_replace(struct apply *a, const json_t *op, korch_error **err)
 	free(why);
 	if (r == KORCH_ENOMEM)
 		return error_oom(err);
-	if (r < 0 || !old)
+	/*
+	 * Kubernetes' json-patch (evanphx v4) replaces a missing object member by adding it, and
+	 * kubectl relies on it (rollout undo replaces /metadata/annotations); a missing array
+	 * element stays an error.
+	 */
+	if (r < 0 || (!old && !json_is_object(t.container)))
 		return error_set(
 			err, KORCH_EINVALID,
 			"replace operation does not apply: doc is missing key: %s: missing "

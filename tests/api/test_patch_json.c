@@ -126,6 +126,8 @@ static const struct pcase json_patch_cases[] = {
 	  "{'a':[1,2,9]}" },
 	{ "replace element", "{'a':[1,2]}", "[{'op':'replace','path':'/a/0','value':{'b':1}}]",
 	  "{'a':[{'b':1},2]}" },
+	{ "replace adds a missing member, as Kubernetes does", "{'spec':{}}",
+	  "[{'op':'replace','path':'/spec/x','value':1}]", "{'spec':{'x':1}}" },
 	{ "replace root", "{'a':1}", "[{'op':'replace','path':'','value':{'b':2}}]", "{'b':2}" },
 	{ "add root", "{'a':1}", "[{'op':'add','path':'','value':[1]}]", "[1]" },
 	{ "replace with null", "{'a':1}", "[{'op':'replace','path':'/a','value':null}]",
@@ -185,10 +187,6 @@ static const struct pcase json_patch_cases[] = {
 	  "operation 0: remove operation does not apply: doc is missing path: \"\": missing value" },
 	{ "remove through a string", "{'a':'text'}", "[{'op':'remove','path':'/a/b'}]", NULL,
 	  "operation 0: remove operation does not apply: doc is missing path: \"/a/b\": missing "
-	  "value" },
-	{ "replace missing member", "{'spec':{}}", "[{'op':'replace','path':'/spec/x','value':1}]",
-	  NULL,
-	  "operation 0: replace operation does not apply: doc is missing key: /spec/x: missing "
 	  "value" },
 	{ "replace missing parent", "{'spec':{}}",
 	  "[{'op':'replace','path':'/spec/x/y','value':1}]", NULL,
