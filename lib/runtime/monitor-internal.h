@@ -1,0 +1,149 @@
+/*
+ * monitor-internal.h - what monitor.c (the socket, its clients, the operations) and
+ * monitor-container.c (each container's life, its output, its state file, re-attach) share.
+ */
+#ifndef KORCH_RUNTIME_MONITOR_INTERNAL_H
+#define KORCH_RUNTIME_MONITOR_INTERNAL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include <korch/loop.h>
+#include "base/hashmap.h"
+#include "base/vec.h"
+#include "runtime/container.h"
+#include "runtime/monitor-log.h"
+
+struct mclient;
+
+struct monitor {
+	char *run_dir;                  /* RUNDIR */
+	char *containers_dir;           /* RUNDIR/containers */
+	korch_clock *clock;             /* the real clock */
+	korch_loop *loop;               /* everything runs here */
+	int lock_fd;                    /* flock on RUNDIR/monitor.lock: one monitor per run dir */
+	int listen_fd;                  /* RUNDIR/monitor.sock */
+	struct loop_source *listen_src; /* accepts clients */
+	struct loop_source *signal_srcs[3]; /* SIGCHLD, SIGTERM, SIGINT */
+	struct loop_source *sweep_src;      /* frees clients marked dead, after the dispatch */
+	struct hashmap containers;          /* id -> struct mcontainer */
+	struct ptrvec clients;              /* struct mclient */
+	struct ptrvec pending;              /* struct mpending: replies still owed */
+	struct ptrvec execs;                /* struct mexec: processes exec'd into containers */
+	char boot_id[40]; /* this boot's id: state files of another boot are stale */
+	bool quitting;    /* shutdown asked: leave the loop */
+};
+
+/* A reply owed to a client for a request that finishes later. */
+struct mpending {
+	struct mclient *client; /* NULL once the client has gone */
+	json_t *id;             /* the request's id */
+};
+
+enum mstatus {
+	MC_CREATING, /* cloned, setting itself up */
+	MC_CREATED,  /* set up, waiting for start */
+	MC_STARTING, /* told to start, execve not confirmed yet */
+	MC_RUNNING,  /* the user's process runs */
+	MC_EXITED,   /* its init exited; status kept until delete */
+};
+
+struct mcontainer;
+
+/* One of a container's output streams: a pipe the container holds read-write. */
+struct mstream {
+	struct mcontainer *c;    /* owner */
+	struct log_stream log;   /* the line not yet written */
+	int fd;                  /* our read end, non-blocking; -1 at EOF */
+	struct loop_source *src; /* readable */
+	uint64_t ino;            /* the pipe's inode: how a restarted monitor finds it again */
+};
+
+struct mexit {
+	int code;      /* exit code, 128+signal when killed, -1 when unknown */
+	int signal;    /* the signal that killed it, or 0 */
+	bool oom;      /* killed by the kernel's OOM killer */
+	char *reason;  /* "Completed", "Error", "OOMKilled", "StartError", "ExitStatusLost", ... */
+	char *message; /* a start error's text, or why the status is lost */
+};
+
+struct mcontainer {
+	struct monitor *m;              /* owner */
+	char *id;                       /* spec id */
+	char *dir;                      /* RUNDIR/containers/ID */
+	char *rootfs_dir;               /* DIR/rootfs */
+	char *upper_dir;                /* DIR/upper */
+	char *work_dir;                 /* DIR/work */
+	char *log_path;                 /* the CRI log file */
+	struct container_spec *spec;    /* parsed spec */
+	struct container_security *sec; /* cgroup, caps and seccomp hooks */
+	enum mstatus status;            /* where it is in its life */
+	pid_t pid;                      /* its init, in our pid namespace */
+	int pidfd;                      /* its init */
+	uint64_t start_ticks;           /* /proc/PID/stat starttime: tells a reused pid */
+	bool adopted;                   /* a previous monitor started it: we are not its parent */
+	int sync_fd;                    /* to the init until execve */
+	struct loop_source *sync_src;   /* sync_fd readable */
+	struct loop_source *pidfd_src;  /* adopted: exit notification */
+	struct loop_source *kill_timer; /* delete: the grace period before SIGKILL */
+	struct loop_source *exit_timer; /* adopted: exit status retry; then the output drain */
+	int exit_info_tries;            /* adopted: attempts to read the exit status */
+	struct mstream out;             /* stdout */
+	struct mstream err;             /* stderr */
+	struct log_writer *log;         /* CRI log file */
+	int64_t created_ns;             /* wall clock */
+	int64_t started_ns;             /* wall clock, 0 before start */
+	int64_t finished_ns;            /* wall clock, 0 before exit */
+	bool reaped;                    /* the exit status is known */
+	struct mexit exit;              /* valid once reaped */
+	struct mpending *create_reply;  /* create in flight */
+	struct mpending *start_reply;   /* start in flight */
+	struct ptrvec waiters;          /* struct mpending: wait requests */
+	struct ptrvec delete_replies;   /* struct mpending: delete requests */
+	bool deleting;                  /* delete asked */
+	int64_t grace_ns;               /* delete: stop signal to SIGKILL */
+	bool finished;                  /* exit recorded, output drained, waiters told */
+};
+
+/* A process exec'd into a running container. */
+struct mexec {
+	struct monitor *m;            /* owner */
+	char *container_id;           /* where it runs */
+	struct container_proc proc;   /* pid, pidfd, sync socket */
+	struct loop_source *sync_src; /* sync socket readable */
+	struct mpending *reply;       /* the exec request */
+	bool failed;                  /* reported an error before execve */
+};
+
+/* monitor.c */
+int mpending_new(struct monitor *m, struct mclient *client, json_t *id, struct mpending **ret);
+/* Sends {"id":..,"ok":true} plus fields (stolen, may be NULL) and frees p. */
+void mpending_ok(struct monitor *m, struct mpending *p, json_t *fields);
+/* Sends the error and frees p. */
+void mpending_fail(struct monitor *m, struct mpending *p, const korch_error *err);
+/* Sends an event to every subscribed client (ev stolen). */
+void monitor_broadcast(struct monitor *m, json_t *ev);
+
+/* monitor-container.c */
+int mcontainer_create(struct monitor *m, json_t *spec_json, struct mpending *reply,
+		      korch_error **err);
+int mcontainer_start(struct mcontainer *c, struct mpending *reply, korch_error **err);
+int mcontainer_kill(struct mcontainer *c, int signo, korch_error **err);
+void mcontainer_wait(struct mcontainer *c, struct mpending *reply);
+int mcontainer_delete(struct mcontainer *c, int64_t grace_ns, struct mpending *reply,
+		      korch_error **err);
+int mcontainer_exec(struct mcontainer *c, json_t *process, const int fds[3], struct mpending *reply,
+		    korch_error **err);
+/* The public view: id, status, pid, times, exit; with for_file, also spec and private data. */
+json_t *mcontainer_state(struct mcontainer *c, bool for_file);
+/* A child of ours exited (from the SIGCHLD handler). */
+void monitor_child_exited(struct monitor *m, pid_t pid, const siginfo_t *si);
+/* At start: adopts what RUNDIR/containers holds. */
+int monitor_reattach(struct monitor *m, korch_error **err);
+/* At shutdown: closes our side of every container, which keeps running. */
+void mcontainer_detach(struct mcontainer *c);
+void mexec_free(struct mexec *e);
+
+#endif
