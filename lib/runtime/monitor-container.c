@@ -781,6 +781,8 @@ mexec_exited(struct mexec *e, const siginfo_t *si)
 		korch_error *err = NULL;
 		if (container_sync_read(e->proc.sync_fd, &err) == SYNC_FAILED) {
 			e->failed = true;
+			korch_error_prefix(&err, korch_error_code(err), "exec in container %s",
+					   e->container_id);
 			if (e->reply)
 				mpending_fail(e->m, steal_pointer(&e->reply), err);
 		}
@@ -890,6 +892,8 @@ on_exec_sync(struct loop_source *src, int fd, uint32_t revents, void *userdata)
 	}
 	if (ev == SYNC_FAILED) {
 		e->failed = true;
+		korch_error_prefix(&err, korch_error_code(err), "exec in container %s",
+				   e->container_id);
 		if (e->reply)
 			mpending_fail(e->m, steal_pointer(&e->reply), err);
 	}
