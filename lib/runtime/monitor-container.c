@@ -469,6 +469,8 @@ handle_sync(struct mcontainer *c, enum sync_event ev, korch_error *err)
 	loop_source_free(steal_pointer(&c->sync_src));
 	if (c->status == MC_CREATING) {
 		if (ev == SYNC_CREATED) {
+			log_info("monitor", "container %s created, init pid %d", c->id,
+				 (int)c->pid);
 			c->status = MC_CREATED;
 			save_state(c);
 			reply_state(c, &c->create_reply);
@@ -500,6 +502,7 @@ handle_sync(struct mcontainer *c, enum sync_event ev, korch_error *err)
 	}
 	c->status = MC_RUNNING;
 	c->started_ns = now_wall(c);
+	log_info("monitor", "container %s started", c->id);
 	save_state(c);
 	reply_state(c, &c->start_reply);
 	return true;
@@ -694,6 +697,7 @@ cleanup_deleted(struct mcontainer *c)
 		return;
 	}
 	hashmap_remove(&m->containers, c->id);
+	log_info("monitor", "container %s deleted", c->id);
 	for (size_t i = 0; i < c->delete_replies.n; i++)
 		mpending_ok(m, c->delete_replies.items[i], NULL);
 	c->delete_replies.n = 0;
@@ -707,6 +711,8 @@ finish(struct mcontainer *c)
 		return;
 	c->finished = true;
 	loop_source_free(steal_pointer(&c->exit_timer));
+	log_info("monitor", "container %s exited: code %d, signal %d%s%s", c->id, c->exit.code,
+		 c->exit.signal, c->exit.reason ? ", " : "", c->exit.reason ? c->exit.reason : "");
 	for (struct mstream *s = &c->out; s; s = s == &c->out ? &c->err : NULL) {
 		_cleanup_error_ korch_error *err = NULL;
 		if (log_stream_flush(&s->log, c->log, now_wall(c), &err) < 0)
@@ -1062,6 +1068,7 @@ reattach_one(struct monitor *m, const char *name, korch_error **err)
 		mcontainer_free(c);
 		return r;
 	}
+	log_info("monitor", "re-attached container %s: %s", c->id, status_names[c->status]);
 	save_state(c);
 	return 0;
 }

@@ -15,6 +15,19 @@
  * The first message must be hello; a client speaking another version gets a KORCH_EPROTO error
  * naming both versions and the connection is closed. Replies may come in any order (wait,
  * exec and delete finish later); match them by id.
+ *
+ * Operations ("container" is an id; replies carry "container" as a state object, see
+ * monitor-client.h):
+ *   create {"spec"}                  once the container is set up ("created")
+ *   start {"container"}              once its process runs (or its execve failed)
+ *   kill {"container","signal"}      signal: a number or a name ("SIGTERM", "TERM")
+ *   wait {"container"}               once it exited and its output is in the log
+ *   exec {"container","process"} + 3 fds (stdin, stdout, stderr); {"exitCode","signal"}
+ *   state {"container"}, list {} ("containers": [...])
+ *   delete {"container","gracePeriodMs"} stop signal, SIGKILL after the grace (10 s by
+ *                                    default), then nothing of it is left
+ *   subscribe {}                     exit events from now on
+ *   shutdown {}                      the monitor exits; containers keep running
  */
 #ifndef KORCH_RUNTIME_MONITOR_PROTO_H
 #define KORCH_RUNTIME_MONITOR_PROTO_H

@@ -274,10 +274,9 @@ test_exe_sealed(void **state)
 	char *before = NULL, *after = NULL;
 	size_t len_before = 0, len_after = 0;
 	assert_int_equal(read_file(bin, 64 << 20, &before, &len_before, NULL), 0);
-	json_t *st = NULL;
-	assert_int_equal(
-		monitor_client_create(rt->client, rt_spec("exe", "/probe", "ps", NULL), &st, NULL),
-		0);
+	json_t *st = NULL, *spec = rt_spec("exe", "/probe", "ps", NULL);
+	assert_int_equal(monitor_client_create(rt->client, spec, &st, NULL), 0);
+	json_decref(spec);
 	pid_t pids[2] = { rt->monitor_pid, (pid_t)json_integer_value(json_object_get(st, "pid")) };
 	for (int i = 0; i < 2; i++) {
 		char path[64], link[256];

@@ -154,7 +154,7 @@ test_bad_frames(void **state)
 	korch_error_free(err);
 	err = NULL;
 	/* Duplicate keys are refused, not silently merged. */
-	assert_int_equal(feed_raw("\0\0\0\x0f{\"a\":1,\"a\":2}", 19, &err), KORCH_EPROTO);
+	assert_int_equal(feed_raw("\0\0\0\x0d{\"a\":1,\"a\":2}", 17, &err), KORCH_EPROTO);
 	korch_error_free(err);
 	err = NULL;
 	/* More than three fds on one message is refused by the sender. */
