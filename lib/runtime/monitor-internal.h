@@ -127,6 +127,23 @@ void mpending_fail(struct monitor *m, struct mpending *p, const korch_error *err
 void monitor_broadcast(struct monitor *m, json_t *ev);
 
 /* monitor-container.c */
+const char *mstatus_name(enum mstatus s);
+/* A record for spec (owned from now on); NULL without memory. Nothing on disk yet. */
+struct mcontainer *mcontainer_new(struct monitor *m, struct container_spec *spec);
+/* Frees our side of a container: nothing on disk or in the kernel is touched. */
+void mcontainer_free(struct mcontainer *c);
+/* Watches s->fd (its pipe's inode noted for the state file). */
+int mstream_watch(struct mcontainer *c, struct mstream *s, korch_error **err);
+/*
+ * The init's exit is known (known false: lost, lost_why says why): record it, drain the
+ * output, tell the waiters, go on with a delete.
+ */
+void mcontainer_record_exit(struct mcontainer *c, int wait_status, bool known,
+			    const char *lost_why);
+/* Rewrites DIR/state.json (errors are logged). */
+void mcontainer_save_state(struct mcontainer *c);
+/* (Re)arms c->exit_timer delay_ns from now: mcontainer_collect_adopted_exit() or finish. */
+int mcontainer_arm_exit_timer(struct mcontainer *c, int64_t delay_ns, korch_error **err);
 int mcontainer_create(struct monitor *m, json_t *spec_json, struct mpending *reply,
 		      korch_error **err);
 int mcontainer_start(struct mcontainer *c, struct mpending *reply, korch_error **err);
@@ -140,8 +157,17 @@ int mcontainer_exec(struct mcontainer *c, json_t *process, const int fds[3], str
 json_t *mcontainer_state(struct mcontainer *c, bool for_file);
 /* A child of ours exited (from the SIGCHLD handler). */
 void monitor_child_exited(struct monitor *m, pid_t pid, const siginfo_t *si);
+
+/* monitor-reattach.c */
 /* At start: adopts what RUNDIR/containers holds. */
 int monitor_reattach(struct monitor *m, korch_error **err);
+/* An adopted init exited (its pidfd said so): read its status, or try again shortly. */
+void mcontainer_collect_adopted_exit(struct mcontainer *c);
+/*
+ * Reads /proc/PID/stat: the state letter, the start time (field 22) and, for a zombie, the
+ * wait status (field 52); each output may be NULL. -errno when there is no such process.
+ */
+int proc_pid_stat(pid_t pid, char *ret_state, uint64_t *ret_ticks, int *ret_exit_code);
 /* At shutdown: closes our side of every container, which keeps running. */
 void mcontainer_detach(struct mcontainer *c);
 void mexec_free(struct mexec *e);
