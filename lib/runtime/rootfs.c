@@ -94,7 +94,9 @@ new_fs(const char *fstype, const char *const *opts, unsigned int attrs, int *ret
 		if (r < 0)
 			return fs_error(err, errno, fsfd, fstype);
 	}
-	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+	/* Named after its type in mountinfo, as mount(8) does, rather than "none". */
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", fstype, 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fs_error(err, errno, fsfd, fstype);
 	int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
 	if (mfd < 0)
@@ -277,7 +279,8 @@ mount_rootfs(const struct container_spec *spec, const struct container_layout *l
 				return overlay_legacy(spec, layout, err);
 			return fs_error(err, errno, fsfd, "mount overlay");
 		}
-		if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", layout->upper_dir, 0) < 0 ||
+		if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0 ||
+		    fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", layout->upper_dir, 0) < 0 ||
 		    fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", layout->work_dir, 0) < 0 ||
 		    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 			return fs_error(err, errno, fsfd, "mount overlay");

@@ -111,6 +111,36 @@ test_net_uts_ipc(void **state)
 	json_decref(st);
 }
 
+/*
+ * A pod sandbox: a second container joins the first one's uts, ipc, net and pid namespaces
+ * (shared pid namespace); it keeps a mount namespace and rootfs of its own.
+ */
+static void
+test_join_namespaces(void **state)
+{
+	struct rt *rt = *state;
+	json_t *spec = rt_spec("pod", "/probe", "echo", "ready", ";", "pause", NULL);
+	json_object_set_new(spec, "hostname", json_string("podhost"));
+	json_t *st = rt_start(rt, spec);
+	assert_true(rt_wait_output(st, "ready", 5000));
+	int pid = (int)json_integer_value(json_object_get(st, "pid"));
+	json_decref(st);
+	json_t *ns = json_object();
+	const char *types[] = { "uts", "ipc", "net", "pid" };
+	for (int i = 0; i < 4; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, types[i]);
+		json_object_set_new(ns, types[i], json_string(path));
+	}
+	spec = rt_spec("member", "/probe", "hostname", ";", "ps", ";", "netdevs", ";", "touch",
+		       "/only-here", NULL);
+	json_object_set_new(spec, "namespaces", ns);
+	expect_run(rt, spec, 0,
+		   "podhost\n1 /probe echo ready ; pause\n2 /probe hostname ; ps ; netdevs ; "
+		   "touch /only-here\nlo\nOK\n");
+	expect_run(rt, rt_spec("other", "/probe", "read", "/only-here", NULL), 0, "ENOENT\n");
+}
+
 /* "0 bytes" for a masked file the host has, ENOENT for one this kernel lacks. */
 static const char *
 masked_expect(const char *path)
@@ -226,6 +256,19 @@ test_readonly(void **state)
 	snprintf(path, sizeof(path), "%s/x", vol);
 	assert_int_equal(access(path, F_OK), 0);
 	free(vol);
+
+	/* The tmpfs volume has its size, mode and nosuid,nodev. */
+	spec = rt_spec("tmpfs", "/bin/sh", "-c", "grep ' /scratch ' /proc/self/mountinfo; true",
+		       NULL);
+	json_object_set_new(spec, "mounts",
+			    json_pack("[{s:s, s:s, s:I, s:i}]", "type", "tmpfs", "target",
+				      "/scratch", "sizeBytes", (json_int_t)1 << 20, "mode", 0750));
+	json_t *st = rt_run(rt, spec);
+	char *out = rt_output(st, "stdout");
+	assert_non_null(strstr(out, " /scratch rw,nosuid,nodev,relatime - tmpfs tmpfs "
+				    "rw,size=1024k,mode=750\n"));
+	free(out);
+	json_decref(st);
 }
 
 /* Scenario 12: no host fd or path reaches the container. */
@@ -490,6 +533,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pid_namespace, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_mount_no_leak, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_net_uts_ipc, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_join_namespaces, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_masked_paths, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_no_leaks, rt_setup, rt_teardown),
