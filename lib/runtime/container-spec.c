@@ -777,6 +777,11 @@ spec_fill(json_t *json, struct container_spec *s, korch_error **err)
 	if (s->hostname && s->ns[NS_UTS].mode != NS_MODE_NEW)
 		return error_set(err, KORCH_EINVALID,
 				 "hostname: needs a uts namespace of the container's own");
+	/* A uts namespace of its own and no name given: the id (at most 64 bytes), as Docker does,
+	 * rather than the host's name. */
+	if (!s->hostname && s->ns[NS_UTS].mode == NS_MODE_NEW &&
+	    !(s->hostname = strndup(s->id, 64)))
+		return error_oom(err);
 	if ((r = parse_mounts(json_object_get(json, "mounts"), s, err)) < 0)
 		return r;
 	if ((r = parse_etc_files(json, s, err)) < 0)

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "runtime/monitor-internal.h"
 
 #define STATE_FILE_VERSION 1
+#define PIPE_BUFFER (1024 * 1024)
 #define DRAIN_NS (500 * NSEC_PER_MSEC) /* output still open after the exit: wait this long */
 
 static const char *const status_names[] = {
@@ -234,6 +236,9 @@ stream_pipe(struct mcontainer *c, struct mstream *s, int *ret_fd, korch_error **
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
 		return error_errno(err, errno, "pipe");
 	s->fd = p[0];
+	/* Room for what the container writes while no monitor reads (a restart): 1 MiB. */
+	if (fcntl(p[0], F_SETPIPE_SZ, PIPE_BUFFER) < 0)
+		log_debug("monitor", "F_SETPIPE_SZ: %s", strerror(errno));
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[1]);
 	int rw = open(path, O_RDWR | O_CLOEXEC);
@@ -481,13 +486,16 @@ mcontainer_wait(struct mcontainer *c, struct mpending *reply)
 	}
 }
 
-/* Reads what a stream has now; true at end of stream. */
+/*
+ * Reads what a stream has now, at most max_reads chunks (so one chatty container cannot hold
+ * the loop); true at end of stream.
+ */
 static bool
-stream_drain(struct mstream *s)
+stream_drain(struct mstream *s, size_t max_reads)
 {
 	struct mcontainer *c = s->c;
 	char buf[65536];
-	while (s->fd >= 0) {
+	for (size_t i = 0; s->fd >= 0 && i < max_reads; i++) {
 		ssize_t n = read(s->fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -504,7 +512,7 @@ stream_drain(struct mstream *s)
 			log_warn("monitor", "container %s: %s", c->id, korch_error_message(err));
 		stream_close(s);
 	}
-	return true;
+	return s->fd < 0;
 }
 
 static void
@@ -512,7 +520,7 @@ on_stream(struct loop_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct mstream *s = userdata;
 	struct mcontainer *c = s->c;
-	if (stream_drain(s) && c->reaped && !c->finished && c->out.fd < 0 && c->err.fd < 0)
+	if (stream_drain(s, 16) && c->reaped && !c->finished && c->out.fd < 0 && c->err.fd < 0)
 		finish(c);
 }
 
@@ -549,7 +557,7 @@ mcontainer_record_exit(struct mcontainer *c, int wait_status, bool known, const 
 					: c->exit.oom  ? "OOMKilled"
 					: c->exit.code ? "Error"
 						       : "Completed");
-	bool eof = stream_drain(&c->out) & stream_drain(&c->err);
+	bool eof = stream_drain(&c->out, SIZE_MAX) & stream_drain(&c->err, SIZE_MAX);
 	if (eof) {
 		finish(c);
 		return;

@@ -423,6 +423,7 @@ test_process(void **state)
 	json_object_set_new(process_of(spec), "env", json_pack("[s,s]", "FOO=bar", "PATH=/"));
 	json_object_set_new(process_of(spec), "cwd", json_string("/work/dir"));
 	expect_run(rt, spec, 0, "bar\n/\n/work/dir\n");
+	expect_run(rt, rt_spec("named", "/probe", "hostname", NULL), 0, "named\n");
 	expect_run(rt, rt_spec("path", "/probe", "env", "PATH", NULL), 0,
 		   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
 

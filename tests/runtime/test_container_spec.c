@@ -128,6 +128,13 @@ test_defaults(void **state)
 	assert_int_equal(s->log_max_bytes, 10 * 1024 * 1024);
 	assert_int_equal(s->log_max_files, 5);
 	assert_false(s->privileged);
+	/* With a uts namespace of its own and no hostname: its id. */
+	assert_string_equal(s->hostname, "a");
+	container_spec_free(s);
+
+	s = parse_ok("{\"id\": \"a\", \"rootfs\": {\"path\": \"/r\"}, \"namespaces\": "
+		     "{\"uts\": \"host\"}, \"process\": {\"args\": [\"x\"]}}");
+	assert_null(s->hostname);
 	container_spec_free(s);
 
 	/* privileged: nothing masked or read-only, and no no_new_privs unless asked. */
