@@ -272,9 +272,19 @@ reattach_one(struct monitor *m, const char *name, korch_error **err)
 	_cleanup_free_ char *path = NULL, *text = NULL;
 	if (asprintf(&path, "%s/%s/state.json", m->containers_dir, name) < 0)
 		return error_oom(err);
-	int r = read_file(path, STATE_FILE_MAX, &text, NULL, err);
+	_cleanup_error_ korch_error *read_err = NULL;
+	int r = read_file(path, STATE_FILE_MAX, &text, NULL, &read_err);
+	if (r < 0 && korch_error_errno(read_err) == ENOENT) {
+		/*
+		 * A create the old monitor never finished: its init waited on a socket that died
+		 * with it, and has gone. Only the directory is left.
+		 */
+		path[strlen(path) - strlen("/state.json")] = '\0';
+		log_info("monitor", "removing %s, a create that never finished", path);
+		return rm_rf(path, err);
+	}
 	if (r < 0)
-		return r;
+		return error_propagate(err, &read_err, r);
 	json_error_t jerr;
 	json_t *st = json_loads(text, 0, &jerr);
 	if (!st)

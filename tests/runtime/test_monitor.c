@@ -232,7 +232,16 @@ test_reattach_before_start(void **state)
 	json_decref(spec);
 	json_decref(st);
 	kill_monitor(rt);
+	/* A create the old monitor never finished leaves a directory without state: removed. */
+	char ghost[4200];
+	snprintf(ghost, sizeof(ghost), "%s/containers/ghost", rt->run_dir);
+	free(rt_host_dir(rt, "run/containers/ghost/upper", "f", "x"));
 	restart_monitor(rt);
+	assert_int_equal(access(ghost, F_OK), -1);
+	json_t *list = NULL;
+	assert_int_equal(monitor_client_list(rt->client, &list, NULL), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
 	st = state_of(rt, "idle");
 	assert_string_equal(str_of(st, "status"), "exited");
 	assert_string_equal(str_of(st, "reason"), "ExitStatusLost");
