@@ -126,6 +126,17 @@ spawn_monitor(const char *bin, const char *run_dir, int timeout_ms, korch_error 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		execve(bin, argv, environ);
+		/* "exec-failed ERRNO", formatted by hand: only async-signal-safe calls here. */
+		char msg[32] = "exec-failed ", digits[12];
+		int e = errno, n = 0, len = 12;
+		do
+			digits[n++] = (char)('0' + e % 10);
+		while ((e /= 10) && n < 11);
+		while (n > 0)
+			msg[len++] = digits[--n];
+		msg[len++] = '\n';
+		if (write(3, msg, (size_t)len) < 0)
+			_exit(127);
 		_exit(127);
 	}
 	close(p[1]);
@@ -151,6 +162,9 @@ spawn_monitor(const char *bin, const char *run_dir, int timeout_ms, korch_error 
 	buf[strcspn(buf, "\n")] = '\0';
 	if (strcmp(buf, "ok") == 0)
 		return 0;
+	int errnum = 0;
+	if (sscanf(buf, "exec-failed %d", &errnum) == 1)
+		return error_errno(err, errnum, "start korch-monitor: execute %s", bin);
 	if (len == 0)
 		return error_set(err, KORCH_ESYSTEM,
 				 "korch-monitor (%s) exited without starting; see %s", bin,

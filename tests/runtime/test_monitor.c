@@ -637,6 +637,33 @@ test_single_instance(void **state)
 	json_decref(list);
 }
 
+/* A monitor binary that is not there: the client says so, and which path it tried. */
+static void
+test_monitor_missing(void **state)
+{
+	struct rt *rt = *state;
+	char run[4200];
+	snprintf(run, sizeof(run), "%s/other-run", rt->dir);
+	struct monitor_client_options opts = { .run_dir = run,
+					       .monitor_path = "/nonexistent/korch-monitor" };
+	struct monitor_client *c = NULL;
+	korch_error *err = NULL;
+	assert_int_equal(monitor_client_connect(&opts, &c, &err), KORCH_ESYSTEM);
+	assert_string_equal(korch_error_message(err), "start korch-monitor: execute "
+						      "/nonexistent/korch-monitor: No such file or "
+						      "directory");
+	assert_int_equal(korch_error_errno(err), ENOENT);
+	korch_error_free(err);
+	err = NULL;
+	/* Without starting one: not found, naming the socket. */
+	opts.no_start = true;
+	assert_int_equal(monitor_client_connect(&opts, &c, &err), KORCH_ENOTFOUND);
+	char want[4300];
+	snprintf(want, sizeof(want), "no korch-monitor listens on %s/monitor.sock", run);
+	assert_string_equal(korch_error_message(err), want);
+	korch_error_free(err);
+}
+
 int
 main(void)
 {
@@ -657,6 +684,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_logs, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_version, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_single_instance, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_monitor_missing, rt_setup, rt_teardown),
 	};
 	return cmocka_run_group_tests(tests, rt_group_setup, rt_group_teardown);
 }
