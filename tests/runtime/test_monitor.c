@@ -256,20 +256,75 @@ test_reattach_before_start(void **state)
 }
 
 /* Processes whose pid namespace is ns ("pid:[N]"). */
+static int count_in_pidns(const char *ns);
+
+/* An adopted container is stopped, exec'd into and deleted like one of our own. */
+static void
+test_adopted_exec_delete(void **state)
+{
+	struct rt *rt = *state;
+	json_t *st = rt_start(rt, rt_spec("adopted", "/probe", "onterm", "0", ";", "echo", "ready",
+					  ";", "pause", NULL));
+	pid_t pid = (pid_t)int_of(st, "pid");
+	assert_true(rt_wait_output(st, "ready", 5000));
+	char path[64], ns[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	ssize_t l = readlink(path, ns, sizeof(ns) - 1);
+	assert_true(l > 0);
+	ns[l] = '\0';
+	json_decref(st);
+	kill_monitor(rt);
+	restart_monitor(rt);
+	int p[2], null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	int stdio[3] = { null, p[1], p[1] }, code = -1;
+	json_t *proc = json_pack("{s:[s,s]}", "args", "/probe", "ps");
+	assert_int_equal(
+		monitor_client_exec(rt->client, "adopted", proc, stdio, 10000, &code, NULL), 0);
+	json_decref(proc);
+	close(p[1]);
+	close(null);
+	char buf[256] = "";
+	assert_true(read(p[0], buf, sizeof(buf) - 1) > 0);
+	close(p[0]);
+	assert_int_equal(code, 0);
+	assert_string_equal(buf, "1 /probe onterm 0 ; echo ready ; pause\n2 /probe ps\n");
+	struct monitor_client *watcher = rt_connect(rt);
+	assert_int_equal(monitor_client_subscribe(watcher, NULL), 0);
+	assert_int_equal(monitor_client_delete(rt->client, "adopted", 10000, NULL), 0);
+	json_t *ev = NULL;
+	assert_int_equal(monitor_client_next_event(watcher, 5000, &ev, NULL), 0);
+	assert_int_equal(int_of(json_object_get(ev, "container"), "exitCode"), 0);
+	json_decref(ev);
+	monitor_client_free(watcher);
+	assert_int_equal(count_in_pidns(ns), 0);
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/containers/adopted", rt->run_dir);
+	assert_int_equal(access(dir, F_OK), -1);
+}
+
 static int
 count_in_pidns(const char *ns)
 {
+	/* Live processes only: an orphaned init reparented to this test stays a zombie here. */
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	int n = 0;
 	while ((de = readdir(d))) {
-		char path[300], link[64];
+		char path[300], link[64], stat[512];
 		snprintf(path, sizeof(path), "/proc/%s/ns/pid", de->d_name);
 		ssize_t l = atoi(de->d_name) > 0 ? readlink(path, link, sizeof(link) - 1) : -1;
-		if (l > 0) {
-			link[l] = '\0';
-			n += strcmp(link, ns) == 0;
-		}
+		if (l <= 0)
+			continue;
+		link[l] = '\0';
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t k = fd >= 0 ? read(fd, stat, sizeof(stat) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		stat[k > 0 ? k : 0] = '\0';
+		char *p = strrchr(stat, ')');
+		n += strcmp(link, ns) == 0 && p && p[2] != 'Z';
 	}
 	closedir(d);
 	return n;
@@ -675,6 +730,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reattach_reaped, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_exit_while_no_monitor, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_reattach_before_start, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_adopted_exec_delete, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_cleanup, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_grace_period, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_children_gone, rt_setup, rt_teardown),
