@@ -252,6 +252,34 @@ overlay_legacy(const struct container_spec *spec, const struct container_layout 
 }
 
 /*
+ * Gives overlay one directory: as an fd (Linux 6.13+: no length limit, resolved once here), or
+ * as a string (6.8+: at most 255 bytes) when by_fd was refused. *by_fd turns false on the first
+ * refusal; -EINVAL from a string means this kernel has neither ("lowerdir+" is 6.8).
+ */
+static int
+overlay_dir(int fsfd, const char *key, const char *path, bool *by_fd, korch_error **err)
+{
+	if (*by_fd) {
+		_cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return error_errno(err, errno, "overlay %s %s", key, path);
+		if (fsconfig(fsfd, FSCONFIG_SET_FD, key, NULL, fd) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return fs_error(err, errno, fsfd, "mount overlay");
+		*by_fd = false;
+	}
+	if (strlen(path) > 255)
+		return error_set(err, KORCH_EINVALID,
+				 "overlay %s %s: longer than this kernel's overlayfs takes (255 "
+				 "bytes; Linux 6.13 takes any length)",
+				 key, path);
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, key, path, 0) == 0)
+		return 0;
+	return errno == EINVAL ? -EINVAL : fs_error(err, errno, fsfd, "mount overlay");
+}
+
+/*
  * The rootfs: overlay with one "lowerdir+" per layer, top first, so any number of layers fits
  * (the classic mount(2) data is limited to one page); or a recursive bind of a plain rootfs.
  */
@@ -271,17 +299,19 @@ mount_rootfs(const struct container_spec *spec, const struct container_layout *l
 		size_t n = 0;
 		while (spec->layers[n])
 			n++;
-		for (size_t i = n; i-- > 0;) {
-			if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", spec->layers[i], 0) ==
-			    0)
-				continue;
-			if (errno == EINVAL && i == n - 1)
-				return overlay_legacy(spec, layout, err);
-			return fs_error(err, errno, fsfd, "mount overlay");
-		}
+		bool by_fd = true;
+		int r = 0;
+		for (size_t i = n; i-- > 0 && r == 0;)
+			r = overlay_dir(fsfd, "lowerdir+", spec->layers[i], &by_fd, err);
+		if (r == -EINVAL)
+			return overlay_legacy(spec, layout, err);
+		if (r == 0)
+			r = overlay_dir(fsfd, "upperdir", layout->upper_dir, &by_fd, err);
+		if (r == 0)
+			r = overlay_dir(fsfd, "workdir", layout->work_dir, &by_fd, err);
+		if (r < 0)
+			return r == -EINVAL ? fs_error(err, EINVAL, fsfd, "mount overlay") : r;
 		if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0 ||
-		    fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", layout->upper_dir, 0) < 0 ||
-		    fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", layout->work_dir, 0) < 0 ||
 		    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 			return fs_error(err, errno, fsfd, "mount overlay");
 		mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);

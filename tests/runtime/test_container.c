@@ -442,6 +442,42 @@ test_process(void **state)
 	expect_run(rt, spec, 0, "1 /probe ps\n");
 }
 
+/*
+ * 120 layers: their paths take more than the page mount(2) options may fill, which fsconfig's
+ * "lowerdir+" does not care about. A file in a higher layer hides the one below it.
+ */
+static void
+test_many_layers(void **state)
+{
+	struct rt *rt = *state;
+	json_t *layers = json_pack("[s]", rt_rootfs);
+	size_t total = strlen(rt_rootfs);
+	/* A deep one too: more than the 255 bytes a string fsconfig value may have. */
+	char deep[302];
+	memset(deep, 'd', sizeof(deep));
+	deep[150] = '/';
+	deep[sizeof(deep) - 1] = '\0';
+	for (int i = 0; i < 120; i++) {
+		char name[400], text[16];
+		snprintf(name, sizeof(name), "layers/%s/layer-number-%03d/layers", i ? "" : deep,
+			 i);
+		snprintf(text, sizeof(text), "%d\n", i);
+		char *dir = rt_host_dir(rt, name, "top", text);
+		char file[4200];
+		snprintf(file, sizeof(file), "%s/f%03d", dir, i);
+		assert_int_equal(write_file_replace(file, "", 0, 0644, NULL), 0);
+		*strrchr(dir, '/') = '\0';
+		total += strlen(dir) + 1;
+		json_array_append_new(layers, json_string(dir));
+		free(dir);
+	}
+	assert_true(total > 4096);
+	json_t *spec =
+		rt_spec("layers", "/bin/sh", "-c", "ls /layers | wc -l; cat /layers/top", NULL);
+	json_object_set_new(json_object_get(spec, "rootfs"), "layers", layers);
+	expect_run(rt, spec, 0, "121\n119\n");
+}
+
 /* Bad input: a clear error naming the problem, and nothing left behind. */
 static void
 test_bad_input(void **state)
@@ -542,6 +578,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dev, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_users, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_process, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_many_layers, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, rt_setup, rt_teardown),
 	};
 	return cmocka_run_group_tests(tests, rt_group_setup, rt_group_teardown);
