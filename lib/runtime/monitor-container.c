@@ -257,12 +257,15 @@ stream_pipe(struct mcontainer *c, struct mstream *s, int *ret_fd, korch_error **
 static int
 make_upper(struct mcontainer *c, korch_error **err)
 {
-	size_t n = 0;
-	while (c->spec->layers[n])
-		n++;
 	struct stat st;
-	if (stat(c->spec->layers[n - 1], &st) < 0)
-		return error_errno(err, errno, "rootfs layer %s", c->spec->layers[n - 1]);
+	for (char **l = c->spec->layers; *l; l++) {
+		if (stat(*l, &st) < 0)
+			return error_errno(err, errno, "rootfs layer %s", *l);
+		if (!S_ISDIR(st.st_mode))
+			return error_set(err, KORCH_EINVALID, "rootfs layer %s: not a directory",
+					 *l);
+	}
+	/* st is the top layer's now. */
 	if (mkdir(c->upper_dir, 0755) < 0 || mkdir(c->work_dir, 0700) < 0)
 		return error_errno(err, errno, "create %s", c->upper_dir);
 	if (chown(c->upper_dir, st.st_uid, st.st_gid) < 0 ||

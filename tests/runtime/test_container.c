@@ -491,8 +491,10 @@ test_bad_input(void **state)
 	} cases[] = {
 		{ "b1", "{\"rootfs\": {\"path\": \"/nonexistent\"}}", KORCH_ESYSTEM,
 		  "create container b1: rootfs /nonexistent: No such file or directory" },
-		{ "b2", "{\"rootfs\": {\"layers\": [\"/nonexistent\"]}}", KORCH_ESYSTEM,
+		{ "b2", "{\"rootfs\": {\"layers\": [\"/nonexistent\", \"/tmp\"]}}", KORCH_ESYSTEM,
 		  "create container b2: rootfs layer /nonexistent: No such file or directory" },
+		{ "b2f", "{\"rootfs\": {\"layers\": [\"/etc/hostname\"]}}", KORCH_EINVALID,
+		  "create container b2f: rootfs layer /etc/hostname: not a directory" },
 		{ "b3", "{\"process\": {\"args\": [\"/probe\"], \"user\": \"nosuch\"}}",
 		  KORCH_EINVALID,
 		  "create container b3: user \"nosuch\": no such user in /etc/passwd" },
