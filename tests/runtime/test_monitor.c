@@ -480,12 +480,18 @@ test_exec(void **state)
 	struct rt *rt = *state;
 	json_t *spec = rt_spec("ex", "/probe", "pause", NULL);
 	json_object_set_new(json_object_get(spec, "process"), "env", json_pack("[s]", "A=1"));
+	json_object_set_new(
+		json_object_get(spec, "process"), "rlimits",
+		json_pack("[{s:s, s:i, s:i}]", "type", "NOFILE", "soft", 1024, "hard", 1024));
 	json_object_set_new(spec, "hostname", json_string("exbox"));
 	json_decref(rt_start(rt, spec));
 	expect_exec(rt, "{\"args\": [\"/probe\", \"ps\", \";\", \"hostname\"]}", 0,
 		    "1 /probe pause\n2 /probe ps ; hostname\nexbox\n");
 	expect_exec(rt, "{\"args\": [\"/probe\", \"fds\"]}", 0, "0 1 2\n");
 	expect_exec(rt, "{\"args\": [\"/probe\", \"exit\", \"9\"]}", 9, "");
+	/* The container's rlimits apply to exec too (scenario 17). */
+	expect_exec(rt, "{\"args\": [\"/probe\", \"rlimit\", \"NOFILE\", \";\", \"nofile\"]}", 0,
+		    "1024 1024\n1021 EMFILE\n");
 	expect_exec(rt, "{\"args\": [\"/probe\", \"status\", \"NoNewPrivs\"]}", 0,
 		    "NoNewPrivs: 1\n");
 	expect_exec(rt, "{\"args\": [\"/probe\", \"id\"], \"user\": \"user\"}", 0,
