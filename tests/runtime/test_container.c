@@ -280,6 +280,18 @@ test_no_leaks(void **state)
 	expect_run(rt, rt_spec("fds1", "/bin/sh", "-c", "ls /proc/1/fd; true", NULL), 0,
 		   "0\n1\n2\n");
 
+	/* Its stdout and stderr are pipes: no host path shows through /proc/1/fd. */
+	json_t *st = rt_run(rt, rt_spec("links", "/probe", "readlink", "/proc/self/fd/1", ";",
+					"readlink", "/proc/self/fd/2", ";", "readlink",
+					"/proc/self/fd/0", NULL));
+	char *out = rt_output(st, "stdout");
+	assert_true(strncmp(out, "pipe:[", 6) == 0);
+	assert_non_null(strstr(out, "]\npipe:["));
+	assert_non_null(strstr(out, "]\n/dev/null\n"));
+	assert_null(strstr(out, rt->dir));
+	free(out);
+	json_decref(st);
+
 	/* cwd through /proc/self/fd (CVE-2024-21626) is refused at create. */
 	char *msg = NULL;
 	json_t *spec = rt_spec("cwdfd", "/probe", "cwd", NULL);
