@@ -105,10 +105,12 @@ new_fs(const char *fstype, const char *const *opts, unsigned int attrs, int *ret
 	return 0;
 }
 
-/* A detached copy of the tree at dirfd/path (a host path, or "" with AT_EMPTY_PATH). */
+/*
+ * A detached copy of the tree at dirfd/path (a host path, or "" with AT_EMPTY_PATH), made
+ * read-only when asked. Returns -errno; the caller says what it was for.
+ */
 static int
-clone_tree(int dirfd, const char *path, bool recursive, bool read_only, int *ret_fd,
-	   korch_error **err)
+clone_tree(int dirfd, const char *path, bool recursive, bool read_only, int *ret_fd)
 {
 	unsigned int flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) |
 			     (path[0] ? 0 : AT_EMPTY_PATH);
@@ -119,8 +121,7 @@ clone_tree(int dirfd, const char *path, bool recursive, bool read_only, int *ret
 		struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
 		if (mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
 				  sizeof(attr)) < 0)
-			return error_errno(err, errno, "make %s read-only",
-					   path[0] ? path : "mount");
+			return -errno;
 	}
 	*ret_fd = steal_fd(&fd);
 	return 0;
@@ -289,7 +290,7 @@ mount_rootfs(const struct container_spec *spec, const struct container_layout *l
 {
 	_cleanup_close_ int mfd = -1;
 	if (spec->rootfs_path) {
-		int r = clone_tree(AT_FDCWD, spec->rootfs_path, true, false, &mfd, err);
+		int r = clone_tree(AT_FDCWD, spec->rootfs_path, true, false, &mfd);
 		if (r < 0)
 			return error_errno(err, r, "rootfs %s", spec->rootfs_path);
 	} else {
@@ -387,7 +388,7 @@ mount_dev(int root_fd, korch_error **err)
 			return error_errno(err, errno, "create %s", host);
 		close(f);
 		_cleanup_close_ int tree = -1, target = -1;
-		if ((r = clone_tree(AT_FDCWD, host, false, false, &tree, err)) < 0)
+		if ((r = clone_tree(AT_FDCWD, host, false, false, &tree)) < 0)
 			return error_errno(err, r, "bind host %s", host);
 		target = openat(dev, *d, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (target < 0 || (r = attach(tree, target)) < 0)
@@ -412,7 +413,7 @@ static int
 bind_file(int root_fd, const char *source, const char *target, korch_error **err)
 {
 	_cleanup_close_ int tree = -1, fd = -1;
-	int r = clone_tree(AT_FDCWD, source, false, false, &tree, err);
+	int r = clone_tree(AT_FDCWD, source, false, false, &tree);
 	if (r < 0)
 		return error_errno(err, r, "%s: source %s", target, source);
 	if ((r = ensure_in_root(root_fd, target, true, &fd, err)) < 0)
@@ -429,7 +430,7 @@ mount_volume(int root_fd, const struct mount_spec *m, size_t i, korch_error **er
 	bool is_file = false;
 	int r;
 	if (m->type == MOUNT_BIND) {
-		r = clone_tree(AT_FDCWD, m->source, true, m->read_only, &tree, err);
+		r = clone_tree(AT_FDCWD, m->source, true, m->read_only, &tree);
 		if (r < 0)
 			return error_errno(err, r, "mounts[%zu]: source \"%s\"", i, m->source);
 		struct stat st;
@@ -480,15 +481,17 @@ mask_paths(int root_fd, char *const *paths, korch_error **err)
 		if (fstat(fd, &st) < 0)
 			return error_errno(err, errno, "mask %s", paths[i]);
 		if (!S_ISDIR(st.st_mode))
-			r = clone_tree(AT_FDCWD, "/dev/null", false, false, &tree, err);
+			r = clone_tree(AT_FDCWD, "/dev/null", false, false, &tree);
 		else if (shared_dir >= 0)
-			r = clone_tree(shared_dir, "", false, false, &tree, err);
+			r = clone_tree(shared_dir, "", false, false, &tree);
 		else {
 			static const char *const opts[] = { "size=0", NULL };
 			r = new_fs("tmpfs", opts,
 				   MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 					   MOUNT_ATTR_NOEXEC,
 				   &tree, err);
+			if (r < 0)
+				return korch_error_prefix(err, r, "mask %s", paths[i]);
 		}
 		if (r < 0)
 			return error_errno(err, r, "mask %s", paths[i]);
@@ -510,7 +513,7 @@ readonly_paths(int root_fd, char *const *paths, korch_error **err)
 		int r = openat2_in_root(root_fd, paths[i], O_PATH, &fd);
 		if (r == -ENOENT)
 			continue;
-		if (r < 0 || (r = clone_tree(fd, "", true, true, &tree, err)) < 0 ||
+		if (r < 0 || (r = clone_tree(fd, "", true, true, &tree)) < 0 ||
 		    (r = attach(tree, fd)) < 0)
 			return error_errno(err, r, "make %s read-only", paths[i]);
 	}
