@@ -126,7 +126,8 @@ add_member_groups(struct resolved_user *u, char *text, const char *user)
 	while (text && (n = next_record(&pos, f, 4)) >= 0) {
 		if (n < 4 || !parse_id(f[2], &gid))
 			continue;
-		for (char *m = strtok(f[3], ","); m; m = strtok(NULL, ","))
+		char *save = NULL;
+		for (char *m = strtok_r(f[3], ",", &save); m; m = strtok_r(NULL, ",", &save))
 			if (streq(m, user) && add_group(u, gid) < 0)
 				return KORCH_ENOMEM;
 	}
