@@ -33,7 +33,8 @@
 
 #define STATE_FILE_VERSION 1
 #define PIPE_BUFFER (1024 * 1024)
-#define DRAIN_NS (500 * NSEC_PER_MSEC) /* output still open after the exit: wait this long */
+#define DRAIN_NS (500 * NSEC_PER_MSEC)       /* output still open after the exit: wait this long */
+#define SETUP_TIMEOUT_NS (60 * NSEC_PER_SEC) /* an init still setting up after this is killed */
 
 static const char *const status_names[] = {
 	[MC_CREATING] = "creating", [MC_CREATED] = "created", [MC_STARTING] = "starting",
@@ -47,6 +48,7 @@ mstatus_name(enum mstatus s)
 }
 
 static void on_stream(struct loop_source *src, int fd, uint32_t revents, void *userdata);
+static void on_kill_timer(struct loop_source *src, void *userdata);
 static void finish(struct mcontainer *c);
 
 static int64_t
@@ -362,6 +364,7 @@ handle_sync(struct mcontainer *c, enum sync_event ev, korch_error *err)
 		return true;
 	loop_source_free(steal_pointer(&c->sync_src));
 	if (c->status == MC_CREATING) {
+		loop_source_free(steal_pointer(&c->kill_timer));
 		if (ev == SYNC_CREATED) {
 			log_info("monitor", "container %s created, init pid %d", c->id,
 				 (int)c->pid);
@@ -371,7 +374,12 @@ handle_sync(struct mcontainer *c, enum sync_event ev, korch_error *err)
 			return true;
 		}
 		_cleanup_error_ korch_error *died = NULL;
-		if (!err)
+		if (!err && c->setup_timed_out)
+			error_set(&died, KORCH_ETIMEOUT,
+				  "create container %s: its init did not finish setting up within "
+				  "%lld s",
+				  c->id, (long long)(SETUP_TIMEOUT_NS / NSEC_PER_SEC));
+		else if (!err)
 			error_set(&died, KORCH_ESYSTEM,
 				  "create container %s: its init died while setting up", c->id);
 		/* Everything is gone before the client hears of it. */
@@ -430,8 +438,10 @@ mcontainer_create(struct monitor *m, json_t *spec_json, struct mpending *reply, 
 		return error_oom(err);
 	}
 	/* A directory without a container record is a leftover of a crash: start afresh. */
+	int64_t deadline = korch_clock_now_ns(m->clock) + SETUP_TIMEOUT_NS;
 	if ((r = rm_rf(c->dir, err)) < 0 || (r = prepare_and_spawn(c, err)) < 0 ||
 	    (r = loop_add_io(m->loop, c->sync_fd, EPOLLIN, on_sync, c, &c->sync_src, err)) < 0 ||
+	    (r = loop_add_timer(m->loop, deadline, on_kill_timer, c, &c->kill_timer, err)) < 0 ||
 	    (r = hashmap_put(&m->containers, c->id, c, NULL)) < 0) {
 		if (r == KORCH_ENOMEM)
 			error_oom(err);
@@ -714,6 +724,7 @@ static void
 on_kill_timer(struct loop_source *src, void *userdata)
 {
 	struct mcontainer *c = userdata;
+	c->setup_timed_out = c->status == MC_CREATING;
 	if (!c->reaped && c->pidfd >= 0)
 		pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
 }
@@ -739,6 +750,10 @@ mcontainer_delete(struct mcontainer *c, int64_t grace_ns, struct mpending *reply
 	if (sig == SIGKILL)
 		return 0;
 	int64_t deadline = korch_clock_now_ns(c->m->clock) + grace_ns;
+	if (c->kill_timer) {
+		loop_timer_set(c->kill_timer, deadline);
+		return 0;
+	}
 	return loop_add_timer(c->m->loop, deadline, on_kill_timer, c, &c->kill_timer, err);
 }
 

@@ -87,7 +87,7 @@ struct mcontainer {
 	int sync_fd;                    /* to the init until execve */
 	struct loop_source *sync_src;   /* sync_fd readable */
 	struct loop_source *pidfd_src;  /* adopted: exit notification */
-	struct loop_source *kill_timer; /* delete: the grace period before SIGKILL */
+	struct loop_source *kill_timer; /* the setup deadline; at delete, the grace period */
 	struct loop_source *exit_timer; /* adopted: exit status retry; then the output drain */
 	int exit_info_tries;            /* adopted: attempts to read the exit status */
 	struct mstream out;             /* stdout */
@@ -103,6 +103,7 @@ struct mcontainer {
 	struct ptrvec waiters;          /* struct mpending: wait requests */
 	struct ptrvec delete_replies;   /* struct mpending: delete requests */
 	bool deleting;                  /* delete asked */
+	bool setup_timed_out;           /* killed for setting up too long */
 	int64_t grace_ns;               /* delete: stop signal to SIGKILL */
 	bool finished;                  /* exit recorded, output drained, waiters told */
 };

@@ -223,18 +223,26 @@ user_resolve(const char *user, char *const *additional_groups, const char *passw
 	return 0;
 }
 
-/* Reads an /etc file of the current root; a missing file is NULL, not an error. */
+/*
+ * Reads an /etc file of the current root (the image's); a missing file is NULL, not an error.
+ * The image chooses what is there: a FIFO or a device must not hang or flood us, so only a
+ * regular file is read, opened without blocking.
+ */
 static int
 read_etc(const char *path, char **ret, korch_error **err)
 {
-	int r = read_file(path, ETC_FILE_MAX, ret, NULL, err);
-	if (r < 0 && korch_error_errno(err ? *err : NULL) == ENOENT) {
-		korch_error_free(*err);
-		*err = NULL;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
 		*ret = NULL;
 		return 0;
 	}
-	return r;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return error_errno(err, errno, "%s", path);
+	if (!S_ISREG(st.st_mode))
+		return error_set(err, KORCH_EINVALID, "%s: not a regular file", path);
+	int r = read_all_fd(fd, ETC_FILE_MAX, ret, NULL, err);
+	return r < 0 ? korch_error_prefix(err, r, "%s", path) : 0;
 }
 
 int
@@ -242,11 +250,9 @@ user_resolve_in_root(const char *user, char *const *additional_groups, struct re
 		     korch_error **err)
 {
 	_cleanup_free_ char *passwd = NULL, *group = NULL;
-	_cleanup_error_ korch_error *local = NULL;
-	korch_error **e = err ? err : &local;
 	int r;
-	if ((r = read_etc("/etc/passwd", &passwd, e)) < 0 ||
-	    (r = read_etc("/etc/group", &group, e)) < 0)
+	if ((r = read_etc("/etc/passwd", &passwd, err)) < 0 ||
+	    (r = read_etc("/etc/group", &group, err)) < 0)
 		return r;
 	return user_resolve(user, additional_groups, passwd, group, ret, err);
 }

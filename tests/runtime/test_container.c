@@ -560,6 +560,21 @@ test_bad_input(void **state)
 				 KORCH_ENOTFOUND);
 		korch_error_free(err);
 	}
+	/* An image whose /etc/passwd is a FIFO (or a device) does not hang the create. */
+	char *layer = rt_host_dir(rt, "fifo-layer/etc", NULL, NULL);
+	char fifo[4200];
+	snprintf(fifo, sizeof(fifo), "%s/passwd", layer);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	*strrchr(layer, '/') = '\0';
+	json_t *fspec = rt_spec("fifo", "/probe", "ps", NULL);
+	json_object_set_new(json_object_get(fspec, "rootfs"), "layers",
+			    json_pack("[s,s]", rt_rootfs, layer));
+	free(layer);
+	char *fmsg = NULL;
+	assert_int_equal(rt_create_error(rt, fspec, &fmsg), KORCH_EINVALID);
+	assert_string_equal(fmsg, "create container fifo: /etc/passwd: not a regular file");
+	free(fmsg);
+
 	/* A name used twice. */
 	json_t *st = NULL;
 	korch_error *err = NULL;
