@@ -15,7 +15,7 @@
  * fds               this process's open fds but the one listing them
  * ps                "PID ARGV0 ARGV1..." per process in /proc, sorted by pid
  * status FIELD...   those lines of /proc/self/status
- * id                uid, gid and groups
+ * id                uid, gid and groups; euid the effective uid
  * netdevs           network interfaces, sorted
  * shm               the number of SysV shared memory segments visible
  * hostname          gethostname; "hostname NAME" sets it
@@ -379,6 +379,8 @@ run(char **argv, int n)
 		for (int i = 0; i < ng; i++)
 			printf("%s%u", i ? "," : "", groups[i]);
 		printf("\n");
+	} else if (!strcmp(cmd, "euid")) {
+		printf("%u\n", geteuid());
 	} else if (!strcmp(cmd, "netdevs")) {
 		netdevs();
 	} else if (!strcmp(cmd, "shm")) {

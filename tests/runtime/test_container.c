@@ -431,6 +431,27 @@ test_process(void **state)
 	json_object_set_new(process_of(spec), "noNewPrivileges", json_false());
 	expect_run(rt, spec, 0, "NoNewPrivs: 0\n");
 
+	/* Scenario 5: no_new_privs keeps a setuid-root program from raising the euid. */
+	char *layer = rt_host_dir(rt, "suid-layer", NULL, NULL);
+	char suid[4200];
+	snprintf(suid, sizeof(suid), "%s/suid-probe", layer);
+	char *probe = NULL;
+	size_t probe_len = 0;
+	assert_int_equal(read_file(getenv("KORCH_TEST_PROBE"), 64 << 20, &probe, &probe_len, NULL),
+			 0);
+	assert_int_equal(write_file_replace(suid, probe, probe_len, 0755, NULL), 0);
+	assert_int_equal(chmod(suid, 04755), 0);
+	free(probe);
+	for (int nnp = 1; nnp >= 0; nnp--) {
+		spec = rt_spec(nnp ? "suid-nnp" : "suid", "/suid-probe", "euid", NULL);
+		json_object_set_new(spec, "rootfs",
+				    json_pack("{s:[s,s]}", "layers", rt_rootfs, layer));
+		json_object_set_new(process_of(spec), "user", json_string("user"));
+		json_object_set_new(process_of(spec), "noNewPrivileges", json_boolean(nnp));
+		expect_run(rt, spec, 0, nnp ? "1000\n" : "0\n");
+	}
+	free(layer);
+
 	spec = rt_spec("env", "probe", "env", "FOO", ";", "env", "PATH", ";", "cwd", NULL);
 	json_object_set_new(process_of(spec), "env", json_pack("[s,s]", "FOO=bar", "PATH=/"));
 	json_object_set_new(process_of(spec), "cwd", json_string("/work/dir"));
