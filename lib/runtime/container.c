@@ -151,7 +151,7 @@ resolve_process(const struct process_spec *p, struct resolved_user *user, char *
 
 static _Noreturn void
 init_child(const struct container_spec *spec, const struct container_layout *layout,
-	   const struct container_security *sec, int sync_fd, const int stdio[3])
+	   const struct container_hooks *sec, int sync_fd, const int stdio[3])
 {
 	korch_error *err = NULL;
 	int sync = child_fds(sync_fd, stdio);
@@ -181,7 +181,7 @@ init_child(const struct container_spec *spec, const struct container_layout *lay
 
 static _Noreturn void
 exec_child(const struct container_spec *spec, int init_pidfd, const struct process_spec *proc,
-	   const struct container_security *sec, int sync_fd, const int stdio[3])
+	   const struct container_hooks *sec, int sync_fd, const int stdio[3])
 {
 	korch_error *err = NULL;
 	child_wait(sync_fd, SYNC_GO);
@@ -208,7 +208,7 @@ exec_child(const struct container_spec *spec, int init_pidfd, const struct proce
  * The monitor is single-threaded, so nothing else is cloned in between.
  */
 static pid_t
-clone_into(uint64_t flags, int pid_ns_fd, const struct container_security *sec, int *ret_pidfd,
+clone_into(uint64_t flags, int pid_ns_fd, const struct container_hooks *sec, int *ret_pidfd,
 	   korch_error **err)
 {
 	_cleanup_close_ int own_ns = -1;
@@ -245,7 +245,7 @@ clone_into(uint64_t flags, int pid_ns_fd, const struct container_security *sec, 
 
 /* Parent side after clone: cgroup placement, then let the child go on. */
 static int
-parent_release(const struct container_security *sec, pid_t pid, int pidfd, int sync_fd,
+parent_release(const struct container_hooks *sec, pid_t pid, int pidfd, int sync_fd,
 	       korch_error **err)
 {
 	int r = 0;
@@ -266,7 +266,7 @@ parent_release(const struct container_security *sec, pid_t pid, int pidfd, int s
 
 int
 container_spawn(const struct container_spec *spec, const struct container_layout *layout,
-		const struct container_security *sec, const int stdio[3],
+		const struct container_hooks *sec, const int stdio[3],
 		struct container_proc *ret, korch_error **err)
 {
 	int sv[2];
@@ -303,7 +303,7 @@ container_spawn(const struct container_spec *spec, const struct container_layout
 
 int
 container_exec_spawn(const struct container_spec *spec, int init_pidfd,
-		     const struct process_spec *proc, const struct container_security *sec,
+		     const struct process_spec *proc, const struct container_hooks *sec,
 		     const int stdio[3], struct container_proc *ret, korch_error **err)
 {
 	int sv[2];

@@ -135,7 +135,7 @@ void process_spec_clear(struct process_spec *p);
 int signal_from_name(const char *name);
 
 /* The hooks lib/runtime's cgroup, capability and seccomp code provide (all optional). */
-struct container_security_ops {
+struct container_hooks_ops {
 	/* parent: place the new process (init or exec) into the container's cgroups */
 	int (*enter_cgroup)(void *data, pid_t pid, korch_error **err);
 	/* child, before pivot_root: mount /sys/fs/cgroup under the rootfs open at root_fd */
@@ -154,8 +154,8 @@ struct container_security_ops {
 	void (*free)(void *data);
 };
 
-struct container_security {
-	const struct container_security_ops *ops; /* NULL members are skipped */
+struct container_hooks {
+	const struct container_hooks_ops *ops; /* NULL members are skipped */
 	void *data;                               /* passed to every hook */
 	int cgroup_fd; /* cgroup v2 directory for clone3's CLONE_INTO_CGROUP, or -1 */
 };
@@ -164,10 +164,10 @@ struct container_security {
  * Builds the security hooks for a container (container-security.c). reattach is true when a
  * restarted monitor adopts a running container: find its cgroups, create nothing.
  */
-int container_security_new(const struct container_spec *spec, const char *container_dir,
-			   bool reattach, struct container_security **ret, korch_error **err);
-void container_security_free(struct container_security *sec);
-DEFINE_CLEANUP_FUNC(container_security_free, struct container_security, container_security_free)
+int container_hooks_new(const struct container_spec *spec, const char *container_dir,
+			   bool reattach, struct container_hooks **ret, korch_error **err);
+void container_hooks_free(struct container_hooks *sec);
+DEFINE_CLEANUP_FUNC(container_hooks_free, struct container_hooks, container_hooks_free)
 
 /* Where a container's files are on the host (all under RUNDIR/containers/ID). */
 struct container_layout {
@@ -197,7 +197,7 @@ void container_proc_clear(struct container_proc *p);
  * child then reports through proc->sync_fd: read it with container_sync_read().
  */
 int container_spawn(const struct container_spec *spec, const struct container_layout *layout,
-		    const struct container_security *sec, const int stdio[3],
+		    const struct container_hooks *sec, const int stdio[3],
 		    struct container_proc *ret, korch_error **err);
 
 /*
@@ -206,7 +206,7 @@ int container_spawn(const struct container_spec *spec, const struct container_la
  * except that there is no separate start: it goes on to execve at once.
  */
 int container_exec_spawn(const struct container_spec *spec, int init_pidfd,
-			 const struct process_spec *proc, const struct container_security *sec,
+			 const struct process_spec *proc, const struct container_hooks *sec,
 			 const int stdio[3], struct container_proc *ret, korch_error **err);
 
 enum sync_event {

@@ -101,7 +101,7 @@ mcontainer_free(struct mcontainer *c)
 		close(c->sync_fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
-	container_security_free(c->sec);
+	container_hooks_free(c->sec);
 	container_spec_free(c->spec);
 	exit_clear(&c->exit);
 	ptrvec_free(&c->waiters, NULL);
@@ -304,7 +304,7 @@ prepare_and_spawn(struct mcontainer *c, korch_error **err)
 	if ((r = log_writer_open(c->log_path, spec->log_max_bytes, spec->log_max_files, &c->log,
 				 err)) < 0)
 		return r;
-	if ((r = container_security_new(spec, c->dir, false, &c->sec, err)) < 0)
+	if ((r = container_hooks_new(spec, c->dir, false, &c->sec, err)) < 0)
 		return r;
 	const int stdio[3] = { in, out, errw };
 	struct container_layout layout = { c->dir, c->rootfs_dir, c->upper_dir, c->work_dir };

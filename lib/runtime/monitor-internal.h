@@ -78,7 +78,7 @@ struct mcontainer {
 	char *work_dir;                 /* DIR/work */
 	char *log_path;                 /* the CRI log file */
 	struct container_spec *spec;    /* parsed spec */
-	struct container_security *sec; /* cgroup, caps and seccomp hooks */
+	struct container_hooks *sec; /* cgroup, caps and seccomp hooks */
 	enum mstatus status;            /* where it is in its life */
 	pid_t pid;                      /* its init, in our pid namespace */
 	int pidfd;                      /* its init */

@@ -257,7 +257,7 @@ adopt(struct mcontainer *c, json_t *st, korch_error **err)
 	    (r = stream_reopen(c, &c->err, err_ino, err)) < 0 ||
 	    (r = log_writer_open(c->log_path, c->spec->log_max_bytes, c->spec->log_max_files,
 				 &c->log, err)) < 0 ||
-	    (r = container_security_new(c->spec, c->dir, true, &c->sec, err)) < 0)
+	    (r = container_hooks_new(c->spec, c->dir, true, &c->sec, err)) < 0)
 		return r;
 	if (state == 'Z') {
 		mcontainer_collect_adopted_exit(c);

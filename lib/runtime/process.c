@@ -377,7 +377,7 @@ reset_signals(void)
 
 int
 process_exec(const struct process_spec *p, const struct resolved_user *u, const char *exe,
-	     char *const *envp, const struct container_security *sec, korch_error **err)
+	     char *const *envp, const struct container_hooks *sec, korch_error **err)
 {
 	int r;
 	for (size_t i = 0; i < p->n_rlimits; i++) {

@@ -57,6 +57,6 @@ char **env_with_home(char *const *env, const char *home);
  * close-on-exec, seccomp, execve. Returns only on failure, with the error filled.
  */
 int process_exec(const struct process_spec *p, const struct resolved_user *u, const char *exe,
-		 char *const *envp, const struct container_security *sec, korch_error **err);
+		 char *const *envp, const struct container_hooks *sec, korch_error **err);
 
 #endif

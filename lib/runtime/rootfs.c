@@ -542,7 +542,7 @@ pivot(int root_fd, bool read_only, korch_error **err)
 
 int
 rootfs_setup(const struct container_spec *spec, const struct container_layout *layout,
-	     const struct container_security *sec, korch_error **err)
+	     const struct container_hooks *sec, korch_error **err)
 {
 	int r;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)

@@ -18,6 +18,6 @@
  * image can place a mount outside it. On failure the process is left half set up: it must exit.
  */
 int rootfs_setup(const struct container_spec *spec, const struct container_layout *layout,
-		 const struct container_security *sec, korch_error **err);
+		 const struct container_hooks *sec, korch_error **err);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * container-security.c - where a container's cgroup, capabilities and seccomp filter come
+ * container-hooks.c - where a container's cgroup, capabilities and seccomp filter come
  * from. For now every container gets an empty hook table: no cgroup placement, no capability
  * change, no seccomp filter. The cgroup v1/v2, caps and seccomp code (lib/runtime/cgroup*.c,
  * caps.c, seccomp.c) plugs in here: build its data from the spec, fill the table.
@@ -10,10 +10,10 @@
 #include "runtime/container.h"
 
 int
-container_security_new(const struct container_spec *spec, const char *container_dir, bool reattach,
-		       struct container_security **ret, korch_error **err)
+container_hooks_new(const struct container_spec *spec, const char *container_dir, bool reattach,
+		       struct container_hooks **ret, korch_error **err)
 {
-	struct container_security *sec = calloc(1, sizeof(*sec));
+	struct container_hooks *sec = calloc(1, sizeof(*sec));
 	if (!sec)
 		return error_oom(err);
 	sec->cgroup_fd = -1;
@@ -22,7 +22,7 @@ container_security_new(const struct container_spec *spec, const char *container_
 }
 
 void
-container_security_free(struct container_security *sec)
+container_hooks_free(struct container_hooks *sec)
 {
 	if (!sec)
 		return;
