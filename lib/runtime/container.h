@@ -161,7 +161,7 @@ struct container_hooks {
 };
 
 /*
- * Builds the security hooks for a container (container-security.c). reattach is true when a
+ * Builds the security hooks for a container (container-hooks.c). reattach is true when a
  * restarted monitor adopts a running container: find its cgroups, create nothing.
  */
 int container_hooks_new(const struct container_spec *spec, const char *container_dir,
