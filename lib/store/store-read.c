@@ -191,8 +191,8 @@ load_changed(struct store *s, const struct store_list_options *o, const struct l
 	sqlite3_bind_text(st, 3, o->resource, -1, SQLITE_STATIC);
 	if (o->ns)
 		sqlite3_bind_text(st, 4, o->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, start->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, start->name, -1, SQLITE_TRANSIENT);
 	struct changed *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc, r = 0;
@@ -269,9 +269,10 @@ scan_open(struct store *s, const struct store_list_options *o, const struct list
 	}
 	sqlite3_bind_text(sc->st, 1, o->group, -1, SQLITE_STATIC);
 	sqlite3_bind_text(sc->st, 2, o->resource, -1, SQLITE_STATIC);
-	sqlite3_bind_text(sc->st, 3, o->ns ? o->ns : start->ns, -1, SQLITE_STATIC);
+	/* Copies: the scan replaces start's strings with each key it examines. */
+	sqlite3_bind_text(sc->st, 3, o->ns ? o->ns : start->ns, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(sc->st, 4, o->ns && !streq(o->ns, start->ns) ? "" : start->name, -1,
-			  SQLITE_STATIC);
+			  SQLITE_TRANSIENT);
 	sqlite3_bind_int64(sc->st, 5, start->rev);
 	return scan_step(s, sc, err);
 }
