@@ -68,8 +68,10 @@ struct store {
 	korch_clock *own_clock;        /* a real clock when neither clock nor loop was given */
 	sqlite3_stmt *stmts[STMT_MAX]; /* prepared on first use */
 	sqlite3_stmt *label_stmts[2][LABEL_STMT_CACHE]; /* [ns given][requirements - 1] */
-	char *write_error; /* set after an I/O error: writes are refused */
-	bool in_txn;       /* inside BEGIN ... COMMIT of this handle */
+	char *write_error;      /* set after an I/O error: writes are refused */
+	bool in_txn;            /* inside BEGIN ... COMMIT of this handle */
+	int64_t busy_waited_us; /* waited for the current lock so far */
+	unsigned busy_seed;     /* jitter of the busy handler's sleeps */
 	/* watches and background work, only with a loop */
 	struct ptrvec watches;             /* struct store_watch *, in creation order */
 	int inotify_fd;                    /* IN_ATTRIB on the database file, or -1 */

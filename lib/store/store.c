@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -501,6 +502,26 @@ setup_connection(struct store *s, bool is_new, korch_error **err)
 	return 0;
 }
 
+/*
+ * Waits for another writer's lock with short, jittered sleeps (100 us doubling to 2 ms).
+ * SQLite's own busy handler sleeps up to 100 ms at a time, leaving the lock idle while many
+ * writers wait; this one keeps it busy at the cost of a few more lock attempts.
+ */
+static int
+busy_handler(void *userdata, int count)
+{
+	struct store *s = userdata;
+	if (count == 0)
+		s->busy_waited_us = 0;
+	if (s->busy_waited_us >= (int64_t)s->opts.busy_timeout_ms * 1000)
+		return 0;
+	int delay_us = MIN(100 << MIN(count, 5), 2000);
+	delay_us += (int)(rand_r(&s->busy_seed) % (unsigned)(delay_us / 2 + 1));
+	usleep((useconds_t)delay_us);
+	s->busy_waited_us += delay_us;
+	return 1;
+}
+
 static void
 fill_defaults(struct store_options *o)
 {
@@ -562,7 +583,8 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, s->opts.busy_timeout_ms);
+	s->busy_seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)s;
+	sqlite3_busy_handler(s->db, busy_handler, s);
 	if ((r = setup_connection(s, is_new, err)) < 0 || (r = setup_schema(s, err)) < 0)
 		goto fail;
 	if (is_new && (r = sync_parent_dir(s->path, err)) < 0)
