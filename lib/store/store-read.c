@@ -33,6 +33,7 @@ struct changed {
 	char *ns;    /* namespace */
 	char *name;  /* name */
 	json_t *obj; /* the version current at the list's revision */
+	char *text;  /* the same as stored */
 };
 
 static int
@@ -208,8 +209,11 @@ load_changed(struct store *s, const struct store_list_options *o, const struct l
 			r = error_oom(err);
 			break;
 		}
-		if ((r = store_parse_value((const char *)sqlite3_column_text(st, 2),
-					   sqlite3_column_bytes(st, 2), &c->obj, err)) < 0)
+		if (!(c->text = strdup((const char *)sqlite3_column_text(st, 2)))) {
+			r = error_oom(err);
+			break;
+		}
+		if ((r = store_parse_value(c->text, sqlite3_column_bytes(st, 2), &c->obj, err)) < 0)
 			break;
 	}
 	sqlite3_reset(st);
@@ -219,6 +223,7 @@ load_changed(struct store *s, const struct store_list_options *o, const struct l
 		for (size_t i = 0; i < n; i++) {
 			free(v[i].ns);
 			free(v[i].name);
+			free(v[i].text);
 			json_decref(v[i].obj);
 		}
 		free(v);
@@ -289,21 +294,24 @@ scan_close(struct scan *sc)
 	for (size_t i = 0; i < sc->n_ch; i++) {
 		free(sc->ch[i].ns);
 		free(sc->ch[i].name);
+		free(sc->ch[i].text);
 		json_decref(sc->ch[i].obj);
 	}
 	free(sc->ch);
 }
 
 /*
- * Takes the next candidate in key order: *ret_obj (new reference), its key copied into pos.
- * *ret_obj is NULL at the end. A changed key whose old labels fail the requirements is
- * returned as a NULL object with *ret_skip set (it still counts as examined).
+ * Takes the next candidate in key order: *ret_item (a new reference: the object, or its text
+ * with text_items) and *ret_obj (the parsed object, borrowed from *ret_item or a new reference of
+ * its own with text_items; only when a filter needs it); its key is copied into pos. Both are
+ * NULL at the end. A changed key whose old labels fail the requirements comes back with *ret_skip
+ * set and no item (it still counts as examined).
  */
 static int
-scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, json_t **ret_obj,
-	  bool *ret_skip, struct list_pos *pos, korch_error **err)
+scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, json_t **ret_item,
+	  json_t **ret_obj, bool *ret_skip, struct list_pos *pos, korch_error **err)
 {
-	*ret_obj = NULL;
+	*ret_item = *ret_obj = NULL;
 	*ret_skip = false;
 	bool have_ch = sc->i_ch < sc->n_ch;
 	if (!sc->st_row && !have_ch)
@@ -314,38 +322,52 @@ scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, 
 				  (const char *)sqlite3_column_text(sc->st, 0),
 				  (const char *)sqlite3_column_text(sc->st, 1)) < 0;
 	char *ns, *name;
+	json_t *item = NULL, *obj = NULL;
+	int r = 0;
 	if (take_ch) {
 		struct changed *c = &sc->ch[sc->i_ch++];
 		ns = strdup(c->ns);
 		name = strdup(c->name);
-		if (labels_match(c->obj, o->labels, o->n_labels))
-			*ret_obj = json_incref(c->obj);
-		else
+		if (!labels_match(c->obj, o->labels, o->n_labels)) {
 			*ret_skip = true;
+		} else if (o->text_items) {
+			if (!(item = json_string(c->text)))
+				r = error_oom(err);
+			else if (o->filter)
+				obj = json_incref(c->obj);
+		} else {
+			item = json_incref(c->obj);
+		}
 	} else {
+		const char *text = (const char *)sqlite3_column_text(sc->st, 2);
+		int len = sqlite3_column_bytes(sc->st, 2);
 		ns = strdup((const char *)sqlite3_column_text(sc->st, 0));
 		name = strdup((const char *)sqlite3_column_text(sc->st, 1));
-		int r = store_parse_value((const char *)sqlite3_column_text(sc->st, 2),
-					  sqlite3_column_bytes(sc->st, 2), ret_obj, err);
+		if (!o->text_items) {
+			r = store_parse_value(text, len, &item, err);
+		} else {
+			/* Handed out as stored: no parsing unless the filter must look. */
+			if (!(item = json_stringn(text, (size_t)len)))
+				r = error_oom(err);
+			else if (o->filter)
+				r = store_parse_value(text, len, &obj, err);
+		}
 		if (r == 0)
 			r = scan_step(s, sc, err);
-		if (r < 0) {
-			json_decref(*ret_obj);
-			*ret_obj = NULL;
-			free(ns);
-			free(name);
-			return r;
-		}
 	}
 	free(pos->ns);
 	free(pos->name);
 	pos->ns = ns;
 	pos->name = name;
-	if (!ns || !name) {
-		json_decref(*ret_obj);
-		*ret_obj = NULL;
-		return error_oom(err);
+	if (r == 0 && (!ns || !name))
+		r = error_oom(err);
+	if (r < 0) {
+		json_decref(item);
+		json_decref(obj);
+		return r;
 	}
+	*ret_item = item;
+	*ret_obj = o->text_items ? obj : item;
 	return 0;
 }
 
@@ -418,19 +440,21 @@ list_page(struct store *s, const struct store_list_options *o, struct list_pos *
 	if ((r = scan_open(s, o, pos, &sc, err)) < 0)
 		goto out;
 	for (;;) {
-		json_t *obj = NULL;
+		json_t *item = NULL, *obj = NULL;
 		bool skip = false;
-		if ((r = scan_next(s, o, &sc, &obj, &skip, pos, err)) < 0)
+		if ((r = scan_next(s, o, &sc, &item, &obj, &skip, pos, err)) < 0)
 			goto out;
-		if (!obj && !skip)
+		if (!item && !skip)
 			break;
-		if (obj && (!o->filter || o->filter(obj, o->filter_userdata)) &&
-		    json_array_append(items, obj) < 0) {
+		bool keep = item && (!o->filter || o->filter(obj, o->filter_userdata));
+		if (o->text_items)
 			json_decref(obj);
+		if (keep && json_array_append(items, item) < 0) {
+			json_decref(item);
 			r = error_oom(err);
 			goto out;
 		}
-		json_decref(obj);
+		json_decref(item);
 		if (o->limit && json_array_size(items) >= o->limit) {
 			*ret_more = sc.st_row || sc.i_ch < sc.n_ch;
 			goto out;

@@ -230,10 +230,14 @@ struct store_list_options {
 	size_t limit;                     /* at most this many items; 0: no limit */
 	const char *continue_token;       /* from the previous page, or NULL */
 	int64_t revision;                 /* 0: latest; else the state at exactly this revision */
+	bool text_items;                  /* items are the stored JSON texts (JSON strings), not
+	                                     parsed: for callers that pass them on as text (the
+	                                     filter still sees parsed objects) */
 };
 
 struct store_list {
-	json_t *items;        /* the matching objects in key order (namespace, name) */
+	json_t *items;        /* the matching objects in key order (namespace, name), or their
+	                         compact JSON texts with text_items */
 	int64_t revision;     /* the revision the list is consistent at */
 	char *continue_token; /* NULL on the last page */
 };

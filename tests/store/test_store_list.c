@@ -465,6 +465,60 @@ test_bad_tokens(void **state)
 	store_list_clear(&l);
 }
 
+static bool
+n_below_50(const json_t *obj, void *userdata)
+{
+	return test_n(obj) < 50;
+}
+
+static void
+test_text_items(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 100; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "o%03d", i);
+		const char *ns = i % 3 == 0 ? "x" : i % 3 == 1 ? "y" : "z";
+		put(f->s, ns, name, i % 2 ? "color=red" : "color=blue", i);
+	}
+	int64_t rev = 0;
+	assert_int_equal(store_revision(f->s, &rev, NULL, NULL), 0);
+	churn(f->s);
+	/* At the old revision (live and changed keys), with a label and a filter: the texts are
+	 * exactly the stored JSON of the objects a parsed list returns. */
+	struct store_label red = { "color", "red" };
+	struct store_list_options lo = { .group = "apps",
+					 .resource = "deployments",
+					 .labels = &red,
+					 .n_labels = 1,
+					 .filter = n_below_50,
+					 .revision = rev };
+	for (int pass = 0; pass < 2; pass++) {
+		struct store_list parsed = { 0 }, text = { 0 };
+		lo.text_items = false;
+		assert_int_equal(store_list(f->s, &lo, &parsed, NULL), 0);
+		lo.text_items = true;
+		assert_int_equal(store_list(f->s, &lo, &text, NULL), 0);
+		/* Odd i below 50; then namespace z (i % 3 == 2), which churn leaves alone. */
+		assert_int_equal(json_array_size(parsed.items), pass == 0 ? 25 : 33);
+		assert_int_equal(json_array_size(text.items), json_array_size(parsed.items));
+		for (size_t i = 0; i < json_array_size(text.items); i++) {
+			json_t *t = json_array_get(text.items, i);
+			assert_true(json_is_string(t));
+			char *dumped = json_dumps(json_array_get(parsed.items, i), JSON_COMPACT);
+			assert_string_equal(json_string_value(t), dumped);
+			free(dumped);
+		}
+		store_list_clear(&parsed);
+		store_list_clear(&text);
+		lo.revision = 0; /* and at the latest revision */
+		lo.filter = NULL;
+		lo.labels = NULL;
+		lo.n_labels = 0;
+		lo.ns = "z";
+	}
+}
+
 /* Every line of the plan of sql, joined by " | ". */
 static char *
 plan(sqlite3 *db, const char *sql)
@@ -535,6 +589,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pagination_consistent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_and_future, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_text_items, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
