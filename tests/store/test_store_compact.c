@@ -236,7 +236,7 @@ test_bounded_under_churn(void **state)
 			db_mid = file_size(f->path, "");
 	}
 	int64_t db_end = file_size(f->path, "");
-	print_message("database file: %lld KiB at round 200, %lld KiB at the end, max %lld KiB; "
+	print_message("# database file: %lld KiB at round 200, %lld KiB at the end, max %lld KiB; "
 		      "max WAL %lld KiB\n",
 		      (long long)db_mid / 1024, (long long)db_end / 1024, (long long)max_db / 1024,
 		      (long long)max_wal / 1024);
@@ -265,7 +265,7 @@ test_bounded_under_churn(void **state)
 		assert_int_equal(store_compact(s, rev, 0, NULL, NULL), 0);
 	assert_int_equal(count(s, "SELECT count(*) FROM history"), 0);
 	int64_t pages_after = count(s, "PRAGMA page_count");
-	print_message("pages: %lld before, %lld after, %lld free\n", (long long)pages_before,
+	print_message("# pages: %lld before, %lld after, %lld free\n", (long long)pages_before,
 		      (long long)pages_after, (long long)count(s, "PRAGMA freelist_count"));
 	assert_true(pages_after < pages_before);
 	assert_true(count(s, "PRAGMA freelist_count") < 256 + 32);

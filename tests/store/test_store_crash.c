@@ -19,7 +19,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <valgrind/valgrind.h>
 
 #include "base/error.h"
 #include "base/fs.h"
@@ -178,10 +177,9 @@ test_kill_torture(void **state)
 	assert_non_null(writer);
 	char *dir = test_tmpdir();
 	_cleanup_free_ char *path = test_path(dir, "state.db");
-	/* Under valgrind only the checking side is slow; fewer rounds keep it near a minute. */
-	int rounds = RUNNING_ON_VALGRIND ? 40 : 200;
+	int rounds = 200;
 	unsigned seed = (unsigned)time(NULL);
-	print_message("seed %u\n", seed);
+	print_message("# seed %u\n", seed);
 	struct slot model[KEYS] = { { 0 } };
 	int64_t rev_seen = 0;
 	struct totals t = { 0 };
@@ -191,7 +189,7 @@ test_kill_torture(void **state)
 			rand_r(&seed) % 10 == 0 ? rand_r(&seed) % 5000 : rand_r(&seed) % 120000;
 		one_kill(writer, path, rand_r(&seed), delay, model, &rev_seen, &t);
 	}
-	print_message("%d kills, %d commits acknowledged, final revision %lld, %d kills with a "
+	print_message("# %d kills, %d commits acknowledged, final revision %lld, %d kills with a "
 		      "commit in flight, %d before any acknowledgement\n",
 		      rounds, t.acked, (long long)rev_seen, t.in_flight, t.early_kills);
 	/* The runs did real work. */

@@ -537,6 +537,7 @@ test_resume_after_restart(void **state)
 	assert_int_equal((int64_t)json_array_size(l.items), total);
 	wo.from_revision = l.revision;
 	store_list_clear(&l);
+	free(got[0].v);
 	got[0] = (struct evlist){ 0 };
 	assert_int_equal(store_watch_new(s, &wo, on_event, &got[0], &w[0], NULL), 0);
 	resume[0] = wo.from_revision;
