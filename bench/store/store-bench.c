@@ -31,7 +31,8 @@
 #include "store/store.h"
 
 #define DURABLE_N 3000     /* durable creates and updates (each side) */
-#define ROUNDS 3           /* korch and raw SQLite alternate in this many rounds */
+#define ROUNDS 10          /* korch and raw SQLite alternate in this many rounds */
+#define DURABLE_ROUNDS 30  /* the same for durable writes, whose fsyncs vary most */
 #define BATCH_TOTAL 100000 /* objects written in batches: the list's data set */
 #define BATCH_SIZE 100     /* writes per transaction */
 #define MATCH_EVERY 100    /* one object in 100 carries the list's label: 1,000 */
@@ -357,15 +358,24 @@ bench_durable(const char *dir, struct etcd *etcd, double *ret_create_rate)
 	struct durable d = { calloc(DURABLE_N, sizeof(int64_t)), calloc(DURABLE_N, sizeof(int)) };
 	/* Alternate korch and the floor so that both see the same disk weather. */
 	double t_store = 0, t_raw = 0, tu_store = 0, tu_raw = 0;
-	for (int r = 0; r < ROUNDS; r++) {
-		int from = DURABLE_N * r / ROUNDS, to = DURABLE_N * (r + 1) / ROUNDS;
+	for (int r = 0; r < DURABLE_ROUNDS; r++) {
+		int from = DURABLE_N * r / DURABLE_ROUNDS,
+		    to = DURABLE_N * (r + 1) / DURABLE_ROUNDS;
+		/* Who goes first alternates too. */
+		if (r % 2)
+			t_store += store_creates(s, &d, from, to);
 		t_raw += raw_writes(&raw, false, from, to);
-		t_store += store_creates(s, &d, from, to);
+		if (!(r % 2))
+			t_store += store_creates(s, &d, from, to);
 	}
-	for (int r = 0; r < ROUNDS; r++) {
-		int from = DURABLE_N * r / ROUNDS, to = DURABLE_N * (r + 1) / ROUNDS;
+	for (int r = 0; r < DURABLE_ROUNDS; r++) {
+		int from = DURABLE_N * r / DURABLE_ROUNDS,
+		    to = DURABLE_N * (r + 1) / DURABLE_ROUNDS;
+		if (r % 2)
+			tu_store += store_updates(s, &d, from, to);
 		tu_raw += raw_writes(&raw, true, from, to);
-		tu_store += store_updates(s, &d, from, to);
+		if (!(r % 2))
+			tu_store += store_updates(s, &d, from, to);
 	}
 	store_close(s);
 	raw_close(&raw);
@@ -416,20 +426,17 @@ bench_durable(const char *dir, struct etcd *etcd, double *ret_create_rate)
 	free(rpath);
 }
 
-/* 100,000 creates, 100 per transaction; leaves the data set for reads and the list. */
-static void
-bench_batched(const char *dir, char **ret_path)
+/* Objects [from, to) of the batched data set as 100-object transactions; returns seconds. */
+static double
+store_batches(struct store *s, int64_t *rev, int from, int to)
 {
-	char *spath = path_in(dir, "batched.db"), *rpath = path_in(dir, "raw-batched.db");
-	struct store *s = open_store(spath, NULL);
-	int64_t *rev = calloc(BATCH_TOTAL, sizeof(int64_t));
 	struct store_op ops[BATCH_SIZE];
 	json_t *objs[BATCH_SIZE];
 	char names[BATCH_SIZE][32];
-	double t_store = 0;
-	for (int b = 0; b < BATCH_TOTAL / BATCH_SIZE; b++) {
+	double t = 0;
+	for (int b = from; b < to; b += BATCH_SIZE) {
 		for (int j = 0; j < BATCH_SIZE; j++) {
-			int i = b * BATCH_SIZE + j;
+			int i = b + j;
 			snprintf(names[j], sizeof(names[j]), "web-%06d", i);
 			objs[j] = bench_obj(names[j], i, i % MATCH_EVERY == 7);
 			ops[j] = (struct store_op){ .type = STORE_OP_CREATE,
@@ -441,59 +448,80 @@ bench_batched(const char *dir, char **ret_path)
 		korch_error *err = NULL;
 		int64_t r = 0;
 		if (store_commit(s, ops, BATCH_SIZE, &r, &err) < 0)
-			die("batch %d: %s", b, korch_error_message(err));
-		t_store += now_s() - t0;
+			die("batch at %d: %s", b, korch_error_message(err));
+		t += now_s() - t0;
 		for (int j = 0; j < BATCH_SIZE; j++) {
-			rev[b * BATCH_SIZE + j] = r;
+			rev[b + j] = r;
 			json_decref(objs[j]);
 		}
 	}
-	store_close(s);
-	verify(spath, rev, NULL, BATCH_TOTAL, "batched creates");
-	free(rev);
+	return t;
+}
 
-	/* The floor: the same inserts, 100 per transaction. */
-	struct raw raw = { 0 };
-	raw_open(&raw, rpath);
-	double t_raw = 0;
-	for (int b = 0; b < BATCH_TOTAL / BATCH_SIZE; b++) {
+/* The floor: the same objects' texts inserted 100 per transaction. */
+static double
+raw_batches(struct raw *raw, int from, int to)
+{
+	double t = 0;
+	for (int b = from; b < to; b += BATCH_SIZE) {
 		char *texts[BATCH_SIZE], keys[BATCH_SIZE][64];
 		for (int j = 0; j < BATCH_SIZE; j++) {
-			int i = b * BATCH_SIZE + j;
-			snprintf(names[j], sizeof(names[j]), "web-%06d", i);
+			int i = b + j;
+			char name[32];
+			snprintf(name, sizeof(name), "web-%06d", i);
 			snprintf(keys[j], sizeof(keys[j]), "/registry/deployments/default/%s",
-				 names[j]);
-			json_t *o = bench_obj(names[j], i, i % MATCH_EVERY == 7);
+				 name);
+			json_t *o = bench_obj(name, i, i % MATCH_EVERY == 7);
 			texts[j] = json_dumps(o, JSON_COMPACT);
 			json_decref(o);
 		}
 		double t0 = now_s();
-		raw_exec(raw.db, "BEGIN");
+		raw_exec(raw->db, "BEGIN");
 		for (int j = 0; j < BATCH_SIZE; j++)
-			raw_write(&raw, raw.insert, keys[j], texts[j]);
-		raw_exec(raw.db, "COMMIT");
-		t_raw += now_s() - t0;
+			raw_write(raw, raw->insert, keys[j], texts[j]);
+		raw_exec(raw->db, "COMMIT");
+		t += now_s() - t0;
 		for (int j = 0; j < BATCH_SIZE; j++)
 			free(texts[j]);
 	}
+	return t;
+}
+
+/* 100,000 creates, 100 per transaction; leaves the data set for reads and the list. */
+static void
+bench_batched(const char *dir, char **ret_path)
+{
+	char *spath = path_in(dir, "batched.db"), *rpath = path_in(dir, "raw-batched.db");
+	struct store *s = open_store(spath, NULL);
+	struct raw raw = { 0 };
+	raw_open(&raw, rpath);
+	int64_t *rev = calloc(BATCH_TOTAL, sizeof(int64_t));
+	/* Object construction stays outside the timed part on both sides. */
+	double t_store = 0, t_raw = 0;
+	for (int r = 0; r < ROUNDS; r++) {
+		int from = BATCH_TOTAL / ROUNDS * r, to = BATCH_TOTAL / ROUNDS * (r + 1);
+		t_store += store_batches(s, rev, from, to);
+		t_raw += raw_batches(&raw, from, to);
+	}
+	store_close(s);
 	raw_close(&raw);
-	/* Counting object construction outside the timed part, as for korch above. */
+	verify(spath, rev, NULL, BATCH_TOTAL, "batched creates");
+	free(rev);
 	metric("store.batched_writes_per_s", BATCH_TOTAL / t_store, "/s");
 	metric("store.batched_writes_per_s.sqlite", BATCH_TOTAL / t_raw, "/s");
+	metric("store.batched_writes_ratio_sqlite", t_raw / t_store, "x");
 	skipped("store.batched_writes_per_s.etcd", "one request per put is the etcd figure here");
 	free(rpath);
 	*ret_path = spath;
 }
 
-static void
-bench_reads(const char *spath, const char *dir, struct etcd *etcd)
+static double
+store_reads(struct store *s, unsigned *seed, int n)
 {
-	struct store *s = open_store(spath, NULL);
-	unsigned seed = 1;
 	double t0 = now_s();
-	for (int i = 0; i < READS_N; i++) {
+	for (int i = 0; i < n; i++) {
 		char name[32];
-		snprintf(name, sizeof(name), "web-%06d", rand_r(&seed) % BATCH_TOTAL);
+		snprintf(name, sizeof(name), "web-%06d", rand_r(seed) % BATCH_TOTAL);
 		struct store_key k = { "apps", "deployments", "default", name };
 		json_t *o = NULL;
 		korch_error *err = NULL;
@@ -501,34 +529,52 @@ bench_reads(const char *spath, const char *dir, struct etcd *etcd)
 			die("get %s: %s", name, korch_error_message(err));
 		json_decref(o);
 	}
-	metric("store.point_reads_per_s", READS_N / (now_s() - t0), "/s");
-	store_close(s);
+	return now_s() - t0;
+}
 
-	/* The floor: the same lookups and the same JSON parsing. */
-	char *rpath = path_in(dir, "raw-batched.db");
-	struct raw raw = { 0 };
-	raw_open(&raw, rpath);
-	seed = 1;
-	t0 = now_s();
-	for (int i = 0; i < READS_N; i++) {
+/* The floor: the same lookups and the same JSON parsing. */
+static double
+raw_reads(struct raw *raw, unsigned *seed, int n)
+{
+	double t0 = now_s();
+	for (int i = 0; i < n; i++) {
 		char key[64];
 		snprintf(key, sizeof(key), "/registry/deployments/default/web-%06d",
-			 rand_r(&seed) % BATCH_TOTAL);
-		sqlite3_bind_text(raw.get, 1, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(raw.get) != SQLITE_ROW)
+			 rand_r(seed) % BATCH_TOTAL);
+		sqlite3_bind_text(raw->get, 1, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(raw->get) != SQLITE_ROW)
 			die("raw get %s", key);
-		json_t *o = json_loadb((const char *)sqlite3_column_text(raw.get, 0),
-				       (size_t)sqlite3_column_bytes(raw.get, 0), 0, NULL);
+		json_t *o = json_loadb((const char *)sqlite3_column_text(raw->get, 0),
+				       (size_t)sqlite3_column_bytes(raw->get, 0), 0, NULL);
 		if (!o)
 			die("raw get %s: bad JSON", key);
 		json_decref(o);
-		sqlite3_reset(raw.get);
+		sqlite3_reset(raw->get);
 	}
-	metric("store.point_reads_per_s.sqlite", READS_N / (now_s() - t0), "/s");
+	return now_s() - t0;
+}
+
+static void
+bench_reads(const char *spath, const char *dir, struct etcd *etcd)
+{
+	struct store *s = open_store(spath, NULL);
+	char *rpath = path_in(dir, "raw-batched.db");
+	struct raw raw = { 0 };
+	raw_open(&raw, rpath);
+	unsigned seed_store = 1, seed_raw = 1;
+	double t_store = 0, t_raw = 0;
+	for (int r = 0; r < ROUNDS; r++) {
+		t_store += store_reads(s, &seed_store, READS_N / ROUNDS);
+		t_raw += raw_reads(&raw, &seed_raw, READS_N / ROUNDS);
+	}
+	metric("store.point_reads_per_s", READS_N / t_store, "/s");
+	metric("store.point_reads_per_s.sqlite", READS_N / t_raw, "/s");
+	metric("store.point_reads_ratio_sqlite", t_raw / t_store, "x");
+	store_close(s);
 	raw_close(&raw);
 	free(rpath);
 	if (etcd) {
-		t0 = now_s();
+		double t0 = now_s();
 		for (int i = 0; i < ETCD_N; i++) {
 			char key[64];
 			snprintf(key, sizeof(key), "/registry/deployments/default/web-%06d", i);

@@ -30,6 +30,7 @@ enum stmt_id {
 	STMT_BEGIN_IMMEDIATE,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
+	STMT_REVISION,
 	STMT_META_GET,
 	STMT_META_SET,
 	STMT_OBJ_GET,
@@ -104,6 +105,13 @@ int store_begin_read(struct store *s, korch_error **err);
 int store_commit_txn(struct store *s, korch_error **err);
 /* ROLLBACK, ignoring errors (nothing to report after the real failure). */
 void store_rollback(struct store *s);
+
+/*
+ * The latest revision: the larger of meta 'revision' (a floor written by compaction and restore)
+ * and the revision of the last history row. Ordinary writes only add history rows, which saves
+ * a page per commit.
+ */
+int store_current_revision(struct store *s, int64_t *ret, korch_error **err);
 
 /* Reads an integer from meta (0 when missing). */
 int store_meta_get(struct store *s, const char *key, int64_t *ret, korch_error **err);

@@ -139,7 +139,7 @@ store_compact(struct store *s, int64_t revision, size_t max_rows, bool *ret_more
 	struct compact_row *rows = NULL;
 	size_t n = 0;
 	int64_t cur = 0, compacted = 0, pos = 0;
-	if ((r = store_meta_get(s, "revision", &cur, err)) < 0 ||
+	if ((r = store_current_revision(s, &cur, err)) < 0 ||
 	    (r = store_meta_get(s, "compacted", &compacted, err)) < 0 ||
 	    (r = store_meta_get(s, "compact_pos", &pos, err)) < 0)
 		goto fail;
@@ -174,7 +174,12 @@ store_compact(struct store *s, int64_t revision, size_t max_rows, bool *ret_more
 		new_compacted = MAX(new_compacted, HIST_REV(rows[done - 1].id));
 	if (!time_stop && !more)
 		new_compacted = MAX(new_compacted, target);
-	if (done > 0 && (r = store_meta_set(s, "compact_pos", rows[done - 1].id, err)) < 0)
+	/*
+	 * Deleting a delete row may remove the last history row, which tells the revision: keep the
+	 * revision in meta as a floor first.
+	 */
+	if (done > 0 && ((r = store_meta_set(s, "revision", cur, err)) < 0 ||
+			 (r = store_meta_set(s, "compact_pos", rows[done - 1].id, err)) < 0))
 		goto fail;
 	if (new_compacted != compacted &&
 	    (r = store_meta_set(s, "compacted", new_compacted, err)) < 0)
@@ -494,6 +499,9 @@ store_check(struct store *s, korch_error **err)
 	if (problems.len)
 		return error_set(err, KORCH_ESYSTEM, "store %s fails its integrity check: %s",
 				 s->path, strbuf_str(&problems));
+#define CURRENT_REVISION                                       \
+	"max((SELECT value FROM meta WHERE key = 'revision')," \
+	" coalesce((SELECT max(id) FROM history), 0) >> 20)"
 	static const struct {
 		const char *sql;     /* counts violations */
 		const char *problem; /* what a non-zero count means */
@@ -501,19 +509,16 @@ store_check(struct store *s, korch_error **err)
 		{ "SELECT count(*) FROM objects o LEFT JOIN history h ON h.id = o.hid"
 		  " WHERE h.id IS NULL",
 		  "live objects whose current version is missing" },
-		{ "SELECT count(*) FROM objects WHERE mod_rev > (SELECT value FROM meta"
-		  " WHERE key = 'revision') OR create_rev > mod_rev",
-		  "objects with revisions past the store's revision" },
-		{ "SELECT count(*) FROM history WHERE (id >> 20) > (SELECT value FROM meta"
-		  " WHERE key = 'revision')",
-		  "history rows past the store's revision" },
+		{ "SELECT count(*) FROM objects WHERE mod_rev > " CURRENT_REVISION
+		  " OR create_rev > mod_rev OR hid >> 20 != mod_rev",
+		  "objects whose revisions disagree with the history" },
 		{ "SELECT count(*) FROM labels l LEFT JOIN objects o ON o.grp = l.grp"
 		  " AND o.res = l.res AND o.ns = l.ns AND o.name = l.name WHERE o.name IS NULL",
 		  "label index rows of objects that do not exist" },
-		{ "SELECT (SELECT value FROM meta WHERE key = 'compacted') >"
-		  " (SELECT value FROM meta WHERE key = 'revision')",
+		{ "SELECT (SELECT value FROM meta WHERE key = 'compacted') > " CURRENT_REVISION,
 		  "compacted revision past the store's revision" },
 	};
+#undef CURRENT_REVISION
 	for (size_t i = 0; i < ARRAY_SIZE(checks); i++) {
 		int64_t n = 0;
 		int r = query_int(s, checks[i].sql, &n, err);

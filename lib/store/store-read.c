@@ -396,7 +396,7 @@ list_start(struct store *s, const struct store_list_options *o, struct list_pos 
 {
 	int64_t cur = 0, compacted = 0;
 	int r;
-	if ((r = store_meta_get(s, "revision", &cur, err)) < 0 ||
+	if ((r = store_current_revision(s, &cur, err)) < 0 ||
 	    (r = store_meta_get(s, "compacted", &compacted, err)) < 0)
 		return r;
 	if (o->continue_token) {
@@ -433,7 +433,7 @@ list_page(struct store *s, const struct store_list_options *o, struct list_pos *
 	struct scan sc = { 0 };
 	int r = 0;
 	int64_t cur = 0;
-	if ((r = store_meta_get(s, "revision", &cur, err)) < 0)
+	if ((r = store_current_revision(s, &cur, err)) < 0)
 		return r;
 	if (pos->rev < cur && (r = load_changed(s, o, pos, &sc.ch, &sc.n_ch, err)) < 0)
 		return r;

@@ -306,7 +306,7 @@ store_dispatch(struct store *s)
 {
 	_cleanup_error_ korch_error *err = NULL;
 	int64_t cur = 0;
-	if (store_meta_get(s, "revision", &cur, &err) < 0) {
+	if (store_current_revision(s, &cur, &err) < 0) {
 		log_warn("store", "%s: %s", s->path, korch_error_message(err));
 		return;
 	}

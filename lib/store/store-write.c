@@ -454,7 +454,7 @@ store_commit(struct store *s, struct store_op *ops, size_t n_ops, int64_t *ret_r
 	if ((r = store_begin_write(s, err)) < 0)
 		return r;
 	int64_t cur = 0;
-	if ((r = store_meta_get(s, "revision", &cur, err)) < 0)
+	if ((r = store_current_revision(s, &cur, err)) < 0)
 		goto fail;
 	int64_t rev = cur + 1, now_ns = korch_clock_wall_ns(s->clock);
 	size_t seq = 0;
@@ -485,8 +485,6 @@ store_commit(struct store *s, struct store_op *ops, size_t n_ops, int64_t *ret_r
 		if (op->type != STORE_OP_CHECK)
 			seq++;
 	}
-	if (seq > 0 && (r = store_meta_set(s, "revision", rev, err)) < 0)
-		goto fail;
 	if ((r = store_commit_txn(s, err)) < 0)
 		goto undo;
 	if (seq > 0)
@@ -736,8 +734,6 @@ revoke_in_txn(struct store *s, int64_t lease, int64_t cur, int64_t *ret_rev, kor
 	sqlite3_bind_int64(st, 1, lease);
 	if ((r = store_exec_stmt(s, st, err, "delete lease")) < 0)
 		return r;
-	if (rev != cur && (r = store_meta_set(s, "revision", rev, err)) < 0)
-		return r;
 	*ret_rev = rev;
 	return 0;
 }
@@ -765,7 +761,7 @@ store_lease_revoke(struct store *s, int64_t lease, int64_t *ret_revision, korch_
 		goto fail;
 	}
 	int64_t cur = 0, rev = 0;
-	if ((r = store_meta_get(s, "revision", &cur, err)) < 0 ||
+	if ((r = store_current_revision(s, &cur, err)) < 0 ||
 	    (r = revoke_in_txn(s, lease, cur, &rev, err)) < 0)
 		goto fail;
 	if ((r = store_commit_txn(s, err)) < 0)
@@ -804,7 +800,7 @@ store_lease_expire(struct store *s, size_t *ret_expired, korch_error **err)
 			break;
 		}
 		int64_t cur = 0, rev = 0;
-		if ((r = store_meta_get(s, "revision", &cur, err)) < 0 ||
+		if ((r = store_current_revision(s, &cur, err)) < 0 ||
 		    (r = revoke_in_txn(s, lease, cur, &rev, err)) < 0) {
 			store_rollback(s);
 			return korch_error_prefix(err, r, "expire lease %lld", (long long)lease);

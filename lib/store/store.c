@@ -23,6 +23,8 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
+	[STMT_REVISION] = "SELECT max((SELECT value FROM meta WHERE key = 'revision'),"
+			  " coalesce((SELECT max(id) FROM history), 0) >> 20)",
 	[STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[STMT_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
 	[STMT_OBJ_GET] = "SELECT create_rev, mod_rev, hid, lease, labels FROM objects"
@@ -282,6 +284,21 @@ store_meta_get(struct store *s, const char *key, int64_t *ret, korch_error **err
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_sqlite_error(s, rc, err, "read meta %s", key);
+	*ret = v;
+	return 0;
+}
+
+int
+store_current_revision(struct store *s, int64_t *ret, korch_error **err)
+{
+	sqlite3_stmt *st = store_stmt(s, STMT_REVISION, err);
+	if (!st)
+		return KORCH_ESYSTEM;
+	int rc = sqlite3_step(st);
+	int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return store_sqlite_error(s, rc, err, "read the revision");
 	*ret = v;
 	return 0;
 }
@@ -589,7 +606,7 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 		goto fail;
 	if (is_new && (r = sync_parent_dir(s->path, err)) < 0)
 		goto fail;
-	if ((r = store_meta_get(s, "revision", &s->known_revision, err)) < 0)
+	if ((r = store_current_revision(s, &s->known_revision, err)) < 0)
 		goto fail;
 	if (s->opts.loop && (r = store_loop_attach(s, err)) < 0)
 		goto fail;
@@ -634,7 +651,7 @@ store_revision(struct store *s, int64_t *ret_revision, int64_t *ret_compacted, k
 	int r = store_begin_read(s, err);
 	if (r < 0)
 		return r;
-	if ((r = store_meta_get(s, "revision", &rev, err)) < 0 ||
+	if ((r = store_current_revision(s, &rev, err)) < 0 ||
 	    (r = store_meta_get(s, "compacted", &compacted, err)) < 0) {
 		store_rollback(s);
 		return r;

@@ -15,7 +15,10 @@
  * revision it reads is the latest and no other writer can interleave).
  *
  * ---- Tables (schema version 2) -------------------------------------------------------------
- *   meta(key, value)       'revision': the last revision given out (never decreases);
+ *   meta(key, value)       'revision': a floor under the latest revision, written by
+ *                          compaction and restore (ordinary writes leave it alone: one page
+ *                          less per commit; the latest revision is the larger of it and the
+ *                          last history row's);
  *                          'compacted': no list or watch may start below it;
  *                          'compact_pos': the last history row compaction has processed.
  *   history(id, type, grp, res, ns, name, prev, time_ns, value)
@@ -40,7 +43,7 @@
  * refused (KORCH_EPROTO).
  *
  * ---- Revisions ------------------------------------------------------------------------------
- * Every write transaction takes the next revision (meta 'revision' + 1) inside the transaction;
+ * Every write transaction takes the next revision (the latest + 1) inside the transaction;
  * every object it writes gets metadata.resourceVersion = that revision in decimal, as etcd gives
  * a transaction one revision. So the objects written by one transaction share a resourceVersion
  * (a key appears at most once per transaction), and watchers receive a transaction's events in

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,6 +400,51 @@ test_cross_process(void **state)
 	free(expect.v);
 }
 
+/*
+ * A writer that does not touch the file's mtime (here a plain SQLite connection adding a
+ * change the way the store would) is noticed by the data_version fallback poll.
+ */
+static void
+test_poll_fallback(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options o = { .loop = f->loop, .poll_interval_ms = 50 };
+	_cleanup_(store_closep) struct store *s = NULL;
+	assert_int_equal(store_open(f->path, &o, &s, NULL), 0);
+	struct evlist got = { 0 };
+	struct store_watch_options wo = { .from_revision = STORE_REVISION_NOW };
+	struct store_watch *w = NULL;
+	assert_int_equal(store_watch_new(s, &wo, on_event, &got, &w, NULL), 0);
+	korch_loop_dispatch(f->loop, 0, NULL);
+
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(
+			db,
+			"BEGIN IMMEDIATE;"
+			"INSERT INTO history VALUES (1048576, 1, 'apps', 'deployments', 'ns1',"
+			" 'foreign', NULL, 1, '{\"metadata\":{\"name\":\"foreign\","
+			"\"resourceVersion\":\"1\"},\"spec\":{\"n\":7}}');"
+			"INSERT INTO objects VALUES ('apps', 'deployments', 'ns1', 'foreign', 1,"
+			" 1, 1048576, NULL, NULL);"
+			"COMMIT",
+			NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	int64_t t0 = test_now_ms();
+	struct caught_up c = { &w, 1, 1 };
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &c, 2000));
+	assert_true(test_now_ms() - t0 < 2000);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(got.v[0].rev, 1);
+	assert_int_equal(got.v[0].type, 'A');
+	assert_string_equal(got.v[0].name, "foreign");
+	assert_int_equal(got.v[0].n, 7);
+	store_watch_free(w);
+	free(got.v);
+}
+
 static void
 test_gone(void **state)
 {
@@ -638,6 +684,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_order_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_txn_and_free_in_callback, setup,
