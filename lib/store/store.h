@@ -141,7 +141,10 @@ struct store_options {
 int store_open(const char *path, const struct store_options *opts, struct store **ret_store,
 	       korch_error **err);
 
-/* Closes the store, freeing any watch still attached to it. Takes NULL. */
+/*
+ * Closes the store. Watches still attached are freed with it (do not free them afterwards);
+ * not callable from inside one of its watch callbacks. Takes NULL.
+ */
 void store_close(struct store *s);
 
 /* The absolute path of the database file; borrowed. */
