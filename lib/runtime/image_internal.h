@@ -132,7 +132,7 @@ int archive_read_add_filters(struct archive *a, korch_error **err);
 /* --- the store (image_store.c) --- */
 
 /* A path under the store: "DIR/" followed by the formatted rest. NULL when out of memory. */
-char *store_path(const struct image_store *store, const char *fmt, ...) _printf_(2, 3);
+char *image_store_file(const struct image_store *store, const char *fmt, ...) _printf_(2, 3);
 
 /* Takes flock(op) on DIR/name (created if needed); *ret_fd holds the lock until closed. */
 int store_lock(const struct image_store *store, const char *name, int op, int *ret_fd,

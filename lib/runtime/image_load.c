@@ -155,7 +155,7 @@ reader_read(struct reader *rd, void *buf, size_t n, const char **ret_why)
 bool
 load_blob_in_store(struct load *l, const char *hex, uint64_t *ret_size)
 {
-	_cleanup_free_ char *p = store_path(l->store, "blobs/sha256/%s", hex);
+	_cleanup_free_ char *p = image_store_file(l->store, "blobs/sha256/%s", hex);
 	struct stat st;
 	if (!p || stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 		return false;
@@ -184,7 +184,7 @@ load_add_blob(struct load *l, const char *hex, char *path, uint64_t size, bool i
 int
 load_add_store_blob(struct load *l, const char *hex, uint64_t size, korch_error **err)
 {
-	char *p = store_path(l->store, "blobs/sha256/%s", hex);
+	char *p = image_store_file(l->store, "blobs/sha256/%s", hex);
 	if (!p)
 		return error_oom(err);
 	return load_add_blob(l, hex, p, size, true, err);
@@ -565,7 +565,7 @@ load_read_top_file(struct load *l, const char *name, char *in_tar, json_t **ret,
 static bool
 layer_in_store(struct load *l, const char *hex)
 {
-	_cleanup_free_ char *p = store_path(l->store, "layers/sha256/%s", hex);
+	_cleanup_free_ char *p = image_store_file(l->store, "layers/sha256/%s", hex);
 	struct stat st;
 	return p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
@@ -619,7 +619,7 @@ commit(struct load *l, korch_error **err)
 		struct blob *b = v;
 		if (b->in_store)
 			continue;
-		_cleanup_free_ char *final = store_path(l->store, "blobs/sha256/%s", hex);
+		_cleanup_free_ char *final = image_store_file(l->store, "blobs/sha256/%s", hex);
 		if (!final)
 			return error_oom(err);
 		/* link, not rename: a copy another load put there first stays untouched. */
@@ -629,7 +629,7 @@ commit(struct load *l, korch_error **err)
 	}
 	iter = 0;
 	while (hashmap_next(&l->layers, &iter, &hex, &v)) {
-		_cleanup_free_ char *final = store_path(l->store, "layers/sha256/%s", hex);
+		_cleanup_free_ char *final = image_store_file(l->store, "layers/sha256/%s", hex);
 		if (!final)
 			return error_oom(err);
 		if (rename(v, final) < 0 && errno != EEXIST && errno != ENOTEMPTY)
@@ -748,7 +748,7 @@ do_load(struct load *l, const char *name, json_t **ret_names, korch_error **err)
 		return error_errno(err, errno, "stat");
 	l->is_dir = S_ISDIR(st.st_mode);
 	l->buf = malloc(COPY_BUF_SIZE);
-	l->stage = store_path(l->store, "tmp/load-XXXXXX");
+	l->stage = image_store_file(l->store, "tmp/load-XXXXXX");
 	if (!l->buf || !l->stage)
 		return error_oom(err);
 	if (!mkdtemp(l->stage)) {

@@ -33,7 +33,7 @@
 #define MISSING_HINT "load it with: korchctl image load FILE"
 
 char *
-store_path(const struct image_store *store, const char *fmt, ...)
+image_store_file(const struct image_store *store, const char *fmt, ...)
 {
 	_cleanup_free_ char *rest = NULL;
 	va_list ap;
@@ -54,7 +54,7 @@ int
 store_lock(const struct image_store *store, const char *name, int op, int *ret_fd,
 	   korch_error **err)
 {
-	_cleanup_free_ char *path = store_path(store, "%s", name);
+	_cleanup_free_ char *path = image_store_file(store, "%s", name);
 	if (!path)
 		return error_oom(err);
 	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -73,7 +73,7 @@ store_lock(const struct image_store *store, const char *name, int op, int *ret_f
 static int
 clean_tmp(const struct image_store *store, korch_error **err)
 {
-	_cleanup_free_ char *tmp = store_path(store, "tmp");
+	_cleanup_free_ char *tmp = image_store_file(store, "tmp");
 	if (!tmp)
 		return error_oom(err);
 	DIR *d = opendir(tmp);
@@ -113,7 +113,7 @@ image_store_open(const char *dir, struct image_store **ret, korch_error **err)
 	static const char *const subdirs[] = { "blobs", "blobs/sha256", "layers", "layers/sha256",
 					       "tmp" };
 	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
-		_cleanup_free_ char *p = store_path(store, "%s", subdirs[i]);
+		_cleanup_free_ char *p = image_store_file(store, "%s", subdirs[i]);
 		if (!p)
 			return error_oom(err);
 		if (mkdir(p, 0700) < 0 && errno != EEXIST)
@@ -177,7 +177,7 @@ index_check(json_t *index, const char *path, korch_error **err)
 int
 store_index_read(const struct image_store *store, json_t **ret, korch_error **err)
 {
-	_cleanup_free_ char *path = store_path(store, "index.json");
+	_cleanup_free_ char *path = image_store_file(store, "index.json");
 	if (!path)
 		return error_oom(err);
 	_cleanup_free_ char *data = NULL;
@@ -222,7 +222,7 @@ store_index_update(const struct image_store *store,
 	if (r <= 0)
 		return r;
 	_cleanup_free_ char *text = json_dumps(index, JSON_COMPACT);
-	_cleanup_free_ char *path = store_path(store, "index.json");
+	_cleanup_free_ char *path = image_store_file(store, "index.json");
 	if (!text || !path)
 		return error_oom(err);
 	return write_file_atomic(path, text, strlen(text), 0600, err);
@@ -389,7 +389,7 @@ DEFINE_CLEANUP_FUNC(image_free, struct image, image_free)
 static int
 read_config(struct image_store *store, const char *id, json_t **ret, korch_error **err)
 {
-	_cleanup_free_ char *path = store_path(store, "blobs/sha256/%s", id + 7);
+	_cleanup_free_ char *path = image_store_file(store, "blobs/sha256/%s", id + 7);
 	if (!path)
 		return error_oom(err);
 	_cleanup_free_ char *data = NULL;
@@ -433,7 +433,7 @@ build_image(struct image_store *store, json_t *rec, struct match *m, struct imag
 		int r = digest_check(diff_id, "diffID", &hex, err);
 		if (r < 0)
 			return r;
-		char *dir = store_path(store, "layers/sha256/%s", hex);
+		char *dir = image_store_file(store, "layers/sha256/%s", hex);
 		if (!dir)
 			return error_oom(err);
 		img->layer_dirs[img->n_layers++] = dir;
@@ -708,7 +708,7 @@ static int
 sweep(struct image_store *store, const char *sub, struct hashmap *keep, bool layers,
       struct gc_state *gc, korch_error **err)
 {
-	_cleanup_free_ char *dir = store_path(store, "%s", sub);
+	_cleanup_free_ char *dir = image_store_file(store, "%s", sub);
 	if (!dir)
 		return error_oom(err);
 	DIR *d = opendir(dir);
