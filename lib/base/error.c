@@ -97,6 +97,20 @@ error_errno(korch_error **err, int errnum, const char *fmt, ...)
 }
 
 int
+error_set_errno(korch_error **err, int code, int errnum, const char *fmt, ...)
+{
+	if (!err || *err)
+		return code;
+	va_list ap;
+	va_start(ap, fmt);
+	error_setv(err, code, fmt, ap);
+	va_end(ap);
+	if (*err && !(*err)->is_static)
+		(*err)->saved_errno = errnum < 0 ? -errnum : errnum;
+	return code;
+}
+
+int
 error_oom(korch_error **err)
 {
 	if (err && !*err)

@@ -23,6 +23,13 @@ int error_setv(korch_error **err, int code, const char *fmt, va_list ap) _printf
  */
 int error_errno(korch_error **err, int errnum, const char *fmt, ...) _printf_(3, 4);
 
+/*
+ * Sets an error with a code, a saved errno and a message taken as it is: for errors that
+ * crossed a process boundary (a container's init, korch-monitor's socket) and are rebuilt
+ * from their parts.
+ */
+int error_set_errno(korch_error **err, int code, int errnum, const char *fmt, ...) _printf_(4, 5);
+
 /* Out of memory: an error that needs no allocation to report (a static object). */
 int error_oom(korch_error **err);
 

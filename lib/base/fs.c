@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +97,10 @@ fsync_parent(const char *path, korch_error **err)
 	return 0;
 }
 
-int
-write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, korch_error **err)
+/* Writes a temporary file beside path and renames it over path; durable adds the fsyncs. */
+static int
+write_file_rename(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+		  korch_error **err)
 {
 	_cleanup_free_ char *tmp = NULL;
 	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
@@ -110,7 +113,7 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, k
 		error_errno(err, r, "write %s", tmp);
 		goto fail;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (durable && fsync(fd) < 0)) {
 		r = error_errno(err, errno, "sync %s", tmp);
 		goto fail;
 	}
@@ -118,10 +121,22 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, k
 		r = error_errno(err, errno, "rename %s", tmp);
 		goto fail;
 	}
-	return fsync_parent(path, err);
+	return durable ? fsync_parent(path, err) : 0;
 fail:
 	unlink(tmp);
 	return r < 0 ? r : KORCH_ESYSTEM;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, korch_error **err)
+{
+	return write_file_rename(path, data, len, mode, true, err);
+}
+
+int
+write_file_replace(const char *path, const void *data, size_t len, mode_t mode, korch_error **err)
+{
+	return write_file_rename(path, data, len, mode, false, err);
 }
 
 int

@@ -23,6 +23,13 @@ int read_file(const char *path, size_t max_bytes, char **ret_data, size_t *ret_l
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		      korch_error **err);
 
+/*
+ * The same without the fsyncs: readers see the old content or the new, never a mix, but a
+ * machine crash may lose the write. For files that do not outlive a boot (the run directory).
+ */
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+		       korch_error **err);
+
 /* Writes all of buf to fd, retrying short writes and EINTR. Returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 

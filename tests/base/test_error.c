@@ -30,6 +30,22 @@ test_errno_and_prefix(void **state)
 }
 
 static void
+test_set_errno(void **state)
+{
+	korch_error *err = NULL;
+	assert_int_equal(error_set_errno(&err, KORCH_ENOTFOUND, -ENOENT, "exec \"%s\": gone", "x"),
+			 KORCH_ENOTFOUND);
+	assert_int_equal(korch_error_code(err), KORCH_ENOTFOUND);
+	assert_int_equal(korch_error_errno(err), ENOENT);
+	assert_string_equal(korch_error_message(err), "exec \"x\": gone");
+	/* The first error wins here too. */
+	assert_int_equal(error_set_errno(&err, KORCH_EINVALID, 0, "second"), KORCH_EINVALID);
+	assert_string_equal(korch_error_message(err), "exec \"x\": gone");
+	korch_error_free(err);
+	assert_int_equal(error_set_errno(NULL, KORCH_ESYSTEM, EIO, "nowhere"), KORCH_ESYSTEM);
+}
+
+static void
 test_first_error_wins(void **state)
 {
 	korch_error *err = NULL;
@@ -104,10 +120,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errno_and_prefix), cmocka_unit_test(test_first_error_wins),
-		cmocka_unit_test(test_null_err_is_fine), cmocka_unit_test(test_causes),
-		cmocka_unit_test(test_oom_singleton),    cmocka_unit_test(test_propagate),
-		cmocka_unit_test(test_strerror),
+		cmocka_unit_test(test_errno_and_prefix), cmocka_unit_test(test_set_errno),
+		cmocka_unit_test(test_first_error_wins), cmocka_unit_test(test_null_err_is_fine),
+		cmocka_unit_test(test_causes),           cmocka_unit_test(test_oom_singleton),
+		cmocka_unit_test(test_propagate),        cmocka_unit_test(test_strerror),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

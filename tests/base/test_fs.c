@@ -63,6 +63,31 @@ test_write_read(void **state)
 }
 
 static void
+test_write_replace(void **state)
+{
+	_cleanup_free_ char *path = join(*state, "run-state");
+	assert_int_equal(write_file_replace(path, "one", 3, 0600, NULL), 0);
+	assert_int_equal(write_file_replace(path, "second", 6, 0640, NULL), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	_cleanup_free_ char *data = NULL;
+	assert_int_equal(read_file(path, 64, &data, NULL, NULL), 0);
+	assert_string_equal(data, "second");
+	_cleanup_free_ char *tmp = NULL;
+	assert_true(asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) > 0);
+	assert_int_equal(access(tmp, F_OK), -1);
+
+	/* A directory that does not exist: an error naming the temporary file, nothing left. */
+	_cleanup_free_ char *bad = join(*state, "missing/file");
+	korch_error *err = NULL;
+	assert_int_equal(write_file_replace(bad, "x", 1, 0600, &err), KORCH_ESYSTEM);
+	assert_int_equal(korch_error_errno(err), ENOENT);
+	assert_non_null(strstr(korch_error_message(err), "missing/file.tmp."));
+	korch_error_free(err);
+}
+
+static void
 test_read_limits(void **state)
 {
 	_cleanup_free_ char *path = join(*state, "big");
@@ -114,6 +139,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir_rm, setup, teardown),
 	};

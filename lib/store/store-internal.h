@@ -1,0 +1,146 @@
+/*
+ * store-internal.h - what the store's source files share: the handle, the prepared-statement
+ * cache, SQLite error conversion and transaction helpers.
+ */
+#ifndef KORCH_STORE_INTERNAL_H
+#define KORCH_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include "base/loop.h"
+#include "base/vec.h"
+#include "store/store.h"
+
+/* history.type */
+enum hist_type {
+	HIST_CREATE = 1,
+	HIST_UPDATE = 2,
+	HIST_DELETE = 3,
+};
+
+/* A history id from a revision and an index inside its transaction. */
+#define HIST_SEQ_BITS 20
+#define HIST_ID(rev, seq) (((int64_t)(rev) << HIST_SEQ_BITS) | (int64_t)(seq))
+#define HIST_REV(id) ((int64_t)(id) >> HIST_SEQ_BITS)
+/* The first id after every row of revision rev. */
+#define HIST_ID_AFTER(rev) HIST_ID((rev) + 1, 0)
+
+/* Statements prepared once per handle (SQL text in store.c). */
+enum stmt_id {
+	STMT_BEGIN,
+	STMT_BEGIN_IMMEDIATE,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_REVISION,
+	STMT_META_GET,
+	STMT_META_SET,
+	STMT_OBJ_GET,
+	STMT_OBJ_INSERT,
+	STMT_OBJ_UPDATE,
+	STMT_OBJ_DELETE,
+	STMT_HIST_INSERT,
+	STMT_HIST_VALUE,
+	STMT_LABEL_INSERT,
+	STMT_LABEL_DELETE,
+	STMT_GET,
+	STMT_LEASE_GET,
+	STMT_LEASE_INSERT,
+	STMT_LEASE_SET_EXPIRY,
+	STMT_LEASE_DELETE,
+	STMT_LEASE_KEYS,
+	STMT_LEASE_EXPIRED,
+	STMT_LEASE_NEXT_EXPIRY,
+	STMT_LIST_ALL,
+	STMT_LIST_NS,
+	STMT_LIST_CHANGED,
+	STMT_WATCH_ROWS,
+	STMT_COMPACT_ROWS,
+	STMT_HIST_DELETE,
+	STMT_MAX,
+};
+
+/* Label-index list statements are built per (namespace given, number of requirements). */
+#define LABEL_STMT_CACHE 4
+
+struct store {
+	sqlite3 *db;                   /* the connection */
+	char *path;                    /* absolute path of the database file */
+	struct store_options opts;     /* with defaults filled in; pointers borrowed */
+	korch_clock *clock;            /* lease and compaction time (borrowed or own_clock) */
+	korch_clock *own_clock;        /* a real clock when neither clock nor loop was given */
+	sqlite3_stmt *stmts[STMT_MAX]; /* prepared on first use */
+	sqlite3_stmt *label_stmts[2][LABEL_STMT_CACHE]; /* [ns given][requirements - 1] */
+	char *write_error;      /* set after an I/O error: writes are refused */
+	bool in_txn;            /* inside BEGIN ... COMMIT of this handle */
+	int64_t busy_waited_us; /* waited for the current lock so far */
+	unsigned busy_seed;     /* jitter of the busy handler's sleeps */
+	/* watches and background work, only with a loop */
+	struct ptrvec watches;             /* struct store_watch *, in creation order */
+	int inotify_fd;                    /* IN_ATTRIB on the database file, or -1 */
+	struct loop_source *inotify_src;   /* loop source for inotify_fd */
+	struct loop_source *defer_src;     /* runs store_dispatch() at the end of a dispatch */
+	struct loop_source *poll_timer;    /* fallback check for foreign writers */
+	struct loop_source *lease_timer;   /* the next lease expiry */
+	struct loop_source *compact_timer; /* automatic compaction */
+	int64_t known_revision;            /* latest revision seen by this handle */
+	int64_t data_version;              /* PRAGMA data_version at the last check */
+	int delivering;                    /* nesting depth of store_dispatch() */
+	bool watches_dirty;                /* a watch was freed while delivering */
+};
+
+/* The handle's statement id, prepared on first use; NULL after setting *err. */
+sqlite3_stmt *store_stmt(struct store *s, enum stmt_id id, korch_error **err);
+
+/* Converts an SQLite result into a korch error "WHAT: message"; poisons writes on I/O errors. */
+int store_sqlite_error(struct store *s, int rc, korch_error **err, const char *fmt, ...)
+	_printf_(4, 5);
+
+/* Steps a statement expected to finish (no row): 0 or an error. Resets it either way. */
+int store_exec_stmt(struct store *s, sqlite3_stmt *st, korch_error **err, const char *what);
+
+/* BEGIN IMMEDIATE, failing at once when the handle refuses writes. */
+int store_begin_write(struct store *s, korch_error **err);
+/* BEGIN (a read snapshot from the first read). */
+int store_begin_read(struct store *s, korch_error **err);
+/* COMMIT; on failure the transaction is rolled back. */
+int store_commit_txn(struct store *s, korch_error **err);
+/* ROLLBACK, ignoring errors (nothing to report after the real failure). */
+void store_rollback(struct store *s);
+
+/*
+ * The latest revision: the larger of meta 'revision' (a floor written by compaction and restore)
+ * and the revision of the last history row. Ordinary writes only add history rows, which saves
+ * a page per commit.
+ */
+int store_current_revision(struct store *s, int64_t *ret, korch_error **err);
+
+/* Reads an integer from meta (0 when missing). */
+int store_meta_get(struct store *s, const char *key, int64_t *ret, korch_error **err);
+int store_meta_set(struct store *s, const char *key, int64_t value, korch_error **err);
+
+/* Tells other handles and processes that a write was committed, and wakes our own watches. */
+void store_notify_written(struct store *s);
+
+/* "deployments.apps" or "pods"; buf holds 256 bytes. */
+const char *store_qualified_resource(const char *group, const char *resource, char buf[static 256]);
+
+/* Checks that a key is usable: resource and name non-empty, no field NULL. */
+int store_key_check(const struct store_key *key, korch_error **err);
+
+/* Parses stored JSON text. */
+int store_parse_value(const char *text, int len, json_t **ret, korch_error **err);
+
+/* Sets metadata.resourceVersion (creating metadata when absent). */
+int store_set_rv(json_t *obj, int64_t revision);
+
+/* Deletes the keys of one lease (at most STORE_TXN_MAX_OPS) inside the caller's write txn. */
+int store_write_lease_keys_delete(struct store *s, int64_t lease, int64_t revision,
+				  size_t *ret_deleted, bool *ret_more, korch_error **err);
+
+/* Background work on the loop (store-watch.c, store-maint.c). */
+int store_loop_attach(struct store *s, korch_error **err);
+void store_loop_detach(struct store *s);
+void store_watches_free_all(struct store *s);
+void store_lease_timer_update(struct store *s);
+int store_compact_attach(struct store *s, korch_error **err);
+
+#endif

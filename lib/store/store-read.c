@@ -1,0 +1,517 @@
+/*
+ * store-read.c - lists: one snapshot per page, pages consistent at the first page's revision
+ * (continue tokens), equality label requirements answered from the label index.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/strbuf.h"
+#include "base/util.h"
+#include "store/store-internal.h"
+
+#define CONTINUE_VERSION "korch.store/v1"
+
+/* Kubernetes' message for a continue token whose revision was compacted (410 Expired). */
+#define CONTINUE_EXPIRED_MESSAGE                                                                   \
+	"The provided continue parameter is too old to display a consistent list result. You can " \
+	"start a new list without the continue parameter, or use the continue token in this "      \
+	"response to retrieve the remainder of the results. Continuing with the provided token "   \
+	"results in an inconsistent list - objects that were created, modified, or deleted "       \
+	"between the time the first chunk was returned and now may show up in the list."
+
+/* Where a page starts: strictly after (ns, name), at revision rev. */
+struct list_pos {
+	int64_t rev; /* the list's revision */
+	char *ns;    /* last key examined: namespace */
+	char *name;  /* last key examined: name */
+};
+
+/* A key changed after the list's revision, with its value at that revision. */
+struct changed {
+	char *ns;    /* namespace */
+	char *name;  /* name */
+	json_t *obj; /* the version current at the list's revision */
+	char *text;  /* the same as stored */
+};
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The token is the hex form of {"v":..,"rv":..,"ns":..,"name":..}: opaque and URL-safe. */
+static char *
+continue_encode(int64_t rev, const char *ns, const char *name)
+{
+	json_t *j = json_pack("{s:s, s:I, s:s, s:s}", "v", CONTINUE_VERSION, "rv", (json_int_t)rev,
+			      "ns", ns, "name", name);
+	if (!j)
+		return NULL;
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!text)
+		return NULL;
+	size_t n = strlen(text);
+	char *hex = malloc(2 * n + 1);
+	if (hex) {
+		for (size_t i = 0; i < n; i++)
+			snprintf(hex + 2 * i, 3, "%02x", (unsigned char)text[i]);
+		hex[2 * n] = '\0';
+	}
+	free(text);
+	return hex;
+}
+
+static int
+continue_decode(const char *token, struct list_pos *ret, korch_error **err)
+{
+	size_t n = strlen(token);
+	if (n == 0 || n % 2 || n > 8192)
+		return error_set(err, KORCH_EINVALID, "continue key is not valid: bad encoding");
+	_cleanup_free_ char *text = malloc(n / 2 + 1);
+	if (!text)
+		return error_oom(err);
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hex_value(token[2 * i]), lo = hex_value(token[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return error_set(err, KORCH_EINVALID,
+					 "continue key is not valid: bad encoding");
+		text[i] = (char)(hi << 4 | lo);
+	}
+	text[n / 2] = '\0';
+	json_t *j = json_loads(text, 0, NULL);
+	const char *v = NULL, *ns = NULL, *name = NULL;
+	json_int_t rev = 0;
+	if (!j || json_unpack(j, "{s:s, s:I, s:s, s:s}", "v", &v, "rv", &rev, "ns", &ns, "name",
+			      &name) < 0) {
+		json_decref(j);
+		return error_set(err, KORCH_EINVALID, "continue key is not valid: bad encoding");
+	}
+	if (!streq(v, CONTINUE_VERSION) || rev <= 0) {
+		json_decref(j);
+		return error_set(
+			err, KORCH_EINVALID,
+			"continue key is not valid: incorrect encoded start resourceVersion"
+			" (version %s)",
+			CONTINUE_VERSION);
+	}
+	ret->rev = rev;
+	ret->ns = strdup(ns);
+	ret->name = strdup(name);
+	json_decref(j);
+	if (!ret->ns || !ret->name) {
+		free(ret->ns);
+		free(ret->name);
+		return error_oom(err);
+	}
+	return 0;
+}
+
+static int
+key_cmp(const char *ns_a, const char *name_a, const char *ns_b, const char *name_b)
+{
+	int c = strcmp(ns_a, ns_b);
+	return c ? c : strcmp(name_a, name_b);
+}
+
+/* Whether every equality requirement holds on obj's labels. */
+static bool
+labels_match(const json_t *obj, const struct store_label *labels, size_t n)
+{
+	const json_t *l = json_object_get(json_object_get(obj, "metadata"), "labels");
+	for (size_t i = 0; i < n; i++) {
+		const json_t *v = json_object_get(l, labels[i].key);
+		if (!json_is_string(v) || !streq(json_string_value(v), labels[i].value))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The list statement using the label index: the first requirement drives an index range in key
+ * order, the others are point lookups in the same index. Cached for up to LABEL_STMT_CACHE
+ * requirements; *ret_owned tells the caller to finalize a statement built for more.
+ */
+static sqlite3_stmt *
+label_stmt(struct store *s, bool ns, size_t n, bool *ret_owned, korch_error **err)
+{
+	sqlite3_stmt **slot = n <= LABEL_STMT_CACHE ? &s->label_stmts[ns][n - 1] : NULL;
+	*ret_owned = slot == NULL;
+	if (slot && *slot) {
+		sqlite3_reset(*slot);
+		sqlite3_clear_bindings(*slot);
+		return *slot;
+	}
+	_cleanup_strbuf_ struct strbuf sql = STRBUF_INIT;
+	strbuf_puts(&sql, "SELECT l.ns, l.name, h.value FROM labels l"
+			  " JOIN objects o ON o.grp = l.grp AND o.res = l.res AND o.ns = l.ns"
+			  " AND o.name = l.name JOIN history h ON h.id = o.hid"
+			  " WHERE l.grp = ?1 AND l.res = ?2 AND l.key = ?6 AND l.value = ?7 AND ");
+	strbuf_puts(&sql, ns ? "l.ns = ?3 AND l.name > ?4" : "(l.ns, l.name) > (?3, ?4)");
+	strbuf_puts(&sql, " AND o.mod_rev <= ?5");
+	for (size_t i = 1; i < n; i++)
+		strbuf_printf(&sql,
+			      " AND EXISTS (SELECT 1 FROM labels x WHERE x.grp = ?1 AND x.res = ?2"
+			      " AND x.key = ?%zu AND x.value = ?%zu AND x.ns = l.ns"
+			      " AND x.name = l.name)",
+			      6 + 2 * i, 7 + 2 * i);
+	strbuf_puts(&sql, " ORDER BY l.ns, l.name");
+	if (sql.oom) {
+		error_oom(err);
+		return NULL;
+	}
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v3(s->db, strbuf_str(&sql), -1,
+				    slot ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL);
+	if (rc != SQLITE_OK) {
+		store_sqlite_error(s, rc, err, "prepare label list");
+		return NULL;
+	}
+	if (slot)
+		*slot = st;
+	return st;
+}
+
+/* Loads the keys changed after rev (that existed at rev), with their value at rev, in order. */
+static int
+load_changed(struct store *s, const struct store_list_options *o, const struct list_pos *start,
+	     struct changed **ret, size_t *ret_n, korch_error **err)
+{
+	sqlite3_stmt *st = store_stmt(s, STMT_LIST_CHANGED, err);
+	if (!st)
+		return KORCH_ESYSTEM;
+	sqlite3_bind_int64(st, 1, HIST_ID_AFTER(start->rev));
+	sqlite3_bind_text(st, 2, o->group, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, o->resource, -1, SQLITE_STATIC);
+	if (o->ns)
+		sqlite3_bind_text(st, 4, o->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, start->name, -1, SQLITE_TRANSIENT);
+	struct changed *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc, r = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct changed *c = VEC_PUSH(v, n, cap);
+		if (!c) {
+			r = error_oom(err);
+			break;
+		}
+		c->ns = strdup((const char *)sqlite3_column_text(st, 0));
+		c->name = strdup((const char *)sqlite3_column_text(st, 1));
+		if (!c->ns || !c->name) {
+			r = error_oom(err);
+			break;
+		}
+		if (!(c->text = strdup((const char *)sqlite3_column_text(st, 2)))) {
+			r = error_oom(err);
+			break;
+		}
+		if ((r = store_parse_value(c->text, sqlite3_column_bytes(st, 2), &c->obj, err)) < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_sqlite_error(s, rc, err, "read history");
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++) {
+			free(v[i].ns);
+			free(v[i].name);
+			free(v[i].text);
+			json_decref(v[i].obj);
+		}
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* The page's scan: live objects unchanged since the revision, merged with the changed keys. */
+struct scan {
+	sqlite3_stmt *st;   /* live objects, key order */
+	bool st_owned;      /* finalize st at the end */
+	bool st_row;        /* st has a current row */
+	struct changed *ch; /* keys changed after the revision */
+	size_t n_ch, i_ch;  /* entries, next one */
+};
+
+static int
+scan_step(struct store *s, struct scan *sc, korch_error **err)
+{
+	int rc = sqlite3_step(sc->st);
+	sc->st_row = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_sqlite_error(s, rc, err, "list");
+	return 0;
+}
+
+static int
+scan_open(struct store *s, const struct store_list_options *o, const struct list_pos *start,
+	  struct scan *sc, korch_error **err)
+{
+	if (o->n_labels > 0) {
+		sc->st = label_stmt(s, o->ns != NULL, o->n_labels, &sc->st_owned, err);
+		if (!sc->st)
+			return KORCH_ESYSTEM;
+		for (size_t i = 0; i < o->n_labels; i++) {
+			sqlite3_bind_text(sc->st, 6 + 2 * (int)i, o->labels[i].key, -1,
+					  SQLITE_STATIC);
+			sqlite3_bind_text(sc->st, 7 + 2 * (int)i, o->labels[i].value, -1,
+					  SQLITE_STATIC);
+		}
+	} else {
+		sc->st = store_stmt(s, o->ns ? STMT_LIST_NS : STMT_LIST_ALL, err);
+		if (!sc->st)
+			return KORCH_ESYSTEM;
+	}
+	sqlite3_bind_text(sc->st, 1, o->group, -1, SQLITE_STATIC);
+	sqlite3_bind_text(sc->st, 2, o->resource, -1, SQLITE_STATIC);
+	/* Copies: the scan replaces start's strings with each key it examines. */
+	sqlite3_bind_text(sc->st, 3, o->ns ? o->ns : start->ns, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(sc->st, 4, o->ns && !streq(o->ns, start->ns) ? "" : start->name, -1,
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_int64(sc->st, 5, start->rev);
+	return scan_step(s, sc, err);
+}
+
+static void
+scan_close(struct scan *sc)
+{
+	if (sc->st) {
+		if (sc->st_owned)
+			sqlite3_finalize(sc->st);
+		else
+			sqlite3_reset(sc->st);
+	}
+	for (size_t i = 0; i < sc->n_ch; i++) {
+		free(sc->ch[i].ns);
+		free(sc->ch[i].name);
+		free(sc->ch[i].text);
+		json_decref(sc->ch[i].obj);
+	}
+	free(sc->ch);
+}
+
+/*
+ * Takes the next candidate in key order: *ret_item (a new reference: the object, or its text
+ * with text_items) and *ret_obj (the parsed object, borrowed from *ret_item or a new reference of
+ * its own with text_items; only when a filter needs it); its key is copied into pos. Both are
+ * NULL at the end. A changed key whose old labels fail the requirements comes back with *ret_skip
+ * set and no item (it still counts as examined).
+ */
+static int
+scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, json_t **ret_item,
+	  json_t **ret_obj, bool *ret_skip, struct list_pos *pos, korch_error **err)
+{
+	*ret_item = *ret_obj = NULL;
+	*ret_skip = false;
+	bool have_ch = sc->i_ch < sc->n_ch;
+	if (!sc->st_row && !have_ch)
+		return 0;
+	bool take_ch = have_ch;
+	if (sc->st_row && have_ch)
+		take_ch = key_cmp(sc->ch[sc->i_ch].ns, sc->ch[sc->i_ch].name,
+				  (const char *)sqlite3_column_text(sc->st, 0),
+				  (const char *)sqlite3_column_text(sc->st, 1)) < 0;
+	char *ns, *name;
+	json_t *item = NULL, *obj = NULL;
+	int r = 0;
+	if (take_ch) {
+		struct changed *c = &sc->ch[sc->i_ch++];
+		ns = strdup(c->ns);
+		name = strdup(c->name);
+		if (!labels_match(c->obj, o->labels, o->n_labels)) {
+			*ret_skip = true;
+		} else if (o->text_items) {
+			if (!(item = json_string(c->text)))
+				r = error_oom(err);
+			else if (o->filter)
+				obj = json_incref(c->obj);
+		} else {
+			item = json_incref(c->obj);
+		}
+	} else {
+		const char *text = (const char *)sqlite3_column_text(sc->st, 2);
+		int len = sqlite3_column_bytes(sc->st, 2);
+		ns = strdup((const char *)sqlite3_column_text(sc->st, 0));
+		name = strdup((const char *)sqlite3_column_text(sc->st, 1));
+		if (!o->text_items) {
+			r = store_parse_value(text, len, &item, err);
+		} else {
+			/* Handed out as stored: no parsing unless the filter must look. */
+			if (!(item = json_stringn(text, (size_t)len)))
+				r = error_oom(err);
+			else if (o->filter)
+				r = store_parse_value(text, len, &obj, err);
+		}
+		if (r == 0)
+			r = scan_step(s, sc, err);
+	}
+	free(pos->ns);
+	free(pos->name);
+	pos->ns = ns;
+	pos->name = name;
+	if (r == 0 && (!ns || !name))
+		r = error_oom(err);
+	if (r < 0) {
+		json_decref(item);
+		json_decref(obj);
+		return r;
+	}
+	*ret_item = item;
+	*ret_obj = o->text_items ? obj : item;
+	return 0;
+}
+
+static int
+list_check_options(const struct store_list_options *o, korch_error **err)
+{
+	if (!o || !o->group || !o->resource || !o->resource[0])
+		return error_set(err, KORCH_EINVALID, "list needs a group and a resource");
+	for (size_t i = 0; i < o->n_labels; i++)
+		if (!o->labels || !o->labels[i].key || !o->labels[i].value)
+			return error_set(err, KORCH_EINVALID,
+					 "list label requirement %zu has no key or value", i);
+	if (o->revision < 0)
+		return error_set(err, KORCH_EINVALID, "list revision %lld is negative",
+				 (long long)o->revision);
+	if (o->continue_token && o->revision)
+		return error_set(err, KORCH_EINVALID,
+				 "specifying resource version is not allowed when using continue");
+	return 0;
+}
+
+/* Chooses the page's revision and start key; fails on compacted or future revisions. */
+static int
+list_start(struct store *s, const struct store_list_options *o, struct list_pos *pos,
+	   korch_error **err)
+{
+	int64_t cur = 0, compacted = 0;
+	int r;
+	if ((r = store_current_revision(s, &cur, err)) < 0 ||
+	    (r = store_meta_get(s, "compacted", &compacted, err)) < 0)
+		return r;
+	if (o->continue_token) {
+		if (o->ns && !streq(o->ns, pos->ns))
+			return error_set(
+				err, KORCH_EINVALID,
+				"continue key is not valid: it belongs to another namespace");
+		if (pos->rev < compacted)
+			return error_set(err, KORCH_EGONE, "%s", CONTINUE_EXPIRED_MESSAGE);
+		if (pos->rev > cur)
+			return error_set(
+				err, KORCH_EINVALID,
+				"continue key is not valid: revision %lld is in the future",
+				(long long)pos->rev);
+		return 0;
+	}
+	pos->rev = o->revision ? o->revision : cur;
+	if (pos->rev < compacted)
+		return error_set(err, KORCH_EGONE, "too old resource version: %lld (%lld)",
+				 (long long)pos->rev, (long long)compacted);
+	if (pos->rev > cur)
+		return error_set(err, KORCH_ETIMEOUT,
+				 "Too large resource version: %lld, current: %lld",
+				 (long long)pos->rev, (long long)cur);
+	if (!(pos->ns = strdup("")) || !(pos->name = strdup("")))
+		return error_oom(err);
+	return 0;
+}
+
+static int
+list_page(struct store *s, const struct store_list_options *o, struct list_pos *pos, json_t *items,
+	  bool *ret_more, korch_error **err)
+{
+	struct scan sc = { 0 };
+	int r = 0;
+	int64_t cur = 0;
+	if ((r = store_current_revision(s, &cur, err)) < 0)
+		return r;
+	if (pos->rev < cur && (r = load_changed(s, o, pos, &sc.ch, &sc.n_ch, err)) < 0)
+		return r;
+	if ((r = scan_open(s, o, pos, &sc, err)) < 0)
+		goto out;
+	for (;;) {
+		json_t *item = NULL, *obj = NULL;
+		bool skip = false;
+		if ((r = scan_next(s, o, &sc, &item, &obj, &skip, pos, err)) < 0)
+			goto out;
+		if (!item && !skip)
+			break;
+		bool keep = item && (!o->filter || o->filter(obj, o->filter_userdata));
+		if (o->text_items)
+			json_decref(obj);
+		if (keep && json_array_append(items, item) < 0) {
+			json_decref(item);
+			r = error_oom(err);
+			goto out;
+		}
+		json_decref(item);
+		if (o->limit && json_array_size(items) >= o->limit) {
+			*ret_more = sc.st_row || sc.i_ch < sc.n_ch;
+			goto out;
+		}
+	}
+	*ret_more = false;
+out:
+	scan_close(&sc);
+	return r;
+}
+
+int
+store_list(struct store *s, const struct store_list_options *o, struct store_list *ret,
+	   korch_error **err)
+{
+	int r = list_check_options(o, err);
+	if (r < 0)
+		return r;
+	struct list_pos pos = { 0 };
+	if (o->continue_token && (r = continue_decode(o->continue_token, &pos, err)) < 0)
+		return r;
+	json_t *items = json_array();
+	if (!items) {
+		r = error_oom(err);
+		goto out;
+	}
+	bool more = false;
+	if ((r = store_begin_read(s, err)) < 0)
+		goto out;
+	if ((r = list_start(s, o, &pos, err)) < 0 ||
+	    (r = list_page(s, o, &pos, items, &more, err)) < 0) {
+		store_rollback(s);
+		goto out;
+	}
+	if ((r = store_commit_txn(s, err)) < 0)
+		goto out;
+	char *token = NULL;
+	if (more && !(token = continue_encode(pos.rev, pos.ns, pos.name))) {
+		r = error_oom(err);
+		goto out;
+	}
+	ret->items = steal_pointer(&items);
+	ret->revision = pos.rev;
+	ret->continue_token = token;
+out:
+	json_decref(items);
+	free(pos.ns);
+	free(pos.name);
+	return r;
+}
+
+void
+store_list_clear(struct store_list *l)
+{
+	if (!l)
+		return;
+	json_decref(l->items);
+	free(l->continue_token);
+	memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,542 @@
+/*
+ * store-watch.c - watches and the store's work on the loop: noticing commits (our own, other
+ * handles' and other processes'), delivering history to each watch from its own position, and
+ * the lease expiry timer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "store/store-internal.h"
+
+/* Rows read per watch per dispatch (a transaction larger than this is read whole). */
+#define WATCH_BATCH_ROWS 512
+
+struct store_watch {
+	struct store *store; /* the handle it reads from */
+	store_watch_fn fn;   /* the callback */
+	void *userdata;      /* passed to fn */
+	char *group;         /* filter, NULL: any (group and resource go together) */
+	char *resource;      /* filter, NULL: any */
+	char *ns;            /* filter, NULL: any */
+	char *name;          /* filter, NULL: any */
+	int64_t pos;         /* delivered or skipped up to this revision */
+	bool ended;          /* an error was delivered: no more callbacks */
+	bool dead;           /* freed during delivery; unlinked afterwards */
+};
+
+/* One history row read for a watch. */
+struct watch_row {
+	int64_t id;      /* history id */
+	int type;        /* enum hist_type */
+	char *grp, *res; /* key */
+	char *ns, *name; /* key */
+	char *value;     /* new value, NULL for a delete */
+	char *prev;      /* previous value, NULL for a create */
+};
+
+static void
+watch_free_now(struct store_watch *w)
+{
+	free(w->group);
+	free(w->resource);
+	free(w->ns);
+	free(w->name);
+	free(w);
+}
+
+/* Ends a watch: one callback with the error, then silence. */
+static void _printf_(3, 4) watch_end(struct store_watch *w, int code, const char *fmt, ...)
+{
+	korch_error *e = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	error_setv(&e, code, fmt, ap);
+	va_end(ap);
+	w->ended = true;
+	w->fn(w, NULL, 0, e, w->userdata);
+	korch_error_free(e);
+}
+
+static void
+rows_free(struct watch_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].grp);
+		free(rows[i].res);
+		free(rows[i].ns);
+		free(rows[i].name);
+		free(rows[i].value);
+		free(rows[i].prev);
+	}
+	free(rows);
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(st, col);
+	return t ? strdup(t) : NULL;
+}
+
+/*
+ * Reads the watch's rows with ids in [from_id, to_id) (at most limit, -1: all) inside one read
+ * transaction that also checks the compacted revision.
+ */
+static int
+read_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, struct watch_row **ret,
+	  size_t *ret_n, korch_error **err)
+{
+	struct store *s = w->store;
+	int r = store_begin_read(s, err);
+	if (r < 0)
+		return r;
+	int64_t compacted = 0;
+	if ((r = store_meta_get(s, "compacted", &compacted, err)) < 0)
+		goto fail;
+	if (w->pos < compacted) {
+		r = error_set(err, KORCH_EGONE, "too old resource version: %lld (%lld)",
+			      (long long)w->pos, (long long)compacted);
+		goto fail;
+	}
+	sqlite3_stmt *st = store_stmt(s, STMT_WATCH_ROWS, err);
+	if (!st) {
+		r = KORCH_ESYSTEM;
+		goto fail;
+	}
+	sqlite3_bind_int64(st, 1, from_id);
+	sqlite3_bind_int64(st, 2, to_id);
+	if (w->group) {
+		sqlite3_bind_text(st, 3, w->group, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, w->resource, -1, SQLITE_STATIC);
+	}
+	if (w->ns)
+		sqlite3_bind_text(st, 5, w->ns, -1, SQLITE_STATIC);
+	if (w->name)
+		sqlite3_bind_text(st, 6, w->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, limit);
+	struct watch_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct watch_row *row = VEC_PUSH(rows, n, cap);
+		if (!row) {
+			r = error_oom(err);
+			break;
+		}
+		row->id = sqlite3_column_int64(st, 0);
+		row->type = sqlite3_column_int(st, 1);
+		row->grp = col_dup(st, 2);
+		row->res = col_dup(st, 3);
+		row->ns = col_dup(st, 4);
+		row->name = col_dup(st, 5);
+		row->value = col_dup(st, 6);
+		row->prev = col_dup(st, 7);
+		if (!row->grp || !row->res || !row->ns || !row->name ||
+		    (row->type != HIST_DELETE && !row->value)) {
+			r = error_oom(err);
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_sqlite_error(s, rc, err, "read history");
+	if (r < 0) {
+		rows_free(rows, n);
+		goto fail;
+	}
+	if ((r = store_commit_txn(s, err)) < 0) {
+		rows_free(rows, n);
+		return r;
+	}
+	*ret = rows;
+	*ret_n = n;
+	return 0;
+fail:
+	store_rollback(s);
+	return r;
+}
+
+/* Builds the events of rows[0..n) (one revision) and calls the watch once. */
+static int
+deliver_revision(struct store_watch *w, const struct watch_row *rows, size_t n, korch_error **err)
+{
+	struct store_event *ev = calloc(n, sizeof(*ev));
+	if (!ev)
+		return error_oom(err);
+	int r = 0;
+	size_t built = 0;
+	for (; built < n; built++) {
+		const struct watch_row *row = &rows[built];
+		struct store_event *e = &ev[built];
+		e->revision = HIST_REV(row->id);
+		e->key = (struct store_key){ row->grp, row->res, row->ns, row->name };
+		if (row->prev && (r = store_parse_value(row->prev, (int)strlen(row->prev),
+							&e->prev_object, err)) < 0)
+			break;
+		if (row->type == HIST_DELETE) {
+			e->type = STORE_EVENT_DELETED;
+			if (!e->prev_object) {
+				r = error_set(
+					err, KORCH_ESYSTEM,
+					"history: delete of %s at %lld has no previous version",
+					row->name, (long long)e->revision);
+				break;
+			}
+			if (!(e->object = json_deep_copy(e->prev_object)) ||
+			    store_set_rv(e->object, e->revision) < 0) {
+				r = error_oom(err);
+				break;
+			}
+		} else {
+			e->type =
+				row->type == HIST_CREATE ? STORE_EVENT_ADDED : STORE_EVENT_MODIFIED;
+			if ((r = store_parse_value(row->value, (int)strlen(row->value), &e->object,
+						   err)) < 0)
+				break;
+		}
+	}
+	if (r == 0)
+		w->fn(w, ev, n, NULL, w->userdata);
+	for (size_t i = 0; i < n; i++) {
+		json_decref(ev[i].object);
+		json_decref(ev[i].prev_object);
+	}
+	free(ev);
+	return r;
+}
+
+/*
+ * Delivers at most one batch of the watch's changes up to revision target. Returns after the
+ * watch ended or was freed, too.
+ */
+static void
+watch_deliver(struct store_watch *w, int64_t target)
+{
+	_cleanup_error_ korch_error *err = NULL;
+	struct watch_row *rows = NULL;
+	size_t n = 0;
+	int r = read_rows(w, HIST_ID_AFTER(w->pos), HIST_ID_AFTER(target), WATCH_BATCH_ROWS, &rows,
+			  &n, &err);
+	if (r < 0) {
+		watch_end(w, r, "watch: %s", korch_error_message(err));
+		return;
+	}
+	int64_t scanned = target;
+	if (n == WATCH_BATCH_ROWS) {
+		/* The batch may end inside a transaction: keep whole revisions only. */
+		int64_t last = HIST_REV(rows[n - 1].id);
+		size_t keep = n;
+		while (keep > 0 && HIST_REV(rows[keep - 1].id) == last)
+			keep--;
+		if (keep > 0) {
+			for (size_t i = keep; i < n; i++) {
+				struct watch_row *row = &rows[i];
+				free(row->grp);
+				free(row->res);
+				free(row->ns);
+				free(row->name);
+				free(row->value);
+				free(row->prev);
+			}
+			n = keep;
+			scanned = last - 1;
+		} else {
+			/* One transaction bigger than a batch: read it whole. */
+			rows_free(rows, n);
+			rows = NULL;
+			r = read_rows(w, HIST_ID(last, 0), HIST_ID_AFTER(last), -1, &rows, &n,
+				      &err);
+			if (r < 0) {
+				watch_end(w, r, "watch: %s", korch_error_message(err));
+				return;
+			}
+			scanned = last;
+		}
+	}
+	size_t i = 0;
+	while (i < n && !w->dead && !w->ended) {
+		size_t j = i + 1;
+		int64_t rev = HIST_REV(rows[i].id);
+		while (j < n && HIST_REV(rows[j].id) == rev)
+			j++;
+		if ((r = deliver_revision(w, rows + i, j - i, &err)) < 0) {
+			if (!w->dead)
+				watch_end(w, r, "watch: %s", korch_error_message(err));
+			break;
+		}
+		if (!w->ended)
+			w->pos = rev;
+		i = j;
+	}
+	if (!w->dead && !w->ended && w->pos < scanned)
+		w->pos = scanned;
+	rows_free(rows, n);
+}
+
+/* Frees the watches freed during delivery, once no delivery is running. */
+static void
+watches_sweep(struct store *s)
+{
+	if (s->delivering || !s->watches_dirty)
+		return;
+	for (size_t i = 0; i < s->watches.n;) {
+		struct store_watch *w = s->watches.items[i];
+		if (w->dead) {
+			ptrvec_remove(&s->watches, i);
+			watch_free_now(w);
+		} else {
+			i++;
+		}
+	}
+	s->watches_dirty = false;
+}
+
+/* Looks at the latest revision and gives each watch that is behind one batch. */
+static void
+store_dispatch(struct store *s)
+{
+	_cleanup_error_ korch_error *err = NULL;
+	int64_t cur = 0;
+	if (store_current_revision(s, &cur, &err) < 0) {
+		log_warn("store", "%s: %s", s->path, korch_error_message(err));
+		return;
+	}
+	s->known_revision = cur;
+	bool more = false;
+	s->delivering++;
+	size_t n = s->watches.n;
+	for (size_t i = 0; i < n; i++) {
+		struct store_watch *w = s->watches.items[i];
+		if (w->dead || w->ended || w->pos >= cur)
+			continue;
+		watch_deliver(w, cur);
+		if (!w->dead && !w->ended && w->pos < cur)
+			more = true;
+	}
+	s->delivering--;
+	watches_sweep(s);
+	if (more && s->defer_src)
+		loop_defer_enable(s->defer_src);
+	store_lease_timer_update(s);
+}
+
+int
+store_poll(struct store *s, korch_error **err)
+{
+	if (!s->opts.loop)
+		return error_set(err, KORCH_EINVALID, "store %s has no event loop", s->path);
+	loop_defer_enable(s->defer_src);
+	return 0;
+}
+
+void
+store_notify_written(struct store *s)
+{
+	/* Other handles and processes watch the file's attributes; errors only delay them. */
+	(void)utimensat(AT_FDCWD, s->path, NULL, 0);
+	if (s->defer_src)
+		loop_defer_enable(s->defer_src);
+}
+
+static void
+on_defer(struct loop_source *src, void *userdata)
+{
+	store_dispatch(userdata);
+}
+
+static void
+on_inotify(struct loop_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct store *s = userdata;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	store_dispatch(s);
+}
+
+/* The fallback for writers that do not touch the file: PRAGMA data_version moved. */
+static void
+on_poll(struct loop_source *src, void *userdata)
+{
+	struct store *s = userdata;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		int64_t v = sqlite3_column_int64(st, 0);
+		if (v != s->data_version) {
+			s->data_version = v;
+			store_dispatch(s);
+		}
+	}
+	sqlite3_finalize(st);
+	loop_timer_set(src, korch_clock_now_ns(korch_loop_clock(s->opts.loop)) +
+				    (int64_t)s->opts.poll_interval_ms * NSEC_PER_MSEC);
+}
+
+static void
+on_lease_timer(struct loop_source *src, void *userdata)
+{
+	struct store *s = userdata;
+	_cleanup_error_ korch_error *err = NULL;
+	if (store_lease_expire(s, NULL, &err) < 0)
+		log_warn("store", "%s: %s", s->path, korch_error_message(err));
+	store_lease_timer_update(s);
+}
+
+void
+store_lease_timer_update(struct store *s)
+{
+	if (!s->lease_timer || s->in_txn)
+		return;
+	sqlite3_stmt *st = store_stmt(s, STMT_LEASE_NEXT_EXPIRY, NULL);
+	if (!st)
+		return;
+	int64_t expiry = -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		expiry = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (expiry < 0) {
+		loop_timer_set(s->lease_timer, -1);
+		return;
+	}
+	korch_clock *lc = korch_loop_clock(s->opts.loop);
+	int64_t wait = expiry - korch_clock_wall_ns(s->clock);
+	loop_timer_set(s->lease_timer, korch_clock_now_ns(lc) + (wait > 0 ? wait : 0));
+}
+
+int
+store_loop_attach(struct store *s, korch_error **err)
+{
+	korch_loop *loop = s->opts.loop;
+	int r;
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->inotify_fd < 0)
+		return error_errno(err, errno, "inotify for %s", s->path);
+	if (inotify_add_watch(s->inotify_fd, s->path, IN_ATTRIB) < 0)
+		return error_errno(err, errno, "inotify watch on %s", s->path);
+	if ((r = loop_add_io(loop, s->inotify_fd, EPOLLIN, on_inotify, s, &s->inotify_src, err)) <
+		    0 ||
+	    (r = loop_add_defer(loop, on_defer, s, &s->defer_src, err)) < 0 ||
+	    (r = loop_add_timer(loop, -1, on_lease_timer, s, &s->lease_timer, err)) < 0)
+		return r;
+	if (s->opts.poll_interval_ms > 0 &&
+	    (r = loop_add_timer(loop,
+				korch_clock_now_ns(korch_loop_clock(loop)) +
+					(int64_t)s->opts.poll_interval_ms * NSEC_PER_MSEC,
+				on_poll, s, &s->poll_timer, err)) < 0)
+		return r;
+	if ((r = store_compact_attach(s, err)) < 0)
+		return r;
+	store_lease_timer_update(s);
+	return 0;
+}
+
+void
+store_loop_detach(struct store *s)
+{
+	loop_source_free(s->inotify_src);
+	loop_source_free(s->defer_src);
+	loop_source_free(s->poll_timer);
+	loop_source_free(s->lease_timer);
+	loop_source_free(s->compact_timer);
+	s->inotify_src = s->defer_src = s->poll_timer = s->lease_timer = s->compact_timer = NULL;
+	if (s->inotify_fd >= 0)
+		close(s->inotify_fd);
+	s->inotify_fd = -1;
+}
+
+void
+store_watches_free_all(struct store *s)
+{
+	for (size_t i = 0; i < s->watches.n; i++)
+		watch_free_now(s->watches.items[i]);
+	s->watches.n = 0;
+}
+
+/* ---- the watch API ---- */
+
+static int
+dup_opt(const char *in, char **out)
+{
+	*out = NULL;
+	if (in && !(*out = strdup(in)))
+		return KORCH_ENOMEM;
+	return 0;
+}
+
+int
+store_watch_new(struct store *s, const struct store_watch_options *opts, store_watch_fn fn,
+		void *userdata, struct store_watch **ret_watch, korch_error **err)
+{
+	if (!s->opts.loop)
+		return error_set(err, KORCH_EINVALID,
+				 "watch needs a store opened with an event loop (%s)", s->path);
+	if (!opts || !fn || (!opts->group != !opts->resource) ||
+	    opts->from_revision < STORE_REVISION_NOW)
+		return error_set(err, KORCH_EINVALID,
+				 "watch needs a callback, a group together with a resource, and a"
+				 " revision");
+	int64_t cur = 0, compacted = 0;
+	int r = store_revision(s, &cur, &compacted, err);
+	if (r < 0)
+		return r;
+	int64_t from = opts->from_revision == STORE_REVISION_NOW ? cur : opts->from_revision;
+	if (from < compacted)
+		return error_set(err, KORCH_EGONE, "too old resource version: %lld (%lld)",
+				 (long long)from, (long long)compacted);
+	if (from > cur)
+		return error_set(err, KORCH_ETIMEOUT,
+				 "Too large resource version: %lld, current: %lld", (long long)from,
+				 (long long)cur);
+	struct store_watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return error_oom(err);
+	w->store = s;
+	w->fn = fn;
+	w->userdata = userdata;
+	w->pos = from;
+	if (dup_opt(opts->group, &w->group) < 0 || dup_opt(opts->resource, &w->resource) < 0 ||
+	    dup_opt(opts->ns, &w->ns) < 0 || dup_opt(opts->name, &w->name) < 0 ||
+	    ptrvec_push(&s->watches, w) < 0) {
+		watch_free_now(w);
+		return error_oom(err);
+	}
+	if (from < cur)
+		loop_defer_enable(s->defer_src);
+	*ret_watch = w;
+	return 0;
+}
+
+int64_t
+store_watch_revision(const struct store_watch *w)
+{
+	return w->pos;
+}
+
+void
+store_watch_free(struct store_watch *w)
+{
+	if (!w)
+		return;
+	struct store *s = w->store;
+	if (s->delivering) {
+		w->dead = true;
+		s->watches_dirty = true;
+		return;
+	}
+	for (size_t i = 0; i < s->watches.n; i++)
+		if (s->watches.items[i] == w) {
+			ptrvec_remove(&s->watches, i);
+			break;
+		}
+	watch_free_now(w);
+}

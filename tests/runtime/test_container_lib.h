@@ -1,0 +1,54 @@
+/*
+ * test_container_lib.h - what the root tests of lib/runtime share: a busybox rootfs with the
+ * probe, a run dir and a korch-monitor of their own per test, torn down even on failure.
+ */
+#ifndef KORCH_TESTS_RUNTIME_LIB_H
+#define KORCH_TESTS_RUNTIME_LIB_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include <korch/common.h>
+#include "runtime/monitor-client.h"
+
+struct rt {
+	char *dir;                     /* this test's temporary directory */
+	char *run_dir;                 /* DIR/run: the monitor's */
+	struct monitor_client *client; /* connected to the test's monitor */
+	pid_t monitor_pid;             /* our child (we are a subreaper) */
+};
+
+/* The rootfs every test container uses as its (read-only) lower layer. */
+extern char *rt_rootfs;
+
+/* Prints the TAP skip and returns true when the tests cannot run here (not root). */
+bool rt_skip(void);
+/* Group setup and teardown: the rootfs. */
+int rt_group_setup(void **state);
+int rt_group_teardown(void **state);
+/* Per test: a run dir and a monitor; teardown deletes every container and stops it. */
+int rt_setup(void **state);
+int rt_teardown(void **state);
+/* Connects a client to the test's monitor (starting one when none runs). */
+struct monitor_client *rt_connect(struct rt *rt);
+
+/* {"id": id, "rootfs": {"layers": [rt_rootfs]}, "process": {"args": [args..., NULL]}} */
+json_t *rt_spec(const char *id, ...) __attribute__((sentinel));
+/* Creates and starts spec (stolen); returns the state after start. */
+json_t *rt_start(struct rt *rt, json_t *spec);
+/* Creates, starts and waits for spec (stolen); returns the final state. */
+json_t *rt_run(struct rt *rt, json_t *spec);
+/* Creates spec (stolen) expecting failure: returns the error's code and message (caller's). */
+int rt_create_error(struct rt *rt, json_t *spec, char **ret_message);
+/* What the container wrote to stream ("stdout", "stderr"), rebuilt from its CRI log. */
+char *rt_output(json_t *state, const char *stream);
+/* Waits up to timeout_ms until the container's stdout holds text. */
+bool rt_wait_output(json_t *state, const char *text, int timeout_ms);
+/* The host's /proc/self/mountinfo line count. */
+int rt_host_mounts(void);
+/* A temporary directory under the test's dir with one file "name" holding text. */
+char *rt_host_dir(struct rt *rt, const char *sub, const char *name, const char *text);
+/* A layer directory (under the test's dir) for overlay tests. */
+char *rt_layer(struct rt *rt, const char *name);
+
+#endif
