@@ -4,9 +4,9 @@
  * size, nesting, and a node budget that counts alias expansions so that the "billion laughs"
  * document (CVE-2019-11253) is refused after a few hundred nodes of work.
  *
- * An alias first shares its anchor's tree (a reference); a document that used any alias is
- * deep-copied once complete, so callers always get independent trees and the copy is bounded by
- * the node budget.
+ * An alias first shares its anchor's tree (a reference); once a document that used aliases is
+ * complete, every shared subtree but one is replaced by a copy, so callers always get
+ * independent trees and the copying is bounded by the node budget.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -614,6 +614,88 @@ on_end(struct decoder *d, korch_error **err)
 	return place(d, value, height, line, column, err);
 }
 
+/* A deep copy of v, without jansson's loop checks: the decoder builds no cycles. */
+static json_t *
+copy_tree(json_t *v)
+{
+	json_t *c = NULL;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (!(c = json_object()))
+			return NULL;
+		for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+			json_t *item = copy_tree(json_object_iter_value(it));
+			if (!item ||
+			    json_object_setn_new_nocheck(c, json_object_iter_key(it),
+							 json_object_iter_key_len(it), item) < 0) {
+				json_decref(c);
+				return NULL;
+			}
+		}
+		return c;
+	case JSON_ARRAY:
+		if (!(c = json_array()))
+			return NULL;
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (json_array_append_new(c, copy_tree(json_array_get(v, i))) < 0) {
+				json_decref(c);
+				return NULL;
+			}
+		}
+		return c;
+	case JSON_STRING: return json_stringn_nocheck(json_string_value(v), json_string_length(v));
+	case JSON_INTEGER: return json_integer(json_integer_value(v));
+	case JSON_REAL: return json_real(json_real_value(v));
+	case JSON_TRUE:
+	case JSON_FALSE:
+	case JSON_NULL: return v; /* jansson's singletons */
+	}
+	return NULL;
+}
+
+/* A node another place also holds (true, false and null are singletons: never copied). */
+static bool
+is_shared(const json_t *v)
+{
+	return !json_is_true(v) && !json_is_false(v) && !json_is_null(v) && v->refcount > 1;
+}
+
+/*
+ * Gives every place in the tree under v a node of its own: a child that another place also
+ * holds (through an alias or a merge) is replaced by a copy, so the last holder keeps the
+ * original. Returns 0 or KORCH_ENOMEM (the tree is then still whole, partly shared).
+ */
+static int
+unshare(json_t *v)
+{
+	if (json_is_object(v)) {
+		for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+			json_t *child = json_object_iter_value(it);
+			if (!is_shared(child)) {
+				if (unshare(child) < 0)
+					return KORCH_ENOMEM;
+				continue;
+			}
+			json_t *copy = copy_tree(child);
+			if (!copy || json_object_iter_set_new(v, it, copy) < 0)
+				return KORCH_ENOMEM;
+		}
+	} else if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			json_t *child = json_array_get(v, i);
+			if (!is_shared(child)) {
+				if (unshare(child) < 0)
+					return KORCH_ENOMEM;
+				continue;
+			}
+			json_t *copy = copy_tree(child);
+			if (!copy || json_array_set_new(v, i, copy) < 0)
+				return KORCH_ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int
 end_document(struct decoder *d, korch_error **err)
 {
@@ -627,12 +709,10 @@ end_document(struct decoder *d, korch_error **err)
 		json_decref(root);
 		return 0;
 	}
-	if (shared) {
-		json_t *copy = json_deep_copy(root);
+	/* The anchors are gone: what is still shared is shared between places in the tree. */
+	if (shared && unshare(root) < 0) {
 		json_decref(root);
-		if (!copy)
-			return error_oom(err);
-		root = copy;
+		return error_oom(err);
 	}
 	return codec_docs_push(&d->docs, root, d->root_line) < 0 ? error_oom(err) : 0;
 }

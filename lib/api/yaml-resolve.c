@@ -237,7 +237,9 @@ parse_float(const char *s, size_t len, double *ret)
 		return KORCH_ENOMEM;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	double v = strtod_l(buf, NULL, get_c_locale());
+	locale_t c = get_c_locale();
+	/* Without a C locale object (out of memory at first use) the process's locale is used. */
+	double v = c ? strtod_l(buf, NULL, c) : strtod(buf, NULL);
 	if (buf != small)
 		free(buf);
 	if (isinf(v))
@@ -443,7 +445,8 @@ yaml_format_float(double v, int bits, char buf[static 40])
 		strcpy(buf, signbit(v) ? "-0" : "0");
 		return;
 	}
-	locale_t old = uselocale(get_c_locale());
+	locale_t c = get_c_locale();
+	locale_t old = c ? uselocale(c) : (locale_t)0;
 	/* The fewest significant digits that read back as the same value. */
 	int digits;
 	for (digits = 1; digits < 17; digits++) {
@@ -459,7 +462,8 @@ yaml_format_float(double v, int bits, char buf[static 40])
 		int decimals = digits - (exp + 1);
 		snprintf(buf, 40, "%.*f", decimals > 0 ? decimals : 0, v);
 	}
-	uselocale(old);
+	if (c)
+		uselocale(old);
 }
 
 json_t *
