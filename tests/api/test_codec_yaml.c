@@ -307,6 +307,29 @@ test_yaml_anchors(void **state)
 			 "{\"a\":{\"k\":[1,2]},\"b\":{\"k\":[1,2,3]},\"c\":\"str\",\"d\":\"str\"}");
 	json_decref(doc);
 
+	/* Merged values and aliases inside aliases are copies too. */
+	doc = yaml_one("a: &a {k: [1]}\nb: {<<: *a}\nc: &c [*a, *a]\nd: [*c, *c]\n");
+	assert_json_text(doc,
+			 "{\"a\":{\"k\":[1]},\"b\":{\"k\":[1]},\"c\":[{\"k\":[1]},{\"k\":[1]}],"
+			 "\"d\":[[{\"k\":[1]},{\"k\":[1]}],[{\"k\":[1]},{\"k\":[1]}]]}");
+	json_t *seen[8];
+	size_t n_seen = 0;
+	seen[n_seen++] = json_object_get(json_object_get(doc, "a"), "k");
+	seen[n_seen++] = json_object_get(json_object_get(doc, "b"), "k");
+	for (size_t i = 0; i < 2; i++)
+		seen[n_seen++] = json_object_get(json_array_get(json_object_get(doc, "c"), i), "k");
+	for (size_t i = 0; i < 2; i++)
+		for (size_t j = 0; j < 2; j++)
+			seen[n_seen++] = json_object_get(
+				json_array_get(json_array_get(json_object_get(doc, "d"), i), j),
+				"k");
+	for (size_t i = 0; i < n_seen; i++) {
+		assert_int_equal(seen[i]->refcount, 1);
+		for (size_t j = 0; j < i; j++)
+			assert_ptr_not_equal(seen[i], seen[j]);
+	}
+	json_decref(doc);
+
 	/* An alias as a key; a redefined anchor; an anchor on an empty value. */
 	yaml_is("a: &k name\n*k : v\n", "{\"a\":\"name\",\"name\":\"v\"}");
 	yaml_is("a: &x 1\nb: &x 2\nc: *x\n", "{\"a\":1,\"b\":2,\"c\":2}");
