@@ -993,9 +993,6 @@ v1_parse_element(const char *key, const struct path_stack *path, struct path_ele
 	}
 	case 'k': {
 		_cleanup_json_ json_t *obj = json_loads(rest, JSON_REJECT_DUPLICATES, &jerr);
-		if (!obj)
-			return v1_error(err, path, "bad path element %s: the key is not JSON: %s",
-					quoted, jerr.text);
 		if (!json_is_object(obj) || json_object_size(obj) == 0)
 			return v1_error(
 				err, path,
@@ -1011,8 +1008,8 @@ v1_parse_element(const char *key, const struct path_stack *path, struct path_ele
 	case 'v': {
 		json_t *v = json_loads(rest, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 		if (!v)
-			return v1_error(err, path, "bad path element %s: the value is not JSON: %s",
-					quoted, jerr.text);
+			return v1_error(err, path,
+					"bad path element %s: the value is not one JSON value", quoted);
 		*ret = (struct path_element){ .type = PATH_VALUE, .value = v };
 		return 0;
 	}
