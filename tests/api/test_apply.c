@@ -1,5 +1,329 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-int main(void){return 0;}
+/*
+ * Server-side apply and managedFields on Kubernetes' real schema, with the exact managedFields
+ * and messages kube-apiserver writes: appliers with overlapping and disjoint fields, conflicts
+ * and force, fields dropped unless shared, associative lists, sets, atomic lists, granular maps,
+ * updates moving ownership, the status subresource, apply creating objects, what kubectl does
+ * (create then apply --server-side, the switch from client-side apply), and bad input.
+ */
+#include <korch/common.h>
+#include "api/apply.h"
+#include "base/macro.h"
+#include "base/util.h"
+#include "patch-test.h"
+
+#define T0 (1700000000LL * NSEC_PER_SEC) /* 2023-11-14T22:13:20Z */
+#define T1 (T0 + 60 * NSEC_PER_SEC)      /* 2023-11-14T22:14:20Z */
+#define T2 (T0 + 120 * NSEC_PER_SEC)     /* 2023-11-14T22:15:20Z */
+#define T3 (T0 + 180 * NSEC_PER_SEC)     /* 2023-11-14T22:16:20Z */
+
+#define D &schema_apps_v1_Deployment
+#define HEAD \
+	"'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','namespace':'default'"
+#define WEB_KEY "'k:{\\'name\\':\\'web\\'}'"
+
+/* A Deployment applied or created by the tests, with replicas R and image I. */
+#define DEPLOY(R, I)                                                                            \
+	"{" HEAD ",'labels':{'app':'web'}},'spec':{'replicas':" R ",'selector':{'matchLabels':" \
+	"{'app':'web'}},'template':{'metadata':{'labels':{'app':'web'}},'spec':{'containers':"  \
+	"[{'name':'web','image':'" I "'}]}}}}"
+
+/* The fields DEPLOY() sets, as an Apply entry records them. */
+#define DEPLOY_APPLIED(REPLICAS)                                                                  \
+	"{'f:metadata':{'f:labels':{'f:app':{}}},'f:spec':{" REPLICAS "'f:selector':{},"          \
+	"'f:template':{'f:metadata':{'f:labels':{'f:app':{}}},'f:spec':{'f:containers':{" WEB_KEY \
+	":{'.':{},'f:image':{},'f:name':{}}}}}}}"
+
+#define ENTRY(M, OP, V, TIME, FIELDS)                                                        \
+	"{'manager':'" M "','operation':'" OP "','apiVersion':'" V "'," TIME "'fieldsType':" \
+	"'FieldsV1','fieldsV1':" FIELDS "}"
+#define AT(T) "'time':'" T "',"
+#define NO_TIME ""
+
+static json_t *
+apply_ok(const json_t *live, const char *config_text, const char *manager, bool force, int64_t now)
+{
+	json_t *config = tjson(config_text), *out = NULL;
+	struct tsnap sl = tsnap_take(live), sc = tsnap_take(config);
+	korch_error *err = NULL;
+	int r = apply_object(live, config, D, manager, "apps/v1", force, now, &out, &err);
+	if (r < 0)
+		fail_msg("apply by %s: %s", manager, korch_error_message(err));
+	tsnap_check(&sl);
+	tsnap_check(&sc);
+	json_decref(config);
+	return out;
+}
+
+/* The apply must fail with KORCH_ECONFLICT, msg, and one cause per field, in order. */
+static void
+apply_conflict(const json_t *live, const char *config_text, const char *manager, const char *msg,
+	       const char *const *fields, const char *const *cause_msgs, size_t n)
+{
+	json_t *config = tjson(config_text), *out = (json_t *)&out;
+	korch_error *err = NULL;
+	assert_int_equal(apply_object(live, config, D, manager, "apps/v1", false, T3, &out, &err),
+			 KORCH_ECONFLICT);
+	assert_ptr_equal(out, (json_t *)&out);
+	assert_int_equal(korch_error_code(err), KORCH_ECONFLICT);
+	assert_string_equal(korch_error_message(err), msg);
+	assert_int_equal(korch_error_cause_count(err), n);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(korch_error_cause_reason(err, i), "FieldManagerConflict");
+		assert_string_equal(korch_error_cause_field(err, i), fields[i]);
+		assert_string_equal(korch_error_cause_message(err, i), cause_msgs[i]);
+	}
+	korch_error_free(err);
+	json_decref(config);
+}
+
+static json_t *
+update_ok(const json_t *old, const char *new_text, const char *manager, const char *subresource,
+	  int64_t now)
+{
+	json_t *obj = tjson(new_text);
+	struct tsnap so = tsnap_take(old);
+	korch_error *err = NULL;
+	if (apply_record_update(old, obj, D, manager, "apps/v1", subresource, now, &err) < 0)
+		fail_msg("update by %s: %s", manager, korch_error_message(err));
+	tsnap_check(&so);
+	return obj;
+}
+
+/* obj with new managedFields text (a list), for updates that pass the stored ones along. */
+static _unused_ char *
+with_managed(const json_t *obj, const json_t *managed)
+{
+	json_t *c = json_deep_copy(obj);
+	json_object_set(json_object_get(c, "metadata"), "managedFields", (json_t *)managed);
+	char *s = tdump(c);
+	json_decref(c);
+	/* tjson() turns ' into ": the dump holds none of them */
+	return s;
+}
+
+static const json_t *
+managed_of(const json_t *obj)
+{
+	return json_object_get(json_object_get(obj, "metadata"), "managedFields");
+}
+
+static void
+assert_managed(const json_t *obj, const char *want)
+{
+	const json_t *mf = managed_of(obj);
+	if (!want) {
+		assert_null(mf);
+		return;
+	}
+	assert_non_null(mf);
+	assert_json_text(mf, want);
+}
+
+/* obj without managedFields must print exactly as want. */
+static void
+assert_object(const json_t *obj, const char *want)
+{
+	json_t *c = json_deep_copy(obj);
+	json_object_del(json_object_get(c, "metadata"), "managedFields");
+	assert_json_text(c, want);
+	json_decref(c);
+}
+
+static void
+test_apply_creates(void **state)
+{
+	json_t *obj = apply_ok(NULL, DEPLOY("2", "nginx:1.27"), "kubectl", false, T0);
+	/* the object is the configuration; apiVersion, kind, name, namespace are not owned */
+	assert_object(obj, DEPLOY("2", "nginx:1.27"));
+	assert_managed(obj, "[" ENTRY("kubectl", "Apply", "apps/v1", AT("2023-11-14T22:13:20Z"),
+				      DEPLOY_APPLIED("'f:replicas':{},")) "]");
+	/* managedFields come last in metadata */
+	char *text = tdump(json_object_get(obj, "metadata"));
+	assert_true(startswith(text,
+			       "{\"name\":\"web\",\"namespace\":\"default\",\"labels\":{\"app\":"
+			       "\"web\"},\"managedFields\":["));
+	free(text);
+	/* applying the same again changes nothing, not even the time */
+	json_t *again = apply_ok(obj, DEPLOY("2", "nginx:1.27"), "kubectl", false, T1);
+	assert_true(json_equal(again, obj));
+	json_decref(again);
+	json_decref(obj);
+}
+
+static void
+test_two_appliers(void **state)
+{
+	json_t *s1 = apply_ok(NULL, DEPLOY("2", "nginx:1.27"), "kubectl", false, T0);
+	/* a second manager applying an equal value shares the field; nothing changed: no time */
+	json_t *s2 = apply_ok(s1, "{" HEAD "},'spec':{'replicas':2}}", "scaler", false, T1);
+	assert_object(s2, DEPLOY("2", "nginx:1.27"));
+	assert_managed(
+		s2,
+		"[" ENTRY(
+			"scaler", "Apply", "apps/v1", NO_TIME,
+			"{'f:spec':{'f:replicas':{}}}") "," ENTRY("kubectl", "Apply", "apps/v1",
+								  AT("2023-11-14T22:13:20Z"),
+								  DEPLOY_APPLIED(
+									  "'f:replicas':{},")) "]");
+	/* changing it is a conflict with the other owner */
+	static const char *const f1[] = { ".spec.replicas" };
+	static const char *const m1[] = { "conflict with \"kubectl\"" };
+	apply_conflict(s2, "{" HEAD "},'spec':{'replicas':3}}", "scaler",
+		       "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas",
+		       f1, m1, 1);
+	/* forced, the field moves */
+	json_t *s3 = apply_ok(s2, "{" HEAD "},'spec':{'replicas':3}}", "scaler", true, T2);
+	assert_object(s3, DEPLOY("3", "nginx:1.27"));
+	assert_managed(s3,
+		       "[" ENTRY("kubectl", "Apply", "apps/v1", AT("2023-11-14T22:13:20Z"),
+				 DEPLOY_APPLIED("")) "," ENTRY("scaler", "Apply", "apps/v1",
+							       AT("2023-11-14T22:15:20Z"),
+							       "{'f:spec':{'f:replicas':{}}}") "]");
+	/* and the first manager now conflicts with the second */
+	static const char *const m2[] = { "conflict with \"scaler\"" };
+	apply_conflict(s3, DEPLOY("2", "nginx:1.27"), "kubectl",
+		       "Apply failed with 1 conflict: conflict with \"scaler\": .spec.replicas", f1,
+		       m2, 1);
+	/* disjoint fields: the first manager leaves replicas out and changes the image */
+	json_t *s4 = apply_ok(s3,
+			      "{" HEAD ",'labels':{'app':'web'}},'spec':{'selector':{'matchLabels':"
+			      "{'app':'web'}},'template':{'metadata':{'labels':{'app':'web'}},"
+			      "'spec':{'containers':[{'name':'web','image':'nginx:1.28'}]}}}}",
+			      "kubectl", false, T3);
+	assert_object(s4, DEPLOY("3", "nginx:1.28"));
+	assert_managed(
+		s4,
+		"[" ENTRY("scaler", "Apply", "apps/v1", AT("2023-11-14T22:15:20Z"),
+			  "{'f:spec':{'f:replicas':{}}}") "," ENTRY("kubectl", "Apply", "apps/v1",
+								    AT("2023-11-14T22:16:20Z"),
+								    DEPLOY_APPLIED("")) "]");
+	json_decref(s1);
+	json_decref(s2);
+	json_decref(s3);
+	json_decref(s4);
+}
+
+/* What kubectl create records: every field it wrote, maps and items with "." */
+#define CREATE_SET                                                                              \
+	"{'f:metadata':{'f:labels':{'.':{},'f:app':{}}},'f:spec':{'.':{},'f:replicas':{},"      \
+	"'f:selector':{},'f:template':{'.':{},'f:metadata':{'.':{},'f:labels':{'.':{},'f:app':" \
+	"{}}},'f:spec':{'.':{},'f:containers':{'.':{}," WEB_KEY ":{'.':{},'f:image':{},"        \
+	"'f:name':{}}}}}}}"
+
+static void
+test_kubectl_create_then_server_side_apply(void **state)
+{
+	json_t *created = update_ok(NULL, DEPLOY("1", "nginx:1.27"), "kubectl-create", NULL, T0);
+	assert_object(created, DEPLOY("1", "nginx:1.27"));
+	assert_managed(created, "[" ENTRY("kubectl-create", "Update", "apps/v1",
+					  AT("2023-11-14T22:13:20Z"), CREATE_SET) "]");
+	/* equal values are no conflict: the applier shares them */
+	json_t *same = apply_ok(created, DEPLOY("1", "nginx:1.27"), "kubectl", false, T1);
+	assert_object(same, DEPLOY("1", "nginx:1.27"));
+	assert_managed(
+		same,
+		"[" ENTRY("kubectl", "Apply", "apps/v1", NO_TIME,
+			  DEPLOY_APPLIED("'f:replicas':{},")) "," ENTRY("kubectl-create", "Update",
+									"apps/v1",
+									AT("2023-11-14T22:13:20Z"),
+									CREATE_SET) "]");
+	/* different values are */
+	static const char *const f1[] = { ".spec.replicas" };
+	static const char *const m1[] = { "conflict with \"kubectl-create\" using apps/v1" };
+	apply_conflict(created, DEPLOY("2", "nginx:1.27"), "kubectl",
+		       "Apply failed with 1 conflict: conflict with \"kubectl-create\" using "
+		       "apps/v1: .spec.replicas",
+		       f1, m1, 1);
+	static const char *const f2[] = {
+		".spec.replicas",
+		".spec.template.spec.containers[name=\"web\"].image",
+	};
+	static const char *const m2[] = {
+		"conflict with \"kubectl-create\" using apps/v1",
+		"conflict with \"kubectl-create\" using apps/v1",
+	};
+	apply_conflict(created, DEPLOY("2", "nginx:1.28"), "kubectl",
+		       "Apply failed with 2 conflicts: conflicts with \"kubectl-create\" using "
+		       "apps/v1:\n"
+		       "- .spec.replicas\n"
+		       "- .spec.template.spec.containers[name=\"web\"].image",
+		       f2, m2, 2);
+	/* forced: the changed fields leave kubectl-create's entry, the equal ones stay shared */
+	json_t *forced = apply_ok(created, DEPLOY("2", "nginx:1.28"), "kubectl", true, T1);
+	assert_object(forced, DEPLOY("2", "nginx:1.28"));
+	assert_managed(
+		forced,
+		"[" ENTRY(
+			"kubectl", "Apply", "apps/v1", AT("2023-11-14T22:14:20Z"),
+			DEPLOY_APPLIED(
+				"'f:replicas':{},")) "," ENTRY("kubectl-create", "Update",
+							       "apps/v1",
+							       AT("2023-11-14T22:13:20Z"),
+							       "{'f:metadata':{'f:labels':{'.':{},'f:app':{}}},'f:spec':{'.':{},"
+							       "'f:selector':{},'f:template':{'.':{},'f:metadata':{'.':{},"
+							       "'f:labels':{'.':{},'f:app':{}}},'f:spec':{'.':{},'f:containers':{"
+							       "'.':{}," WEB_KEY
+							       ":{'.':{},'f:name':{}}}}}}}") "]");
+	json_decref(created);
+	json_decref(same);
+	json_decref(forced);
+}
+
+/* The message of Kubernetes' own example, and the form with several managers. */
+static void
+test_conflict_messages(void **state)
+{
+	json_t *csa =
+		update_ok(NULL, DEPLOY("1", "nginx:1.27"), "kubectl-client-side-apply", NULL, T0);
+	static const char *const f1[] = { ".spec.replicas" };
+	static const char *const m1[] = {
+		"conflict with \"kubectl-client-side-apply\" using apps/v1",
+	};
+	apply_conflict(csa, "{" HEAD "},'spec':{'replicas':3}}", "hpa",
+		       "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" "
+		       "using apps/v1: .spec.replicas",
+		       f1, m1, 1);
+	/* two appliers and an updater own fields the next apply changes */
+	json_t *a = apply_ok(csa, "{" HEAD ",'labels':{'team':'x'}}}", "zeta", false, T1);
+	json_t *b = apply_ok(a, "{" HEAD ",'annotations':{'note':'y'}}}", "alpha", false, T2);
+	static const char *const f3[] = {
+		".metadata.annotations.note",
+		".metadata.labels.app",
+		".spec.replicas",
+		".metadata.labels.team",
+	};
+	static const char *const m3[] = {
+		"conflict with \"alpha\"",
+		"conflict with \"kubectl-client-side-apply\" using apps/v1",
+		"conflict with \"kubectl-client-side-apply\" using apps/v1",
+		"conflict with \"zeta\"",
+	};
+	/* grouped by identity: {"manager":"alpha",...} < {"manager":"kubectl-...} < {"manager":"zeta" */
+	apply_conflict(b,
+		       "{" HEAD ",'labels':{'team':'z','app':'api'},'annotations':{'note':'z'}},"
+		       "'spec':{'replicas':5}}",
+		       "omega",
+		       "Apply failed with 4 conflicts: conflicts with \"alpha\":\n"
+		       "- .metadata.annotations.note\n"
+		       "conflicts with \"kubectl-client-side-apply\" using apps/v1:\n"
+		       "- .metadata.labels.app\n"
+		       "- .spec.replicas\n"
+		       "conflicts with \"zeta\":\n"
+		       "- .metadata.labels.team",
+		       f3, m3, 4);
+	json_decref(csa);
+	json_decref(a);
+	json_decref(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_apply_creates),
+		cmocka_unit_test(test_two_appliers),
+		cmocka_unit_test(test_kubectl_create_then_server_side_apply),
+		cmocka_unit_test(test_conflict_messages),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
