@@ -111,8 +111,9 @@ int apply_object(const json_t *live_or_null, const json_t *applied, const struct
  * not. Refused with KORCH_EINVALID: new_obj not an object, values that do not fit the schema
  * or fields it does not declare, in new_obj ("failed to convert new object (default/web;
  * apps/v1, Kind=Deployment) to smd typed: .spec.foo: field not declared in schema") or in
- * old_or_null ("failed to convert live object ..."). Also KORCH_ENOMEM. new_obj is left as it
- * was on failure (kube-apiserver then keeps the live object's managedFields and writes anyway).
+ * old_or_null ("failed to convert live object ..."), when there are managedFields to track.
+ * Also KORCH_ENOMEM. new_obj is left as it was on failure (kube-apiserver 1.32 then writes the
+ * object without managedFields; later releases keep the live object's).
  */
 int apply_record_update(const json_t *old_or_null, json_t *new_obj, const struct schema_type *root,
 			const char *manager, const char *api_version,

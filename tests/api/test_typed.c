@@ -494,6 +494,34 @@ test_remove_items(void **state)
 		     "{'f:status':{},'f:spec':{'f:containers':{'k:{\\'name\\':\\'x\\'}':{}}}}", p);
 }
 
+/*
+ * Kubernetes makes a list with patch strategy merge and no x-kubernetes-list-type associative on
+ * its merge key; korch uses the schema's list type. That is right as long as every merge list
+ * the schema calls atomic says so explicitly, which Kubernetes 1.32 does for exactly these two
+ * (+listType=atomic on JobStatus.conditions and PodStatus.hostIPs). A regenerated schema that
+ * adds one must be looked at.
+ */
+static void
+test_merge_lists_are_typed(void **state)
+{
+	struct strbuf found = STRBUF_INIT;
+	for (size_t i = 0; i < schema_n_named_types; i++) {
+		const struct schema_type *t = schema_named_types[i];
+		for (size_t j = 0; t->kind == SCHEMA_OBJECT && j < t->n_fields; j++) {
+			const struct schema_type *ft = t->fields[j].type;
+			if (ft->kind == SCHEMA_ARRAY && (ft->patch_strategy & SCHEMA_PATCH_MERGE) &&
+			    ft->list_type == SCHEMA_LIST_ATOMIC)
+				strbuf_printf(&found, "%s.%s\n", t->name, t->fields[j].name);
+			/* a list type map always names its keys */
+			if (ft->kind == SCHEMA_ARRAY && ft->list_type == SCHEMA_LIST_MAP)
+				assert_non_null(ft->list_map_keys);
+		}
+	}
+	assert_string_equal(strbuf_str(&found), "io.k8s.api.batch.v1.JobStatus.conditions\n"
+						"io.k8s.api.core.v1.PodStatus.hostIPs\n");
+	strbuf_free(&found);
+}
+
 int
 main(void)
 {
@@ -507,6 +535,7 @@ main(void)
 		cmocka_unit_test(test_merge_pod),
 		cmocka_unit_test(test_compare),
 		cmocka_unit_test(test_remove_items),
+		cmocka_unit_test(test_merge_lists_are_typed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
