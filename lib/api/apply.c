@@ -452,14 +452,26 @@ set_subtract(struct fieldset **set, const struct fieldset *what, bool recursive)
 
 /* ---- objects ----------------------------------------------------------------------------- */
 
-/* A copy of obj without metadata.managedFields, or an empty object for NULL. */
+/*
+ * obj without metadata.managedFields (an empty object for NULL), for reading only: a shallow copy
+ * of obj and of its metadata that shares every other value with obj.
+ */
 static json_t *
-copy_without_managed_fields(const json_t *obj)
+view_without_managed_fields(const json_t *obj)
 {
-	json_t *c = obj ? json_deep_copy(obj) : json_object();
-	if (c)
-		json_object_del(json_object_get(c, "metadata"), "managedFields");
-	return c;
+	if (!obj)
+		return json_object();
+	_cleanup_json_ json_t *c = json_copy((json_t *)obj);
+	json_t *meta = json_object_get(obj, "metadata");
+	if (!c)
+		return NULL;
+	if (json_is_object(meta) && json_object_get(meta, "managedFields")) {
+		json_t *m = json_copy(meta);
+		if (!m || json_object_set_new(c, "metadata", m) < 0)
+			return NULL;
+		json_object_del(m, "managedFields");
+	}
+	return steal_pointer(&c);
 }
 
 static const char *
@@ -755,8 +767,8 @@ apply_record_update(const json_t *old_or_null, json_t *new_obj, const struct sch
 	/* an existing object without managedFields stays without (skipNonAppliedManager) */
 	if (ms.n == 0 && old_or_null)
 		return managers_encode(&ms, new_obj, err);
-	_cleanup_json_ json_t *live = copy_without_managed_fields(old_or_null);
-	_cleanup_json_ json_t *newc = copy_without_managed_fields(new_obj);
+	_cleanup_json_ json_t *live = view_without_managed_fields(old_or_null);
+	_cleanup_json_ json_t *newc = view_without_managed_fields(new_obj);
 	int r = 0;
 	if (!live || !newc) {
 		r = error_oom(err);
@@ -825,7 +837,7 @@ named_fieldset(const json_t *v, const struct schema_type *root, struct fieldset 
 	       korch_error **err)
 {
 	struct fieldset *s = NULL;
-	int r = typed_to_fieldset(v, root, &s, err);
+	int r = typed_to_fieldset_validated(v, root, &s, err);
 	if (r < 0)
 		return r;
 	if (ensure_named(&s, root) < 0) {
@@ -844,11 +856,19 @@ named_fieldset(const json_t *v, const struct schema_type *root, struct fieldset 
  */
 static int
 prune(const json_t *merged, const struct managers *ms, const struct fieldset *last,
-      const struct schema_type *root, json_t **ret, korch_error **err)
+      const struct fieldset *applied, const struct schema_type *root, json_t **ret,
+      korch_error **err)
 {
-	if (fieldset_empty(last)) {
-		*ret = json_deep_copy(merged);
-		return *ret ? 0 : error_oom(err);
+	/*
+	 * Nothing to prune when the manager applies all it applied last time: whatever the walk
+	 * below would remove then is owned (the new set being one of the managers' sets).
+	 */
+	_cleanup_fieldset_ struct fieldset *dropped = NULL;
+	if (!fieldset_empty(last) && fieldset_difference(last, applied, &dropped) < 0)
+		return error_oom(err);
+	if (fieldset_empty(last) || fieldset_empty(dropped)) {
+		*ret = json_incref((json_t *)merged);
+		return 0;
 	}
 	_cleanup_fieldset_ struct fieldset *enf_last = NULL, *managed = NULL, *merged_set = NULL,
 					   *pruned_set = NULL, *keep = NULL, *drop = NULL;
@@ -916,7 +936,7 @@ apply_run(const struct apply_ctx *ctx, const struct managers *ms_in, bool force,
 		r = error_oom(err);
 		goto done;
 	}
-	if ((r = typed_to_fieldset(ctx->applied, ctx->root, &set, err)) < 0)
+	if ((r = typed_to_fieldset_validated(ctx->applied, ctx->root, &set, err)) < 0)
 		goto done;
 	if (set_subtract(&set, ctx->reset, true) < 0) {
 		r = error_oom(err);
@@ -927,7 +947,8 @@ apply_run(const struct apply_ctx *ctx, const struct managers *ms_in, bool force,
 		r = error_oom(err);
 		goto done;
 	}
-	if ((r = prune(merged, &ms, last, ctx->root, &pruned, err)) < 0)
+	if ((r = prune(merged, &ms, last, ms.v[managers_find(&ms, id)].set, ctx->root, &pruned,
+		       err)) < 0)
 		goto done;
 	r = managers_update(&ms, ctx->live, pruned, ctx->root, id, force, ctx->reset, NULL,
 			    &conflict_sets, err);
@@ -1082,7 +1103,7 @@ allowed_from_last_applied(const json_t *live, const struct schema_type *root,
 		return KORCH_EINVALID;
 	_cleanup_fieldset_ struct fieldset *set = NULL;
 	struct typed_comparison cmp = { 0 };
-	int r = typed_to_fieldset(last, root, &set, NULL);
+	int r = typed_to_fieldset_validated(last, root, &set, NULL);
 	if (r == 0)
 		r = typed_compare(last, live, root, &cmp, NULL);
 	if (r == 0 && (set_subtract(&set, cmp.modified, false) < 0 ||
@@ -1190,7 +1211,7 @@ apply_object(const json_t *live_or_null, const json_t *applied, const struct sch
 		return error_set(err, KORCH_EINVALID, "metadata.managedFields must be nil");
 
 	struct managers ms = { 0 }, out_ms = { 0 };
-	_cleanup_json_ json_t *live = copy_without_managed_fields(live_or_null);
+	_cleanup_json_ json_t *live = view_without_managed_fields(live_or_null);
 	_cleanup_json_ json_t *out = NULL;
 	_cleanup_fieldset_ struct fieldset *reset = reset_set(root, NULL);
 	int r;

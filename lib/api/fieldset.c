@@ -285,7 +285,10 @@ path_element_clear(struct path_element *pe)
 	*pe = (struct path_element){ 0 };
 }
 
-/* An owned copy: the name duplicated, the value deep-copied (sets never share a tree's nodes). */
+/*
+ * An owned copy: the name duplicated, a reference taken on the value. Values in path elements
+ * are never modified, so sets share them with one another and with the trees they came from.
+ */
 static int
 path_element_copy(const struct path_element *src, struct path_element *dst)
 {
@@ -293,9 +296,8 @@ path_element_copy(const struct path_element *src, struct path_element *dst)
 	if (src->type == PATH_FIELD) {
 		if (!(pe.field = strdup(src->field)))
 			return KORCH_ENOMEM;
-	} else if (src->value) {
-		if (!(pe.value = json_deep_copy(src->value)))
-			return KORCH_ENOMEM;
+	} else {
+		pe.value = json_incref(src->value);
 	}
 	*dst = pe;
 	return 0;
@@ -726,9 +728,12 @@ int
 fieldset_ensure_named_fields(const struct fieldset *s, const struct schema_type *type,
 			     struct fieldset **ret)
 {
-	_cleanup_fieldset_ struct fieldset *out = fieldset_copy(s);
+	_cleanup_fieldset_ struct fieldset *out = fieldset_new();
 	if (!out)
 		return KORCH_ENOMEM;
+	for (size_t i = 0; i < s->n_members; i++)
+		if (append_member(out, &s->members[i]) < 0)
+			return KORCH_ENOMEM;
 	for (size_t i = 0; i < s->n_children; i++) {
 		const struct path_element *pe = &s->children[i].pe;
 		if (pe->type == PATH_FIELD && typed_is_declared_field(type, pe->field) &&
@@ -740,11 +745,9 @@ fieldset_ensure_named_fields(const struct fieldset *s, const struct schema_type 
 		else if (pe->type == PATH_KEY && type && type->kind == SCHEMA_ARRAY)
 			sub_type = type->elem;
 		struct fieldset *sub = NULL;
-		if (fieldset_ensure_named_fields(s->children[i].set, sub_type, &sub) < 0)
+		if (fieldset_ensure_named_fields(s->children[i].set, sub_type, &sub) < 0 ||
+		    append_child(out, pe, sub) < 0) /* children stay in s's order */
 			return KORCH_ENOMEM;
-		/* out's child i is the copy of s's: same position */
-		fieldset_free(out->children[i].set);
-		out->children[i].set = sub;
 	}
 	*ret = steal_pointer(&out);
 	return 0;
@@ -967,6 +970,16 @@ fail:
  * Parses one FieldsV1 key. *ret_known is false for a type letter this version does not know
  * (skipped, as Kubernetes skips them).
  */
+/* "fieldsV1: PATH: bad path element "KEY": WHY"; returns KORCH_EINVALID. */
+static int
+bad_element(korch_error **err, const struct path_stack *path, const char *key, const char *why)
+{
+	_cleanup_free_ char *quoted = go_quote(key);
+	if (!quoted)
+		return error_oom(err);
+	return v1_error(err, path, "bad path element %s: %s", quoted, why);
+}
+
 static int
 v1_parse_element(const char *key, const struct path_stack *path, struct path_element *ret,
 		 bool *ret_known, korch_error **err)
@@ -1008,8 +1021,7 @@ v1_parse_element(const char *key, const struct path_stack *path, struct path_ele
 	case 'v': {
 		json_t *v = json_loads(rest, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 		if (!v)
-			return v1_error(err, path,
-					"bad path element %s: the value is not one JSON value", quoted);
+			return bad_element(err, path, key, "the value is not one JSON value");
 		*ret = (struct path_element){ .type = PATH_VALUE, .value = v };
 		return 0;
 	}

@@ -128,7 +128,7 @@ item_element(const json_t *item, const struct schema_type *t, struct path_elemen
 		for (size_t i = 0; i < nk; i++) {
 			json_t *v = json_object_get(item, names[i]);
 			if (v) {
-				v = json_deep_copy(v);
+				json_incref(v);
 			} else {
 				const char *def = key_default(t->elem, names[i]);
 				if (!def) {
@@ -156,23 +156,25 @@ item_element(const json_t *item, const struct schema_type *t, struct path_elemen
 		bad = "associative list without keys has an element that's an explicit null";
 	if (bad)
 		return strbuf_puts(msg, bad) < 0 ? KORCH_ENOMEM : KORCH_EINVALID;
-	json_t *v = json_deep_copy(item);
-	if (!v)
-		return KORCH_ENOMEM;
-	*ret = (struct path_element){ .type = PATH_VALUE, .value = v };
+	*ret = (struct path_element){ .type = PATH_VALUE, .value = json_incref((json_t *)item) };
 	return 0;
 }
 
 /*
- * The items of an associative list with their path elements, and an index sorted by element
- * (items with equal elements next to each other in list order), for lookups by element.
+ * The items of an associative list with their path elements, sorted by element (items with equal
+ * elements next to each other, in list order), and for each item where its run of equal elements
+ * starts and how long it is.
  */
 struct items {
 	const json_t *list;      /* the list (borrowed) */
 	struct path_element *pe; /* n elements, one per item */
 	size_t *sorted;          /* item positions sorted by (pe, position) */
+	size_t *run;             /* per item: where in sorted its run of equal elements starts */
+	size_t *count;           /* per item: the length of that run */
 	size_t n;                /* items */
 };
+
+#define NO_ITEM SIZE_MAX
 
 static void
 items_free(struct items *it)
@@ -181,17 +183,25 @@ items_free(struct items *it)
 		path_element_clear(&it->pe[i]);
 	free(it->pe);
 	free(it->sorted);
+	free(it->run);
+	free(it->count);
 	*it = (struct items){ 0 };
 }
 
-static const struct items *sort_items; /* qsort has no context argument */
-
 static int
-sorted_cmp(const void *a, const void *b)
+sorted_cmp(const void *a, const void *b, void *userdata)
 {
+	const struct path_element *pe = userdata;
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = path_element_compare(&sort_items->pe[i], &sort_items->pe[j]);
+	int c = path_element_compare(&pe[i], &pe[j]);
 	return c ? c : i < j ? -1 : i > j;
+}
+
+/* The position of the first item (in list order) with the element of item i. */
+static size_t
+items_first(const struct items *it, size_t i)
+{
+	return it->sorted[it->run[i]];
 }
 
 /*
@@ -205,55 +215,85 @@ items_build(const json_t *list, const struct schema_type *t, struct items *ret, 
 	size_t n = json_is_array(list) ? json_array_size(list) : 0;
 	it.pe = calloc(n ? n : 1, sizeof(*it.pe));
 	it.sorted = calloc(n ? n : 1, sizeof(*it.sorted));
-	if (!it.pe || !it.sorted) {
+	it.run = calloc(n ? n : 1, sizeof(*it.run));
+	it.count = calloc(n ? n : 1, sizeof(*it.count));
+	if (!it.pe || !it.sorted || !it.run || !it.count) {
 		items_free(&it);
 		return KORCH_ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		strbuf_printf(msg, "element %zu: ", i);
 		int r = item_element(json_array_get(list, i), t, &it.pe[i], msg);
 		if (r < 0) {
+			/* "element I: REASON" */
+			_cleanup_strbuf_ struct strbuf full = STRBUF_INIT;
+			if (r == KORCH_EINVALID) {
+				strbuf_printf(&full, "element %zu: %s", i, strbuf_str(msg));
+				strbuf_truncate(msg, 0);
+				strbuf_append(msg, full.buf, full.len);
+				if (full.oom || msg->oom)
+					r = KORCH_ENOMEM;
+			}
 			it.n = i;
 			items_free(&it);
 			return r;
 		}
-		strbuf_truncate(msg, 0);
 		it.n = i + 1;
 		it.sorted[i] = i;
 	}
-	sort_items = &it;
-	qsort(it.sorted, n, sizeof(*it.sorted), sorted_cmp);
-	sort_items = NULL;
+	qsort_r(it.sorted, n, sizeof(*it.sorted), sorted_cmp, it.pe);
+	for (size_t start = 0, end; start < n; start = end) {
+		for (end = start + 1; end < n && path_element_compare(&it.pe[it.sorted[start]],
+								      &it.pe[it.sorted[end]]) == 0;
+		     end++)
+			;
+		for (size_t k = start; k < end; k++) {
+			it.run[it.sorted[k]] = start;
+			it.count[it.sorted[k]] = end - start;
+		}
+	}
 	*ret = it;
 	return 0;
 }
 
-/* Where in it->sorted the first item with element pe is; *ret_count items share it (0: none). */
-static size_t
-items_find(const struct items *it, const struct path_element *pe, size_t *ret_count)
+/*
+ * Matches the items of l and r by element (a merge of the sorted orders): l_to_r[i] is the first
+ * item of r with the element of item i of l, NO_ITEM when r has none; r_to_l the same the other
+ * way. Both arrays are allocated here; KORCH_ENOMEM when that fails.
+ */
+static int
+items_match(const struct items *l, const struct items *r, size_t **ret_l_to_r, size_t **ret_r_to_l)
 {
-	size_t lo = 0, hi = it->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (path_element_compare(&it->pe[it->sorted[mid]], pe) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	size_t *l_to_r = malloc((l->n ? l->n : 1) * sizeof(*l_to_r));
+	size_t *r_to_l = malloc((r->n ? r->n : 1) * sizeof(*r_to_l));
+	if (!l_to_r || !r_to_l) {
+		free(l_to_r);
+		free(r_to_l);
+		return KORCH_ENOMEM;
 	}
-	size_t end = lo;
-	while (end < it->n && path_element_compare(&it->pe[it->sorted[end]], pe) == 0)
-		end++;
-	*ret_count = end - lo;
-	return lo;
-}
-
-/* The number of items with the element of item i. */
-static size_t
-items_count(const struct items *it, size_t i)
-{
-	size_t count;
-	items_find(it, &it->pe[i], &count);
-	return count;
+	for (size_t i = 0; i < l->n; i++)
+		l_to_r[i] = NO_ITEM;
+	for (size_t j = 0; j < r->n; j++)
+		r_to_l[j] = NO_ITEM;
+	size_t i = 0, j = 0;
+	while (i < l->n && j < r->n) {
+		size_t li = l->sorted[i], rj = r->sorted[j];
+		int c = path_element_compare(&l->pe[li], &r->pe[rj]);
+		if (c < 0) {
+			i += l->count[li];
+		} else if (c > 0) {
+			j += r->count[rj];
+		} else {
+			for (size_t k = 0; k < l->count[li]; k++)
+				l_to_r[l->sorted[i + k]] = rj;
+			for (size_t k = 0; k < r->count[rj]; k++)
+				r_to_l[r->sorted[j + k]] = li;
+			i += l->count[li];
+			j += r->count[rj];
+		}
+	}
+	*ret_l_to_r = l_to_r;
+	*ret_r_to_l = r_to_l;
+	return 0;
 }
 
 /* ---- errors with paths ----------------------------------------------------------------- */
@@ -404,8 +444,7 @@ validate_list(struct validate_walk *w, const json_t *v, const struct schema_type
 	}
 	strbuf_free(&msg);
 	for (size_t i = 0; i < n; i++) {
-		size_t first = items_find(&it, &it.pe[i], &(size_t){ 0 });
-		if (!w->allow_duplicates && it.sorted[first] != i) {
+		if (!w->allow_duplicates && items_first(&it, i) != i) {
 			struct strbuf key = STRBUF_INIT;
 			path_to_string(&it.pe[i], 1, &key);
 			if (key.oom)
@@ -522,7 +561,7 @@ to_set_list(struct to_set *w, const json_t *v, const struct schema_type *t)
 			break;
 		}
 		/* repeated items are owned as one leaf; the others with what they set */
-		if (items_count(&it, i) == 1)
+		if (it.count[i] == 1)
 			r = to_set_walk(w, json_array_get(v, i), t->elem);
 		if (r == 0)
 			r = to_set_insert(w);
@@ -546,18 +585,15 @@ to_set_walk(struct to_set *w, const json_t *v, const struct schema_type *t)
 }
 
 int
-typed_to_fieldset(const json_t *v, const struct schema_type *root, struct fieldset **ret,
-		  korch_error **err)
+typed_to_fieldset_validated(const json_t *v, const struct schema_type *root, struct fieldset **ret,
+			    korch_error **err)
 {
 	if (!v || !root)
 		return error_set(err, KORCH_EINVALID, "no value or schema to take fields from");
-	int r = typed_validate(v, root, true, err);
-	if (r < 0)
-		return r;
 	struct to_set w = { .path = PATH_STACK_INIT, .set = fieldset_new(), .err = err };
 	if (!w.set)
 		return error_oom(err);
-	r = to_set_walk(&w, v, root);
+	int r = to_set_walk(&w, v, root);
 	path_stack_free(&w.path);
 	if (r < 0) {
 		fieldset_free(w.set);
@@ -565,6 +601,16 @@ typed_to_fieldset(const json_t *v, const struct schema_type *root, struct fields
 	}
 	*ret = w.set;
 	return 0;
+}
+
+int
+typed_to_fieldset(const json_t *v, const struct schema_type *root, struct fieldset **ret,
+		  korch_error **err)
+{
+	if (!v || !root)
+		return error_set(err, KORCH_EINVALID, "no value or schema to take fields from");
+	int r = typed_validate(v, root, true, err);
+	return r < 0 ? r : typed_to_fieldset_validated(v, root, ret, err);
 }
 
 /* ---- Merge ----------------------------------------------------------------------------- */
@@ -627,24 +673,24 @@ merge_item(const json_t *lhs, const json_t *rhs, const struct schema_type *elem,
 }
 
 /*
- * The item of lhs with element pe, as SMD's merge sees it: NULL when lhs has none, a null when
- * lhs repeats it (repeated items are not merged with the applied one, they are replaced).
+ * Item i of lhs as SMD's merge sees it: a null when lhs repeats its element (repeated items are
+ * not merged with the applied one, they are replaced); NO_ITEM gives NULL (lhs has none).
  */
 static const json_t *
-merge_lhs_item(const struct items *l, const struct path_element *pe)
+merge_lhs_item(const struct items *l, size_t i)
 {
-	size_t count, at = items_find(l, pe, &count);
-	if (count == 0)
+	if (i == NO_ITEM)
 		return NULL;
-	if (count > 1)
+	if (l->count[i] > 1)
 		return json_null();
-	return json_array_get(l->list, l->sorted[at]);
+	return json_array_get(l->list, i);
 }
 
 /*
  * The item order of an associative list after the merge (SMD's mergingWalker.visitListItems):
  * rhs's items in rhs's order, lhs's other items kept in place, and lhs's items that rhs also
- * has moved to where rhs puts them, with the items rhs places before them.
+ * has moved to where rhs puts them, with the items rhs places before them. rhs repeats no
+ * element (typed_validate() refuses that in an applied configuration).
  */
 static int
 merge_list(const json_t *ll, const json_t *rl, const struct schema_type *t, json_t **ret)
@@ -653,7 +699,7 @@ merge_list(const json_t *ll, const json_t *rl, const struct schema_type *t, json
 	_cleanup_strbuf_ struct strbuf msg = STRBUF_INIT;
 	_cleanup_json_ json_t *out = json_array();
 	_cleanup_free_ bool *merged = NULL;
-	_cleanup_free_ size_t *shared = NULL;
+	_cleanup_free_ size_t *shared = NULL, *l_to_r = NULL, *r_to_l = NULL;
 	int res = KORCH_ENOMEM;
 	if (!out)
 		goto done;
@@ -662,56 +708,51 @@ merge_list(const json_t *ll, const json_t *rl, const struct schema_type *t, json
 	res = KORCH_ENOMEM;
 	merged = calloc(r.n ? r.n : 1, sizeof(*merged));
 	shared = calloc(r.n ? r.n : 1, sizeof(*shared));
-	if (!merged || !shared)
+	if (!merged || !shared || items_match(&l, &r, &l_to_r, &r_to_l) < 0)
 		goto done;
 	/* the items of rhs that lhs has too, in rhs's order */
-	size_t n_shared = 0, next = 0, count;
-	for (size_t i = 0; i < r.n; i++) {
-		items_find(&l, &r.pe[i], &count);
-		if (count)
+	size_t n_shared = 0, next = 0;
+	for (size_t i = 0; i < r.n; i++)
+		if (r_to_l[i] != NO_ITEM)
 			shared[n_shared++] = i;
-	}
-	ssize_t next_shared = n_shared ? (ssize_t)shared[next++] : -1;
+	size_t next_shared = n_shared ? shared[next++] : NO_ITEM;
 	size_t li = 0, ri = 0;
 	while (li < l.n || ri < r.n) {
 		if (li < l.n && ri < r.n) {
-			if (path_element_compare(&l.pe[li], &r.pe[ri]) == 0) {
+			if (l_to_r[li] == ri) {
 				merged[ri] = true;
-				if ((res = merge_item(merge_lhs_item(&l, &l.pe[li]),
+				if ((res = merge_item(merge_lhs_item(&l, li),
 						      json_array_get(rl, ri), t->elem, out)) < 0)
 					goto done;
 				li++, ri++;
-				next_shared = next < n_shared ? (ssize_t)shared[next++] : -1;
+				next_shared = next < n_shared ? shared[next++] : NO_ITEM;
 				continue;
 			}
-			items_find(&r, &l.pe[li], &count);
-			if (count && next_shared >= 0 &&
-			    path_element_compare(&r.pe[next_shared], &l.pe[li]) != 0) {
+			if (l_to_r[li] != NO_ITEM && next_shared != NO_ITEM &&
+			    l_to_r[li] != next_shared) {
 				/* shared, but not the one wanted in this round */
 				li++;
 				continue;
 			}
 		}
 		if (li < l.n) {
-			size_t at = items_find(&r, &l.pe[li], &count);
-			if (!count) {
+			if (l_to_r[li] == NO_ITEM) {
 				if ((res = merge_item(json_array_get(ll, li), NULL, t->elem, out)) <
 				    0)
 					goto done;
 				li++;
 				continue;
 			}
-			if (merged[r.sorted[at]])
+			if (merged[l_to_r[li]])
 				li++;
 		}
 		if (ri < r.n) {
 			merged[ri] = true;
-			if ((res = merge_item(merge_lhs_item(&l, &r.pe[ri]), json_array_get(rl, ri),
-					      t->elem, out)) < 0)
+			if ((res = merge_item(merge_lhs_item(&l, r_to_l[ri]),
+					      json_array_get(rl, ri), t->elem, out)) < 0)
 				goto done;
-			if (next_shared >= 0 &&
-			    path_element_compare(&r.pe[next_shared], &r.pe[ri]) == 0)
-				next_shared = next < n_shared ? (ssize_t)shared[next++] : -1;
+			if (next_shared == ri)
+				next_shared = next < n_shared ? shared[next++] : NO_ITEM;
 			ri++;
 		}
 	}
@@ -814,26 +855,29 @@ items_equal(const struct items *l, size_t la, const struct items *r, size_t ra, 
 	return true;
 }
 
-/* One element of an associative list: the item compared, or SMD's rules for repeated keys. */
+/*
+ * One element of an associative list, held by ln items of l from sorted position la and rn
+ * items of r from ra: the item compared, or SMD's rules for repeated keys.
+ */
 static int
 compare_element(struct compare_walk *w, const struct path_element *pe, const struct items *l,
-		const struct items *r, const struct schema_type *t)
+		size_t la, size_t ln, const struct items *r, size_t ra, size_t rn,
+		const struct schema_type *t)
 {
-	size_t ln, rn, la = items_find(l, pe, &ln), ra = items_find(r, pe, &rn);
 	const json_t *lv = ln ? json_array_get(l->list, l->sorted[la]) : NULL;
 	const json_t *rv = rn ? json_array_get(r->list, r->sorted[ra]) : NULL;
 	int res = 0;
 	if (ln <= 1 && rn <= 1)
 		return compare_child(w, pe, lv, rv, t->elem);
-	if (path_stack_push(&w->path, pe) < 0)
-		return KORCH_ENOMEM;
 	if (ln >= 2 && rn >= 2) {
 		/* repeated before and after: compared as one atomic value */
-		if (ln != rn || !items_equal(l, la, r, ra, ln))
-			res = compare_note(w, w->c->modified);
+		if (ln == rn && items_equal(l, la, r, ra, ln))
+			return 0;
+		if (path_stack_push(&w->path, pe) < 0)
+			return KORCH_ENOMEM;
+		res = compare_note(w, w->c->modified);
 	} else if (ln >= 2) {
 		/* no longer repeated: the new item is added, the repeated marker removed */
-		path_stack_pop(&w->path);
 		if (rn && (res = compare_child(w, pe, NULL, rv, t->elem)) < 0)
 			return res;
 		if (path_stack_push(&w->path, pe) < 0)
@@ -841,7 +885,6 @@ compare_element(struct compare_walk *w, const struct path_element *pe, const str
 		res = compare_note(w, w->c->removed);
 	} else {
 		/* newly repeated: the old item is removed, the repeated marker added */
-		path_stack_pop(&w->path);
 		if (ln && (res = compare_child(w, pe, lv, NULL, t->elem)) < 0)
 			return res;
 		if (path_stack_push(&w->path, pe) < 0)
@@ -852,6 +895,7 @@ compare_element(struct compare_walk *w, const struct path_element *pe, const str
 	return res;
 }
 
+/* Every element of either list once, walking both sorted orders together. */
 static int
 compare_list(struct compare_walk *w, const json_t *ll, const json_t *rl,
 	     const struct schema_type *t)
@@ -861,19 +905,16 @@ compare_list(struct compare_walk *w, const json_t *ll, const json_t *rl,
 	int res = items_build(ll, t, &l, &msg);
 	if (res == 0)
 		res = items_build(rl, t, &r, &msg);
-	/* every element once: lhs's in lhs's order, then rhs's new ones in rhs's order */
-	for (size_t i = 0; res == 0 && i < l.n; i++) {
-		size_t count, at = items_find(&l, &l.pe[i], &count);
-		if (l.sorted[at] == i)
-			res = compare_element(w, &l.pe[i], &l, &r, t);
-	}
-	for (size_t i = 0; res == 0 && i < r.n; i++) {
-		size_t count, at = items_find(&r, &r.pe[i], &count);
-		if (r.sorted[at] != i)
-			continue;
-		items_find(&l, &r.pe[i], &count);
-		if (count == 0)
-			res = compare_element(w, &r.pe[i], &l, &r, t);
+	size_t i = 0, j = 0;
+	while (res == 0 && (i < l.n || j < r.n)) {
+		size_t li = i < l.n ? l.sorted[i] : NO_ITEM, rj = j < r.n ? r.sorted[j] : NO_ITEM;
+		int c = li == NO_ITEM   ? 1
+			: rj == NO_ITEM ? -1
+					: path_element_compare(&l.pe[li], &r.pe[rj]);
+		size_t ln = c <= 0 ? l.count[li] : 0, rn = c >= 0 ? r.count[rj] : 0;
+		res = compare_element(w, c <= 0 ? &l.pe[li] : &r.pe[rj], &l, i, ln, &r, j, rn, t);
+		i += ln;
+		j += rn;
 	}
 	items_free(&l);
 	items_free(&r);

@@ -59,6 +59,9 @@ int typed_validate(const json_t *v, const struct schema_type *root, bool allow_d
  */
 int typed_to_fieldset(const json_t *v, const struct schema_type *root, struct fieldset **ret,
 		      korch_error **err);
+/* The same for a value that passed typed_validate() already (or was made from ones that did). */
+int typed_to_fieldset_validated(const json_t *v, const struct schema_type *root,
+				struct fieldset **ret, korch_error **err);
 
 /*
  * Merges rhs (an applied configuration) into lhs (the live object) as server-side apply does
