@@ -528,9 +528,10 @@ managers_update(struct managers *ms, const json_t *live, const json_t *newobj,
 {
 	struct typed_comparison cmp = { 0 };
 	struct fieldset *changed = NULL, **conflicts = NULL;
+	size_t n_conflicts = ms->n; /* entries may be dropped below */
 	int r = typed_compare(live, newobj, root, &cmp, err);
 	if (r < 0)
-		return r;
+		return korch_error_prefix(err, r, "failed to compare objects");
 	r = KORCH_ENOMEM;
 	if (set_subtract(&cmp.removed, reset, true) < 0 ||
 	    set_subtract(&cmp.modified, reset, true) < 0 ||
@@ -572,7 +573,7 @@ managers_update(struct managers *ms, const json_t *live, const json_t *newobj,
 	r = 0;
 done:
 	if (conflicts)
-		for (size_t i = 0; i < ms->n; i++)
+		for (size_t i = 0; i < n_conflicts; i++)
 			fieldset_free(conflicts[i]);
 	free(conflicts);
 	fieldset_free(changed);
@@ -929,8 +930,10 @@ apply_run(const struct apply_ctx *ctx, const struct managers *ms_in, bool force,
 		r = error_oom(err);
 		goto done;
 	}
-	if ((r = typed_merge(ctx->live, ctx->applied, ctx->root, &merged, err)) < 0)
+	if ((r = typed_merge(ctx->live, ctx->applied, ctx->root, &merged, err)) < 0) {
+		r = korch_error_prefix(err, r, "failed to merge config");
 		goto done;
+	}
 	ssize_t at = managers_find(&ms, id);
 	if (at >= 0 && !(last = fieldset_copy(ms.v[at].set))) {
 		r = error_oom(err);
@@ -948,8 +951,10 @@ apply_run(const struct apply_ctx *ctx, const struct managers *ms_in, bool force,
 		goto done;
 	}
 	if ((r = prune(merged, &ms, last, ms.v[managers_find(&ms, id)].set, ctx->root, &pruned,
-		       err)) < 0)
+		       err)) < 0) {
+		r = korch_error_prefix(err, r, "failed to prune fields");
 		goto done;
+	}
 	r = managers_update(&ms, ctx->live, pruned, ctx->root, id, force, ctx->reset, NULL,
 			    &conflict_sets, err);
 	if (r == KORCH_ECONFLICT) {

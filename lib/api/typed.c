@@ -197,6 +197,13 @@ sorted_cmp(const void *a, const void *b, void *userdata)
 	return c ? c : i < j ? -1 : i > j;
 }
 
+/* Whether item i has no element (a lenient build met an item without a valid key). */
+static bool
+item_invalid(const struct items *it, size_t i)
+{
+	return it->pe[i].type == PATH_INDEX;
+}
+
 /* The position of the first item (in list order) with the element of item i. */
 static size_t
 items_first(const struct items *it, size_t i)
@@ -206,10 +213,14 @@ items_first(const struct items *it, size_t i)
 
 /*
  * Builds the items of list (NULL or not an array: none) for type t. On a bad item, returns
- * KORCH_EINVALID with "element I: REASON" in *msg.
+ * KORCH_EINVALID with "element I: REASON" in *msg, unless lenient: the item then gets the
+ * element i:-1, which no item of an associative list has otherwise (see item_invalid()).
+ * Lenient walks are those structured-merge-diff makes ignoring such errors (ToFieldSet and
+ * RemoveItems of the intermediate values of a prune, where removal can leave an item null).
  */
 static int
-items_build(const json_t *list, const struct schema_type *t, struct items *ret, struct strbuf *msg)
+items_build(const json_t *list, const struct schema_type *t, bool lenient, struct items *ret,
+	    struct strbuf *msg)
 {
 	struct items it = { .list = list };
 	size_t n = json_is_array(list) ? json_array_size(list) : 0;
@@ -223,6 +234,11 @@ items_build(const json_t *list, const struct schema_type *t, struct items *ret, 
 	}
 	for (size_t i = 0; i < n; i++) {
 		int r = item_element(json_array_get(list, i), t, &it.pe[i], msg);
+		if (r == KORCH_EINVALID && lenient) {
+			strbuf_truncate(msg, 0);
+			it.pe[i] = (struct path_element){ .type = PATH_INDEX, .index = -1 };
+			r = 0;
+		}
 		if (r < 0) {
 			/* "element I: REASON" */
 			_cleanup_strbuf_ struct strbuf full = STRBUF_INIT;
@@ -433,7 +449,7 @@ validate_list(struct validate_walk *w, const json_t *v, const struct schema_type
 	}
 	struct items it = { 0 };
 	struct strbuf msg = STRBUF_INIT;
-	int r = items_build(v, t, &it, &msg);
+	int r = items_build(v, t, false, &it, &msg);
 	if (r < 0) {
 		if (r == KORCH_ENOMEM || msg.oom)
 			w->errors.oom = true;
@@ -510,6 +526,7 @@ typed_validate(const json_t *v, const struct schema_type *root, bool allow_dupli
 struct to_set {
 	struct path_stack path; /* where the walk is */
 	struct fieldset *set;   /* what it found */
+	bool lenient;           /* items without a valid key are skipped, not refused */
 	korch_error **err;      /* where failures go */
 };
 
@@ -550,12 +567,14 @@ to_set_list(struct to_set *w, const json_t *v, const struct schema_type *t)
 {
 	struct items it = { 0 };
 	_cleanup_strbuf_ struct strbuf msg = STRBUF_INIT;
-	int r = items_build(v, t, &it, &msg);
+	int r = items_build(v, t, w->lenient, &it, &msg);
 	if (r == KORCH_ENOMEM)
 		return error_oom(w->err);
 	if (r < 0)
 		return path_error(w->err, &w->path, &msg);
 	for (size_t i = 0; i < it.n && r == 0; i++) {
+		if (item_invalid(&it, i))
+			continue; /* SMD's ToFieldSet gives it no path anything matches */
 		if (path_stack_push(&w->path, &it.pe[i]) < 0) {
 			r = error_oom(w->err);
 			break;
@@ -590,7 +609,12 @@ typed_to_fieldset_validated(const json_t *v, const struct schema_type *root, str
 {
 	if (!v || !root)
 		return error_set(err, KORCH_EINVALID, "no value or schema to take fields from");
-	struct to_set w = { .path = PATH_STACK_INIT, .set = fieldset_new(), .err = err };
+	struct to_set w = {
+		.path = PATH_STACK_INIT,
+		.set = fieldset_new(),
+		.lenient = true,
+		.err = err,
+	};
 	if (!w.set)
 		return error_oom(err);
 	int r = to_set_walk(&w, v, root);
@@ -703,7 +727,8 @@ merge_list(const json_t *ll, const json_t *rl, const struct schema_type *t, json
 	int res = KORCH_ENOMEM;
 	if (!out)
 		goto done;
-	if ((res = items_build(rl, t, &r, &msg)) < 0 || (res = items_build(ll, t, &l, &msg)) < 0)
+	if ((res = items_build(rl, t, false, &r, &msg)) < 0 ||
+	    (res = items_build(ll, t, false, &l, &msg)) < 0)
 		goto done;
 	res = KORCH_ENOMEM;
 	merged = calloc(r.n ? r.n : 1, sizeof(*merged));
@@ -902,9 +927,9 @@ compare_list(struct compare_walk *w, const json_t *ll, const json_t *rl,
 {
 	struct items l = { 0 }, r = { 0 };
 	_cleanup_strbuf_ struct strbuf msg = STRBUF_INIT;
-	int res = items_build(ll, t, &l, &msg);
+	int res = items_build(ll, t, false, &l, &msg);
 	if (res == 0)
-		res = items_build(rl, t, &r, &msg);
+		res = items_build(rl, t, false, &r, &msg);
 	size_t i = 0, j = 0;
 	while (res == 0 && (i < l.n || j < r.n)) {
 		size_t li = i < l.n ? l.sorted[i] : NO_ITEM, rj = j < r.n ? r.sorted[j] : NO_ITEM;
@@ -1034,9 +1059,9 @@ remove_list(const json_t *v, const struct fieldset *items, const struct schema_t
 	struct items it = { 0 };
 	_cleanup_strbuf_ struct strbuf msg = STRBUF_INIT;
 	_cleanup_json_ json_t *out = json_array();
-	int r = out ? items_build(v, t, &it, &msg) : KORCH_ENOMEM;
+	int r = out ? items_build(v, t, true, &it, &msg) : KORCH_ENOMEM;
 	for (size_t i = 0; r == 0 && i < it.n; i++) {
-		if (fieldset_has(items, &it.pe[i], 1))
+		if (!item_invalid(&it, i) && fieldset_has(items, &it.pe[i], 1))
 			continue;
 		json_t *kept = NULL;
 		r = remove_below(json_array_get(v, i), items, &it.pe[i], t->elem, &kept);

@@ -59,7 +59,11 @@ int typed_validate(const json_t *v, const struct schema_type *root, bool allow_d
  */
 int typed_to_fieldset(const json_t *v, const struct schema_type *root, struct fieldset **ret,
 		      korch_error **err);
-/* The same for a value that passed typed_validate() already (or was made from ones that did). */
+/*
+ * The same for a value that passed typed_validate() already or was made by the walks below from
+ * ones that did; an item a removal left without a valid key (null) is skipped, as SMD's
+ * ToFieldSet skips it.
+ */
 int typed_to_fieldset_validated(const json_t *v, const struct schema_type *root,
 				struct fieldset **ret, korch_error **err);
 

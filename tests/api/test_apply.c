@@ -1066,6 +1066,68 @@ test_pod(void **state)
 	json_decref(s2);
 }
 
+/* An update that empties one entry and takes part of the next: both handled, nothing leaked. */
+static void
+test_update_empties_entries(void **state)
+{
+	json_t *s1 = apply_ok(NULL, DEPLOY("2", "nginx:1.27"), "deployer", false, T0);
+	json_t *s2 = apply_ok(s1, "{" HEAD "},'spec':{'replicas':2}}", "scaler", false, T0);
+	/* scaler (first in managedFields) loses its one field, deployer two of its fields */
+	json_t *s3 = update_ok(s2, DEPLOY("5", "nginx:1.28"), "kubectl-edit", NULL, T1);
+	assert_managed(
+		s3,
+		"[" ENTRY(
+			"deployer", "Apply", "apps/v1", AT("2023-11-14T22:13:20Z"),
+			"{'f:metadata':{'f:labels':{'f:app':{}}},'f:spec':{'f:selector':"
+			"{},'f:template':{'f:metadata':{'f:labels':{'f:app':{}}},'f:spec':"
+			"{'f:containers':{" WEB_KEY
+			":{'.':{},'f:name':{}}}}}}}") "," ENTRY("kubectl-edit", "Update", "apps/v1",
+								AT("2023-11-14T22:14:20Z"),
+								"{'f:spec':{'f:replicas':{},'f:template':{'f:spec':{'f:containers':"
+								"{" WEB_KEY
+								":{'f:image':{}}}}}}}") "]");
+	json_decref(s1);
+	json_decref(s2);
+	json_decref(s3);
+}
+
+/*
+ * Pruning one list item while another item is owned only as an item (its fields by nobody):
+ * structured-merge-diff's intermediate object then holds a null item, which it skips.
+ */
+static void
+test_prune_with_unowned_item_fields(void **state)
+{
+	json_t *live =
+		tjson("{" HEAD ",'managedFields':[{'manager':'a','operation':'Apply',"
+		      "'apiVersion':'apps/v1','fieldsType':'FieldsV1','fieldsV1':{'f:spec':{"
+		      "'f:template':{'f:spec':{'f:containers':{'k:{\\'name\\':\\'a\\'}':{"
+		      "'.':{},'f:name':{}}}}}}}},{'manager':'u','operation':'Update',"
+		      "'apiVersion':'apps/v1','fieldsType':'FieldsV1','fieldsV1':{'f:spec':{"
+		      "'f:template':{'f:spec':{'f:containers':{'k:{\\'name\\':\\'b\\'}':{}}}}}}"
+		      "}]},'spec':{'template':{'spec':{'containers':[{'name':'b','image':"
+		      "'x'}]}}}}");
+	json_t *out = apply_ok(live,
+			       "{" HEAD "},'spec':{'template':{'spec':{'containers':[{"
+			       "'name':'c'}]}}}}",
+			       "a", false, T1);
+	assert_object(out, "{" HEAD "},'spec':{'template':{'spec':{'containers':[{'name':'b',"
+			   "'image':'x'},{'name':'c'}]}}}}");
+	assert_managed(
+		out,
+		"[" ENTRY(
+			"a", "Apply", "apps/v1", AT("2023-11-14T22:14:20Z"),
+			"{'f:spec':{'f:template':{'f:spec':{'f:containers':{"
+			"'k:{\\'name\\':\\'c\\'}':{'.':{},'f:name':{}}}}}}}") "," ENTRY("u",
+											"Update",
+											"apps/v1",
+											NO_TIME,
+											"{'f:spec':{'f:template':{'f:spec':{'f:containers':{"
+											"'k:{\\'name\\':\\'b\\'}':{}}}}}}") "]");
+	json_decref(out);
+	json_decref(live);
+}
+
 int
 main(void)
 {
@@ -1087,6 +1149,8 @@ main(void)
 		cmocka_unit_test(test_kubectl_last_applied),
 		cmocka_unit_test(test_unknown_manager_and_server_metadata),
 		cmocka_unit_test(test_pod),
+		cmocka_unit_test(test_update_empties_entries),
+		cmocka_unit_test(test_prune_with_unowned_item_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
