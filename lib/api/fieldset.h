@@ -31,7 +31,7 @@ enum path_element_type {
 
 /*
  * One element of a path. Elements handed to the functions below are borrowed; a set keeps its
- * own copies.
+ * own copy of the name and a reference to the value, which nothing modifies.
  */
 struct path_element {
 	enum path_element_type type; /* which of the fields below is set */

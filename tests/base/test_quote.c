@@ -123,7 +123,9 @@ test_go_json_string(void **state)
 	check_json_string("\xe2\x80\xa8\xe2\x80\xa9", 6, "\"\\u2028\\u2029\"");
 	/* other UTF-8 as it is, DEL too; invalid bytes become U+FFFD */
 	check_json_string("caf\xc3\xa9\x7f", 6, "\"caf\xc3\xa9\x7f\"");
-	check_json_string("a\xff" "b\xc3", 4, "\"a\\ufffdb\\ufffd\"");
+	check_json_string("a\xff"
+			  "b\xc3",
+			  4, "\"a\\ufffdb\\ufffd\"");
 }
 
 static void
