@@ -31,6 +31,7 @@ struct codec_docs {
 	size_t cap;      /* allocated entries */
 };
 
+/* Releases the documents and empties docs (ready for reuse); takes NULL. */
 void codec_docs_free(struct codec_docs *docs);
 
 /*
@@ -42,16 +43,22 @@ int codec_json_decode(const char *data, size_t len, json_t **ret, korch_error **
 
 /*
  * Decodes a YAML stream of one or more documents (JSON is accepted too, being YAML). Empty
- * documents are skipped. Scalars resolve as Kubernetes' YAML decoder does (go-yaml v2 rules:
- * null/~, true/false/yes/no/on/off, integers including 0x and 0 octal, floats, .inf/.nan;
- * quoted scalars are strings). Limits as for JSON plus CODEC_MAX_YAML_NODES; non-string keys
- * become strings; merge keys (<<) are honoured.
+ * documents are skipped; each kept document's line is that of its first content line.
+ * Scalars resolve as Kubernetes' YAML path does (sigs.k8s.io/yaml over go-yaml v2): null/~,
+ * true/false/yes/no/on/off/y/n, integers including 0x, 0o, 0b and 0 octal (0644 is 420),
+ * floats (an integral float such as 1e3 becomes the integer Kubernetes reads after Go's JSON),
+ * timestamps kept as strings, quoted scalars and !!str as strings. Refused (KORCH_EINVALID,
+ * with the line): .inf and .nan, integer literals outside int64, duplicate keys, null and
+ * collection keys, !!binary, NUL and invalid UTF-8. Other keys become strings (1.5: x gives
+ * "1.5"); merge keys (<<) are honoured. Limits as for JSON plus CODEC_MAX_YAML_NODES
+ * (KORCH_ETOOLARGE). Aliases give independent copies. *ret is overwritten on success only.
  */
 int codec_yaml_decode(const char *data, size_t len, struct codec_docs *ret, korch_error **err);
 
 /*
- * Decodes manifests: JSON when the first non-blank byte is '{' or '[', YAML otherwise. source
- * (a file name, or NULL) prefixes error messages ("deploy.yaml:12: ...").
+ * Decodes manifests: JSON when the first non-blank byte is '{' or '[' (as kubectl decides; one
+ * document, whose line is that of the bracket), YAML otherwise. source (a file name, or NULL)
+ * prefixes error messages ("deploy.yaml:12:3: ..." rather than "line 12 column 3: ...").
  */
 int codec_decode_manifests(const char *data, size_t len, const char *source,
 			   struct codec_docs *ret, korch_error **err);
@@ -61,7 +68,10 @@ char *codec_json_encode(const json_t *value);
 
 /*
  * Appends value as block-style YAML the way kubectl -o yaml prints it (two-space indent, lists
- * not indented under their key, strings quoted only where plain YAML would change them).
+ * not indented under their key, strings quoted only where plain YAML would change them, literal
+ * blocks for multi-line strings, keys in insertion order). Refused: strings holding NUL
+ * (KORCH_EINVALID), nesting deeper than CODEC_MAX_DEPTH (KORCH_ETOOLARGE); out is then left as
+ * it was.
  */
 int codec_yaml_encode(const json_t *value, struct strbuf *out, korch_error **err);
 
