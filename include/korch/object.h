@@ -69,6 +69,13 @@ KORCH_EXPORT const char *korch_object_label(const korch_object *obj, const char 
  */
 KORCH_EXPORT const char *korch_object_condition(const korch_object *obj, const char *type);
 
+/** The value of annotation key, or NULL. Borrowed from obj. */
+KORCH_EXPORT const char *korch_object_annotation(const korch_object *obj, const char *key);
+
+/** Sets annotation key (keys hold dots and slashes, so this is not a path). */
+KORCH_EXPORT int korch_object_set_annotation(korch_object *obj, const char *key,
+					     const char *value, korch_error **err);
+
 /** Sets a string at a dotted path of object fields, creating objects on the way. */
 KORCH_EXPORT int korch_object_set_string(korch_object *obj, const char *path, const char *value,
 					 korch_error **err);

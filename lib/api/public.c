@@ -184,6 +184,29 @@ korch_object_label(const korch_object *obj, const char *key)
 }
 
 KORCH_EXPORT const char *
+korch_object_annotation(const korch_object *obj, const char *key)
+{
+	json_t *annotations = obj ? walk(J(obj), "metadata.annotations") : NULL;
+	return json_string_value(json_object_get(annotations, key));
+}
+
+KORCH_EXPORT int
+korch_object_set_annotation(korch_object *obj, const char *key, const char *value,
+			    korch_error **err)
+{
+	json_t *meta = json_object_get(J(obj), "metadata");
+	if (!json_is_object(meta))
+		return error_set(err, KORCH_EINVALID, "the object has no metadata");
+	json_t *annotations = json_object_get(meta, "annotations");
+	if (!json_is_object(annotations)) {
+		annotations = json_object();
+		if (json_object_set_new(meta, "annotations", annotations) < 0)
+			return error_oom(err);
+	}
+	return json_object_set_new(annotations, key, json_string(value)) < 0 ? error_oom(err) : 0;
+}
+
+KORCH_EXPORT const char *
 korch_object_condition(const korch_object *obj, const char *type)
 {
 	size_t i;
