@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <nettle/base64.h>
 #include <uuid/uuid.h>
 
 #include "api/apply.h"
@@ -185,15 +186,91 @@ same_object(const json_t *a, const json_t *b)
 	return json_equal(x, y);
 }
 
-/* Kubernetes' aggregate message: `Kind.group "name" is invalid: [a, b]`. */
+/* A Secret's stringData goes into data, base64-encoded, as Kubernetes' conversion does. */
 static int
-invalid(const struct kind_info *k, const json_t *obj, int r, korch_error **err)
+merge_string_data(const struct kind_info *k, json_t *obj, korch_error **err)
 {
-	if (!err || !*err || korch_error_code(*err) != KORCH_EINVALID || !korch_error_cause_count(*err))
-		return r;
-	char title[300];
-	object_title(k, meta_str(obj, "name"), title, sizeof(title));
-	return korch_error_prefix(err, r, "%s is invalid", title);
+	json_t *string_data = json_object_get(obj, "stringData");
+	if (strcmp(k->kind, "Secret") != 0 || !string_data)
+		return 0;
+	if (!json_is_object(string_data))
+		return 0; /* schema_check reported its type already */
+	json_t *data = json_object_get(obj, "data");
+	if (!json_is_object(data)) {
+		data = json_object();
+		if (json_object_set_new(obj, "data", data) < 0)
+			return error_oom(err);
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach (string_data, key, v) {
+		const char *text = json_string_value(v);
+		size_t len = text ? strlen(text) : 0;
+		char *encoded = malloc(BASE64_ENCODE_RAW_LENGTH(len) + 1);
+		if (!encoded)
+			return error_oom(err);
+		base64_encode_raw(encoded, len, (const uint8_t *)(text ? text : ""));
+		encoded[BASE64_ENCODE_RAW_LENGTH(len)] = '\0';
+		int r = json_object_set_new(data, key, json_string(encoded));
+		free(encoded);
+		if (r < 0)
+			return error_oom(err);
+	}
+	json_object_del(obj, "stringData");
+	return 0;
+}
+
+/*
+ * A Job without manualSelector gets the selector and pod labels Kubernetes generates from its
+ * uid (both the batch.kubernetes.io/ forms and the legacy ones), so that `kubectl logs job/NAME`
+ * and `kubectl wait` find its pods.
+ */
+static int
+job_selector(json_t *job, korch_error **err)
+{
+	json_t *spec = json_object_get(job, "spec");
+	if (!json_is_object(spec) || json_is_true(json_object_get(spec, "manualSelector")))
+		return 0;
+	const char *uid = meta_str(job, "uid");
+	const char *name = meta_str(job, "name");
+	json_t *tmpl = json_object_get(spec, "template");
+	if (!uid || !name || !json_is_object(tmpl))
+		return 0;
+	json_t *tmeta = meta_of(tmpl);
+	json_t *labels = json_object_get(tmeta, "labels");
+	if (!json_is_object(labels)) {
+		labels = json_object();
+		if (json_object_set_new(tmeta, "labels", labels) < 0)
+			return error_oom(err);
+	}
+	/* Labels the user set stay; a conflict is validation's to report (generateSelector). */
+	static const char *const name_labels[] = { "job-name", "batch.kubernetes.io/job-name" };
+	static const char *const uid_labels[] = { "controller-uid",
+						  "batch.kubernetes.io/controller-uid" };
+	for (size_t i = 0; i < 2; i++) {
+		if (!json_object_get(labels, name_labels[i]) &&
+		    json_object_set_new(labels, name_labels[i], json_string(name)) < 0)
+			return error_oom(err);
+		if (!json_object_get(labels, uid_labels[i]) &&
+		    json_object_set_new(labels, uid_labels[i], json_string(uid)) < 0)
+			return error_oom(err);
+	}
+	json_t *selector = json_object_get(spec, "selector");
+	if (!json_is_object(selector)) {
+		selector = json_object();
+		if (json_object_set_new(spec, "selector", selector) < 0)
+			return error_oom(err);
+	}
+	json_t *match = json_object_get(selector, "matchLabels");
+	if (!json_is_object(match)) {
+		match = json_object();
+		if (json_object_set_new(selector, "matchLabels", match) < 0)
+			return error_oom(err);
+	}
+	if (!json_object_get(match, "batch.kubernetes.io/controller-uid") &&
+	    json_object_set_new(match, "batch.kubernetes.io/controller-uid", json_string(uid)) < 0)
+		return error_oom(err);
+	return 0;
 }
 
 /*
@@ -267,17 +344,21 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 				json_object_del(obj, "status");
 		}
 	}
+	if (!old && (r = set_uid(meta, err)) < 0)
+		return r;
+	if ((r = merge_string_data(k, obj, err)) < 0)
+		return r;
+	if (!old && strcmp(k->kind, "Job") == 0 && (r = job_selector(obj, err)) < 0)
+		return r;
 	object_set_defaults(obj, k);
 	if (!old && strcmp(k->kind, "Pod") == 0)
 		json_object_set_new(json_object_get(obj, "status"), "qosClass",
 				    json_string(pod_qos_class(obj)));
 	if ((r = object_validate(obj, old, k, err)) < 0)
-		return invalid(k, obj, r, err);
+		return r;
 	if ((r = admit_namespace(c, k, obj, !old, err)) < 0)
 		return r;
 	if (!old) {
-		if ((r = set_uid(meta, err)) < 0)
-			return r;
 		set_time(meta, "creationTimestamp", now);
 		if (tracks_generation(k))
 			json_object_set_new(meta, "generation", json_integer(1));
