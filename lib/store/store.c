@@ -647,7 +647,7 @@ store_path(const struct store *s)
 korch_loop *
 store_loop(const struct store *s)
 {
-	return s->loop;
+	return s->opts.loop;
 }
 
 int
