@@ -224,11 +224,16 @@ watch_status(const korch_error *e)
 			 "reason", code == KORCH_EGONE ? "Expired" : "InternalError", "code", http);
 }
 
+static void send_initial(struct loop_source *src, void *userdata);
+
 static void
 on_store_events(struct store_watch *sw, const struct store_event *events, size_t n,
 		const korch_error *error, void *userdata)
 {
 	struct client_watch *w = userdata;
+	/* The synthetic ADDED events of the initial state always come first. */
+	if (w->initial)
+		send_initial(NULL, w);
 	if (error) {
 		_cleanup_json_ json_t *status = watch_status(error);
 		w->fn(w, CLIENT_EVENT_ERROR, status, w->userdata);

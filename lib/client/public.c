@@ -120,7 +120,7 @@ KORCH_EXPORT int
 korch_client_get(korch_client *c, const char *res, const char *ns, const char *name,
 		 korch_object **ret, korch_error **err)
 {
-	const struct kind_info *k;
+	const struct kind_info *k = NULL;
 	int r = resource(res, &k, err);
 	if (r < 0)
 		return r;
@@ -135,7 +135,7 @@ KORCH_EXPORT int
 korch_client_list(korch_client *c, const char *res, const char *ns,
 		  const korch_list_options *opts, korch_object **ret, korch_error **err)
 {
-	const struct kind_info *k;
+	const struct kind_info *k = NULL;
 	int r = resource(res, &k, err);
 	if (r < 0)
 		return r;
@@ -180,7 +180,7 @@ korch_client_apply(korch_client *c, const korch_object *obj, const korch_write_o
 	_cleanup_json_ json_t *cfg = with_namespace(obj);
 	if (!cfg)
 		return error_oom(err);
-	const struct kind_info *k;
+	const struct kind_info *k = NULL;
 	if ((r = kind_resolve_object(cfg, &k, err)) < 0)
 		return r;
 	json_t *meta = json_object_get(cfg, "metadata");
@@ -246,7 +246,7 @@ korch_client_patch(korch_client *c, const char *res, const char *ns, const char 
 		   int patch_type, const korch_object *patch, const korch_write_options *opts,
 		   korch_object **ret, korch_error **err)
 {
-	const struct kind_info *k;
+	const struct kind_info *k = NULL;
 	int r = check_version(opts, err);
 	if (r == 0)
 		r = resource(res, &k, err);
@@ -264,7 +264,7 @@ KORCH_EXPORT int
 korch_client_delete(korch_client *c, const char *res, const char *ns, const char *name,
 		    const korch_delete_options *opts, korch_object **ret, korch_error **err)
 {
-	const struct kind_info *k;
+	const struct kind_info *k = NULL;
 	int r = resource(res, &k, err);
 	if (r < 0)
 		return r;

@@ -57,14 +57,6 @@ manager_of(const struct client_write_opts *o)
 	return o && o->field_manager && *o->field_manager ? o->field_manager : "unknown";
 }
 
-/* "Deployment.apps \"web\"": how Kubernetes names an object in messages. */
-static void
-object_title(const struct kind_info *k, const char *name, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s%s%s \"%s\"", k->kind, *k->group ? "." : "", k->group,
-		 name ? name : "");
-}
-
 /* The kinds whose strategies count spec changes in metadata.generation. */
 static bool
 tracks_generation(const struct kind_info *k)
@@ -515,7 +507,7 @@ int
 client_create(struct client *c, const json_t *obj_in, const struct client_write_opts *o,
 	      json_t **ret, korch_error **err)
 {
-	const struct kind_info *k;
+	const struct kind_info *k = NULL;
 	int r = resolve(obj_in, &k, err);
 	if (r < 0)
 		return r;
@@ -537,7 +529,7 @@ int
 client_update(struct client *c, const json_t *obj_in, const char *subresource,
 	      const struct client_write_opts *o, json_t **ret, korch_error **err)
 {
-	const struct kind_info *k;
+	const struct kind_info *k = NULL;
 	int r = resolve(obj_in, &k, err);
 	if (r < 0)
 		return r;
@@ -546,7 +538,7 @@ client_update(struct client *c, const json_t *obj_in, const char *subresource,
 	if (rv && *rv && (parse_int64(rv, &wanted) < 0 || wanted <= 0))
 		return error_set(err, KORCH_EINVALID, "invalid resourceVersion: %s", rv);
 	_cleanup_json_ json_t *old = NULL;
-	int64_t revision;
+	int64_t revision = 0;
 	r = get_current(c, k, meta_str(obj_in, "namespace"), meta_str(obj_in, "name"), &old,
 			&revision, err);
 	if (r < 0)
@@ -613,7 +605,7 @@ int
 client_plan_apply(struct client *c, const json_t *applied_in, const struct client_write_opts *o,
 		  struct client_plan *ret, korch_error **err)
 {
-	const struct kind_info *k;
+	const struct kind_info *k = NULL;
 	int r = resolve(applied_in, &k, err);
 	if (r < 0)
 		return r;
@@ -670,7 +662,7 @@ client_patch(struct client *c, const struct kind_info *k, const char *ns, const 
 	}
 	for (int attempt = 0;; attempt++) {
 		_cleanup_json_ json_t *old = NULL;
-		int64_t revision;
+		int64_t revision = 0;
 		int r = get_current(c, k, ns, name, &old, &revision, err);
 		if (r < 0)
 			return r;
@@ -718,7 +710,7 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 	if (!o)
 		o = &none;
 	json_t *old = NULL;
-	int64_t revision;
+	int64_t revision = 0;
 	int r = get_current(c, k, ns, name, &old, &revision, err);
 	if (r < 0)
 		return r;

@@ -377,10 +377,13 @@ test_list_selectors_and_txn(void **state)
 	struct client_txn *t = NULL;
 	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
 	_cleanup_json_ json_t *x = yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n");
-	_cleanup_json_ json_t *y = yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y, namespace: default}\n");
+	_cleanup_json_ json_t *y = yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: yy, namespace: default}\n");
 	struct client_write_opts gitops = { .field_manager = "korch-gitops" };
-	assert_int_equal(client_txn_apply(t, x, &gitops, NULL), 0);
-	assert_int_equal(client_txn_apply(t, y, &gitops, NULL), 0);
+	korch_error *terr = NULL;
+	if (client_txn_apply(t, x, &gitops, &terr) < 0)
+		fail_msg("txn apply: %s", korch_error_message(terr));
+	if (client_txn_apply(t, y, &gitops, &terr) < 0)
+		fail_msg("txn apply y: %s", korch_error_message(terr));
 	assert_int_equal(client_txn_delete(t, cm, "default", "cm0", NULL), 0);
 	assert_int_equal(client_txn_size(t), 3);
 	/* Someone else deletes cm0 meanwhile: the whole transaction fails. */

@@ -27,9 +27,9 @@ prepare(struct ctl *ctl, korch_object *doc, korch_object **ret)
 	korch_object *cfg = NULL;
 	if (korch_object_copy(doc, &cfg, &err) < 0)
 		goto fail;
-	const korch_resource *r = korch_resource_for_kind(korch_object_api_version(cfg),
-							  korch_object_kind(cfg));
-	if (r && korch_resource_namespaced(r)) {
+	const korch_resource *res = korch_resource_for_kind(korch_object_api_version(cfg),
+							    korch_object_kind(cfg));
+	if (res && korch_resource_namespaced(res)) {
 		const char *ns = korch_object_namespace(cfg);
 		if (ns && ctl->ns && strcmp(ns, ctl->ns) != 0) {
 			fprintf(stderr,

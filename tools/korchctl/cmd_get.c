@@ -411,6 +411,18 @@ static void
 describe_value(const char *title, korch_object *v, int indent)
 {
 	char *yaml = NULL;
+	char *plain = NULL;
+	/* Strings print as they are (YAML would quote a timestamp). */
+	if (korch_object_to_text(v, KORCH_TEXT_JSON, &plain, NULL) == 0 && plain[0] == '"') {
+		const char *s = korch_object_get_string(v, "");
+		if (s) {
+			printf("%*s%s:%*s%s\n", indent, "", title,
+			       (int)(strlen(title) < 19 ? 20 - strlen(title) : 1), "", s);
+			free(plain);
+			return;
+		}
+	}
+	free(plain);
 	if (korch_object_to_text(v, KORCH_TEXT_YAML, &yaml, NULL) < 0)
 		return;
 	size_t len = strlen(yaml);
