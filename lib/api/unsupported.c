@@ -281,7 +281,7 @@ walk_path(struct walk *w, const json_t *v, const char *p, const struct refusal *
 		json_t *item;
 		json_array_foreach (json_is_array(m) ? (json_t *)m : NULL, i, item) {
 			size_t l2 = w->path.len;
-			strbuf_printf(&w->path, "[%zu]", i);
+			put_index(&w->path, i);
 			walk_path(w, item, next, r);
 			strbuf_truncate(&w->path, l2);
 		}
@@ -349,10 +349,23 @@ object_check_supported(const json_t *obj, const struct kind_info *k, korch_error
 			root = json_object_get(tmpl, r->scope == S_POD_SPEC ? "spec" : "metadata");
 			if (!json_is_object(root))
 				continue;
-			if (*tp)
-				strbuf_printf(&w.path, "%s.", tp);
-			strbuf_puts(&w.path, r->scope == S_POD_SPEC ? "spec" : "metadata");
 			break;
+		}
+		/* most fields are absent: look at the first step before building paths */
+		char first[64];
+		size_t n = strcspn(r->path, ".[");
+		if (n >= sizeof(first))
+			continue;
+		memcpy(first, r->path, n);
+		first[n] = 0;
+		if (!json_object_get(root, first))
+			continue;
+		if (r->scope != S_OBJECT) {
+			if (*tp) {
+				strbuf_puts(&w.path, tp);
+				strbuf_putc(&w.path, '.');
+			}
+			strbuf_puts(&w.path, r->scope == S_POD_SPEC ? "spec" : "metadata");
 		}
 		walk_path(&w, root, r->path, r);
 	}

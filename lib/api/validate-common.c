@@ -74,11 +74,25 @@ vp_field(struct vctx *c, const char *name)
 	return len;
 }
 
+void
+put_index(struct strbuf *sb, size_t i)
+{
+	char buf[24];
+	size_t n = sizeof(buf);
+	buf[--n] = ']';
+	do {
+		buf[--n] = (char)('0' + i % 10);
+		i /= 10;
+	} while (i);
+	buf[--n] = '[';
+	strbuf_append(sb, buf + n, sizeof(buf) - n);
+}
+
 size_t
 vp_index(struct vctx *c, size_t i)
 {
 	size_t len = c->path.len;
-	strbuf_printf(&c->path, "[%zu]", i);
+	put_index(&c->path, i);
 	return len;
 }
 
@@ -86,7 +100,9 @@ size_t
 vp_key(struct vctx *c, const char *key)
 {
 	size_t len = c->path.len;
-	strbuf_printf(&c->path, "[%s]", key);
+	strbuf_putc(&c->path, '[');
+	strbuf_puts(&c->path, key);
+	strbuf_putc(&c->path, ']');
 	return len;
 }
 

@@ -47,6 +47,8 @@ void vctx_free(struct vctx *c);
 /* Path steps; each returns the length to restore with vp_pop(). */
 size_t vp_field(struct vctx *c, const char *name);
 size_t vp_index(struct vctx *c, size_t i);
+/* Appends "[i]" (without printf: paths are built for every list item). */
+void put_index(struct strbuf *sb, size_t i);
 size_t vp_key(struct vctx *c, const char *key);
 void vp_pop(struct vctx *c, size_t len);
 /* Cuts the path back to len and returns what was cut (for vp_attach to put back). */
