@@ -25,12 +25,15 @@ typedef struct korch_client korch_client;
 
 /** Options for korch_client_open_state(); initialise with KORCH_CLIENT_OPTIONS_INIT. */
 typedef struct korch_client_options {
-	unsigned int version;  /**< KORCH_CLIENT_OPTIONS_VERSION */
-	bool sync_normal;      /**< synchronous=NORMAL: faster, may lose the last writes on power loss */
+	unsigned int version; /**< KORCH_CLIENT_OPTIONS_VERSION */
+	bool sync_normal; /**< synchronous=NORMAL: faster, may lose the last writes on power loss */
 } korch_client_options;
 
 #define KORCH_CLIENT_OPTIONS_VERSION 1
-#define KORCH_CLIENT_OPTIONS_INIT { KORCH_CLIENT_OPTIONS_VERSION, false }
+#define KORCH_CLIENT_OPTIONS_INIT                   \
+	{                                           \
+		KORCH_CLIENT_OPTIONS_VERSION, false \
+	}
 
 /**
  * Opens the state file at path (created when missing, with the namespaces default,
@@ -48,15 +51,18 @@ KORCH_EXPORT int korch_client_get(korch_client *c, const char *resource, const c
 
 /** Options for korch_client_list(); initialise with KORCH_LIST_OPTIONS_INIT. */
 typedef struct korch_list_options {
-	unsigned int version;        /**< KORCH_LIST_OPTIONS_VERSION */
-	const char *label_selector;  /**< "app=web,tier in (a,b)", or NULL */
-	const char *field_selector;  /**< "status.phase=Running", or NULL */
-	size_t limit;                /**< page size, 0 for everything */
-	const char *continue_token;  /**< from the previous page's metadata.continue */
+	unsigned int version;       /**< KORCH_LIST_OPTIONS_VERSION */
+	const char *label_selector; /**< "app=web,tier in (a,b)", or NULL */
+	const char *field_selector; /**< "status.phase=Running", or NULL */
+	size_t limit;               /**< page size, 0 for everything */
+	const char *continue_token; /**< from the previous page's metadata.continue */
 } korch_list_options;
 
 #define KORCH_LIST_OPTIONS_VERSION 1
-#define KORCH_LIST_OPTIONS_INIT { KORCH_LIST_OPTIONS_VERSION, NULL, NULL, 0, NULL }
+#define KORCH_LIST_OPTIONS_INIT                                 \
+	{                                                       \
+		KORCH_LIST_OPTIONS_VERSION, NULL, NULL, 0, NULL \
+	}
 
 /**
  * Lists a resource in namespace ns, or in all namespaces when ns is NULL. The result is a list
@@ -75,15 +81,18 @@ enum korch_field_validation {
 
 /** Options for writes; initialise with KORCH_WRITE_OPTIONS_INIT. */
 typedef struct korch_write_options {
-	unsigned int version;          /**< KORCH_WRITE_OPTIONS_VERSION */
-	const char *field_manager;     /**< recorded in managedFields; NULL: "unknown" */
-	int field_validation;          /**< enum korch_field_validation */
-	bool dry_run;                  /**< everything but the write */
-	bool force;                    /**< apply: take over fields other managers own */
+	unsigned int version;      /**< KORCH_WRITE_OPTIONS_VERSION */
+	const char *field_manager; /**< recorded in managedFields; NULL: "unknown" */
+	int field_validation;      /**< enum korch_field_validation */
+	bool dry_run;              /**< everything but the write */
+	bool force;                /**< apply: take over fields other managers own */
 } korch_write_options;
 
 #define KORCH_WRITE_OPTIONS_VERSION 1
-#define KORCH_WRITE_OPTIONS_INIT { KORCH_WRITE_OPTIONS_VERSION, NULL, 0, false, false }
+#define KORCH_WRITE_OPTIONS_INIT                                   \
+	{                                                          \
+		KORCH_WRITE_OPTIONS_VERSION, NULL, 0, false, false \
+	}
 
 /** The outcome of a write, as kubectl prints it. */
 enum korch_write_result {
@@ -139,14 +148,17 @@ enum korch_propagation {
 
 /** Options for korch_client_delete(); initialise with KORCH_DELETE_OPTIONS_INIT. */
 typedef struct korch_delete_options {
-	unsigned int version;       /**< KORCH_DELETE_OPTIONS_VERSION */
-	int64_t grace_period_s;     /**< -1: the object's own */
-	int propagation;            /**< enum korch_propagation */
+	unsigned int version;   /**< KORCH_DELETE_OPTIONS_VERSION */
+	int64_t grace_period_s; /**< -1: the object's own */
+	int propagation;        /**< enum korch_propagation */
 	bool dry_run;
 } korch_delete_options;
 
 #define KORCH_DELETE_OPTIONS_VERSION 1
-#define KORCH_DELETE_OPTIONS_INIT { KORCH_DELETE_OPTIONS_VERSION, -1, 0, false }
+#define KORCH_DELETE_OPTIONS_INIT                          \
+	{                                                  \
+		KORCH_DELETE_OPTIONS_VERSION, -1, 0, false \
+	}
 
 /**
  * Deletes an object, at once or gracefully (deletionTimestamp set until finalizers are done or
@@ -163,8 +175,7 @@ KORCH_EXPORT int korch_client_backup(korch_client *c, const char *dest_path, kor
  * Replaces the state file at path with the backup at backup_path (refusing anything that is not
  * a valid korch state file). Watchers of the old state get an expiry and relist.
  */
-KORCH_EXPORT int korch_state_restore(const char *path, const char *backup_path,
-				     korch_error **err);
+KORCH_EXPORT int korch_state_restore(const char *path, const char *backup_path, korch_error **err);
 
 #ifdef __cplusplus
 }

@@ -73,8 +73,8 @@ KORCH_EXPORT const char *korch_object_condition(const korch_object *obj, const c
 KORCH_EXPORT const char *korch_object_annotation(const korch_object *obj, const char *key);
 
 /** Sets annotation key (keys hold dots and slashes, so this is not a path). */
-KORCH_EXPORT int korch_object_set_annotation(korch_object *obj, const char *key,
-					     const char *value, korch_error **err);
+KORCH_EXPORT int korch_object_set_annotation(korch_object *obj, const char *key, const char *value,
+					     korch_error **err);
 
 /** Sets a string at a dotted path of object fields, creating objects on the way. */
 KORCH_EXPORT int korch_object_set_string(korch_object *obj, const char *path, const char *value,
@@ -95,8 +95,7 @@ KORCH_EXPORT int korch_object_to_text(const korch_object *obj, int format, char 
 KORCH_EXPORT korch_object *korch_object_ref(korch_object *obj);
 
 /** A deep copy, freed with korch_object_free(). */
-KORCH_EXPORT int korch_object_copy(const korch_object *obj, korch_object **ret,
-				   korch_error **err);
+KORCH_EXPORT int korch_object_copy(const korch_object *obj, korch_object **ret, korch_error **err);
 
 /** Drops a reference; takes NULL. */
 KORCH_EXPORT void korch_object_free(korch_object *obj);

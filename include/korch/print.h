@@ -16,17 +16,20 @@ extern "C" {
 
 /** Options for korch_print_table(); initialise with KORCH_PRINT_OPTIONS_INIT. */
 typedef struct korch_print_options {
-	unsigned int version;   /**< KORCH_PRINT_OPTIONS_VERSION */
-	bool wide;              /**< the -o wide columns */
-	bool no_headers;        /**< no header line */
-	bool with_namespace;    /**< a NAMESPACE column first (kubectl -A) */
-	bool show_labels;       /**< a LABELS column last */
+	unsigned int version;    /**< KORCH_PRINT_OPTIONS_VERSION */
+	bool wide;               /**< the -o wide columns */
+	bool no_headers;         /**< no header line */
+	bool with_namespace;     /**< a NAMESPACE column first (kubectl -A) */
+	bool show_labels;        /**< a LABELS column last */
 	const char *name_prefix; /**< "deployment.apps": names printed as PREFIX/NAME, or NULL */
-	int64_t now_wall_ns;    /**< the time ages are counted to; 0: now */
+	int64_t now_wall_ns;     /**< the time ages are counted to; 0: now */
 } korch_print_options;
 
 #define KORCH_PRINT_OPTIONS_VERSION 1
-#define KORCH_PRINT_OPTIONS_INIT { KORCH_PRINT_OPTIONS_VERSION, false, false, false, false, NULL, 0 }
+#define KORCH_PRINT_OPTIONS_INIT                                                 \
+	{                                                                        \
+		KORCH_PRINT_OPTIONS_VERSION, false, false, false, false, NULL, 0 \
+	}
 
 /**
  * The table kubectl prints for obj (one object, or a list whose items share a kind), with that

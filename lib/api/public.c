@@ -117,8 +117,9 @@ walk(const json_t *v, const char *path)
 		part[n] = '\0';
 		if (json_is_array(v)) {
 			int64_t idx;
-			v = parse_int64(part, &idx) == 0 && idx >= 0 ? json_array_get(v, (size_t)idx)
-								     : NULL;
+			v = parse_int64(part, &idx) == 0 && idx >= 0
+				    ? json_array_get(v, (size_t)idx)
+				    : NULL;
 		} else {
 			v = json_object_get(v, part);
 		}
@@ -218,12 +219,12 @@ korch_object_condition(const korch_object *obj, const char *type)
 }
 
 KORCH_EXPORT int
-korch_object_set_string(korch_object *obj, const char *path, const char *value,
-			korch_error **err)
+korch_object_set_string(korch_object *obj, const char *path, const char *value, korch_error **err)
 {
 	json_t *cur = J(obj);
 	if (!json_is_object(cur) || !path || !*path)
-		return error_set(err, KORCH_EINVALID, "set %s: not an object path", path ? path : "");
+		return error_set(err, KORCH_EINVALID, "set %s: not an object path",
+				 path ? path : "");
 	char part[256];
 	for (;;) {
 		const char *dot = strchr(path, '.');
@@ -233,7 +234,9 @@ korch_object_set_string(korch_object *obj, const char *path, const char *value,
 		memcpy(part, path, n);
 		part[n] = '\0';
 		if (!dot)
-			return json_object_set_new(cur, part, json_string(value)) < 0 ? error_oom(err) : 0;
+			return json_object_set_new(cur, part, json_string(value)) < 0
+				       ? error_oom(err)
+				       : 0;
 		json_t *next = json_object_get(cur, part);
 		if (!next) {
 			next = json_object();

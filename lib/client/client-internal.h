@@ -8,10 +8,10 @@
 #include "client/client.h"
 
 struct client {
-	struct store *store;     /* borrowed */
-	korch_clock *clock;      /* stamps times; borrowed or own_clock */
-	korch_clock *own_clock;  /* the real clock, when none was given */
-	int64_t event_lease;     /* the lease Events of event_lease_minute attach to */
+	struct store *store;        /* borrowed */
+	korch_clock *clock;         /* stamps times; borrowed or own_clock */
+	korch_clock *own_clock;     /* the real clock, when none was given */
+	int64_t event_lease;        /* the lease Events of event_lease_minute attach to */
 	int64_t event_lease_minute; /* wall minute that lease was granted for */
 };
 
@@ -29,8 +29,7 @@ bool client_selectors_match(const struct client_selectors *s, const json_t *obj)
 void client_selectors_free(struct client_selectors *s);
 
 /* The store key of an object (strings borrowed from the arguments). */
-void client_key(const struct kind_info *k, const char *ns, const char *name,
-		struct store_key *key);
+void client_key(const struct kind_info *k, const char *ns, const char *name, struct store_key *key);
 void client_set_type(json_t *obj, const struct kind_info *k);
 
 /*
@@ -40,10 +39,10 @@ void client_set_type(json_t *obj, const struct kind_info *k);
 struct client_plan {
 	enum store_op_type op;        /* CREATE, UPDATE or DELETE; CHECK when nothing changes */
 	const struct kind_info *kind; /* the object's kind */
-	json_t *obj;                  /* the object to store (or, for DELETE/CHECK, the current one) */
-	char *ns, *name;              /* its key */
-	int64_t expected_revision;    /* the revision the plan was made against (0: a create) */
-	int64_t lease;                /* Events: the lease to attach */
+	json_t *obj;               /* the object to store (or, for DELETE/CHECK, the current one) */
+	char *ns, *name;           /* its key */
+	int64_t expected_revision; /* the revision the plan was made against (0: a create) */
+	int64_t lease;             /* Events: the lease to attach */
 };
 
 void client_plan_clear(struct client_plan *p);

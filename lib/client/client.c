@@ -73,7 +73,8 @@ client_get(struct client *c, const struct kind_info *k, const char *ns, const ch
 	   json_t **ret, korch_error **err)
 {
 	if (k->namespaced && (!ns || !*ns))
-		return error_set(err, KORCH_EINVALID, "a namespace is required to get %s", k->plural);
+		return error_set(err, KORCH_EINVALID, "a namespace is required to get %s",
+				 k->plural);
 	struct store_key key;
 	client_key(k, ns, name, &key);
 	json_t *obj = NULL;
@@ -180,8 +181,8 @@ client_list(struct client *c, const struct kind_info *k, const char *ns,
 		.filter = sel.labels || sel.fields ? list_filter : NULL,
 		.filter_userdata = &sel,
 		.limit = opts->limit,
-		.continue_token = opts->continue_token && *opts->continue_token ? opts->continue_token
-										 : NULL,
+		.continue_token =
+			opts->continue_token && *opts->continue_token ? opts->continue_token : NULL,
 	};
 	struct store_list l = { 0 };
 	r = store_list(c->store, &lo, &l, err);
@@ -203,14 +204,14 @@ client_list(struct client *c, const struct kind_info *k, const char *ns,
 /* ---- watch ---- */
 
 struct client_watch {
-	struct client *client;              /* borrowed */
-	const struct kind_info *kind;       /* what is watched */
-	struct client_selectors sel;        /* which objects */
-	struct store_watch *sw;             /* the store's watch */
-	client_watch_fn fn;                 /* the caller's callback */
-	void *userdata;                     /* for fn */
-	json_t *initial;                    /* synthetic ADDED events still to send */
-	struct loop_source *initial_src;    /* sends them on the loop */
+	struct client *client;           /* borrowed */
+	const struct kind_info *kind;    /* what is watched */
+	struct client_selectors sel;     /* which objects */
+	struct store_watch *sw;          /* the store's watch */
+	client_watch_fn fn;              /* the caller's callback */
+	void *userdata;                  /* for fn */
+	json_t *initial;                 /* synthetic ADDED events still to send */
+	struct loop_source *initial_src; /* sends them on the loop */
 };
 
 /* A Status object for a watch that ended, as kube-apiserver sends it in an ERROR event. */
@@ -241,7 +242,8 @@ on_store_events(struct store_watch *sw, const struct store_event *events, size_t
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct store_event *ev = &events[i];
-		bool now = ev->type != STORE_EVENT_DELETED && client_selectors_match(&w->sel, ev->object);
+		bool now = ev->type != STORE_EVENT_DELETED &&
+			   client_selectors_match(&w->sel, ev->object);
 		bool before = ev->type != STORE_EVENT_ADDED &&
 			      client_selectors_match(&w->sel, ev->prev_object);
 		enum client_event_type type;
@@ -300,10 +302,11 @@ client_watch(struct client *c, const struct kind_info *k, const char *ns,
 	} else {
 		/* No version: the current state as synthetic ADDED events, then the changes. */
 		json_t *list = NULL;
-		r = client_list(c, k, ns,
-				&(struct client_list_opts){ .label_selector = opts->label_selector,
-							    .field_selector = opts->field_selector },
-				&list, err);
+		r = client_list(
+			c, k, ns,
+			&(struct client_list_opts){ .label_selector = opts->label_selector,
+						    .field_selector = opts->field_selector },
+			&list, err);
 		if (r < 0)
 			goto fail;
 		w->initial = json_incref(json_object_get(list, "items"));

@@ -38,10 +38,10 @@ int client_get(struct client *c, const struct kind_info *k, const char *ns, cons
 	       json_t **ret, korch_error **err);
 
 struct client_list_opts {
-	const char *label_selector;   /* text form, or NULL */
-	const char *field_selector;   /* text form, or NULL */
-	size_t limit;                 /* page size, 0: everything */
-	const char *continue_token;   /* from the previous page */
+	const char *label_selector; /* text form, or NULL */
+	const char *field_selector; /* text form, or NULL */
+	size_t limit;               /* page size, 0: everything */
+	const char *continue_token; /* from the previous page */
 };
 
 /*
@@ -56,7 +56,7 @@ enum client_event_type {
 	CLIENT_EVENT_ADDED,
 	CLIENT_EVENT_MODIFIED,
 	CLIENT_EVENT_DELETED,
-	CLIENT_EVENT_ERROR,   /* the watch ended: object is a Status (410 Expired and friends) */
+	CLIENT_EVENT_ERROR, /* the watch ended: object is a Status (410 Expired and friends) */
 };
 
 /*
@@ -82,11 +82,11 @@ void client_watch_free(struct client_watch *w);
 /* ---- writes ---- */
 
 struct client_write_opts {
-	const char *field_manager;          /* recorded in managedFields; NULL: "unknown" */
-	enum field_validation validation;   /* unknown fields: Strict (default), Warn, Ignore */
-	bool dry_run;                       /* everything but the store write */
-	bool force;                         /* apply: take fields other managers own */
-	json_t *warnings;                   /* out (may be NULL): a JSON array of warning texts */
+	const char *field_manager;        /* recorded in managedFields; NULL: "unknown" */
+	enum field_validation validation; /* unknown fields: Strict (default), Warn, Ignore */
+	bool dry_run;                     /* everything but the store write */
+	bool force;                       /* apply: take fields other managers own */
+	json_t *warnings;                 /* out (may be NULL): a JSON array of warning texts */
 };
 
 enum client_patch_type {
@@ -121,17 +121,17 @@ int client_apply(struct client *c, const json_t *obj, const struct client_write_
 		 json_t **ret, korch_error **err);
 
 enum client_propagation {
-	CLIENT_PROPAGATION_DEFAULT,    /* the kind's default (Background for most) */
+	CLIENT_PROPAGATION_DEFAULT, /* the kind's default (Background for most) */
 	CLIENT_PROPAGATION_BACKGROUND,
 	CLIENT_PROPAGATION_FOREGROUND, /* the foregroundDeletion finalizer */
 	CLIENT_PROPAGATION_ORPHAN,     /* the orphan finalizer */
 };
 
 struct client_delete_opts {
-	int64_t grace_period_s;           /* -1: the object's own (pods: terminationGracePeriodSeconds) */
+	int64_t grace_period_s; /* -1: the object's own (pods: terminationGracePeriodSeconds) */
 	enum client_propagation propagation;
-	const char *precondition_uid;     /* or NULL */
-	const char *precondition_rv;      /* or NULL */
+	const char *precondition_uid; /* or NULL */
+	const char *precondition_rv;  /* or NULL */
 	bool dry_run;
 };
 

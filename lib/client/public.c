@@ -29,9 +29,9 @@ ensure_namespaces(struct client *c, korch_error **err)
 					     "kube-node-lease" };
 	const struct kind_info *k = kind_lookup("v1", "Namespace");
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		_cleanup_json_ json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1",
-						      "kind", "Namespace", "metadata", "name",
-						      names[i]);
+		_cleanup_json_ json_t *ns =
+			json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+				  "metadata", "name", names[i]);
 		korch_error *e = NULL;
 		json_t *existing = NULL;
 		int r = client_get(c, k, NULL, names[i], &existing, &e);
@@ -89,7 +89,8 @@ resource(const char *name, const struct kind_info **ret, korch_error **err)
 {
 	const struct kind_info *k = name ? kind_lookup_resource(name) : NULL;
 	if (!k)
-		return error_set(err, KORCH_ENOTFOUND, "the server doesn't have a resource type \"%s\"",
+		return error_set(err, KORCH_ENOTFOUND,
+				 "the server doesn't have a resource type \"%s\"",
 				 name ? name : "");
 	*ret = k;
 	return 0;
@@ -132,8 +133,8 @@ korch_client_get(korch_client *c, const char *res, const char *ns, const char *n
 }
 
 KORCH_EXPORT int
-korch_client_list(korch_client *c, const char *res, const char *ns,
-		  const korch_list_options *opts, korch_object **ret, korch_error **err)
+korch_client_list(korch_client *c, const char *res, const char *ns, const korch_list_options *opts,
+		  korch_object **ret, korch_error **err)
 {
 	const struct kind_info *k = NULL;
 	int r = resource(res, &k, err);
@@ -200,9 +201,9 @@ korch_client_apply(korch_client *c, const korch_object *obj, const korch_write_o
 		const char *after_rv = json_string_value(
 			json_object_get(json_object_get(after, "metadata"), "resourceVersion"));
 		if (ret_result)
-			*ret_result = !before ? KORCH_WRITE_CREATED
+			*ret_result = !before                      ? KORCH_WRITE_CREATED
 				      : streq(before_rv, after_rv) ? KORCH_WRITE_UNCHANGED
-								    : KORCH_WRITE_CONFIGURED;
+								   : KORCH_WRITE_CONFIGURED;
 		if (ret)
 			*ret = (korch_object *)json_incref(after);
 	}

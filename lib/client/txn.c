@@ -50,7 +50,8 @@ add_plan(struct client_txn *t, struct client_plan *p, korch_error **err)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (same_key(&t->plans[i], p)) {
-			int r = error_set(err, KORCH_EINVALID, "%s \"%s\" appears twice in one transaction",
+			int r = error_set(err, KORCH_EINVALID,
+					  "%s \"%s\" appears twice in one transaction",
 					  p->kind->plural, p->name);
 			client_plan_clear(p);
 			return r;
@@ -74,8 +75,8 @@ client_txn_apply(struct client_txn *t, const json_t *obj, const struct client_wr
 }
 
 int
-client_txn_delete(struct client_txn *t, const struct kind_info *k, const char *ns,
-		  const char *name, korch_error **err)
+client_txn_delete(struct client_txn *t, const struct kind_info *k, const char *ns, const char *name,
+		  korch_error **err)
 {
 	struct client_plan p;
 	int r = client_plan_delete(t->client, k, ns, name, NULL, &p, err);

@@ -61,9 +61,10 @@ manager_of(const struct client_write_opts *o)
 static bool
 tracks_generation(const struct kind_info *k)
 {
-	static const char *const kinds[] = { "Deployment", "ReplicaSet", "ReplicationController",
-					     "StatefulSet", "DaemonSet", "Job", "CronJob",
-					     "HorizontalPodAutoscaler" };
+	static const char *const kinds[] = {
+		"Deployment", "ReplicaSet", "ReplicationController",  "StatefulSet", "DaemonSet",
+		"Job",        "CronJob",    "HorizontalPodAutoscaler"
+	};
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		if (strcmp(k->kind, kinds[i]) == 0)
 			return true;
@@ -100,8 +101,9 @@ set_time(json_t *meta, const char *field, int64_t wall_ns)
 {
 	char buf[32];
 	/* metav1.Time has second precision. */
-	json_object_set_new(meta, field, json_string(format_rfc3339(wall_ns - wall_ns % NSEC_PER_SEC,
-								     false, buf)));
+	json_object_set_new(
+		meta, field,
+		json_string(format_rfc3339(wall_ns - wall_ns % NSEC_PER_SEC, false, buf)));
 }
 
 /* generateName: the prefix plus five random characters, as names.SimpleNameGenerator does. */
@@ -141,10 +143,11 @@ admit_namespace(struct client *c, const struct kind_info *k, const json_t *obj, 
 	if (r < 0)
 		return r;
 	if (creating && json_object_get(json_object_get(nsobj, "metadata"), "deletionTimestamp"))
-		return error_set(err, KORCH_EFORBIDDEN,
-				 "%s \"%s\" is forbidden: unable to create new content in namespace %s "
-				 "because it is being terminated",
-				 k->plural, meta_str(obj, "name") ?: "", ns);
+		return error_set(
+			err, KORCH_EFORBIDDEN,
+			"%s \"%s\" is forbidden: unable to create new content in namespace %s "
+			"because it is being terminated",
+			k->plural, meta_str(obj, "name") ?: "", ns);
 	return 0;
 }
 
@@ -156,7 +159,8 @@ status_on_create(const struct kind_info *k, json_t *obj)
 		return;
 	json_object_set_new(obj, "status", json_object());
 	if (strcmp(k->kind, "Pod") == 0)
-		json_object_set_new(json_object_get(obj, "status"), "phase", json_string("Pending"));
+		json_object_set_new(json_object_get(obj, "status"), "phase",
+				    json_string("Pending"));
 }
 
 /* Equality of two stored forms, ignoring the write times of managedFields entries. */
@@ -285,13 +289,16 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 	int64_t now = korch_clock_wall_ns(c->clock);
 	if (!old) {
 		generate_name(meta);
-		static const char *const server_owned[] = { "uid", "creationTimestamp",
+		static const char *const server_owned[] = { "uid",
+							    "creationTimestamp",
 							    "deletionTimestamp",
 							    "deletionGracePeriodSeconds",
-							    "generation", "selfLink" };
+							    "generation",
+							    "selfLink" };
 		if (meta_str(obj, "resourceVersion"))
-			return error_set(err, KORCH_EINVALID,
-					 "resourceVersion should not be set on objects to be created");
+			return error_set(
+				err, KORCH_EINVALID,
+				"resourceVersion should not be set on objects to be created");
 		for (size_t i = 0; i < ARRAY_SIZE(server_owned); i++)
 			json_object_del(meta, server_owned[i]);
 		status_on_create(k, obj);
@@ -299,9 +306,10 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		const json_t *old_meta = json_object_get(old, "metadata");
 		const char *uid = meta_str(obj, "uid");
 		if (uid && *uid && !streq(uid, meta_str(old, "uid")))
-			return error_set(err, KORCH_ECONFLICT,
-					 "Precondition failed: UID in precondition: %s, UID in object meta: %s",
-					 uid, meta_str(old, "uid") ?: "");
+			return error_set(
+				err, KORCH_ECONFLICT,
+				"Precondition failed: UID in precondition: %s, UID in object meta: %s",
+				uid, meta_str(old, "uid") ?: "");
 		static const char *const kept[] = { "uid", "creationTimestamp", "deletionTimestamp",
 						    "deletionGracePeriodSeconds", "generation" };
 		for (size_t i = 0; i < ARRAY_SIZE(kept); i++) {
@@ -313,8 +321,8 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		}
 		if (streq(subresource, "status")) {
 			/* A status write changes the status only (ResetObjectMetaForStatus). */
-			static const char *const meta_kept[] = { "labels", "annotations", "finalizers",
-								 "ownerReferences" };
+			static const char *const meta_kept[] = { "labels", "annotations",
+								 "finalizers", "ownerReferences" };
 			for (size_t i = 0; i < ARRAY_SIZE(meta_kept); i++) {
 				json_t *v = json_object_get(old_meta, meta_kept[i]);
 				if (v)
@@ -355,14 +363,14 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		if (tracks_generation(k))
 			json_object_set_new(meta, "generation", json_integer(1));
 	} else if (tracks_generation(k) && spec_changed(k, obj, old)) {
-		json_int_t g = json_integer_value(json_object_get(json_object_get(old, "metadata"),
-								  "generation"));
+		json_int_t g = json_integer_value(
+			json_object_get(json_object_get(old, "metadata"), "generation"));
 		json_object_set_new(meta, "generation", json_integer(g + 1));
 	}
 	if (!fields_recorded) {
 		char api_version[64];
-		r = apply_record_update(old, obj, k->schema, manager_of(o), kind_api_version(k, api_version),
-					subresource, now, err);
+		r = apply_record_update(old, obj, k->schema, manager_of(o),
+					kind_api_version(k, api_version), subresource, now, err);
 		if (r < 0)
 			return r;
 	}
@@ -436,8 +444,9 @@ plan_update(struct client *c, const struct kind_info *k, json_t *obj, const json
 	    int64_t old_revision, const char *subresource, const struct client_write_opts *o,
 	    bool fields_recorded, struct client_plan *ret, korch_error **err)
 {
-	struct client_plan p = { .op = STORE_OP_UPDATE, .kind = k, .obj = obj,
-				 .expected_revision = old_revision };
+	struct client_plan p = {
+		.op = STORE_OP_UPDATE, .kind = k, .obj = obj, .expected_revision = old_revision
+	};
 	int r = prepare(c, k, obj, old, subresource, o, fields_recorded, err);
 	if (r == 0)
 		r = plan_key(&p, err);
@@ -547,10 +556,11 @@ client_update(struct client *c, const json_t *obj_in, const char *subresource,
 		char title[300];
 		snprintf(title, sizeof(title), "%s%s%s \"%s\"", k->plural, *k->group ? "." : "",
 			 k->group, meta_str(obj_in, "name"));
-		return error_set(err, KORCH_ECONFLICT,
-				 "Operation cannot be fulfilled on %s: the object has been modified; "
-				 "please apply your changes to the latest version and try again",
-				 title);
+		return error_set(
+			err, KORCH_ECONFLICT,
+			"Operation cannot be fulfilled on %s: the object has been modified; "
+			"please apply your changes to the latest version and try again",
+			title);
 	}
 	json_t *obj = json_deep_copy(obj_in);
 	if (!obj)
@@ -651,7 +661,8 @@ client_patch(struct client *c, const struct kind_info *k, const char *ns, const 
 	if (type == CLIENT_PATCH_APPLY) {
 		_cleanup_json_ json_t *cfg = json_deep_copy(patch);
 		if (!json_is_object(cfg))
-			return error_set(err, KORCH_EINVALID, "an apply patch must be a JSON object");
+			return error_set(err, KORCH_EINVALID,
+					 "an apply patch must be a JSON object");
 		json_t *meta = meta_of(cfg);
 		if (!json_object_get(meta, "name"))
 			json_object_set_new(meta, "name", json_string(name));
@@ -714,14 +725,16 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 	int r = get_current(c, k, ns, name, &old, &revision, err);
 	if (r < 0)
 		return r;
-	struct client_plan p = { .op = STORE_OP_DELETE, .kind = k, .obj = old,
-				 .expected_revision = revision };
+	struct client_plan p = {
+		.op = STORE_OP_DELETE, .kind = k, .obj = old, .expected_revision = revision
+	};
 	if ((r = plan_key(&p, err)) < 0)
 		goto fail;
 	if (o->precondition_uid && !streq(o->precondition_uid, meta_str(old, "uid"))) {
-		r = error_set(err, KORCH_ECONFLICT,
-			      "Precondition failed: UID in precondition: %s, UID in object meta: %s",
-			      o->precondition_uid, meta_str(old, "uid") ?: "");
+		r = error_set(
+			err, KORCH_ECONFLICT,
+			"Precondition failed: UID in precondition: %s, UID in object meta: %s",
+			o->precondition_uid, meta_str(old, "uid") ?: "");
 		goto fail;
 	}
 	if (o->precondition_rv && !streq(o->precondition_rv, meta_str(old, "resourceVersion"))) {
@@ -735,11 +748,12 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 	bool marked = json_object_get(meta, "deletionTimestamp") != NULL;
 	/* Pods on a node end gracefully: the node agent stops them, then deletes with grace 0. */
 	int64_t grace = 0;
-	if (strcmp(k->kind, "Pod") == 0 && json_object_get(json_object_get(old, "spec"), "nodeName")) {
-		grace = o->grace_period_s >= 0
-				? o->grace_period_s
-				: json_integer_value(json_object_get(json_object_get(old, "spec"),
-								     "terminationGracePeriodSeconds"));
+	if (strcmp(k->kind, "Pod") == 0 &&
+	    json_object_get(json_object_get(old, "spec"), "nodeName")) {
+		grace = o->grace_period_s >= 0 ? o->grace_period_s
+					       : json_integer_value(json_object_get(
+							 json_object_get(old, "spec"),
+							 "terminationGracePeriodSeconds"));
 		const json_t *phase = json_object_get(json_object_get(old, "status"), "phase");
 		if (streq(json_string_value(phase), "Succeeded") ||
 		    streq(json_string_value(phase), "Failed"))
@@ -761,8 +775,8 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 		json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(grace));
 		changed = true;
 	} else if (o->grace_period_s >= 0 &&
-		   o->grace_period_s <
-			   json_integer_value(json_object_get(meta, "deletionGracePeriodSeconds"))) {
+		   o->grace_period_s < json_integer_value(json_object_get(
+					       meta, "deletionGracePeriodSeconds"))) {
 		/* A shorter grace period may replace a longer one, never the reverse. */
 		set_time(meta, "deletionTimestamp", now + o->grace_period_s * NSEC_PER_SEC);
 		json_object_set_new(meta, "deletionGracePeriodSeconds",

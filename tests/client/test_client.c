@@ -87,11 +87,11 @@ create_ok(struct env *e, const char *text)
 		fail_msg("create: %s", korch_error_message(err));
 }
 
-static void
-namespace(struct env *e, const char *name)
+static void namespace(struct env *e, const char *name)
 {
 	char text[128];
-	snprintf(text, sizeof(text), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", name);
+	snprintf(text, sizeof(text), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n",
+		 name);
 	create_ok(e, text);
 }
 
@@ -165,9 +165,10 @@ test_admission_and_validation(void **state)
 	_cleanup_json_ json_t *bad = yaml(deployment);
 	json_object_set_new(json_object_get(bad, "spec"), "replicas", json_integer(-1));
 	assert_int_equal(client_create(e->client, bad, NULL, NULL, &err), KORCH_EINVALID);
-	assert_non_null(strstr(korch_error_message(err),
-			       "Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: "
-			       "must be greater than or equal to 0"));
+	assert_non_null(
+		strstr(korch_error_message(err),
+		       "Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: "
+		       "must be greater than or equal to 0"));
 	korch_error_free(err);
 	err = NULL;
 	_cleanup_json_ json_t *unknown = yaml(deployment);
@@ -182,7 +183,8 @@ test_admission_and_validation(void **state)
 	assert_int_equal(client_get(e->client, k, "default", "web", &got, NULL), KORCH_ENOTFOUND);
 	/* Warn drops the unknown field and says so. */
 	_cleanup_json_ json_t *warnings = json_array();
-	struct client_write_opts warn = { .validation = FIELD_VALIDATION_WARN, .warnings = warnings };
+	struct client_write_opts warn = { .validation = FIELD_VALIDATION_WARN,
+					  .warnings = warnings };
 	assert_int_equal(client_create(e->client, unknown, &warn, &got, NULL), 0);
 	assert_null(json_object_get(json_object_get(got, "spec"), "replica"));
 	assert_string_equal(json_string_value(json_array_get(warnings, 0)),
@@ -210,23 +212,24 @@ test_update_generation_and_noop(void **state)
 			    json_pack("{s:s}", "tier", "front"));
 	_cleanup_json_ json_t *out1 = NULL;
 	assert_int_equal(client_update(e->client, labelled, NULL, NULL, &out1, NULL), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(out1, "metadata"),
-							    "generation")),
+	assert_int_equal(json_integer_value(
+				 json_object_get(json_object_get(out1, "metadata"), "generation")),
 			 1);
 	_cleanup_json_ json_t *scaled = json_deep_copy(out1);
 	json_object_set_new(json_object_get(scaled, "spec"), "replicas", json_integer(5));
 	_cleanup_json_ json_t *out2 = NULL;
 	assert_int_equal(client_update(e->client, scaled, NULL, NULL, &out2, NULL), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(out2, "metadata"),
-							    "generation")),
+	assert_int_equal(json_integer_value(
+				 json_object_get(json_object_get(out2, "metadata"), "generation")),
 			 2);
 	/* A stale resourceVersion is a Conflict. */
 	korch_error *err = NULL;
 	assert_int_equal(client_update(e->client, scaled, NULL, NULL, NULL, &err), KORCH_ECONFLICT);
-	assert_string_equal(korch_error_message(err),
-			    "Operation cannot be fulfilled on deployments.apps \"web\": the object "
-			    "has been modified; please apply your changes to the latest version and "
-			    "try again");
+	assert_string_equal(
+		korch_error_message(err),
+		"Operation cannot be fulfilled on deployments.apps \"web\": the object "
+		"has been modified; please apply your changes to the latest version and "
+		"try again");
 	korch_error_free(err);
 	/* The main resource cannot change the status; /status changes only the status. */
 	_cleanup_json_ json_t *st = json_deep_copy(out2);
@@ -234,18 +237,17 @@ test_update_generation_and_noop(void **state)
 	_cleanup_json_ json_t *out3 = NULL;
 	assert_int_equal(client_update(e->client, st, NULL, NULL, &out3, NULL), 0);
 	assert_null(json_object_get(json_object_get(out3, "status"), "readyReplicas"));
-	json_object_set_new(json_object_get(st, "metadata"), "resourceVersion",
-			    json_incref(json_object_get(json_object_get(out3, "metadata"),
-							"resourceVersion")));
+	json_object_set_new(
+		json_object_get(st, "metadata"), "resourceVersion",
+		json_incref(json_object_get(json_object_get(out3, "metadata"), "resourceVersion")));
 	json_object_set_new(json_object_get(st, "spec"), "replicas", json_integer(9));
 	_cleanup_json_ json_t *out4 = NULL;
 	assert_int_equal(client_update(e->client, st, "status", NULL, &out4, NULL), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(out4, "status"),
-							    "readyReplicas")),
+	assert_int_equal(json_integer_value(
+				 json_object_get(json_object_get(out4, "status"), "readyReplicas")),
 			 3);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(out4, "spec"),
-							    "replicas")),
-			 5);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(out4, "spec"), "replicas")), 5);
 }
 
 static void
@@ -270,9 +272,9 @@ test_patch_and_apply(void **state)
 	assert_int_equal(client_patch(e->client, k, "default", "web", CLIENT_PATCH_STRATEGIC, p,
 				      NULL, &scaler, &patched, NULL),
 			 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(patched, "spec"),
-							    "replicas")),
-			 4);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(patched, "spec"), "replicas")),
+		4);
 	korch_error *err = NULL;
 	assert_int_equal(client_apply(e->client, cfg, &kubectl, NULL, &err), KORCH_ECONFLICT);
 	assert_string_equal(korch_error_message(err),
@@ -282,9 +284,9 @@ test_patch_and_apply(void **state)
 	kubectl.force = true;
 	_cleanup_json_ json_t *forced = NULL;
 	assert_int_equal(client_apply(e->client, cfg, &kubectl, &forced, NULL), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(forced, "spec"),
-							    "replicas")),
-			 2);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(forced, "spec"), "replicas")),
+		2);
 	/* JSON patch and merge patch. */
 	_cleanup_json_ json_t *jp = json_pack("[{s:s, s:s, s:i}]", "op", "replace", "path",
 					      "/spec/replicas", "value", 7);
@@ -292,8 +294,8 @@ test_patch_and_apply(void **state)
 	assert_int_equal(client_patch(e->client, k, "default", "web", CLIENT_PATCH_JSON, jp, NULL,
 				      NULL, &j, NULL),
 			 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "spec"), "replicas")),
-			 7);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(j, "spec"), "replicas")), 7);
 	/* A patch that makes the object invalid stores nothing. */
 	_cleanup_json_ json_t *bad = json_pack("{s:{s:i}}", "spec", "replicas", -3);
 	assert_int_equal(client_patch(e->client, k, "default", "web", CLIENT_PATCH_MERGE, bad, NULL,
@@ -301,9 +303,8 @@ test_patch_and_apply(void **state)
 			 KORCH_EINVALID);
 	_cleanup_json_ json_t *now = NULL;
 	assert_int_equal(client_get(e->client, k, "default", "web", &now, NULL), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(now, "spec"),
-							    "replicas")),
-			 7);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(now, "spec"), "replicas")), 7);
 }
 
 static void
@@ -312,8 +313,9 @@ test_delete_finalizers_and_grace(void **state)
 	struct env *e = *state;
 	namespace(e, "default");
 	const struct kind_info *cm = kind_lookup("v1", "ConfigMap");
-	create_ok(e, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: default\n"
-		     "  finalizers: [example.com/hold]\ndata: {a: b}\n");
+	create_ok(e,
+		  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: default\n"
+		  "  finalizers: [example.com/hold]\ndata: {a: b}\n");
 	_cleanup_json_ json_t *marked = NULL;
 	assert_int_equal(client_delete(e->client, cm, "default", "held", NULL, &marked, NULL), 0);
 	assert_string_equal(str(marked, "metadata", "deletionTimestamp"), "2026-11-26T15:41:00Z");
@@ -323,7 +325,8 @@ test_delete_finalizers_and_grace(void **state)
 	json_object_set_new(json_object_get(cur, "metadata"), "finalizers", json_array());
 	assert_int_equal(client_update(e->client, cur, NULL, NULL, NULL, NULL), 0);
 	json_t *gone = NULL;
-	assert_int_equal(client_get(e->client, cm, "default", "held", &gone, NULL), KORCH_ENOTFOUND);
+	assert_int_equal(client_get(e->client, cm, "default", "held", &gone, NULL),
+			 KORCH_ENOTFOUND);
 	/* A pod bound to a node ends gracefully; one not bound goes at once. */
 	const struct kind_info *pod = kind_lookup("v1", "Pod");
 	create_ok(e, "apiVersion: v1\nkind: Pod\nmetadata: {name: p1, namespace: default}\n"
@@ -352,10 +355,11 @@ test_list_selectors_and_txn(void **state)
 	namespace(e, "other");
 	for (int i = 0; i < 6; i++) {
 		char text[256];
-		snprintf(text, sizeof(text),
-			 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm%d\n  namespace: %s\n"
-			 "  labels: {app: %s, n: \"%d\"}\n",
-			 i, i % 2 ? "other" : "default", i < 3 ? "a" : "b", i);
+		snprintf(
+			text, sizeof(text),
+			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm%d\n  namespace: %s\n"
+			"  labels: {app: %s, n: \"%d\"}\n",
+			i, i % 2 ? "other" : "default", i < 3 ? "a" : "b", i);
 		create_ok(e, text);
 	}
 	const struct kind_info *cm = kind_lookup("v1", "ConfigMap");
@@ -376,8 +380,10 @@ test_list_selectors_and_txn(void **state)
 	/* A transaction: two applies and a delete, all or none. */
 	struct client_txn *t = NULL;
 	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
-	_cleanup_json_ json_t *x = yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n");
-	_cleanup_json_ json_t *y = yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: yy, namespace: default}\n");
+	_cleanup_json_ json_t *x =
+		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n");
+	_cleanup_json_ json_t *y =
+		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: yy, namespace: default}\n");
 	struct client_write_opts gitops = { .field_manager = "korch-gitops" };
 	korch_error *terr = NULL;
 	if (client_txn_apply(t, x, &gitops, &terr) < 0)
@@ -403,7 +409,8 @@ on_event(struct client_watch *w, enum client_event_type type, const json_t *obj,
 	struct seen *s = userdata;
 	static const char *const names[] = { "ADDED", "MODIFIED", "DELETED", "ERROR" };
 	size_t n = strlen(s->log);
-	snprintf(s->log + n, sizeof(s->log) - n, "%s:%s ", names[type], str(obj, "metadata", "name"));
+	snprintf(s->log + n, sizeof(s->log) - n, "%s:%s ", names[type],
+		 str(obj, "metadata", "name"));
 }
 
 static void
@@ -411,14 +418,19 @@ test_watch_with_selector(void **state)
 {
 	struct env *e = *state;
 	namespace(e, "default");
-	create_ok(e, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old, namespace: default, labels: {w: 'yes'}}\n");
+	create_ok(
+		e,
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old, namespace: default, labels: {w: 'yes'}}\n");
 	const struct kind_info *cm = kind_lookup("v1", "ConfigMap");
 	struct seen s = { 0 };
 	struct client_watch *w = NULL;
 	struct client_watch_opts wo = { .label_selector = "w=yes" };
 	assert_int_equal(client_watch(e->client, cm, "default", &wo, on_event, &s, &w, NULL), 0);
-	create_ok(e, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: new, namespace: default, labels: {w: 'yes'}}\n");
-	create_ok(e, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: default}\n");
+	create_ok(
+		e,
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: new, namespace: default, labels: {w: 'yes'}}\n");
+	create_ok(e,
+		  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: default}\n");
 	/* new stops matching: a DELETED for this watch. */
 	const struct kind_info *k = cm;
 	_cleanup_json_ json_t *p = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "w", "no");

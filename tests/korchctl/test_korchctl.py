@@ -109,7 +109,8 @@ class Korchctl(unittest.TestCase):
         broken = self.write("broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n")
         rc, out, err = self.run_ctl("apply", "-f", broken)
         self.assertEqual(rc, 1)
-        self.assertTrue(err.startswith("error: " + broken + ":3:"), err)
+        self.assertEqual(err, "error: " + broken + ":4:1: did not find expected ',' or '}' "
+                              "(while parsing a flow mapping at line 3)\n")
         rc, out, err = self.run_ctl("apply", "-f", "-",
                                     stdin="apiVersion: example.com/v1\nkind: Foo\nmetadata: {name: f}\n")
         self.assertEqual((rc, err), (1, 'error: no matches for kind "Foo" in version "example.com/v1"\n'))

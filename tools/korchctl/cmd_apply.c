@@ -27,8 +27,8 @@ prepare(struct ctl *ctl, korch_object *doc, korch_object **ret)
 	korch_object *cfg = NULL;
 	if (korch_object_copy(doc, &cfg, &err) < 0)
 		goto fail;
-	const korch_resource *res = korch_resource_for_kind(korch_object_api_version(cfg),
-							    korch_object_kind(cfg));
+	const korch_resource *res =
+		korch_resource_for_kind(korch_object_api_version(cfg), korch_object_kind(cfg));
 	if (res && korch_resource_namespaced(res)) {
 		const char *ns = korch_object_namespace(cfg);
 		if (ns && ctl->ns && strcmp(ns, ctl->ns) != 0) {
@@ -149,8 +149,8 @@ cmd_apply(struct ctl *ctl, int argc, char **argv)
 			failed++;
 		} else {
 			char type[128];
-			const korch_resource *r = korch_resource_for_kind(korch_object_api_version(cfg),
-									  korch_object_kind(cfg));
+			const korch_resource *r = korch_resource_for_kind(
+				korch_object_api_version(cfg), korch_object_kind(cfg));
 			ctl_type_name(r, type, sizeof(type));
 			static const char *const words[] = { "created", "configured", "unchanged" };
 			printf("%s/%s %s%s\n", type, korch_object_name(cfg), words[result],

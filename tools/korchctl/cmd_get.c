@@ -27,18 +27,25 @@ enum output {
 
 struct get_opts {
 	enum output out;
-	const char *jsonpath;    /* OUT_JSONPATH template */
-	const char *labels;      /* -l */
-	const char *fields;      /* --field-selector */
+	const char *jsonpath; /* OUT_JSONPATH template */
+	const char *labels;   /* -l */
+	const char *fields;   /* --field-selector */
 	bool show_labels;
 	bool no_headers;
 };
 
 /* What `get all` means: the resources of kubectl's "all" category. */
 static const char *const all_category[] = {
-	"pods", "services", "daemonsets.apps", "deployments.apps", "replicasets.apps",
-	"statefulsets.apps", "horizontalpodautoscalers.autoscaling", "cronjobs.batch",
-	"jobs.batch", "replicationcontrollers",
+	"pods",
+	"services",
+	"daemonsets.apps",
+	"deployments.apps",
+	"replicasets.apps",
+	"statefulsets.apps",
+	"horizontalpodautoscalers.autoscaling",
+	"cronjobs.batch",
+	"jobs.batch",
+	"replicationcontrollers",
 };
 
 static int
@@ -245,7 +252,8 @@ add_kinds(const char *arg, const korch_resource **kinds, size_t *n, size_t max)
 		}
 		const korch_resource *res = korch_resource_lookup(tok);
 		if (!res) {
-			fprintf(stderr, "error: the server doesn't have a resource type \"%s\"\n", tok);
+			fprintf(stderr, "error: the server doesn't have a resource type \"%s\"\n",
+				tok);
 			r = -1;
 		} else if (*n < max) {
 			kinds[(*n)++] = res;
@@ -274,13 +282,14 @@ get_named(struct ctl *ctl, korch_client *client, const korch_resource *r, const 
 }
 
 static int
-get_list(struct ctl *ctl, korch_client *client, const korch_resource *r,
-	 const struct get_opts *g, struct found *f)
+get_list(struct ctl *ctl, korch_client *client, const korch_resource *r, const struct get_opts *g,
+	 struct found *f)
 {
 	korch_list_options lo = KORCH_LIST_OPTIONS_INIT;
 	lo.label_selector = g->labels;
 	lo.field_selector = g->fields;
-	const char *ns = ctl->all_namespaces || !korch_resource_namespaced(r) ? NULL : ctl_namespace(ctl);
+	const char *ns =
+		ctl->all_namespaces || !korch_resource_namespaced(r) ? NULL : ctl_namespace(ctl);
 	korch_object *list = NULL;
 	korch_error *err = NULL;
 	if (korch_client_list(client, korch_resource_plural(r), ns, &lo, &list, &err) < 0) {
@@ -337,16 +346,18 @@ cmd_get(struct ctl *ctl, int argc, char **argv)
 		for (int i = optind; i < argc; i++) {
 			char *slash = strchr(argv[i], '/');
 			if (!slash) {
-				fprintf(stderr, "error: there is no need to specify a resource type as a "
-						"separate argument when passing arguments in resource/name "
-						"form\n");
+				fprintf(stderr,
+					"error: there is no need to specify a resource type as a "
+					"separate argument when passing arguments in resource/name "
+					"form\n");
 				found_free(&f);
 				return 1;
 			}
 			*slash = '\0';
 			const korch_resource *r = NULL;
 			size_t n = 0;
-			if (add_kinds(argv[i], &r, &n, 1) < 0 || get_named(ctl, client, r, slash + 1, &f) < 0)
+			if (add_kinds(argv[i], &r, &n, 1) < 0 ||
+			    get_named(ctl, client, r, slash + 1, &f) < 0)
 				rc = 1;
 		}
 		several_kinds = true;
@@ -375,7 +386,8 @@ cmd_get(struct ctl *ctl, int argc, char **argv)
 		if (ctl->all_namespaces)
 			fprintf(stderr, "No resources found\n");
 		else
-			fprintf(stderr, "No resources found in %s namespace.\n", ctl_namespace(ctl));
+			fprintf(stderr, "No resources found in %s namespace.\n",
+				ctl_namespace(ctl));
 	} else if (f.n > 0 || g.out == OUT_YAML || g.out == OUT_JSON || g.out == OUT_JSONPATH) {
 		if (g.out == OUT_NAME)
 			print_names(&f);
@@ -426,10 +438,12 @@ describe_value(const char *title, korch_object *v, int indent)
 	if (korch_object_to_text(v, KORCH_TEXT_YAML, &yaml, NULL) < 0)
 		return;
 	size_t len = strlen(yaml);
-	bool scalar = !strchr(yaml, '\n') || (strchr(yaml, '\n') == yaml + len - 1 && yaml[0] != '-');
+	bool scalar =
+		!strchr(yaml, '\n') || (strchr(yaml, '\n') == yaml + len - 1 && yaml[0] != '-');
 	if (scalar) {
 		yaml[strcspn(yaml, "\n")] = '\0';
-		printf("%*s%s:%*s%s\n", indent, "", title, (int)(20 - (int)strlen(title) > 1 ? 20 - strlen(title) : 1), "", yaml);
+		printf("%*s%s:%*s%s\n", indent, "", title,
+		       (int)(20 - (int)strlen(title) > 1 ? 20 - strlen(title) : 1), "", yaml);
 	} else {
 		printf("%*s%s:\n", indent, "", title);
 		for (char *save = NULL, *line = strtok_r(yaml, "\n", &save); line;
@@ -443,7 +457,8 @@ int
 cmd_describe(struct ctl *ctl, int argc, char **argv)
 {
 	if (argc < 3 || strcmp(argv[1], "--help") == 0) {
-		fputs("Usage: korchctl describe KIND NAME [-n NAMESPACE]\n", argc < 3 ? stderr : stdout);
+		fputs("Usage: korchctl describe KIND NAME [-n NAMESPACE]\n",
+		      argc < 3 ? stderr : stdout);
 		return argc < 3 ? 1 : 0;
 	}
 	const korch_resource *r = korch_resource_lookup(argv[1]);
@@ -478,8 +493,8 @@ cmd_describe(struct ctl *ctl, int argc, char **argv)
 				describe_value(title, v, 0);
 			}
 		}
-		static const char *const parts[] = { "spec", "status", "data", "rules", "subjects",
-						     "roleRef" };
+		static const char *const parts[] = { "spec",  "status",   "data",
+						     "rules", "subjects", "roleRef" };
 		for (size_t k = 0; k < sizeof(parts) / sizeof(*parts); k++) {
 			korch_object *v = korch_object_get(obj, parts[k]);
 			char title[64];
@@ -489,14 +504,16 @@ cmd_describe(struct ctl *ctl, int argc, char **argv)
 		}
 		/* Events about the object, as kubectl describe shows them. */
 		char selector[512];
-		snprintf(selector, sizeof(selector), "involvedObject.name=%s,involvedObject.kind=%s",
-			 korch_object_name(obj), korch_resource_kind(r));
+		snprintf(selector, sizeof(selector),
+			 "involvedObject.name=%s,involvedObject.kind=%s", korch_object_name(obj),
+			 korch_resource_kind(r));
 		korch_list_options lo = KORCH_LIST_OPTIONS_INIT;
 		lo.field_selector = selector;
 		korch_object *events = NULL;
 		korch_error *err = NULL;
 		const char *ns = korch_object_namespace(obj);
-		if (korch_client_list(client, "events", ns ? ns : "default", &lo, &events, &err) == 0 &&
+		if (korch_client_list(client, "events", ns ? ns : "default", &lo, &events, &err) ==
+			    0 &&
 		    korch_object_count(events) > 0) {
 			korch_print_options po = KORCH_PRINT_OPTIONS_INIT;
 			char *text = NULL;

@@ -82,13 +82,15 @@ cmd_delete(struct ctl *ctl, int argc, char **argv)
 	int rc = 0;
 	if (n_files) {
 		struct manifests m;
-		if (ctl_read_manifests(files, n_files, recursive, &m) < 0 || !(client = ctl_client(ctl)))
+		if (ctl_read_manifests(files, n_files, recursive, &m) < 0 ||
+		    !(client = ctl_client(ctl)))
 			return 1;
 		for (size_t i = 0; i < m.n; i++) {
 			const korch_resource *r = korch_resource_for_kind(
 				korch_object_api_version(m.docs[i]), korch_object_kind(m.docs[i]));
 			if (!r) {
-				fprintf(stderr, "error: no matches for kind \"%s\" in version \"%s\"\n",
+				fprintf(stderr,
+					"error: no matches for kind \"%s\" in version \"%s\"\n",
 					korch_object_kind(m.docs[i]) ?: "",
 					korch_object_api_version(m.docs[i]) ?: "");
 				rc = 1;
@@ -102,7 +104,8 @@ cmd_delete(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "error: You must provide one or more resources by argument or filename.\n");
+		fprintf(stderr,
+			"error: You must provide one or more resources by argument or filename.\n");
 		return 1;
 	}
 	if (!(client = ctl_client(ctl)))
@@ -116,7 +119,8 @@ cmd_delete(struct ctl *ctl, int argc, char **argv)
 				r = korch_resource_lookup(argv[i]);
 			}
 			if (!r) {
-				fprintf(stderr, "error: the server doesn't have a resource type \"%s\"\n",
+				fprintf(stderr,
+					"error: the server doesn't have a resource type \"%s\"\n",
 					argv[i]);
 				rc = 1;
 				continue;
@@ -185,7 +189,8 @@ cmd_patch(struct ctl *ctl, int argc, char **argv)
 			else if (strcmp(optarg, "json") == 0)
 				type = KORCH_PATCH_JSON;
 			else {
-				fprintf(stderr, "error: --type must be one of [json merge strategic], not \"%s\"\n",
+				fprintf(stderr,
+					"error: --type must be one of [json merge strategic], not \"%s\"\n",
 					optarg);
 				return 1;
 			}
@@ -258,18 +263,20 @@ cmd_api_resources(struct ctl *ctl, int argc, char **argv)
 		const korch_resource *r = korch_resource_at(i);
 		shorts[i][0] = '\0';
 		for (size_t k = 0; korch_resource_short_name(r, k); k++)
-			snprintf(shorts[i] + strlen(shorts[i]), sizeof(shorts[i]) - strlen(shorts[i]),
-				 "%s%s", k ? "," : "", korch_resource_short_name(r, k));
+			snprintf(shorts[i] + strlen(shorts[i]),
+				 sizeof(shorts[i]) - strlen(shorts[i]), "%s%s", k ? "," : "",
+				 korch_resource_short_name(r, k));
 		const char *group = korch_resource_group(r);
 		snprintf(versions[i], sizeof(versions[i]), "%s%s%s", group, *group ? "/" : "",
 			 korch_resource_version(r));
-		w[0] = strlen(korch_resource_plural(r)) > w[0] ? strlen(korch_resource_plural(r)) : w[0];
+		w[0] = strlen(korch_resource_plural(r)) > w[0] ? strlen(korch_resource_plural(r))
+							       : w[0];
 		w[1] = strlen(shorts[i]) > w[1] ? strlen(shorts[i]) : w[1];
 		w[2] = strlen(versions[i]) > w[2] ? strlen(versions[i]) : w[2];
 	}
 	if (!no_headers)
-		printf("%-*s   %-*s   %-*s   %-*s   %s\n", (int)w[0], "NAME", (int)w[1], "SHORTNAMES",
-		       (int)w[2], "APIVERSION", (int)w[3], "NAMESPACED", "KIND");
+		printf("%-*s   %-*s   %-*s   %-*s   %s\n", (int)w[0], "NAME", (int)w[1],
+		       "SHORTNAMES", (int)w[2], "APIVERSION", (int)w[3], "NAMESPACED", "KIND");
 	for (size_t i = 0; i < n && i < 64; i++) {
 		const korch_resource *r = korch_resource_at(i);
 		printf("%-*s   %-*s   %-*s   %-*s   %s\n", (int)w[0], korch_resource_plural(r),

@@ -10,10 +10,10 @@
 
 /* Global options, parsed before the command. */
 struct ctl {
-	const char *state;        /* --state FILE or KORCH_STATE */
-	const char *ns;           /* -n / --namespace, or NULL */
-	bool all_namespaces;      /* -A */
-	korch_client *client;     /* opened on demand by ctl_client() */
+	const char *state;    /* --state FILE or KORCH_STATE */
+	const char *ns;       /* -n / --namespace, or NULL */
+	bool all_namespaces;  /* -A */
+	korch_client *client; /* opened on demand by ctl_client() */
 };
 
 /* The client for the chosen target, opened on first use; NULL after printing an error. */

@@ -136,7 +136,8 @@ collect(const char *path, bool recursive, bool top, char ***files, size_t *n_fil
 		for (int i = 0; i < n; i++) {
 			const char *name = entries[i]->d_name;
 			char *child = NULL;
-			if (r == 0 && name[0] != '.' && asprintf(&child, "%s/%s", path, name) >= 0) {
+			if (r == 0 && name[0] != '.' &&
+			    asprintf(&child, "%s/%s", path, name) >= 0) {
 				struct stat cst;
 				if (stat(child, &cst) == 0 && S_ISDIR(cst.st_mode))
 					r = collect(child, recursive, false, files, n_files);
@@ -235,14 +236,9 @@ static const struct {
 	const char *name;
 	int (*fn)(struct ctl *ctl, int argc, char **argv);
 } commands[] = {
-	{ "apply", cmd_apply },
-	{ "get", cmd_get },
-	{ "describe", cmd_describe },
-	{ "delete", cmd_delete },
-	{ "patch", cmd_patch },
-	{ "api-resources", cmd_api_resources },
-	{ "version", cmd_version },
-	{ "state", cmd_state },
+	{ "apply", cmd_apply },     { "get", cmd_get },     { "describe", cmd_describe },
+	{ "delete", cmd_delete },   { "patch", cmd_patch }, { "api-resources", cmd_api_resources },
+	{ "version", cmd_version }, { "state", cmd_state },
 };
 
 /* Takes the global options out of argv wherever they stand, as kubectl allows. */
