@@ -1,0 +1,118 @@
+/*
+ * txn.c - client transactions: applies and deletes worked out one by one against the current
+ * state, then committed to the store all or none, each conditional on the revision it was
+ * worked out against (so a change made meanwhile fails the whole transaction with a conflict).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/vec.h"
+#include "client/client-internal.h"
+
+struct client_txn {
+	struct client *client;     /* borrowed */
+	struct client_plan *plans; /* the writes, in the order added */
+	size_t n, cap;             /* entries used and allocated */
+};
+
+int
+client_txn_new(struct client *c, struct client_txn **ret, korch_error **err)
+{
+	struct client_txn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return error_oom(err);
+	t->client = c;
+	*ret = t;
+	return 0;
+}
+
+void
+client_txn_free(struct client_txn *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		client_plan_clear(&t->plans[i]);
+	free(t->plans);
+	free(t);
+}
+
+static bool
+same_key(const struct client_plan *a, const struct client_plan *b)
+{
+	return a->kind == b->kind && strcmp(a->ns, b->ns) == 0 && strcmp(a->name, b->name) == 0;
+}
+
+/* Keeps a plan; one that changes nothing is only remembered as a check. */
+static int
+add_plan(struct client_txn *t, struct client_plan *p, korch_error **err)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (same_key(&t->plans[i], p)) {
+			int r = error_set(err, KORCH_EINVALID,
+					  "%s \"%s\" appears twice in one transaction",
+					  p->kind->plural, p->name);
+			client_plan_clear(p);
+			return r;
+		}
+	struct client_plan *slot = VEC_PUSH(t->plans, t->n, t->cap);
+	if (!slot) {
+		client_plan_clear(p);
+		return error_oom(err);
+	}
+	*slot = *p;
+	return 0;
+}
+
+int
+client_txn_apply(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
+		 korch_error **err)
+{
+	struct client_plan p;
+	int r = client_plan_apply(t->client, obj, o, &p, err);
+	return r < 0 ? r : add_plan(t, &p, err);
+}
+
+int
+client_txn_delete(struct client_txn *t, const struct kind_info *k, const char *ns, const char *name,
+		  korch_error **err)
+{
+	struct client_plan p;
+	int r = client_plan_delete(t->client, k, ns, name, NULL, &p, err);
+	return r < 0 ? r : add_plan(t, &p, err);
+}
+
+size_t
+client_txn_size(const struct client_txn *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->plans[i].op != STORE_OP_CHECK)
+			n++;
+	return n;
+}
+
+int
+client_txn_commit(struct client_txn *t, int64_t *ret_revision, korch_error **err)
+{
+	struct store_op *ops = calloc(t->n ? t->n : 1, sizeof(*ops));
+	if (!ops) {
+		client_txn_free(t);
+		return error_oom(err);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		struct client_plan *p = &t->plans[i];
+		ops[i] = (struct store_op){
+			.type = p->op,
+			.key = { p->kind->group, p->kind->plural, p->ns, p->name },
+			.obj = p->op == STORE_OP_CREATE || p->op == STORE_OP_UPDATE ? p->obj : NULL,
+			.expected_revision = p->expected_revision,
+			.lease = p->lease,
+		};
+	}
+	int r = store_commit(t->client->store, ops, t->n, ret_revision, err);
+	free(ops);
+	client_txn_free(t);
+	return r;
+}
