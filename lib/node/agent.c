@@ -140,18 +140,22 @@ pod_seen(struct node_agent *a, const json_t *obj)
 {
 	const char *uid = meta_str(obj, "uid");
 	struct apod *p = agent_pod(a, uid);
+	bool fresh = false;
 	if (!p) {
 		if (!(p = pod_new(a, obj))) {
 			log_error("node", "node %s: no memory for pod %s", a->node_name,
 				  uid ? uid : "?");
 			return;
 		}
-		adopt_for(a, p);
+		fresh = true;
 	}
 	_cleanup_error_ korch_error *err = NULL;
 	if (pod_set_object(p, obj, &err) < 0)
 		log_error("node", "node %s: pod %s/%s: %s", a->node_name, p->ns, p->name,
 			  korch_error_message(err));
+	/* The spec is decoded: what runs for the pod can be matched to its containers. */
+	if (fresh)
+		adopt_for(a, p);
 	agent_queue(a, p->uid);
 }
 

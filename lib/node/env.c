@@ -174,9 +174,9 @@ service_vars(const json_t *svc, struct envmap *m)
 	json_array_foreach (ports, i, sp) {
 		const char *proto = json_string_value(json_object_get(sp, "protocol")) ?: "TCP";
 		long long port = json_integer_value(json_object_get(sp, "port"));
-		char lower[16], upper[16];
+		char lower[16] = "", upper[16] = "";
 		env_name(proto, upper, sizeof(upper));
-		for (size_t k = 0; k < sizeof(lower); k++)
+		for (size_t k = 0; k < sizeof(lower) && upper[k]; k++)
 			lower[k] = (char)tolower((unsigned char)upper[k]);
 		char url[300];
 		snprintf(url, sizeof(url), "%s://%s:%lld", lower, ip, port);
@@ -381,7 +381,8 @@ int
 pod_field_value(struct apod *p, const char *path, char **ret, korch_error **err)
 {
 	struct node_agent *a = p->agent;
-	const json_t *pod = p->spec->pod;
+	/* Labels and annotations change without a new spec: read the latest object. */
+	const json_t *pod = p->obj ? p->obj : p->spec->pod;
 	const json_t *meta = json_object_get(pod, "metadata");
 	const char *v = NULL;
 	char key[256];

@@ -3,7 +3,9 @@
  * memory.available falls below the hard threshold (100Mi by default), the node reports
  * MemoryPressure and evicts one pod per check, ranked as rankMemoryPressure ranks them (pods
  * using more than they requested first, then lower priority, then the most usage over
- * request), with a grace period of 0; the pod becomes Failed with reason Evicted.
+ * request) with one addition: among pods over their requests at the same priority, BestEffort
+ * pods go before Burstable ones (the order korch promises: BestEffort first, then Burstable over
+ * requests). The grace period is 0; the pod becomes Failed with reason Evicted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,9 @@ cmp_candidates(const void *x, const void *y)
 		return ea ? -1 : 1;
 	if (a->p->spec->priority != b->p->spec->priority)
 		return a->p->spec->priority < b->p->spec->priority ? -1 : 1;
+	bool ba = streq(a->p->spec->qos, "BestEffort"), bb = streq(b->p->spec->qos, "BestEffort");
+	if (ba != bb)
+		return ba ? -1 : 1;
 	int64_t oa = a->usage - a->request, ob = b->usage - b->request;
 	if (oa != ob)
 		return oa > ob ? -1 : 1;

@@ -733,7 +733,7 @@ admit(struct apod *p)
 		return;
 	}
 	char reason[32], message[256];
-	snprintf(reason, sizeof(reason), "Out%s", res);
+	snprintf(reason, sizeof(reason), "OutOf%s", res);
 	snprintf(message, sizeof(message),
 		 "Pod was rejected: Node didn't have enough resource: %s, requested: %lld, used: "
 		 "%lld, capacity: %lld",
