@@ -99,6 +99,8 @@ link_find(struct nl_sock *sock, const char *name, struct link_info *info, korch_
 		.alias = copy,
 		.up = (rtnl_link_get_flags(link) & IFF_UP) != 0,
 		.mtu = rtnl_link_get_mtu(link),
+		.bridge = streq(rtnl_link_get_type(link), "bridge"),
+		.veth = streq(rtnl_link_get_type(link), "veth"),
 	};
 	return 0;
 }
@@ -158,6 +160,23 @@ set_up(struct nl_sock *sock, const char *name, korch_error **err)
 	return 0;
 }
 
+int
+link_set_alias(struct nl_sock *sock, const char *name, const char *alias, korch_error **err)
+{
+	_cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
+	int r = rtnl_link_get_kernel(sock, 0, name, &link);
+	if (r < 0)
+		return nl_error(err, r, "look up link %s", name);
+	_cleanup_(rtnl_link_putp) struct rtnl_link *change = rtnl_link_alloc();
+	if (!change)
+		return error_oom(err);
+	rtnl_link_set_ifalias(change, alias);
+	r = rtnl_link_change(sock, link, change, 0);
+	if (r < 0)
+		return nl_error(err, r, "set the alias of %s", name);
+	return 0;
+}
+
 static int
 check_owner(const char *name, const struct link_info *info, const char *alias,
 	    const char *alias_prefix, korch_error **err)
@@ -180,7 +199,11 @@ link_bridge_ensure(struct nl_sock *sock, const char *name, const char *alias, ui
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *old_alias = info.alias;
-	if (info.ifindex) {
+	if (info.ifindex && !info.alias && info.bridge) {
+		r = link_set_alias(sock, name, alias, err); /* made by us, then interrupted */
+		if (r < 0)
+			return r;
+	} else if (info.ifindex) {
 		r = check_owner(name, &info, alias, NULL, err);
 		if (r < 0)
 			return r;
@@ -194,7 +217,9 @@ link_bridge_ensure(struct nl_sock *sock, const char *name, const char *alias, ui
 		r = rtnl_link_add(sock, br, NLM_F_CREATE | NLM_F_EXCL);
 		if (r < 0)
 			return nl_error(err, r, "create bridge %s", name);
-		r = link_find(sock, name, &info, err);
+		r = link_set_alias(sock, name, alias, err);
+		if (r == 0)
+			r = link_find(sock, name, &info, err);
 		if (r < 0)
 			return r;
 		free(info.alias);
@@ -236,6 +261,26 @@ link_delete_owned(struct nl_sock *sock, const char *name, const char *alias,
 }
 
 int
+link_delete_unaliased_veth(struct nl_sock *sock, const char *name, korch_error **err)
+{
+	struct link_info info;
+	int r = link_find(sock, name, &info, err);
+	if (r < 0)
+		return r;
+	free(info.alias);
+	if (!info.ifindex || info.alias || !info.veth)
+		return 0;
+	_cleanup_(rtnl_link_putp) struct rtnl_link *link = rtnl_link_alloc();
+	if (!link)
+		return error_oom(err);
+	rtnl_link_set_ifindex(link, info.ifindex);
+	r = rtnl_link_delete(sock, link);
+	if (r < 0 && r != -NLE_NODEV && r != -NLE_OBJ_NOTFOUND)
+		return nl_error(err, r, "delete link %s", name);
+	return 0;
+}
+
+int
 link_veth_create(struct nl_sock *sock, const char *host_name, const char *alias, int bridge_ifindex,
 		 int pod_netns_fd, unsigned mtu, korch_error **err)
 {
@@ -257,7 +302,15 @@ link_veth_create(struct nl_sock *sock, const char *host_name, const char *alias,
 	int r = rtnl_link_add(sock, veth, NLM_F_CREATE | NLM_F_EXCL);
 	if (r < 0)
 		return nl_error(err, r, "create veth %s", host_name);
-	return 0;
+	r = link_set_alias(sock, host_name, alias, err);
+	if (r < 0) {
+		_cleanup_(rtnl_link_putp) struct rtnl_link *del = rtnl_link_alloc();
+		if (del) {
+			rtnl_link_set_name(del, host_name);
+			rtnl_link_delete(sock, del);
+		}
+	}
+	return r;
 }
 
 static int

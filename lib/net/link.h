@@ -1,7 +1,10 @@
 /*
  * link.h - korch's links through libnl-route-3: the bridge, pod veth pairs, addresses, routes.
  *
- * Every link korch creates carries an alias (IFLA_IFALIAS, see addr.h) naming its instance.
+ * Every link korch creates carries an alias (IFLA_IFALIAS, see addr.h) naming its instance. The
+ * kernel ignores an alias in the request that creates a link, so it is set right after; a link
+ * left without one by a crash in between is recognised by its kind (a bridge of korch's name
+ * gets its alias; a veth of korch's name is made again).
  * Nothing here adopts, changes or deletes a link whose alias is not the expected one: such a link
  * is KORCH_ECONFLICT ("link eth0 exists and is not korch's"), so a naming collision can never
  * take over or remove somebody else's interface.
@@ -32,7 +35,12 @@ struct link_info {
 	char *alias;  /* its alias or NULL; caller frees */
 	bool up;      /* IFF_UP */
 	unsigned mtu; /* its MTU */
+	bool bridge;  /* its kind is "bridge" */
+	bool veth;    /* its kind is "veth" */
 };
+
+/* Sets a link's alias. */
+int link_set_alias(struct nl_sock *sock, const char *name, const char *alias, korch_error **err);
 
 /* Looks a link up by name: info->ifindex is 0 when it does not exist. */
 int link_find(struct nl_sock *sock, const char *name, struct link_info *info, korch_error **err);
@@ -51,6 +59,9 @@ int link_bridge_ensure(struct nl_sock *sock, const char *name, const char *alias
  */
 int link_delete_owned(struct nl_sock *sock, const char *name, const char *alias,
 		      const char *alias_prefix, korch_error **err);
+
+/* Deletes name if it is a veth without an alias (one whose creation was interrupted). */
+int link_delete_unaliased_veth(struct nl_sock *sock, const char *name, korch_error **err);
 
 /*
  * Creates a veth pair: host_name (with alias, on the bridge, up) in the calling namespace and

@@ -269,6 +269,10 @@ existing_veth(struct node_net *nn, const char *veth, const char *pod_key, uint32
 	_cleanup_free_ char *alias = info.alias;
 	if (!info.ifindex)
 		return KORCH_ENOTFOUND;
+	if (!alias && info.veth) { /* created, then interrupted before its alias: make it again */
+		r = link_delete_unaliased_veth(nn->nl, veth, err);
+		return r < 0 ? r : KORCH_ENOTFOUND;
+	}
 	_cleanup_free_ char *key = NULL;
 	if (net_veth_alias_parse(nn->instance, alias, &key, ret_ip) < 0 || !streq(key, pod_key))
 		return error_set(err, KORCH_ECONFLICT,
