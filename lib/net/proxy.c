@@ -570,7 +570,7 @@ emit_remove(struct proxy *p, const struct piece *x)
 {
 	switch (x->kind) {
 	case P_CHAIN:
-		p->commands++;
+		p->commands += 2;
 		if (note(&p->new_garbage, "c ", x->name) < 0)
 			return KORCH_ENOMEM;
 		return strbuf_printf(&p->phase[PH_FLUSH],
@@ -890,8 +890,6 @@ proxy_sync(struct proxy *p, const json_t *services, const json_t *endpoints,
 				log_warn("net",
 					 "proxy: incremental sync failed, rewriting the table: %s",
 					 korch_error_message(e));
-				if (getenv("KORCH_NFT_DEBUG"))
-					fprintf(stderr, "%s\n%s\n", korch_error_message(e), text);
 				rollback(p);
 				pieces_clear(&global);
 				p->applied_valid = false;
