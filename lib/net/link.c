@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <net/if.h>
+#include <linux/if_link.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -260,6 +262,37 @@ link_delete_owned(struct nl_sock *sock, const char *name, const char *alias,
 	return 0;
 }
 
+/*
+ * Turns on hairpin mode on a bridge port (RTM_SETLINK, AF_BRIDGE, IFLA_PROTINFO/BRPORT_MODE).
+ * Where br_netfilter is loaded (it is per namespace and on by default once loaded), a pod's
+ * packet to its own Service is DNATed while being bridged and must leave through the port it
+ * came in by, which a bridge port refuses unless it is in hairpin mode.
+ */
+static int
+set_hairpin(struct nl_sock *sock, int ifindex, const char *name, korch_error **err)
+{
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
+	if (!msg)
+		return error_oom(err);
+	struct ifinfomsg ifi = { .ifi_family = AF_BRIDGE, .ifi_index = ifindex };
+	struct nlattr *pi = NULL;
+	int r = nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO);
+	if (r == 0 && !(pi = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED)))
+		r = -NLE_NOMEM;
+	if (r == 0)
+		r = nla_put_u8(msg, IFLA_BRPORT_MODE, 1);
+	if (r == 0) {
+		nla_nest_end(msg, pi);
+		r = nl_send_auto(sock, msg);
+	}
+	nlmsg_free(msg);
+	if (r >= 0)
+		r = nl_wait_for_ack(sock);
+	if (r < 0)
+		return nl_error(err, r, "set hairpin mode on %s", name);
+	return 0;
+}
+
 int
 link_delete_unaliased_veth(struct nl_sock *sock, const char *name, korch_error **err)
 {
@@ -303,6 +336,13 @@ link_veth_create(struct nl_sock *sock, const char *host_name, const char *alias,
 	if (r < 0)
 		return nl_error(err, r, "create veth %s", host_name);
 	r = link_set_alias(sock, host_name, alias, err);
+	if (r == 0) {
+		struct link_info info;
+		r = link_find(sock, host_name, &info, err);
+		free(info.alias);
+		if (r == 0)
+			r = set_hairpin(sock, info.ifindex, host_name, err);
+	}
 	if (r < 0) {
 		_cleanup_(rtnl_link_putp) struct rtnl_link *del = rtnl_link_alloc();
 		if (del) {

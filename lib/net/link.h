@@ -64,7 +64,8 @@ int link_delete_owned(struct nl_sock *sock, const char *name, const char *alias,
 int link_delete_unaliased_veth(struct nl_sock *sock, const char *name, korch_error **err);
 
 /*
- * Creates a veth pair: host_name (with alias, on the bridge, up) in the calling namespace and
+ * Creates a veth pair: host_name (with alias, on the bridge in hairpin mode, up) in the calling
+ * namespace and
  * "eth0" inside pod_netns_fd, both with mtu. KORCH_EEXISTS when host_name exists.
  */
 int link_veth_create(struct nl_sock *sock, const char *host_name, const char *alias,
