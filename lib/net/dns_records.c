@@ -101,6 +101,8 @@ add_rr(struct dns_records *r, const char *owner, const char *fmt, ...)
 int
 dns_records_new(const char *domain, struct dns_records **ret, korch_error **err)
 {
+	if (!domain || !*domain)
+		return error_set(err, KORCH_EINVALID, "a cluster domain is needed");
 	struct dns_records *r = calloc(1, sizeof(*r));
 	if (!r)
 		return error_oom(err);

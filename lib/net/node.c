@@ -23,6 +23,7 @@
 struct node_net {
 	korch_loop *loop;            /* the agent's loop (DNS and the garbage timer run on it) */
 	char *instance;              /* instance name */
+	char *cluster_domain;        /* "cluster.local" */
 	char bridge[NET_IFNAME_MAX]; /* bridge name */
 	char *bridge_alias;          /* its alias */
 	char *pod_alias_prefix;      /* "korch/INSTANCE pod=" */
@@ -57,6 +58,7 @@ node_net_close(struct node_net *nn)
 	free(nn->pod_alias_prefix);
 	free(nn->bridge_alias);
 	free(nn->instance);
+	free(nn->cluster_domain);
 	free(nn);
 }
 
@@ -114,7 +116,7 @@ open_dns(struct node_net *nn, const struct node_net_config *c, korch_error **err
 	struct dns_server_config dc = {
 		.listen_ip = ipam_gateway(nn->ipam),
 		.port = c->dns_port ? c->dns_port : 53,
-		.cluster_domain = c->cluster_domain,
+		.cluster_domain = nn->cluster_domain,
 		.upstreams = ups,
 		.n_upstreams = c->n_dns_upstreams,
 	};
@@ -157,8 +159,9 @@ node_net_open(korch_loop *loop, const struct node_net_config *c, struct node_net
 	if (r < 0)
 		return r;
 	nn->instance = strdup(instance);
+	nn->cluster_domain = strdup(c->cluster_domain ? c->cluster_domain : "cluster.local");
 	nn->bridge_alias = net_bridge_alias(instance);
-	if (!nn->instance || !nn->bridge_alias ||
+	if (!nn->instance || !nn->cluster_domain || !nn->bridge_alias ||
 	    asprintf(&nn->pod_alias_prefix, "korch/%s pod=", instance) < 0)
 		return error_oom(err);
 	net_bridge_name(instance, nn->bridge);
@@ -387,7 +390,7 @@ node_net_dns_update(struct node_net *nn, const json_t *services, const json_t *e
 		    const json_t *pods, korch_error **err)
 {
 	struct dns_records *records = NULL;
-	int r = dns_records_build(NULL, services, endpoints, pods, &records, err);
+	int r = dns_records_build(nn->cluster_domain, services, endpoints, pods, &records, err);
 	if (r < 0)
 		return korch_error_prefix(err, r, "dns");
 	dns_server_set_records(nn->dns, records);
