@@ -384,3 +384,25 @@ th_dns_query(korch_loop *loop, int netns_fd, uint32_t server, uint16_t port, con
 	close(p[0]);
 	return text ? text : strdup("");
 }
+
+char *
+th_run(korch_loop *loop, int netns_fd, const char *const argv[])
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		abort();
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0)
+			_exit(126);
+		dup2(p[1], 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	th_loop_wait(loop, pid);
+	char *text = NULL;
+	read_all_fd(p[0], 1 << 20, &text, NULL, NULL);
+	close(p[0]);
+	return text ? text : strdup("");
+}

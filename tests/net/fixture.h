@@ -77,6 +77,12 @@ char *th_capture(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *th_dns_query(korch_loop *loop, int netns_fd, uint32_t server, uint16_t port, const char *name,
 		   const char *type, bool tcp);
 
+/*
+ * Runs argv in netns_fd (-1: test host) while dispatching loop (which may serve it), and returns
+ * its standard output (caller frees).
+ */
+char *th_run(korch_loop *loop, int netns_fd, const char *const argv[]);
+
 /* Dispatches loop until pid exits (reaping it); returns its wait status. */
 int th_loop_wait(korch_loop *loop, pid_t pid);
 
