@@ -254,9 +254,9 @@ dns_records_build(const char *cluster_domain, const json_t *services, const json
 	size_t i;
 	json_t *obj;
 	json_array_foreach (rc == 0 ? services : NULL, i, obj) {
-		_cleanup_free_ char *key = NULL;
+		char key[SVC_KEY_MAX];
 		struct svc s;
-		rc = svc_object_key(obj, &key, err);
+		rc = svc_object_key(obj, key, err);
 		if (rc == 0)
 			rc = svc_decode(obj, hashmap_get(&index, key), &s, err);
 		if (rc < 0)

@@ -67,23 +67,29 @@ meta_str(const json_t *obj, const char *key)
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
-static int
-make_key(const char *ns, const char *name, char **ret)
+static bool
+make_key(const char *ns, const char *name, char buf[static SVC_KEY_MAX])
 {
-	char *k = NULL;
-	if (asprintf(&k, "%s/%s", ns ? ns : "default", name) < 0)
-		return KORCH_ENOMEM;
-	*ret = k;
-	return 0;
+	if (!ns)
+		ns = "default";
+	size_t a = strlen(ns), b = strlen(name);
+	if (a + 1 + b + 1 > SVC_KEY_MAX)
+		return false;
+	memcpy(buf, ns, a);
+	buf[a] = '/';
+	memcpy(buf + a + 1, name, b + 1);
+	return true;
 }
 
 int
-svc_object_key(const json_t *obj, char **ret_key, korch_error **err)
+svc_object_key(const json_t *obj, char buf[static SVC_KEY_MAX], korch_error **err)
 {
 	const char *name = meta_str(obj, "name");
 	if (!name || !*name)
 		return error_set(err, KORCH_EINVALID, "metadata.name: Required value");
-	return make_key(meta_str(obj, "namespace"), name, ret_key) < 0 ? error_oom(err) : 0;
+	if (!make_key(meta_str(obj, "namespace"), name, buf))
+		return error_set(err, KORCH_EINVALID, "metadata.name: \"%s\" is too long", name);
+	return 0;
 }
 
 static void
@@ -128,9 +134,9 @@ svc_index_endpoints(const json_t *endpoints, struct hashmap *ret_index, korch_er
 		}
 		if (!svc_name || !*svc_name)
 			continue; /* a slice not owned by a Service */
-		_cleanup_free_ char *key = NULL;
-		if (make_key(meta_str(obj, "namespace"), svc_name, &key) < 0)
-			goto oom;
+		char key[SVC_KEY_MAX];
+		if (!make_key(meta_str(obj, "namespace"), svc_name, key))
+			continue; /* no Service can have that name */
 		struct ptrvec *v = hashmap_get(&index, key);
 		if (!v) {
 			v = calloc(1, sizeof(*v));
@@ -149,22 +155,26 @@ oom:
 	return error_oom(err);
 }
 
-char *
-svc_fingerprint(const json_t *service, const struct ptrvec *eps)
+bool
+svc_fingerprint(const json_t *service, const struct ptrvec *eps, struct strbuf *sb)
 {
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	strbuf_truncate(sb, 0);
 	const char *rv = meta_str(service, "resourceVersion");
 	if (!rv)
-		return NULL;
-	strbuf_puts(&sb, rv);
+		return false;
+	strbuf_puts(sb, rv);
 	for (size_t i = 0; eps && i < eps->n; i++) {
-		const char *erv = meta_str(eps->items[i], "resourceVersion");
-		const char *name = meta_str(eps->items[i], "name");
+		const json_t *meta = json_object_get(eps->items[i], "metadata");
+		const char *erv = json_string_value(json_object_get(meta, "resourceVersion"));
+		const char *name = json_string_value(json_object_get(meta, "name"));
 		if (!erv || !name)
-			return NULL;
-		strbuf_printf(&sb, "|%s:%s", name, erv);
+			return false;
+		strbuf_putc(sb, '|');
+		strbuf_puts(sb, name);
+		strbuf_putc(sb, ':');
+		strbuf_puts(sb, erv);
 	}
-	return sb.oom ? NULL : strbuf_steal(&sb);
+	return !sb->oom;
 }
 
 static int

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <korch/common.h>
 #include "base/hashmap.h"
+#include "base/strbuf.h"
 #include "base/vec.h"
 
 enum svc_proto { SVC_TCP, SVC_UDP, SVC_SCTP };
@@ -70,8 +71,10 @@ void svc_clear(struct svc *s);
 int svc_index_endpoints(const json_t *endpoints, struct hashmap *ret_index, korch_error **err);
 void svc_index_free(struct hashmap *index);
 
-/* "NS/NAME" of an object; caller frees. KORCH_EINVALID without a name. */
-int svc_object_key(const json_t *obj, char **ret_key, korch_error **err);
+#define SVC_KEY_MAX 320 /* "NS/NAME": a label, a slash, a subdomain name, the NUL */
+
+/* "NS/NAME" of an object into buf. KORCH_EINVALID without a name, or a name too long. */
+int svc_object_key(const json_t *obj, char buf[static SVC_KEY_MAX], korch_error **err);
 
 /*
  * Decodes a Service and its endpoint objects (from the index, may be NULL). Errors name the
@@ -80,9 +83,10 @@ int svc_object_key(const json_t *obj, char **ret_key, korch_error **err);
 int svc_decode(const json_t *service, const struct ptrvec *eps, struct svc *ret, korch_error **err);
 
 /*
- * A fingerprint of a Service and its endpoint objects from their resourceVersions, or NULL
- * when some object has none (then the caller must decode it every time). Caller frees.
+ * A fingerprint of a Service and its endpoint objects from their resourceVersions, into sb
+ * (emptied first; reused across calls so that hot loops do not allocate). false when some object
+ * has none (then the caller must decode it every time) or memory ran out.
  */
-char *svc_fingerprint(const json_t *service, const struct ptrvec *eps);
+bool svc_fingerprint(const json_t *service, const struct ptrvec *eps, struct strbuf *sb);
 
 #endif

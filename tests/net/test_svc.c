@@ -76,9 +76,9 @@ test_decode_slices(void **state)
 	assert_int_equal(s.eps[1].ports[1].port, 5353);
 	svc_clear(&s);
 
-	char *fp = svc_fingerprint(svc, v);
-	assert_string_equal(fp, "7|web-a:11");
-	free(fp);
+	struct strbuf fp = STRBUF_INIT;
+	assert_true(svc_fingerprint(svc, v, &fp));
+	assert_string_equal(strbuf_str(&fp), "7|web-a:11");
 	/* The Endpoints object is indexed under its own name. */
 	v = hashmap_get(&index, "shop/db");
 	assert_non_null(v);
@@ -89,7 +89,8 @@ test_decode_slices(void **state)
 	assert_true(s.headless);
 	assert_int_equal(s.n_eps, 1); /* notReadyAddresses left out */
 	assert_string_equal(s.eps[0].hostname, "db-0");
-	assert_null(svc_fingerprint(db, v)); /* no resourceVersion */
+	assert_false(svc_fingerprint(db, v, &fp)); /* no resourceVersion */
+	strbuf_free(&fp);
 	svc_clear(&s);
 	svc_index_free(&index);
 	json_decref(db);
