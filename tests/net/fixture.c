@@ -64,7 +64,8 @@ th_setup(void **state)
 	th->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	/* The node's "NIC": a veth pair (this kernel has no dummy links) with the node address. */
 	if (th_sh("ip link set lo up && ip link add name node0 type veth peer name node0p && "
-		  "ip addr add %s/24 dev node0 && ip link set node0p up && ip link set node0 up",
+		  "ip addr add %s/24 dev node0 && ip link set node0p up && ip link set node0 up && "
+		  "ip route add default via 198.51.100.1 dev node0",
 		  TH_NODE_IP) != 0)
 		return -1;
 	*state = th;

@@ -40,7 +40,7 @@ int th_init(void);
 
 /*
  * cmocka setup/teardown: a new network namespace for the test's thread with lo up and a link
- * "node0" holding TH_NODE_IP/24 (the node's address); teardown kills the processes, unmounts
+ * "node0" holding TH_NODE_IP/24 (the node's address) and the default route; teardown kills the processes, unmounts
  * and closes the pods and returns to the original namespace.
  */
 int th_setup(void **state);

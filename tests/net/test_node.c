@@ -177,6 +177,11 @@ test_services(void **state)
 		    th_count(out, "be2") == 30);
 	free(out);
 
+	/* The node itself reaches the ClusterIP. */
+	out = th_http_get(-1, vip, 80, 10);
+	assert_int_equal(th_count(out, "be0") + th_count(out, "be1"), 10);
+	free(out);
+
 	/* NodePort and hostPort from the test host. */
 	out = th_http_get(-1, th_ip(TH_NODE_IP), 30080, 20);
 	assert_int_equal(th_count(out, "be0") + th_count(out, "be1"), 20);
