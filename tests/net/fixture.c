@@ -45,7 +45,7 @@ th_init(void)
 		printf("1..0 # SKIP needs busybox-static\n");
 		return 1;
 	}
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
 		printf("1..0 # SKIP cannot make a private mount namespace: %s\n", strerror(errno));
 		return 1;
 	}
@@ -111,7 +111,7 @@ th_pod(struct testhost *th, const char *name)
 	close(fd);
 	/* A new namespace for this thread, bound to the file, then back to the test host. */
 	if (unshare(CLONE_NEWNET) < 0 ||
-	    mount("/proc/thread-self/ns/net", p->path, NULL, MS_BIND, NULL) < 0 ||
+	    mount("/proc/thread-self/ns/net", p->path, "none", MS_BIND, NULL) < 0 ||
 	    setns(th->fd, CLONE_NEWNET) < 0)
 		abort();
 	p->fd = open(p->path, O_RDONLY | O_CLOEXEC);
@@ -337,9 +337,12 @@ dns_child(FILE *out, uint32_t server, uint16_t port, const char *name, const cha
 			n = read(fd, buf, sizeof(buf));
 		}
 	}
+	close(fd);
+	free(wire);
 	ldns_pkt *r = NULL;
 	if (n <= 0 || ldns_wire2pkt(&r, buf, (size_t)n) != LDNS_STATUS_OK) {
 		fprintf(out, "error=%s\n", n <= 0 ? "no answer" : "bad answer");
+		ldns_pkt_free(q);
 		return;
 	}
 	char *rcode = ldns_pkt_rcode2str(ldns_pkt_get_rcode(r));
@@ -359,6 +362,8 @@ dns_child(FILE *out, uint32_t server, uint16_t port, const char *name, const cha
 		}
 		fprintf(out, "\n");
 	}
+	ldns_pkt_free(r);
+	ldns_pkt_free(q);
 }
 
 char *

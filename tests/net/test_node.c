@@ -3,7 +3,8 @@
  * busybox httpd) reach each other and are reached from the node; a Service VIP balances over 3
  * backends and follows an endpoint change within one sync; a pod reaches itself through its
  * Service (hairpin); ClientIP affinity pins a client; NodePort and hostPort are reached from the
- * test host; the kube-dns VIP answers a pod's nslookup; addresses are never given twice across a
+ * test host; a pod reaches the kubernetes Service on the node's address; the kube-dns VIP answers
+ * a pod's nslookup; addresses are never given twice across a
  * restart that adopts the veths; a removed pod leaves no veth, address or rule; reset removes
  * the bridge, the veths and the table of one instance and leaves another instance alone.
  */
@@ -11,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -189,6 +191,31 @@ test_services(void **state)
 	out = th_http_get(-1, th_ip(TH_NODE_IP), 8081, 2);
 	assert_string_equal(out, "be1\nbe1\n");
 	free(out);
+
+	/* The kubernetes Service: 10.96.0.1:443 to the API on the node's own address. */
+	char *www = NULL;
+	assert_true(asprintf(&www, "%s/www-api", e.th->dir) > 0);
+	assert_int_equal(th_sh("mkdir -p %s && echo api > %s/index.html", www, www), 0);
+	const char *api_argv[] = { "/bin/busybox",     "httpd", "-f", "-p",
+				   TH_NODE_IP ":6443", "-h",    www,  NULL };
+	th_spawn(e.th, -1, api_argv);
+	static const char *const node_ip[] = { TH_NODE_IP };
+	json_t *api = obj_service("default", "kubernetes", "10.96.0.1", 443, 0, NULL);
+	json_array_append_new(svcs, api);
+	json_array_append_new(eps, obj_slice("default", "kubernetes", node_ip, 1, 6443));
+	assert_int_equal(node_net_services_sync(e.nn, svcs, eps, &st, NULL), 0);
+	for (int i = 0; i < 100; i++) { /* until httpd listens */
+		out = th_http_get(-1, th_ip(TH_NODE_IP), 6443, 1);
+		bool up = th_count(out, "api") == 1;
+		free(out);
+		if (up)
+			break;
+		usleep(10000);
+	}
+	out = th_http_get(client->fd, th_ip("10.96.0.1"), 443, 3);
+	assert_string_equal(out, "api\napi\napi\n");
+	free(out);
+	free(www);
 
 	/* DNS through the kube-dns VIP from a pod, with ldns and with busybox nslookup. */
 	char *ans = th_dns_query(e.loop, client->fd, th_ip("10.96.0.10"), 53,
