@@ -4,9 +4,9 @@
  * backends and follows an endpoint change within one sync; a pod reaches itself through its
  * Service (hairpin); ClientIP affinity pins a client; NodePort and hostPort are reached from the
  * test host; a pod reaches the kubernetes Service on the node's address; the kube-dns VIP answers
- * a pod's nslookup; addresses are never given twice across a
- * restart that adopts the veths; a removed pod leaves no veth, address or rule; reset removes
- * the bridge, the veths and the table of one instance and leaves another instance alone.
+ * a pod's nslookup; addresses are never given twice across a restart that adopts the veths; a
+ * removed pod leaves no veth, address or rule; reset removes the bridge, the veths and the table
+ * of one instance and leaves another instance alone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
