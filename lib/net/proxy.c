@@ -114,11 +114,15 @@ pieces_clear(struct pieces *p)
 	*p = (struct pieces){ 0 };
 }
 
-/* Adds a piece; takes name, body and value (formatted by the caller with asprintf). */
+/*
+ * Adds a piece; takes name, body and value (formatted by the caller with asprintf, so NULL means
+ * out of memory; only elements of the nodeport-ips set have no value).
+ */
 static int
 pieces_add(struct pieces *p, enum piece_kind kind, int level, char *name, char *body, char *value)
 {
-	struct piece *x = (name && body) ? VEC_PUSH(p->items, p->n, p->cap) : NULL;
+	bool ok = name && body && (kind != P_ELEM || value || streq(name, "nodeport-ips"));
+	struct piece *x = ok ? VEC_PUSH(p->items, p->n, p->cap) : NULL;
 	if (!x) {
 		free(name);
 		free(body);
@@ -323,7 +327,8 @@ render_global(struct proxy *p, struct pieces *out)
 		}
 	}
 	if (r == 0) {
-		qsort(rules.items, rules.n, sizeof(void *), cmp_str);
+		if (rules.n > 1)
+			qsort(rules.items, rules.n, sizeof(void *), cmp_str);
 		struct strbuf sb = STRBUF_INIT;
 		for (size_t i = 0; i < rules.n; i++)
 			strbuf_printf(&sb, "%s%s", i ? " " : "", (char *)rules.items[i]);
