@@ -58,17 +58,28 @@ int
 th_setup(void **state)
 {
 	struct testhost *th = calloc(1, sizeof(*th));
+	th->fd = -1;
 	th->dir = strdup("/tmp/korch-test-net-XXXXXX");
-	if (!mkdtemp(th->dir) || unshare(CLONE_NEWNET) < 0)
+	*state = th;
+	if (!mkdtemp(th->dir)) {
+		free(th->dir);
+		free(th);
+		*state = NULL;
 		return -1;
+	}
+	if (unshare(CLONE_NEWNET) < 0) {
+		th_teardown(state);
+		return -1;
+	}
 	th->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	/* The node's "NIC": a veth pair (this kernel has no dummy links) with the node address. */
 	if (th_sh("ip link set lo up && ip link add name node0 type veth peer name node0p && "
 		  "ip addr add %s/24 dev node0 && ip link set node0p up && ip link set node0 up && "
 		  "ip route add default via 198.51.100.1 dev node0",
-		  TH_NODE_IP) != 0)
+		  TH_NODE_IP) != 0) {
+		th_teardown(state);
 		return -1;
-	*state = th;
+	}
 	return 0;
 }
 
@@ -87,12 +98,14 @@ th_teardown(void **state)
 		umount2(th->pods[i].path, MNT_DETACH);
 		free(th->pods[i].path);
 	}
-	close(th->fd);
+	if (th->fd >= 0)
+		close(th->fd);
 	if (setns(original_netns, CLONE_NEWNET) < 0)
 		abort();
 	rm_rf(th->dir, NULL);
 	free(th->dir);
 	free(th);
+	*state = NULL;
 	return 0;
 }
 
