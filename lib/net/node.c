@@ -386,6 +386,21 @@ node_net_services_sync(struct node_net *nn, const json_t *services, const json_t
 }
 
 int
+node_net_services_update(struct node_net *nn, const json_t *changed, const json_t *endpoints,
+			 const char *const *removed, size_t n_removed,
+			 struct proxy_stats *ret_stats, korch_error **err)
+{
+	struct proxy_stats st;
+	int r = proxy_update(nn->proxy, changed, endpoints, removed, n_removed, &st, err);
+	if (r < 0)
+		return r;
+	arm_gc(nn, &st);
+	if (ret_stats)
+		*ret_stats = st;
+	return 0;
+}
+
+int
 node_net_dns_update(struct node_net *nn, const json_t *services, const json_t *endpoints,
 		    const json_t *pods, korch_error **err)
 {

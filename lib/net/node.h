@@ -75,6 +75,11 @@ int node_net_pod_remove(struct node_net *nn, const char *pod_key, korch_error **
 int node_net_services_sync(struct node_net *nn, const json_t *services, const json_t *endpoints,
 			   struct proxy_stats *ret_stats, korch_error **err);
 
+/* Programs a change learnt from watch events (see proxy_update()); *ret_stats optional. */
+int node_net_services_update(struct node_net *nn, const json_t *changed, const json_t *endpoints,
+			     const char *const *removed, size_t n_removed,
+			     struct proxy_stats *ret_stats, korch_error **err);
+
 /* Replaces the DNS records (see dns_records_build()). */
 int node_net_dns_update(struct node_net *nn, const json_t *services, const json_t *endpoints,
 			const json_t *pods, korch_error **err);

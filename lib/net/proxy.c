@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/hashmap.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "base/util.h"
@@ -46,7 +47,9 @@ struct svc_state {
 	struct pieces pending; /* staged by the sync in progress */
 	char *pending_fp;      /* the fingerprint that goes with pending */
 	bool has_pending;      /* pending replaces applied when the transaction succeeds */
-	bool seen;             /* present in the sync in progress */
+	bool seen;             /* still wanted after the sync in progress */
+	bool listed;           /* given to the sync in progress */
+	bool removed;          /* named as removed by the sync in progress */
 };
 
 /* The transaction's text by phase, so that things exist before what refers to them. */
@@ -70,6 +73,7 @@ struct proxy {
 	struct pieces global_applied;  /* static chains, maps, hostports, node addresses */
 	struct hashmap hostports;      /* pod key -> struct hostport_list */
 	bool applied_valid;            /* false: the next sync rewrites the whole table */
+	bool synced_once;              /* a sync with the full list of Services succeeded */
 	struct hashmap garbage_chains; /* flushed chains to delete */
 	struct hashmap garbage_sets;   /* unused affinity sets to delete */
 	struct strbuf phase[PH_COUNT]; /* the transaction being built */
@@ -788,6 +792,7 @@ commit(struct proxy *p, bool full, struct pieces *global)
 	for (size_t i = 0; i < p->revived.n; i++)
 		hashmap_remove(&p->garbage_chains, p->revived.items[i]);
 	p->applied_valid = true;
+	p->synced_once = true;
 }
 
 static void
@@ -821,9 +826,13 @@ stage_service(struct proxy *p, const json_t *svc, const struct hashmap *index, b
 			free(st);
 			return error_oom(err);
 		}
+		st->seen = true;
 	}
-	if (st->seen)
+	if (st->listed)
 		return error_set(err, KORCH_EINVALID, "service %s: listed twice", key);
+	if (st->removed)
+		return error_set(err, KORCH_EINVALID, "service %s: both changed and removed", key);
+	st->listed = true;
 	st->seen = true;
 	const struct ptrvec *eps = hashmap_get(index, key);
 	bool have_fp = svc_fingerprint(svc, eps, &p->fp);
@@ -844,31 +853,52 @@ stage_service(struct proxy *p, const json_t *svc, const struct hashmap *index, b
 	return full ? emit_all(p, &st->pending) : diff(p, &st->applied, &st->pending);
 }
 
+/* What a sync is given. */
+struct sync_input {
+	const json_t *services;     /* Services (all of them, or the changed ones), or NULL */
+	const json_t *endpoints;    /* their endpoint objects */
+	bool partial;               /* services holds only the changed ones */
+	const char *const *removed; /* partial: keys of Services that are gone */
+	size_t n_removed;           /* how many */
+};
+
 static int
-stage(struct proxy *p, const json_t *services, const struct hashmap *index, bool full,
+stage(struct proxy *p, const struct sync_input *in, const struct hashmap *index, bool full,
       struct pieces *global, size_t *rendered, korch_error **err)
 {
+	/* Everything is still wanted unless the full list says otherwise or it was removed. */
 	size_t it = 0;
 	const char *key;
 	void *v;
-	while (hashmap_next(&p->services, &it, &key, &v))
-		((struct svc_state *)v)->seen = !services;
+	while (hashmap_next(&p->services, &it, &key, &v)) {
+		struct svc_state *st = v;
+		st->seen = !in->services || in->partial;
+		st->listed = st->removed = false;
+	}
+	for (size_t i = 0; i < in->n_removed; i++) {
+		struct svc_state *st = hashmap_get(&p->services, in->removed[i]);
+		if (st) {
+			st->seen = false;
+			st->removed = true;
+		}
+	}
 	size_t i;
 	json_t *svc;
-	json_array_foreach (services, i, svc) {
+	json_array_foreach (in->services, i, svc) {
 		int r = stage_service(p, svc, index, full, rendered, err);
 		if (r < 0)
 			return r;
 	}
 	static const struct pieces none;
 	it = 0;
-	while (full && !services && hashmap_next(&p->services, &it, &key, &v))
-		if (emit_all(p, &((struct svc_state *)v)->applied) < 0)
-			return error_oom(err);
-	it = 0;
-	while (!full && hashmap_next(&p->services, &it, &key, &v)) {
+	while (hashmap_next(&p->services, &it, &key, &v)) {
 		struct svc_state *st = v;
-		if (!st->seen && diff(p, &st->applied, &none) < 0)
+		int r = 0;
+		if (full && st->seen && !st->listed) /* a rewrite keeps what was not given */
+			r = emit_all(p, &st->applied);
+		else if (!full && !st->seen)
+			r = diff(p, &st->applied, &none);
+		if (r < 0)
 			return error_oom(err);
 	}
 	if (render_global(p, global) < 0)
@@ -886,17 +916,17 @@ stage(struct proxy *p, const json_t *services, const struct hashmap *index, bool
 	return 0;
 }
 
-int
-proxy_sync(struct proxy *p, const json_t *services, const json_t *endpoints,
-	   struct proxy_stats *ret_stats, korch_error **err)
+static int
+sync_common(struct proxy *p, const struct sync_input *in, struct proxy_stats *ret_stats,
+	    korch_error **err)
 {
-	if (services && !json_is_array(services))
+	if (in->services && !json_is_array(in->services))
 		return error_set(err, KORCH_EINVALID, "services: a list of objects is needed");
-	if (!services && !p->applied_valid)
+	if ((!in->services || in->partial) && !p->synced_once)
 		return error_set(err, KORCH_EINVALID,
 				 "proxy: the first sync needs the list of Services");
 	struct hashmap index = HASHMAP_INIT;
-	int r = svc_index_endpoints(endpoints, &index, err);
+	int r = svc_index_endpoints(in->endpoints, &index, err);
 	if (r < 0)
 		return r;
 	struct proxy_stats stats = { 0 };
@@ -909,7 +939,7 @@ proxy_sync(struct proxy *p, const json_t *services, const json_t *endpoints,
 		tx_reset(p);
 		p->tx_full = full;
 		_cleanup_free_ char *text = NULL;
-		r = stage(p, services, &index, full, &global, &rendered, err);
+		r = stage(p, in, &index, full, &global, &rendered, err);
 		if (r == 0 && !(text = tx_text(p)))
 			r = error_oom(err);
 		if (r == 0 && p->commands > 0) {
@@ -945,6 +975,32 @@ proxy_sync(struct proxy *p, const json_t *services, const json_t *endpoints,
 	if (r == 0 && ret_stats)
 		*ret_stats = stats;
 	return r;
+}
+
+int
+proxy_sync(struct proxy *p, const json_t *services, const json_t *endpoints,
+	   struct proxy_stats *ret_stats, korch_error **err)
+{
+	struct sync_input in = { .services = services, .endpoints = endpoints };
+	return sync_common(p, &in, ret_stats, err);
+}
+
+int
+proxy_update(struct proxy *p, const json_t *changed, const json_t *endpoints,
+	     const char *const *removed, size_t n_removed, struct proxy_stats *ret_stats,
+	     korch_error **err)
+{
+	if (!changed && n_removed == 0)
+		return error_set(err, KORCH_EINVALID, "proxy: nothing to update");
+	_cleanup_json_ json_t *none = changed ? NULL : json_array();
+	struct sync_input in = { .services = changed ? changed : none,
+				 .endpoints = endpoints,
+				 .partial = true,
+				 .removed = removed,
+				 .n_removed = n_removed };
+	if (!in.services)
+		return error_oom(err);
+	return sync_common(p, &in, ret_stats, err);
 }
 
 int

@@ -92,6 +92,17 @@ int proxy_set_hostports(struct proxy *proxy, const char *pod_key,
 int proxy_sync(struct proxy *proxy, const json_t *services, const json_t *endpoints,
 	       struct proxy_stats *ret_stats, korch_error **err);
 
+/*
+ * The same for a change the caller learnt from watch events, in time proportional to the change
+ * rather than to the number of Services: changed holds the Services that were added or changed
+ * (or whose endpoint objects changed), endpoints all the endpoint objects of those Services, and
+ * removed the "NS/NAME" keys of Services that are gone. Services not named keep what they have.
+ * KORCH_EINVALID before a first proxy_sync().
+ */
+int proxy_update(struct proxy *proxy, const json_t *changed, const json_t *endpoints,
+		 const char *const *removed, size_t n_removed, struct proxy_stats *ret_stats,
+		 korch_error **err);
+
 /* Deletes the chains and sets that syncs flushed; returns how many were deleted or an error. */
 int proxy_collect_garbage(struct proxy *proxy, korch_error **err);
 

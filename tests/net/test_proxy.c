@@ -205,6 +205,59 @@ test_incremental(void **state)
 }
 
 static void
+test_update(void **state)
+{
+	struct proxy *p = make_proxy();
+	json_t *svcs, *eps;
+	objects(&svcs, &eps);
+	korch_error *err = NULL;
+	struct proxy_stats st;
+	assert_int_equal(proxy_update(p, svcs, eps, NULL, 0, &st, &err), KORCH_EINVALID);
+	assert_string_equal(korch_error_message(err),
+			    "proxy: the first sync needs the list of Services");
+	korch_error_free(err);
+	assert_int_equal(proxy_sync(p, svcs, eps, &st, NULL), 0);
+
+	/* A watch event: web's slice changed. Only web is given, the rest stays. */
+	static const char *const two[] = { "10.244.0.5", "10.244.0.8" };
+	json_t *web = json_pack("[O]", json_array_get(svcs, 0));
+	json_t *web_eps = json_pack("[o]", obj_slice("shop", "web", two, 2, 8080));
+	assert_int_equal(proxy_update(p, web, web_eps, NULL, 0, &st, NULL), 0);
+	assert_false(st.full);
+	assert_int_equal(st.services, 1);
+	expect_chain("service-shop/web/tcp/80",
+		     "ip saddr != 10.244.0.0/16 jump mark-for-masquerade\n"
+		     "numgen random mod 2 0 goto endpoint-shop/web/tcp/80__10.244.0.5/8080\n"
+		     "goto endpoint-shop/web/tcp/80__10.244.0.8/8080\n");
+	char *map = th_capture("nft list map inet " TABLE " service-ips");
+	assert_non_null(strstr(map, "10.96.0.21 . tcp . 80")); /* sticky untouched */
+	free(map);
+
+	/* sticky is deleted; a key both changed and removed is refused. */
+	const char *gone[] = { "shop/sticky" };
+	err = NULL;
+	const char *both[] = { "shop/web" };
+	assert_int_equal(proxy_update(p, web, web_eps, both, 1, &st, &err), KORCH_EINVALID);
+	assert_string_equal(korch_error_message(err), "service shop/web: both changed and removed");
+	korch_error_free(err);
+	assert_int_equal(proxy_update(p, NULL, NULL, gone, 1, &st, NULL), 0);
+	map = th_capture("nft list map inet " TABLE " service-ips");
+	assert_null(strstr(map, "10.96.0.21"));
+	assert_non_null(strstr(map, "10.96.0.20 . tcp . 80"));
+	free(map);
+	/* The full list again agrees with what updates made: nothing to send but web's slice. */
+	json_array_remove(svcs, 1);
+	json_array_set(eps, 0, json_array_get(web_eps, 0));
+	assert_int_equal(proxy_sync(p, svcs, eps, &st, NULL), 0);
+	assert_int_equal(st.commands, 0);
+	json_decref(web);
+	json_decref(web_eps);
+	proxy_free(p);
+	json_decref(svcs);
+	json_decref(eps);
+}
+
+static void
 test_drift_and_bad_input(void **state)
 {
 	struct proxy *p = make_proxy();
@@ -297,6 +350,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_sync, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_incremental, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_update, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_drift_and_bad_input, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_other_tables_untouched, th_setup, th_teardown),
 	};
