@@ -103,16 +103,9 @@ parse_upstream(const char *text, struct dns_upstream *u, korch_error **err)
 }
 
 static int
-open_dns(struct node_net *nn, const struct node_net_config *c, korch_error **err)
+open_dns(struct node_net *nn, const struct node_net_config *c, const struct dns_upstream *ups,
+	 korch_error **err)
 {
-	_cleanup_free_ struct dns_upstream *ups = calloc(c->n_dns_upstreams + 1, sizeof(*ups));
-	if (!ups)
-		return error_oom(err);
-	for (size_t i = 0; i < c->n_dns_upstreams; i++) {
-		int r = parse_upstream(c->dns_upstreams[i], &ups[i], err);
-		if (r < 0)
-			return r;
-	}
 	struct dns_server_config dc = {
 		.listen_ip = ipam_gateway(nn->ipam),
 		.port = c->dns_port ? c->dns_port : 53,
@@ -177,6 +170,15 @@ node_net_open(korch_loop *loop, const struct node_net_config *c, struct node_net
 	r = open_proxy(nn, c, err);
 	if (r < 0)
 		return r;
+	/* Everything is checked before anything is changed. */
+	_cleanup_free_ struct dns_upstream *ups = calloc(c->n_dns_upstreams + 1, sizeof(*ups));
+	if (!ups)
+		return error_oom(err);
+	for (size_t i = 0; i < c->n_dns_upstreams; i++) {
+		r = parse_upstream(c->dns_upstreams[i], &ups[i], err);
+		if (r < 0)
+			return r;
+	}
 	r = sysctl_write("net/ipv4/ip_forward", "1", err);
 	if (r < 0)
 		return korch_error_prefix(err, r, "enable forwarding");
@@ -194,7 +196,7 @@ node_net_open(korch_loop *loop, const struct node_net_config *c, struct node_net
 		r = link_foreach_alias(nn->nl, nn->pod_alias_prefix, adopt_veth, nn, err);
 	if (r < 0)
 		return korch_error_prefix(err, r, "bridge %s", nn->bridge);
-	r = open_dns(nn, c, err);
+	r = open_dns(nn, c, ups, err);
 	if (r == 0)
 		r = loop_add_timer(loop, -1, collect_garbage, nn, &nn->gc, err);
 	if (r < 0)

@@ -336,6 +336,14 @@ test_bad_config(void **state)
 	korch_error_free(err);
 	err = NULL;
 	c.instance = "nt";
+	const char *bad_upstream[] = { "192.0.2.53:99999" };
+	c.dns_upstreams = bad_upstream;
+	c.n_dns_upstreams = 1;
+	assert_int_equal(node_net_open(loop, &c, &nn, &err), KORCH_EINVALID);
+	assert_string_equal(korch_error_message(err), "invalid DNS upstream \"192.0.2.53:99999\"");
+	korch_error_free(err);
+	err = NULL;
+	c.n_dns_upstreams = 0;
 	c.node_ip = NULL;
 	assert_int_equal(node_net_open(loop, &c, &nn, &err), KORCH_EINVALID);
 	assert_string_equal(korch_error_message(err), "the node's address is needed");
