@@ -29,6 +29,11 @@
  * (plain `add rule` and `add element` fetch every chain: 200-300 ms at 10,000 Services). Chains
  * that are no longer needed are flushed at once (cheap) and deleted later by
  * proxy_collect_garbage(), as kube-proxy does, because deleting needs that fetch.
+ *
+ * What bounds a change's latency at scale is the kernel: a transaction that adds any rule makes
+ * it validate every chain reachable from the table's base chains (nft_table_validate), about
+ * 55-80 ms of system time with 10,000 Services and 3 endpoints each on this machine, against
+ * about 6 ms for a transaction that adds no rule.
  */
 #ifndef KORCH_NET_PROXY_H
 #define KORCH_NET_PROXY_H
