@@ -359,7 +359,11 @@ render_port_with_endpoints(struct proxy *p, const struct svc *s, const struct sv
 	struct strbuf chain = STRBUF_INIT, checks = STRBUF_INIT;
 	_cleanup_free_ char **names = calloc(n, sizeof(char *));
 	int r = names ? 0 : KORCH_ENOMEM;
-	strbuf_printf(&chain, "ip saddr != %s jump mark-for-masquerade; ",
+	/* Not for the node's own connections: replies come back through it anyway, and a
+	 * source port rewritten at random for each new connection collides with the backend's
+	 * TIME_WAIT sockets of earlier ones when one client opens many (measured: a VIP at 20% of
+	 * direct throughput with "Connection: close"). */
+	strbuf_printf(&chain, "ip saddr != %s fib saddr type != local jump mark-for-masquerade; ",
 		      cidr_format(&p->cluster_cidr, cb));
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		ip_str(eps[i].ip, ipb);

@@ -11,7 +11,8 @@
  *    externalIPs, and `ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports`
  *    for NodePorts on the node's addresses;
  *  - per Service port a chain service-NS/NAME/PROTO/PORT: masquerade for sources outside the
- *    cluster CIDR, then for ClientIP affinity `ip saddr @affinity-... goto endpoint-...` per
+ *    cluster CIDR that are not the node itself (kube-proxy masquerades the node's own
+ *    connections too; korch keeps their source, which the replies reach anyway), then for ClientIP affinity `ip saddr @affinity-... goto endpoint-...` per
  *    endpoint, then random balancing over the ready endpoints with numgen;
  *  - per endpoint a chain endpoint-NS/NAME/PROTO/PORT__IP/PORT: hairpin masquerade (a pod
  *    reaching its own Service), the affinity set update, DNAT;

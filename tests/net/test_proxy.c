@@ -91,7 +91,7 @@ test_full_sync(void **state)
 	assert_non_null(strstr(out, "elements = { " TH_NODE_IP " }"));
 	free(out);
 	expect_chain("service-shop/web/tcp/80",
-		     "ip saddr != 10.244.0.0/16 jump mark-for-masquerade\n"
+		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
 		     "numgen random mod 3 0 goto endpoint-shop/web/tcp/80__10.244.0.5/8080\n"
 		     "numgen random mod 2 0 goto endpoint-shop/web/tcp/80__10.244.0.6/8080\n"
 		     "goto endpoint-shop/web/tcp/80__10.244.0.7/8080\n");
@@ -101,7 +101,7 @@ test_full_sync(void **state)
 	expect_chain("external-shop/web/tcp/80",
 		     "jump mark-for-masquerade\ngoto service-shop/web/tcp/80\n");
 	expect_chain("service-shop/sticky/tcp/80",
-		     "ip saddr != 10.244.0.0/16 jump mark-for-masquerade\n"
+		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
 		     "ip saddr @affinity-shop/sticky/tcp/80__10.244.0.5/8080 goto "
 		     "endpoint-shop/sticky/tcp/80__10.244.0.5/8080\n"
 		     "goto endpoint-shop/sticky/tcp/80__10.244.0.5/8080\n");
@@ -168,7 +168,7 @@ test_incremental(void **state)
 	assert_int_equal(st.commands, 10);
 	assert_int_equal(st.garbage, 1);
 	expect_chain("service-shop/web/tcp/80",
-		     "ip saddr != 10.244.0.0/16 jump mark-for-masquerade\n"
+		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
 		     "numgen random mod 3 0 goto endpoint-shop/web/tcp/80__10.244.0.5/8080\n"
 		     "numgen random mod 2 0 goto endpoint-shop/web/tcp/80__10.244.0.6/8080\n"
 		     "goto endpoint-shop/web/tcp/80__10.244.0.8/8080\n");
@@ -226,7 +226,7 @@ test_update(void **state)
 	assert_false(st.full);
 	assert_int_equal(st.services, 1);
 	expect_chain("service-shop/web/tcp/80",
-		     "ip saddr != 10.244.0.0/16 jump mark-for-masquerade\n"
+		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
 		     "numgen random mod 2 0 goto endpoint-shop/web/tcp/80__10.244.0.5/8080\n"
 		     "goto endpoint-shop/web/tcp/80__10.244.0.8/8080\n");
 	char *map = th_capture("nft list map inet " TABLE " service-ips");
