@@ -131,6 +131,7 @@ struct apod {
 	char *setup_error_reason;         /* sandbox/volume problem: "ContainerCreating" */
 	char *setup_error_message;        /* what went wrong */
 	bool volumes_ready;               /* every volume is set up */
+	bool volumes_released;            /* terminal: the volumes were torn down */
 	json_t *volume_state;             /* per volume: what was written (for updates) */
 	int64_t start_wall_ns;            /* status.startTime */
 	json_t *written_status;           /* the status last written (or read at adoption) */
@@ -315,6 +316,11 @@ int volumes_setup(struct apod *p, korch_error **err);
 char *volume_host_path(struct apod *p, const char *name);
 /* Whether the volume asks for read-only mounts (PVC readOnly, secret? no). */
 bool volume_read_only(struct apod *p, const char *name);
+/*
+ * A terminal pod's volumes go once its containers stopped (tmpfs memory comes back): unmounts
+ * and removes ROOT/pods/UID/volumes.
+ */
+int volumes_release(struct apod *p, korch_error **err);
 /* Unmounts and removes everything under ROOT/pods/UID. */
 int volumes_teardown(struct node_agent *a, const char *uid, korch_error **err);
 /* Whether a ConfigMap/Secret/PVC named kind/ns/name is used by the pod's volumes. */

@@ -1019,8 +1019,16 @@ static int
 sync_terminal(struct apod *p)
 {
 	bool evicted = p->terminal == TERMINAL_EVICTED;
-	if (stop_all(p, evicted ? 0 : pod_grace_ns(p), evicted))
+	if (stop_all(p, evicted ? 0 : pod_grace_ns(p), evicted)) {
 		remove_sandbox(p);
+		/* What the pod held on the node comes back (an evicted pod's tmpfs above all). */
+		if (!p->volumes_released) {
+			_cleanup_error_ korch_error *err = NULL;
+			if (volumes_release(p, &err) < 0)
+				log_warn("node", "pod %s/%s: release volumes: %s", p->ns, p->name,
+					 korch_error_message(err));
+		}
+	}
 	return write_status(p);
 }
 

@@ -434,6 +434,20 @@ volumes_teardown(struct node_agent *a, const char *uid, korch_error **err)
 	return rm_rf(dir, err);
 }
 
+int
+volumes_release(struct apod *p, korch_error **err)
+{
+	_cleanup_free_ char *dir = pod_dir(p->agent, p->uid);
+	_cleanup_free_ char *vols = NULL;
+	if (!dir || asprintf(&vols, "%s/volumes", dir) < 0)
+		return error_oom(err);
+	unmount_below(vols);
+	json_decref(p->volume_state);
+	p->volume_state = NULL;
+	p->volumes_released = true;
+	return rm_rf(vols, err);
+}
+
 /* --- the volumes of a pod --- */
 
 static const json_t *

@@ -297,6 +297,17 @@ get_pod(struct rn *t, const char *name)
 	return obj;
 }
 
+char *
+rn_uid(struct rn *t, const char *name)
+{
+	json_t *p = get_pod(t, name);
+	const char *uid =
+		p ? json_string_value(json_object_get(json_object_get(p, "metadata"), "uid")) : "";
+	char *s = strdup(uid ? uid : "");
+	json_decref(p);
+	return s;
+}
+
 json_t *
 rn_status(struct rn *t, const char *name, const char *path)
 {

@@ -42,6 +42,8 @@ void rn_start_helper(struct rn *t, ...) __attribute__((sentinel));
 void rn_kill_helper(struct rn *t);
 void rn_fini(struct rn *t);
 
+/* A pod's uid ("" when it does not exist); caller frees. */
+char *rn_uid(struct rn *t, const char *name);
 /* Dispatches the test's loop for ms milliseconds. */
 void rn_run_for(struct rn *t, int ms);
 void rn_create(struct rn *t, const char *json_text);
