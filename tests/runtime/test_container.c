@@ -213,7 +213,7 @@ test_masked_paths(void **state)
 		assert_int_equal(symlink("/symlink", link), 0);
 		spec = rt_spec(name, "/probe", "ps", NULL);
 		json_object_set_new(json_object_get(spec, "rootfs"), "layers",
-				    json_pack("[s,s]", rt_rootfs, layer));
+				    rt_layers(layer, NULL));
 		assert_int_equal(rt_create_error(rt, spec, &msg), KORCH_EINVALID);
 		snprintf(want, sizeof(want),
 			 "create container %s: /%s in the rootfs is a symlink: it must be an "
@@ -237,10 +237,16 @@ test_readonly(void **state)
 		   0,
 		   access("/proc/sysrq-trigger", F_OK) == 0 ? "EROFS\nEROFS\nOK\n"
 							    : "EROFS\nENOENT\nOK\n");
-	/* The write went to the container's upper dir, not to the shared rootfs. */
+	/* The write went to the container's upper dir, not to the shared layers. */
 	char path[4200];
-	snprintf(path, sizeof(path), "%s/x", rt_rootfs);
+	snprintf(path, sizeof(path), "%s/x", rt_test_layer);
 	assert_int_equal(access(path, F_OK), -1);
+	size_t i;
+	json_t *l;
+	json_array_foreach (rt_base_layers, i, l) {
+		snprintf(path, sizeof(path), "%s/x", json_string_value(l));
+		assert_int_equal(access(path, F_OK), -1);
+	}
 
 	char *vol = rt_host_dir(rt, "vol", "data", "host data\n");
 	json_t *spec = rt_spec("rootro", "/probe", "touch", "/x", ";", "touch", "/scratch/x", ";",
@@ -379,12 +385,12 @@ test_users(void **state)
 		const char *groups; /* additionalGroups, JSON */
 		const char *expect;
 	} cases[] = {
-		{ NULL, NULL, "uid=0 gid=0 groups=10\n/root\n" },
-		{ "user", NULL, "uid=1000 gid=1000 groups=10,100\n/home/user\n" },
-		{ "1000", NULL, "uid=1000 gid=1000 groups=10,100\n/home/user\n" },
-		{ "1000:users", NULL, "uid=1000 gid=100 groups=10,100\n/home/user\n" },
-		{ "nobody", "[\"users\", 4000]",
-		  "uid=65534 gid=65534 groups=100,4000\n/nonexistent\n" },
+		{ NULL, NULL, "uid=0 gid=0 groups=\n/root\n" },
+		{ "korch", NULL, "uid=1000 gid=1000 groups=\n/home/korch\n" },
+		{ "1000", NULL, "uid=1000 gid=1000 groups=\n/home/korch\n" },
+		{ "1000:nogroup", NULL, "uid=1000 gid=65534 groups=\n/home/korch\n" },
+		{ "nobody", "[\"korch\", 4000]",
+		  "uid=65534 gid=65534 groups=1000,4000\n/nonexistent\n" },
 		{ "4242", NULL, "uid=4242 gid=0 groups=\n/\n" },
 		{ "4242:4243", NULL, "uid=4242 gid=4243 groups=\n/\n" },
 	};
@@ -445,8 +451,8 @@ test_process(void **state)
 	for (int nnp = 1; nnp >= 0; nnp--) {
 		spec = rt_spec(nnp ? "suid-nnp" : "suid", "/suid-probe", "euid", NULL);
 		json_object_set_new(spec, "rootfs",
-				    json_pack("{s:[s,s]}", "layers", rt_rootfs, layer));
-		json_object_set_new(process_of(spec), "user", json_string("user"));
+				    json_pack("{s:o}", "layers", rt_layers(layer, NULL)));
+		json_object_set_new(process_of(spec), "user", json_string("korch"));
 		json_object_set_new(process_of(spec), "noNewPrivileges", json_boolean(nnp));
 		expect_run(rt, spec, 0, nnp ? "1000\n" : "0\n");
 	}
@@ -462,16 +468,19 @@ test_process(void **state)
 
 	/* /etc files bound from the host, and the hostname. */
 	char *etc = rt_host_dir(rt, "etc", "hosts", "127.0.0.1 localhost box\n");
-	char hosts[4200];
+	free(rt_host_dir(rt, "etc", "hostname", "box\n"));
+	char hosts[4200], hostname[4200];
 	snprintf(hosts, sizeof(hosts), "%s/hosts", etc);
+	snprintf(hostname, sizeof(hostname), "%s/hostname", etc);
 	spec = rt_spec("etc", "/bin/cat", "/etc/hosts", "/etc/hostname", NULL);
 	json_object_set_new(spec, "etcHosts", json_string(hosts));
-	expect_run(rt, spec, 0, "127.0.0.1 localhost box\nimage-hostname\n");
+	json_object_set_new(spec, "etcHostname", json_string(hostname));
+	expect_run(rt, spec, 0, "127.0.0.1 localhost box\nbox\n");
 	free(etc);
 
 	/* A plain rootfs directory instead of layers. */
 	spec = rt_spec("plain", "/probe", "ps", NULL);
-	json_object_set_new(spec, "rootfs", json_pack("{s:s}", "path", rt_rootfs));
+	json_object_set_new(spec, "rootfs", json_pack("{s:s}", "path", rt_plain_rootfs));
 	expect_run(rt, spec, 0, "1 /probe ps\n");
 }
 
@@ -483,8 +492,11 @@ static void
 test_many_layers(void **state)
 {
 	struct rt *rt = *state;
-	json_t *layers = json_pack("[s]", rt_rootfs);
-	size_t total = strlen(rt_rootfs);
+	json_t *layers = rt_layers(NULL);
+	size_t total = 0, k;
+	json_t *l;
+	json_array_foreach (layers, k, l)
+		total += strlen(json_string_value(l)) + 1;
 	/* A deep one too: more than the 255 bytes a string fsconfig value may have. */
 	char deep[302];
 	memset(deep, 'd', sizeof(deep));
@@ -531,9 +543,9 @@ test_bad_input(void **state)
 		{ "b3", "{\"process\": {\"args\": [\"/probe\"], \"user\": \"nosuch\"}}",
 		  KORCH_EINVALID,
 		  "create container b3: user \"nosuch\": no such user in /etc/passwd" },
-		{ "b4", "{\"process\": {\"args\": [\"/probe\"], \"user\": \"user:nosuch\"}}",
+		{ "b4", "{\"process\": {\"args\": [\"/probe\"], \"user\": \"korch:nosuch\"}}",
 		  KORCH_EINVALID,
-		  "create container b4: user \"user:nosuch\": group \"nosuch\": no such group in "
+		  "create container b4: user \"korch:nosuch\": group \"nosuch\": no such group in "
 		  "/etc/group" },
 		{ "b5", "{\"mounts\": [{\"source\": \"/nonexistent\", \"target\": \"/data\"}]}",
 		  KORCH_ESYSTEM,
@@ -588,8 +600,7 @@ test_bad_input(void **state)
 	assert_int_equal(mkfifo(fifo, 0644), 0);
 	*strrchr(layer, '/') = '\0';
 	json_t *fspec = rt_spec("fifo", "/probe", "ps", NULL);
-	json_object_set_new(json_object_get(fspec, "rootfs"), "layers",
-			    json_pack("[s,s]", rt_rootfs, layer));
+	json_object_set_new(json_object_get(fspec, "rootfs"), "layers", rt_layers(layer, NULL));
 	free(layer);
 	char *fmsg = NULL;
 	assert_int_equal(rt_create_error(rt, fspec, &fmsg), KORCH_EINVALID);
