@@ -569,6 +569,38 @@ rt_create_error(struct rt *rt, json_t *spec, char **ret_message)
 	return r;
 }
 
+void
+rt_expect(struct rt *rt, json_t *spec, int exit_code, const char *stdout_text)
+{
+	json_t *state = rt_run(rt, spec);
+	char *out = rt_output(state, "stdout");
+	assert_string_equal(out, stdout_text);
+	assert_int_equal(json_integer_value(json_object_get(state, "exitCode")), exit_code);
+	free(out);
+	json_decref(state);
+}
+
+int
+rt_exec(struct rt *rt, const char *id, json_t *process, char **out, korch_error **err)
+{
+	int p[2], null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	/* Room for everything the process writes: we read only after it exited. */
+	fcntl(p[0], F_SETPIPE_SZ, 1 << 20);
+	int stdio[3] = { null, p[1], p[1] };
+	int code = -1;
+	int r = monitor_client_exec(rt->client, id, process, stdio, 20000, &code, err);
+	json_decref(process);
+	close(null);
+	close(p[1]);
+	char *buf = malloc(1 << 20);
+	ssize_t n = read(p[0], buf, (1 << 20) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	*out = buf;
+	return r < 0 ? r : code;
+}
+
 char *
 rt_output(json_t *state, const char *stream)
 {

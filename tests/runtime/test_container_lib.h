@@ -66,6 +66,13 @@ json_t *rt_start(struct rt *rt, json_t *spec);
 json_t *rt_run(struct rt *rt, json_t *spec);
 /* Creates spec (stolen) expecting failure: returns the error's code and message (caller's). */
 int rt_create_error(struct rt *rt, json_t *spec, char **ret_message);
+/* Runs spec (stolen) to its end and checks its exit code and exact stdout. */
+void rt_expect(struct rt *rt, json_t *spec, int exit_code, const char *stdout_text);
+/*
+ * Runs process (stolen) in the running container id, its stdout and stderr into one pipe;
+ * returns its exit code (or the error's code), *out what it wrote (the caller's).
+ */
+int rt_exec(struct rt *rt, const char *id, json_t *process, char **out, korch_error **err);
 /* What the container wrote to stream ("stdout", "stderr"), rebuilt from its CRI log. */
 char *rt_output(json_t *state, const char *stream);
 /* Waits up to timeout_ms until the container's stdout holds text. */
