@@ -605,10 +605,13 @@ cleanup_deleted(struct mcontainer *c)
 	}
 	hashmap_remove(&m->containers, c->id);
 	log_info("monitor", "container %s deleted", c->id);
-	for (size_t i = 0; i < c->delete_replies.n; i++)
-		mpending_ok(m, c->delete_replies.items[i], NULL);
-	c->delete_replies.n = 0;
+	/* Replies last: when the client hears of it, not even an fd of ours is left. */
+	struct ptrvec replies = c->delete_replies;
+	c->delete_replies = (struct ptrvec)PTRVEC_INIT;
 	mcontainer_free(c);
+	for (size_t i = 0; i < replies.n; i++)
+		mpending_ok(m, replies.items[i], NULL);
+	ptrvec_free(&replies, NULL);
 }
 
 static void
