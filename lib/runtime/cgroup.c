@@ -985,6 +985,18 @@ cgroup_attach(struct cgroup *cg, pid_t pid, korch_error **err)
 }
 
 int
+cgroup_enter_self(const struct cgroup *cg, korch_error **err)
+{
+	int r = 0;
+	if (cg->m->mode == CGROUP_MODE_V2)
+		r = cg_write(cg->dir, "cgroup.procs", "0", err);
+	for (int c = 0; r == 0 && cg->m->mode == CGROUP_MODE_V1 && c < CG_N_CONTROLLERS; c++)
+		if (cg->dirs[c])
+			r = cg_write(cg->dirs[c], "tasks", "0", err);
+	return r < 0 ? korch_error_prefix(err, r, "enter cgroup %s", cg->path) : 0;
+}
+
+int
 cgroup_open_dir_fd(const struct cgroup *cg, int *ret_fd, korch_error **err)
 {
 	if (cg->m->mode != CGROUP_MODE_V2)

@@ -181,14 +181,14 @@ hooks_data_free(void *p)
 
 /* ---- the hooks ---- */
 
+/* In the child: v2 placed it with CLONE_INTO_CGROUP (cgroup_fd); on v1 it moves itself. */
 static int
-hook_enter_cgroup(void *data, pid_t pid, korch_error **err)
+hook_join_cgroup(void *data, korch_error **err)
 {
 	struct hooks_data *d = data;
-	/* v2 places the child with CLONE_INTO_CGROUP (cgroup_fd); v1 moves it here. */
 	if (!d->cg || d->v2)
 		return 0;
-	return cgroup_attach(d->cg, pid, err);
+	return cgroup_enter_self(d->cg, err);
 }
 
 static int
@@ -304,7 +304,7 @@ hook_destroy(void *data, korch_error **err)
 }
 
 static const struct container_hooks_ops hooks_ops = {
-	.enter_cgroup = hook_enter_cgroup,
+	.join_cgroup = hook_join_cgroup,
 	.mount_cgroupfs = hook_mount_cgroupfs,
 	.prepare_caps = hook_prepare_caps,
 	.apply_caps = hook_apply_caps,

@@ -176,6 +176,8 @@ init_child(const struct container_spec *spec, const struct container_layout *lay
 	int sync = child_fds(sync_fd, stdio);
 	if (sync < 0)
 		child_fail(sync_fd, NULL, 1);
+	if (sec && sec->ops && sec->ops->join_cgroup && sec->ops->join_cgroup(sec->data, &err) < 0)
+		child_fail(sync, err, 1);
 	child_wait(sync, SYNC_GO);
 	int r = join_namespaces(spec, &err);
 	/* After the parent placed us in our cgroup, so the namespace is rooted there. */
@@ -205,6 +207,9 @@ exec_child(const struct container_spec *spec, int init_pidfd, const struct proce
 	   const struct container_hooks *sec, int sync_fd, const int stdio[3])
 {
 	korch_error *err = NULL;
+	/* Before setns: the cgroup files are reached through the host's mounts. */
+	if (sec && sec->ops && sec->ops->join_cgroup && sec->ops->join_cgroup(sec->data, &err) < 0)
+		child_fail(sync_fd, err, 1);
 	child_wait(sync_fd, SYNC_GO);
 	int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
 	if (setns(init_pidfd, flags) < 0) {

@@ -7,6 +7,8 @@
  *
  *   parent  clone3(CLONE_NEW{PID,NS,UTS,IPC,NET} as the spec asks, CLONE_PIDFD); when the spec
  *           joins a pid namespace the parent enters it (pid_for_children) around the clone
+ *   child   security->join_cgroup(): moves itself into the container's cgroups (v1; on v2
+ *           clone3's CLONE_INTO_CGROUP placed it already)
  *   parent  security->enter_cgroup(pid): the child waits on the sync socket meanwhile
  *   child   closes every inherited fd but the sync socket and its stdio
  *   child   setns() into the net, ipc and uts namespaces the spec names (a pod sandbox)
@@ -188,6 +190,8 @@ int signal_from_name(const char *name);
 struct container_hooks_ops {
 	/* parent: place the new process (init or exec) into the container's cgroups */
 	int (*enter_cgroup)(void *data, pid_t pid, korch_error **err);
+	/* child, first thing after clone (host mounts still in view): join the cgroups itself */
+	int (*join_cgroup)(void *data, korch_error **err);
 	/* child, before pivot_root: mount /sys/fs/cgroup under the rootfs open at root_fd */
 	int (*mount_cgroupfs)(void *data, int root_fd, korch_error **err);
 	/* child, before setuid: drop the bounding set, keep capabilities across setuid */
