@@ -383,8 +383,9 @@ int
 rt_setup(void **state)
 {
 	struct rt *rt = calloc(1, sizeof(*rt));
-	rt->dir = strdup("/tmp/korch-rt-XXXXXX");
-	if (!mkdtemp(rt->dir) || asprintf(&rt->run_dir, "%s/run", rt->dir) < 0)
+	const char *tmp = getenv("KORCH_RT_TMPDIR");
+	if (asprintf(&rt->dir, "%s/korch-rt-XXXXXX", tmp ? tmp : "/tmp") < 0 || !mkdtemp(rt->dir) ||
+	    asprintf(&rt->run_dir, "%s/run", rt->dir) < 0)
 		return -1;
 	*state = rt;
 	rt->client = rt_connect(rt);

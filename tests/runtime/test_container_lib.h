@@ -36,7 +36,10 @@ bool rt_skip(void);
 /* Group setup and teardown: the rootfs. */
 int rt_group_setup(void **state);
 int rt_group_teardown(void **state);
-/* Per test: a run dir and a monitor; teardown deletes every container and stops it. */
+/*
+ * Per test: a run dir (under $KORCH_RT_TMPDIR, /tmp by default) and a monitor; teardown deletes
+ * every container and stops it.
+ */
 int rt_setup(void **state);
 int rt_teardown(void **state);
 /* Connects a client to the test's monitor (starting one when none runs). */
