@@ -5,6 +5,7 @@
 #define KORCH_H
 
 #include <korch/common.h>
+#include <korch/image.h>
 #include <korch/log.h>
 #include <korch/version.h>
 
