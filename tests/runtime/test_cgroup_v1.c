@@ -489,6 +489,18 @@ busy(int res_w, void *arg)
 	child_send(res_w, 1);
 }
 
+/* Writes text into an existing file (a cgroup's): 0 or -errno. */
+static int
+write_into(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = write_all(fd, text, strlen(text));
+	close(fd);
+	return r;
+}
+
 /* The value of the "KEY VALUE" line of text. */
 static uint64_t
 keyed_value(const char *text, const char *key)
@@ -511,9 +523,18 @@ static void
 test_cpu_quota(void **state)
 {
 	struct fixture *f = *state;
-	struct cgroup_limits l = { .cpu_quota_us = 50000 };
+	/* The most shares there are, at every level of the test's own cgroups, so that the
+	 * machine's other work does not keep the group from reaching its quota. */
+	struct cgroup_limits l = { .cpu_quota_us = 50000, .cpu_shares = 262144 };
 	assert_int_equal(cgroup_create(f->m, f->pod, "cpu", &l, &f->cg[0], NULL), 0);
 	struct cgroup *c = f->cg[0];
+	const char *levels[] = { cgroup_manager_parent_dir(f->m, "cpu"),
+				 cgroup_dir(f->pod, "cpu") };
+	for (int i = 0; i < 2; i++) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/cpu.shares", levels[i]);
+		assert_int_equal(write_into(path, "262144"), 0);
+	}
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(child_start(&f->kid[i], busy, NULL), 0);
 		assert_int_equal(cgroup_attach(c, f->kid[i].pid, NULL), 0);

@@ -100,6 +100,18 @@ cgroup_file(const char *controller, const char *sub, const char *file)
 	return text;
 }
 
+/* Writes text into an existing file (a cgroup's): 0 or -errno. */
+static int
+write_into(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = write_all(fd, text, strlen(text));
+	close(fd);
+	return r;
+}
+
 /* The value of the "KEY VALUE" line of text. */
 static uint64_t
 keyed(const char *text, const char *key)
@@ -314,9 +326,15 @@ static void
 test_cpu_quota(void **state)
 {
 	struct rt *rt = *state;
-	json_t *st =
-		rt_start(rt, with_resources(rt_spec("quota", "/probe", "spin", "2", "2", NULL),
-					    "{\"cpuQuotaUs\": 50000, \"cpuPeriodUs\": 100000}"));
+	/* The most shares there are, for the container and the instance's parent cgroup, so that
+	 * the machine's other work does not keep it from reaching its quota. */
+	char *parent = parent_dir("cpu"), shares[4200];
+	snprintf(shares, sizeof(shares), "%s/cpu.shares", parent);
+	free(parent);
+	assert_int_equal(write_into(shares, "262144"), 0);
+	json_t *st = rt_start(rt, with_resources(rt_spec("quota", "/probe", "spin", "2", "2", NULL),
+						 "{\"cpuQuotaUs\": 50000, \"cpuPeriodUs\": 100000, "
+						 "\"cpuShares\": 262144}"));
 	json_decref(st);
 	json_decref(wait_exit(rt, "quota"));
 	char *quota = cgroup_file("cpu", "quota", "cpu.cfs_quota_us");
@@ -417,7 +435,11 @@ test_hygiene(void **state)
 		(void)!system(cmd);
 	}
 	assert_int_equal(fd_count(rt->monitor_pid), fds);
+#ifndef __SANITIZE_ADDRESS__
 	assert_true(rss_kb(rt->monitor_pid) <= rss + rss / 20);
+#else
+	printf("# RSS not compared: ASan's quarantine keeps freed memory\n");
+#endif
 	char dir[4200];
 	snprintf(dir, sizeof(dir), "%s/containers", rt->run_dir);
 	DIR *d = opendir(dir);
