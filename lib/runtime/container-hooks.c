@@ -361,9 +361,18 @@ create_cgroups(struct cgroup_manager *m, const struct container_spec *spec,
 		return r;
 	struct cgroup *stale = NULL;
 	if (cgroup_open(m, d->pod, spec->id, &stale, NULL) == 0) {
-		log_warn("monitor", "container %s: removing cgroup %s left from before", spec->id,
-			 cgroup_path(stale));
-		r = cgroup_destroy(stale, err);
+		/* Processes there belong to someone else (another monitor of the same instance
+		 * name, a misconfiguration): never kill them. */
+		struct cgroup_stats st = { 0 };
+		if (cgroup_read_stats(stale, &st, NULL) == 0 && st.pids_current > 0)
+			r = error_set(err, KORCH_EEXISTS,
+				      "cgroup %s exists and %llu processes run in it",
+				      cgroup_path(stale), (unsigned long long)st.pids_current);
+		else {
+			log_warn("monitor", "container %s: removing cgroup %s left from before",
+				 spec->id, cgroup_path(stale));
+			r = cgroup_destroy(stale, err);
+		}
 		cgroup_free(stale);
 		if (r < 0)
 			return r;

@@ -637,6 +637,70 @@ test_reattach_tracking(void **state)
 	assert_int_equal(rt_cgroup_leftovers(), 0);
 }
 
+/*
+ * A cgroup a crash left behind with the container's name is replaced at create; one in which
+ * processes run is someone else's and makes the create fail instead of killing them.
+ */
+static void
+test_stale_cgroup(void **state)
+{
+	struct rt *rt = *state;
+	rt_expect(rt, rt_spec("first", "/probe", "echo", "hi", NULL), 0, "hi\n");
+	char **parents = rt_cgroup_parents();
+	pid_t kid = fork();
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	for (char **p = parents; *p; p++) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/leftover", *p);
+		assert_int_equal(mkdir(path, 0755), 0);
+		snprintf(path, sizeof(path), "%s/busy", *p);
+		assert_int_equal(mkdir(path, 0755), 0);
+		if (strstr(*p, "/cpuset/")) {
+			/* A v1 cpuset cgroup takes tasks once it has cpus and mems. */
+			static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+			for (int i = 0; i < 2; i++) {
+				char from[4300], *v = NULL;
+				snprintf(from, sizeof(from), "%s/%s", *p, files[i]);
+				assert_int_equal(read_file(from, 4096, &v, NULL, NULL), 0);
+				snprintf(from, sizeof(from), "%s/busy/%s", *p, files[i]);
+				assert_int_equal(write_into(from, v), 0);
+				free(v);
+			}
+		}
+		char pid[16];
+		snprintf(pid, sizeof(pid), "%d", (int)kid);
+		snprintf(path, sizeof(path), "%s/busy/cgroup.procs", *p);
+		assert_int_equal(write_into(path, pid), 0);
+		free(*p);
+	}
+	free(parents);
+	rt_expect(rt, rt_spec("leftover", "/probe", "echo", "replaced", NULL), 0, "replaced\n");
+	char *msg = NULL;
+	assert_int_equal(rt_create_error(rt, rt_spec("busy", "/probe", NULL), &msg), KORCH_EEXISTS);
+	if (!startswith(msg, "create container busy: cgroup ") ||
+	    !endswith(msg, "/busy exists and 1 processes run in it"))
+		fail_msg("%s", msg);
+	free(msg);
+	/* It still runs, untouched. */
+	assert_int_equal(kill(kid, 0), 0);
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	parents = rt_cgroup_parents();
+	for (char **p = parents; *p; p++) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/busy", *p);
+		assert_int_equal(rmdir(path), 0);
+		free(*p);
+	}
+	free(parents);
+	assert_int_equal(monitor_client_delete(rt->client, "first", 0, NULL), 0);
+	assert_int_equal(monitor_client_delete(rt->client, "leftover", 0, NULL), 0);
+	assert_int_equal(rt_cgroup_leftovers(), 0);
+}
+
 int
 main(void)
 {
@@ -651,6 +715,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pod_cgroup, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_cgroup_parent, rt_setup, rt_teardown),
 		cmocka_unit_test_setup_teardown(test_reattach_tracking, rt_setup, rt_teardown),
+		cmocka_unit_test_setup_teardown(test_stale_cgroup, rt_setup, rt_teardown),
 	};
 	return cmocka_run_group_tests(tests, rt_group_setup, rt_group_teardown);
 }
