@@ -61,7 +61,11 @@ container_usage(struct node_agent *a, const struct actr *c)
 	return (int64_t)s.memory_working_set_bytes;
 }
 
-/* Whether an evicted pod is still on its way out: the next eviction waits for it. */
+/*
+ * Whether an evicted pod is still on its way out (containers stopping, or its volumes, whose
+ * tmpfs memory is what eviction reclaims, not released yet): the next eviction waits for it, as
+ * the kubelet waits for the pod's cleanup.
+ */
 static bool
 eviction_in_progress(struct node_agent *a)
 {
@@ -69,10 +73,8 @@ eviction_in_progress(struct node_agent *a)
 	const char *uid;
 	struct apod *p;
 	while (hashmap_next(&a->pods_by_uid, &iter, &uid, (void **)&p))
-		if (p->terminal == TERMINAL_EVICTED)
-			for (size_t i = 0; i < p->n_ctrs; i++)
-				if (ctr_running(&p->ctrs[i]))
-					return true;
+		if (p->terminal == TERMINAL_EVICTED && !p->gone && !p->volumes_released)
+			return true;
 	return false;
 }
 
@@ -148,6 +150,15 @@ eviction_check(struct node_agent *a)
 		   now - a->memory_pressure_since_ns >= PRESSURE_TRANSITION_NS) {
 		a->memory_pressure = false;
 	}
-	if (below && !eviction_in_progress(a))
+	if (eviction_in_progress(a)) {
+		a->eviction_waiting = true;
+		return;
+	}
+	if (a->eviction_waiting) {
+		/* The last victim is cleaned up: what it freed shows by the next check. */
+		a->eviction_waiting = false;
+		return;
+	}
+	if (below)
 		evict_one(a, available);
 }

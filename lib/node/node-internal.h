@@ -188,7 +188,8 @@ struct node_agent {
 	json_t *node_status_written;      /* the Node's status as last written */
 	bool memory_pressure;             /* memory.available is below the threshold */
 	int64_t memory_pressure_since_ns; /* loop time it began (transition period) */
-	bool runtime_down;                /* the backend is unhealthy */
+	bool eviction_waiting; /* an evicted pod was being cleaned up at the last check */
+	bool runtime_down;     /* the backend is unhealthy */
 
 	struct loop_source *synced_src;         /* notices the initial list, then sweeps */
 	struct loop_source *lease_timer;        /* renews the lease */

@@ -58,9 +58,14 @@ rn_init(struct rn *t)
 	snprintf(images, sizeof(images), "%s/images", t->data);
 	struct image_store *is = NULL;
 	korch_error *err = NULL;
-	if (image_store_open(images, &is, &err) < 0 ||
-	    image_store_load(is, getenv("KORCH_TEST_IMAGE"), NULL, NULL, NULL, NULL, &err) < 0)
-		fail_msg("test image: %s", korch_error_message(err));
+	const char *image = getenv("KORCH_TEST_IMAGE");
+	if (!image || image_store_open(images, &is, &err) < 0 ||
+	    image_store_load(is, image, NULL, NULL, NULL, NULL, &err) < 0) {
+		image_store_free(is);
+		rm_rf(t->dir, NULL);
+		fail_msg("test image: %s",
+			 image ? korch_error_message(err) : "KORCH_TEST_IMAGE is not set");
+	}
 	image_store_free(is);
 	assert_int_equal(korch_clock_new_real(&t->clock, NULL), 0);
 	assert_int_equal(korch_loop_new(t->clock, &t->loop, NULL), 0);
