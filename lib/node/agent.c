@@ -364,6 +364,8 @@ sweep_containers(struct node_agent *a)
 			for (size_t k = 0; k < p->n_ctrs && !keep; k++)
 				keep = p->ctrs[k].op == OP_CREATE;
 		if (!keep) {
+			log_debug("node", "node %s: remove orphaned container %s", a->node_name,
+				  cs[i]->id);
 			char *id = strdup(cs[i]->id);
 			if (id && a->backend->ops->container_remove(a->backend->data, cs[i]->id,
 								    removed_orphan, id, NULL) < 0)

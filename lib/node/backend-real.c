@@ -16,6 +16,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #include <korch/version.h>
 
@@ -30,6 +31,7 @@
 #include "node/backend-real.h"
 #include "node/monitor-conn.h"
 #include "node/sandbox.h"
+#include "runtime/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/image.h"
 #include "runtime/monitor-client.h"
@@ -43,19 +45,22 @@ struct cached_image {
 };
 
 struct real_backend {
-	korch_loop *loop;              /* everything runs here */
-	char *run_dir;                 /* RUNDIR */
-	char *labels_dir;              /* RUNDIR/node/containers */
-	char *data_dir;                /* ephemeral storage is measured here */
-	char *monitor_path;            /* or NULL */
-	struct image_store *images;    /* DATA/images */
-	struct mconn *conn;            /* to korch-monitor */
-	struct hashmap ctrs;           /* id -> struct backend_container: what the monitor runs */
-	struct hashmap image_cache;    /* ref -> struct cached_image */
-	backend_exit_fn exit_fn;       /* the agent's */
-	void *exit_userdata;           /* for exit_fn */
-	struct loop_source *reconnect; /* after the monitor went away */
-	int devnull;                   /* stdin of execs */
+	korch_loop *loop;               /* everything runs here */
+	char *run_dir;                  /* RUNDIR */
+	char *labels_dir;               /* RUNDIR/node/containers */
+	char *data_dir;                 /* ephemeral storage is measured here */
+	char *monitor_path;             /* or NULL */
+	struct image_store *images;     /* DATA/images */
+	struct mconn *conn;             /* to korch-monitor */
+	struct hashmap ctrs;            /* id -> struct backend_container: what the monitor runs */
+	struct hashmap image_cache;     /* ref -> struct cached_image */
+	backend_exit_fn exit_fn;        /* the agent's */
+	void *exit_userdata;            /* for exit_fn */
+	struct loop_source *reconnect;  /* after the monitor went away */
+	char *instance;                 /* korch-INSTANCE */
+	char *cgroup_parent;            /* or NULL */
+	struct cgroup_manager *cgroups; /* pods' cgroups (the monitor makes the containers') */
+	int devnull;                    /* stdin of execs */
 };
 
 /* One request in flight. */
@@ -274,6 +279,39 @@ call(struct real_backend *b, json_t *req, const int *fds, size_t n, mconn_reply_
 
 /* --- sandboxes --- */
 
+static void
+pod_cgroup_name(const char *uid, char buf[static 64])
+{
+	snprintf(buf, 64, "pod%.50s", uid);
+}
+
+/*
+ * The pod's cgroup with its limits (the sum of its containers' when every one has them, as the
+ * kubelet sets them); the monitor puts each container's cgroup below it.
+ */
+static int
+pod_cgroup(struct real_backend *b, const struct backend_sandbox_config *cfg, korch_error **err)
+{
+	char name[64];
+	pod_cgroup_name(cfg->pod_uid, name);
+	struct cgroup_limits limits = {
+		.memory_bytes = cfg->resources.memory_limit_bytes,
+		.cpu_shares = cfg->resources.cpu_shares,
+		.cpu_quota_us = cfg->resources.cpu_quota_us,
+		.cpu_period_us = cfg->resources.cpu_period_us,
+	};
+	struct cgroup *cg = NULL;
+	if (cgroup_open(b->cgroups, NULL, name, &cg, NULL) == 0) {
+		cgroup_free(cg);
+		return 0;
+	}
+	int r = cgroup_create(b->cgroups, NULL, name, &limits, &cg, err);
+	if (r < 0)
+		return korch_error_prefix(err, r, "pod cgroup %s", name);
+	cgroup_free(cg);
+	return 0;
+}
+
 static int
 real_sandbox_create(void *data, const struct backend_sandbox_config *cfg,
 		    struct backend_sandbox **ret, korch_error **err)
@@ -293,6 +331,11 @@ real_sandbox_create(void *data, const struct backend_sandbox_config *cfg,
 		if (r < 0)
 			return r;
 	}
+	int r = pod_cgroup(b, cfg, err);
+	if (r < 0) {
+		sandbox_remove(b->run_dir, cfg->pod_uid, NULL);
+		return r;
+	}
 	struct backend_sandbox *s = calloc(1, sizeof(*s));
 	if (!s || !(s->id = strdup(cfg->pod_uid)) ||
 	    !(s->labels = cfg->labels ? json_deep_copy(cfg->labels) : json_object()) ||
@@ -310,7 +353,39 @@ static int
 real_sandbox_remove(void *data, const char *id, korch_error **err)
 {
 	struct real_backend *b = data;
+	char name[64];
+	pod_cgroup_name(id, name);
+	struct cgroup *cg = NULL;
+	if (cgroup_open(b->cgroups, NULL, name, &cg, NULL) == 0) {
+		/* Kills whatever is left (a container the monitor lost), removes what is below. */
+		int r = cgroup_destroy(cg, err);
+		cgroup_free(cg);
+		if (r < 0)
+			return korch_error_prefix(err, r, "pod cgroup %s", name);
+	}
 	return sandbox_remove(b->run_dir, id, err);
+}
+
+/* Pod cgroups left without a sandbox directory (an agent that died half-way). */
+static void
+add_cgroup_only(struct real_backend *b, char ***ids)
+{
+	const char *dir = cgroup_manager_parent_dir(b->cgroups, "memory");
+	DIR *d = dir ? opendir(dir) : NULL;
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *uid = startswith(de->d_name, "pod");
+		if (!uid || de->d_type != DT_DIR || !*uid)
+			continue;
+		bool known = false;
+		for (char **i = *ids; i && *i && !known; i++)
+			known = streq(*i, uid);
+		if (!known)
+			strv_push(ids, uid);
+	}
+	closedir(d);
 }
 
 static int
@@ -321,6 +396,7 @@ real_sandbox_list(void *data, struct backend_sandbox ***ret, size_t *ret_n, korc
 	int r = sandbox_list(b->run_dir, &ids, err);
 	if (r < 0)
 		return r;
+	add_cgroup_only(b, &ids);
 	size_t n = strv_length(ids);
 	struct backend_sandbox **v = calloc(n + 1, sizeof(*v));
 	if (!v)
@@ -522,6 +598,47 @@ build_spec(struct real_backend *b, const char *id, const struct backend_containe
 		json_object_set_new(spec, "log", json_pack("{s:s}", "path", cfg->log_path));
 	if (cfg->stop_signal > 0)
 		json_object_set_new(spec, "stopSignal", json_integer(cfg->stop_signal));
+	json_t *res = json_object();
+	if (cfg->resources.memory_limit_bytes > 0)
+		json_object_set_new(res, "memoryBytes",
+				    json_integer(cfg->resources.memory_limit_bytes));
+	if (cfg->resources.cpu_shares > 0)
+		json_object_set_new(res, "cpuShares",
+				    json_integer((json_int_t)cfg->resources.cpu_shares));
+	if (cfg->resources.cpu_quota_us > 0) {
+		json_object_set_new(res, "cpuQuotaUs", json_integer(cfg->resources.cpu_quota_us));
+		json_object_set_new(res, "cpuPeriodUs",
+				    json_integer((json_int_t)(cfg->resources.cpu_period_us
+								      ? cfg->resources.cpu_period_us
+								      : 100000)));
+	}
+	json_object_set_new(spec, "resources", res);
+	char pod[64];
+	pod_cgroup_name(cfg->sandbox_id, pod);
+	json_t *cg = json_pack("{s:s, s:s}", "instance", b->instance, "pod", pod);
+	if (b->cgroup_parent)
+		json_object_set_new(cg, "parent", json_string(b->cgroup_parent));
+	json_object_set_new(spec, "cgroup", cg);
+	json_t *sc = json_object();
+	if (cfg->cap_add || cfg->cap_drop) {
+		json_t *caps = json_object();
+		if (cfg->cap_add)
+			json_object_set_new(caps, "add", strv_json(cfg->cap_add));
+		if (cfg->cap_drop)
+			json_object_set_new(caps, "drop", strv_json(cfg->cap_drop));
+		json_object_set_new(sc, "capabilities", caps);
+	}
+	if (cfg->allow_privilege_escalation >= 0)
+		json_object_set_new(sc, "allowPrivilegeEscalation",
+				    json_boolean(cfg->allow_privilege_escalation == 1));
+	if (cfg->seccomp) {
+		json_t *prof = json_pack("{s:s}", "type", cfg->seccomp);
+		if (cfg->seccomp_localhost)
+			json_object_set_new(prof, "localhostProfile",
+					    json_string(cfg->seccomp_localhost));
+		json_object_set_new(sc, "seccompProfile", prof);
+	}
+	json_object_set_new(spec, "securityContext", sc);
 	return spec;
 }
 
@@ -752,17 +869,51 @@ real_exec(void *data, const char *id, char *const *argv, int64_t timeout_ns, bac
 }
 
 static int
+read_stats(struct real_backend *b, const struct cgroup *parent, const char *name,
+	   struct backend_stats *ret, korch_error **err)
+{
+	struct cgroup *cg = NULL;
+	int r = cgroup_open(b->cgroups, parent, name, &cg, err);
+	if (r < 0)
+		return r;
+	struct cgroup_stats st;
+	r = cgroup_read_stats(cg, &st, err);
+	cgroup_free(cg);
+	if (r < 0)
+		return r;
+	*ret = (struct backend_stats){
+		.cpu_usage_ns = st.cpu_usage_ns,
+		.memory_working_set_bytes = st.memory_working_set_bytes,
+		.memory_usage_bytes = st.memory_usage_bytes,
+	};
+	return 0;
+}
+
+static int
 real_container_stats(void *data, const char *id, struct backend_stats *ret, korch_error **err)
 {
-	return error_set(err, KORCH_EUNSUPPORTED,
-			 "container %s: usage statistics need the runtime's cgroups", id);
+	struct real_backend *b = data;
+	const struct backend_container *c = hashmap_get(&b->ctrs, id);
+	if (!c || !c->sandbox_id)
+		return error_set(err, KORCH_ENOTFOUND, "container %s not found", id);
+	char name[64];
+	pod_cgroup_name(c->sandbox_id, name);
+	struct cgroup *pod = NULL;
+	int r = cgroup_open(b->cgroups, NULL, name, &pod, err);
+	if (r < 0)
+		return r;
+	r = read_stats(b, pod, id, ret, err);
+	cgroup_free(pod);
+	return r;
 }
 
 static int
 real_sandbox_stats(void *data, const char *id, struct backend_stats *ret, korch_error **err)
 {
-	return error_set(err, KORCH_EUNSUPPORTED,
-			 "sandbox %s: usage statistics need the runtime's cgroups", id);
+	struct real_backend *b = data;
+	char name[64];
+	pod_cgroup_name(id, name);
+	return read_stats(b, NULL, name, ret, err);
 }
 
 /* --- the machine --- */
@@ -874,6 +1025,9 @@ real_free(void *data)
 	hashmap_free(&b->ctrs, (void (*)(void *))backend_container_free);
 	hashmap_free(&b->image_cache, cached_image_free);
 	image_store_free(b->images);
+	cgroup_manager_free(b->cgroups);
+	free(b->instance);
+	free(b->cgroup_parent);
 	if (b->devnull >= 0)
 		close(b->devnull);
 	free(b->run_dir);
@@ -930,6 +1084,17 @@ real_backend_new(korch_loop *loop, const struct real_backend_options *o, struct 
 	    asprintf(&b->labels_dir, "%s/node/containers", o->run_dir) < 0) {
 		b->labels_dir = NULL;
 		r = error_oom(err);
+		goto fail;
+	}
+	if (!(b->instance = strdup(o->instance ? o->instance : "korch")) ||
+	    (o->cgroup_parent && !(b->cgroup_parent = strdup(o->cgroup_parent)))) {
+		r = error_oom(err);
+		goto fail;
+	}
+	struct cgroup_manager_options cmo = { .instance = b->instance,
+					      .parent_path = b->cgroup_parent };
+	if ((r = cgroup_manager_open(&cmo, &b->cgroups, err)) < 0) {
+		korch_error_prefix(err, r, "cgroups");
 		goto fail;
 	}
 	if ((b->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {

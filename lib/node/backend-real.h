@@ -10,10 +10,12 @@
 #include "node/backend.h"
 
 struct real_backend_options {
-	const char *run_dir;      /* required: RUNDIR (monitor.sock, sandboxes/, node/) */
-	const char *image_dir;    /* required: the image store (DATA_DIR/images) */
-	const char *data_dir;     /* required: ephemeral storage is this filesystem's */
-	const char *monitor_path; /* korch-monitor; NULL: $KORCH_MONITOR or LIBEXECDIR's */
+	const char *run_dir;       /* required: RUNDIR (monitor.sock, sandboxes/, node/) */
+	const char *image_dir;     /* required: the image store (DATA_DIR/images) */
+	const char *data_dir;      /* required: ephemeral storage is this filesystem's */
+	const char *monitor_path;  /* korch-monitor; NULL: $KORCH_MONITOR or LIBEXECDIR's */
+	const char *instance;      /* the cgroup parent is korch-INSTANCE; NULL: "korch" */
+	const char *cgroup_parent; /* --cgroup-parent, or NULL */
 };
 
 /*

@@ -21,6 +21,7 @@
 #include "base/strv.h"
 #include "base/util.h"
 #include "node/node-internal.h"
+#include "runtime/cgroup.h"
 
 #define IMAGE_BACKOFF_BASE_NS (10 * NSEC_PER_SEC) /* kubelet's image pull back-off */
 #define IMAGE_BACKOFF_MAX_NS (300 * NSEC_PER_SEC)
@@ -441,13 +442,10 @@ static void
 resources_of(const struct ctr_spec *s, struct backend_resources *r)
 {
 	*r = (struct backend_resources){ 0 };
-	int64_t req = s->res.cpu_request_milli;
-	/* MilliCPUToShares: 2 for no request (BestEffort), at least 2. */
-	uint64_t shares = req > 0 ? (uint64_t)(req * 1024 / 1000) : 2;
-	r->cpu_shares = shares < 2 ? 2 : shares;
+	r->cpu_shares = cgroup_cpu_shares_from_milli(MAX(s->res.cpu_request_milli, 0));
 	if (s->res.cpu_limit_milli > 0) {
 		r->cpu_period_us = 100000;
-		r->cpu_quota_us = MAX(s->res.cpu_limit_milli * 100, 1000);
+		r->cpu_quota_us = cgroup_cpu_quota_from_milli(s->res.cpu_limit_milli, 100000);
 	}
 	if (s->res.memory_limit > 0)
 		r->memory_limit_bytes = s->res.memory_limit;

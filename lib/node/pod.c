@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "node/node-internal.h"
+#include "runtime/cgroup.h"
 
 /* Context of a backend operation: the pod stays allocated while one is in flight. */
 struct op_ctx {
@@ -135,6 +136,7 @@ remove_instance(struct apod *p, struct backend_container *inst)
 	struct op_ctx *o = op_begin(p, 0, inst->id);
 	if (!o)
 		return;
+	log_debug("node", "pod %s/%s: remove container %s", p->ns, p->name, inst->id);
 	_cleanup_error_ korch_error *err = NULL;
 	if (a->backend->ops->container_remove(a->backend->data, inst->id, on_removed, o, &err) <
 	    0) {
@@ -314,6 +316,8 @@ kill_instance(struct actr *c, int signo)
 {
 	struct node_agent *a = c->pod->agent;
 	_cleanup_error_ korch_error *err = NULL;
+	log_debug("node", "pod %s/%s: container %s: signal %d", c->pod->ns, c->pod->name,
+		  c->spec->name, signo);
 	if (a->backend->ops->container_kill(a->backend->data, c->cur->id, signo, &err) < 0)
 		log_warn("node", "kill container %s with signal %d: %s", c->cur->id, signo,
 			 korch_error_message(err));
@@ -771,13 +775,11 @@ ensure_sandbox(struct apod *p, korch_error **err)
 		.share_pid = s->share_pid,
 		.labels = labels,
 	};
-	if (s->cpu_request_milli > 0)
-		cfg.resources.cpu_shares = (uint64_t)(s->cpu_request_milli * 1024 / 1000);
-	else
-		cfg.resources.cpu_shares = 2;
+	cfg.resources.cpu_shares = cgroup_cpu_shares_from_milli(s->cpu_request_milli);
 	if (s->cpu_limit_milli > 0) {
 		cfg.resources.cpu_period_us = 100000;
-		cfg.resources.cpu_quota_us = MAX(s->cpu_limit_milli * 100, 1000);
+		cfg.resources.cpu_quota_us =
+			cgroup_cpu_quota_from_milli(s->cpu_limit_milli, 100000);
 	}
 	if (s->memory_limit > 0)
 		cfg.resources.memory_limit_bytes = s->memory_limit;

@@ -4,6 +4,7 @@
  *
  *   node-agent --state FILE --data DIR --run-dir DIR --node NAME [--poll-ms N]
  *              [--eviction-bytes N] [--eviction-interval-ms N] [--housekeeping-ms N]
+ *              [--instance NAME]
  *
  * DIR/images is the image store, DIR/root the pods' files, DIR/logs the CRI logs. Prints
  * "ready" once the agent started; runs until SIGTERM or SIGINT.
@@ -37,7 +38,7 @@ fail(const char *what, korch_error *err)
 int
 main(int argc, char **argv)
 {
-	const char *state = NULL, *data = NULL, *run = NULL, *node = NULL;
+	const char *state = NULL, *data = NULL, *run = NULL, *node = NULL, *instance = NULL;
 	long poll_ms = 50, eviction = -1, eviction_ms = 0, housekeeping_ms = 0;
 	static const struct option longopts[] = {
 		{ "state", required_argument, NULL, 's' },
@@ -48,6 +49,7 @@ main(int argc, char **argv)
 		{ "eviction-bytes", required_argument, NULL, 'e' },
 		{ "eviction-interval-ms", required_argument, NULL, 'i' },
 		{ "housekeeping-ms", required_argument, NULL, 'h' },
+		{ "instance", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -61,6 +63,7 @@ main(int argc, char **argv)
 		case 'e': eviction = atol(optarg); break;
 		case 'i': eviction_ms = atol(optarg); break;
 		case 'h': housekeeping_ms = atol(optarg); break;
+		case 'I': instance = optarg; break;
 		default: return 2;
 		}
 	}
@@ -93,7 +96,9 @@ main(int argc, char **argv)
 	snprintf(images, sizeof(images), "%s/images", data);
 	snprintf(root, sizeof(root), "%s/root", data);
 	snprintf(logs, sizeof(logs), "%s/logs", data);
-	struct real_backend_options bo = { .run_dir = run, .image_dir = images, .data_dir = data };
+	struct real_backend_options bo = {
+		.run_dir = run, .image_dir = images, .data_dir = data, .instance = instance
+	};
 	struct node_backend *backend = NULL;
 	if (real_backend_new(loop, &bo, &backend, &err) < 0)
 		return fail("runtime", err);

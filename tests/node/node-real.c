@@ -26,6 +26,7 @@
 #include "node/backend-real.h"
 #include "node/logs.h"
 #include "node/sandbox.h"
+#include "runtime/cgroup.h"
 #include "runtime/image.h"
 #include "runtime/monitor-client.h"
 
@@ -54,6 +55,8 @@ rn_init(struct rn *t)
 	snprintf(t->data, sizeof(t->data), "%s/data", t->dir);
 	snprintf(t->run, sizeof(t->run), "%s/run", t->dir);
 	snprintf(t->state, sizeof(t->state), "%s/state.db", t->dir);
+	snprintf(t->instance, sizeof(t->instance), "test-%s",
+		 t->dir + strlen("/tmp/korch-test-noder-"));
 	char images[160];
 	snprintf(images, sizeof(images), "%s/images", t->data);
 	struct image_store *is = NULL;
@@ -97,9 +100,9 @@ rn_start_agent(struct rn *t)
 {
 	char images[160];
 	snprintf(images, sizeof(images), "%s/images", t->data);
-	struct real_backend_options bo = { .run_dir = t->run,
-					   .image_dir = images,
-					   .data_dir = t->data };
+	struct real_backend_options bo = {
+		.run_dir = t->run, .image_dir = images, .data_dir = t->data, .instance = t->instance
+	};
 	korch_error *err = NULL;
 	if (real_backend_new(t->loop, &bo, &t->backend, &err) < 0)
 		fail_msg("backend: %s", korch_error_message(err));
@@ -124,10 +127,10 @@ rn_start_helper(struct rn *t, ...)
 	const char *exe = getenv("KORCH_TEST_NODE_AGENT");
 	if (!exe)
 		fail_msg("KORCH_TEST_NODE_AGENT is not set");
-	char *argv[32] = { (char *)exe, "--state",           t->state, "--data",
-			   t->data,     "--run-dir",         t->run,   "--node",
-			   RN_NODE,     "--housekeeping-ms", "1000" };
-	size_t n = 11;
+	char *argv[32] = { (char *)exe, "--state",    t->state,   "--data", t->data,
+			   "--run-dir", t->run,       "--node",   RN_NODE,  "--housekeeping-ms",
+			   "1000",      "--instance", t->instance };
+	size_t n = 13;
 	va_list ap;
 	va_start(ap, t);
 	for (char *a; n < 31 && (a = va_arg(ap, char *));)
@@ -191,6 +194,30 @@ clean_host(struct rn *t)
 			free(*id);
 		}
 		free(ids);
+	}
+	/* the pods' cgroups and the instance's parent */
+	struct cgroup_manager_options cmo = { .instance = t->instance };
+	struct cgroup_manager *cm = NULL;
+	if (cgroup_manager_open(&cmo, &cm, NULL) == 0) {
+		const char *dir = cgroup_manager_parent_dir(cm, "memory");
+		DIR *d = dir ? opendir(dir) : NULL;
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			struct cgroup *cg = NULL;
+			if (startswith(de->d_name, "pod") &&
+			    cgroup_open(cm, NULL, de->d_name, &cg, NULL) == 0) {
+				cgroup_destroy(cg, NULL);
+				cgroup_free(cg);
+			}
+		}
+		if (d)
+			closedir(d);
+		korch_error *err = NULL;
+		if (cgroup_manager_remove_parent(cm, &err) < 0) {
+			fprintf(stderr, "# remove cgroup parent: %s\n", korch_error_message(err));
+			korch_error_free(err);
+		}
+		cgroup_manager_free(cm);
 	}
 	/* tmpfs volumes under the pods' directories */
 	FILE *f = fopen("/proc/self/mountinfo", "re");

@@ -21,6 +21,7 @@ struct rn {
 	char data[96];                  /* DIR/data: images/, root/, logs/ */
 	char run[96];                   /* DIR/run: the monitor's */
 	char state[128];                /* DIR/state.db */
+	char instance[32];              /* the cgroup parent korch-INSTANCE of this test */
 	korch_clock *clock;             /* real */
 	korch_loop *loop;               /* the test's own */
 	struct store *store;            /* on loop */

@@ -2,7 +2,8 @@
  * The node agent with real containers (suite root): korch-monitor runs them from the busybox
  * test image. Two containers of a pod talk over localhost and share an emptyDir, with HTTP, TCP
  * and exec probes; init containers and logs; preStop before the stop signal and SIGKILL after
- * the grace period; a missing image; a ConfigMap update seen inside a running container.
+ * the grace period; a missing image; a ConfigMap update seen inside a running container;
+ * OOMKilled in the container's status.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <korch/node.h>
 #include "node-real.h"
 
 #define POD(name, extra)                                                         \
@@ -191,17 +194,105 @@ test_configmap_update(void **state)
 	assert_true(rn_wait_log(t, "watcher", "app", "green\n", 5000));
 }
 
+static char *
+drain(int fd)
+{
+	char buf[4096];
+	size_t n = 0;
+	ssize_t got;
+	while (n < sizeof(buf) - 1 && (got = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)got;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static void
+test_exec(void **state)
+{
+	struct rn *t = *state;
+	rn_create(t, POD("box", "\"containers\":[{\"name\":\"app\",\"image\":\"" RN_IMAGE "\","
+				"\"command\":[\"sleep\",\"3600\"]}]"));
+	assert_true(rn_wait_str(t, "box", "phase", "Running", 20000));
+	korch_client *kc = NULL;
+	assert_int_equal(korch_client_open_state(t->state, NULL, &kc, NULL), 0);
+	int out[2], errp[2];
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(errp, O_CLOEXEC), 0);
+	korch_exec_options o = KORCH_EXEC_OPTIONS_INIT;
+	o.run_dir = t->run;
+	o.stdout_fd = out[1];
+	o.stderr_fd = errp[1];
+	char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 7", NULL };
+	int code = -1;
+	korch_error *err = NULL;
+	if (korch_pod_exec(kc, "default", "box", argv, &o, &code, &err) < 0)
+		fail_msg("exec: %s", korch_error_message(err));
+	close(out[1]);
+	close(errp[1]);
+	assert_int_equal(code, 7);
+	char *s = drain(out[0]);
+	assert_string_equal(s, "out\n");
+	free(s);
+	s = drain(errp[0]);
+	assert_string_equal(s, "err\n");
+	free(s);
+	close(out[0]);
+	close(errp[0]);
+	/* With a terminal: the command's stdin is one, its output comes through it. */
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	o.stdout_fd = out[1];
+	o.stderr_fd = -1;
+	o.tty = true;
+	char *tty_argv[] = { "sh", "-c", "test -t 0 && echo tty", NULL };
+	if (korch_pod_exec(kc, "default", "box", tty_argv, &o, &code, &err) < 0)
+		fail_msg("exec -t: %s", korch_error_message(err));
+	close(out[1]);
+	assert_int_equal(code, 0);
+	s = drain(out[0]);
+	assert_string_equal(s, "tty\r\n");
+	free(s);
+	close(out[0]);
+	/* A container that is not running, and kubectl's choice of container. */
+	o.tty = false;
+	o.container = "nope";
+	assert_int_equal(korch_pod_exec(kc, "default", "box", argv, &o, &code, &err),
+			 KORCH_EINVALID);
+	assert_string_equal(korch_error_message(err), "container nope is not valid for pod box");
+	korch_error_free(err);
+	korch_client_free(kc);
+}
+
+static void
+test_oom_killed(void **state)
+{
+	struct rn *t = *state;
+	rn_create(t, POD("hog", "\"restartPolicy\":\"Never\","
+				"\"containers\":[{\"name\":\"app\",\"image\":\"" RN_IMAGE "\","
+				"\"command\":[\"sh\",\"-c\",\"x=$(head -c 200000000 /dev/zero | tr "
+				"'\\\\0' x); echo survived\"],"
+				"\"resources\":{\"limits\":{\"memory\":\"32Mi\"}}}]"));
+	assert_true(rn_wait_str(t, "hog", "phase", "Failed", 30000));
+	assert_string_equal(rn_status_str(t, "hog", "containerStatuses.0.state.terminated.reason"),
+			    "OOMKilled");
+	assert_int_equal(rn_status_int(t, "hog", "containerStatuses.0.state.terminated.exitCode"),
+			 137);
+}
+
 int
 main(void)
 {
 	if (rn_skip())
 		return 0;
+	if (getenv("KORCH_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("KORCH_TEST_FILTER"));
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_localhost_and_emptydir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_and_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_termination, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_configmap_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oom_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

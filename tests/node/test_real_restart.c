@@ -226,6 +226,8 @@ main(void)
 {
 	if (rn_skip())
 		return 0;
+	if (getenv("KORCH_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("KORCH_TEST_FILTER"));
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_agent_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
