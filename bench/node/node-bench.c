@@ -353,6 +353,15 @@ burst(struct bench *b)
 	long priv = status_kb(agent, "smaps_rollup", "Private_Dirty:");
 	long rss = status_kb(agent, "status", "VmRSS:");
 	printf("bench: node.agent_private_110_pods_mb %.1f MB\n", (double)priv / 1024.0);
+	if (getenv("KORCH_BENCH_SMAPS")) {
+		char cmd[256];
+		snprintf(cmd, sizeof(cmd),
+			 "awk '/^[0-9a-f]+-/{name=$6} /^Private_Dirty/{s[name]+=$2} END{for(n in s) if "
+			 "(s[n]>100) print \"# \" s[n] \" kB \" n}' /proc/%d/smaps | sort -k2 -n -r",
+			 (int)agent);
+		if (system(cmd) != 0)
+			printf("# smaps: could not read\n");
+	}
 	printf("bench: node.agent_rss_110_pods_mb %.1f MB\n", (double)rss / 1024.0);
 	/* The monitor is the parent of every container's init; anything else would be a helper. */
 	struct monitor_client_options mo = { .run_dir = b->run, .no_start = true };

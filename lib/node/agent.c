@@ -111,6 +111,7 @@ pod_new(struct node_agent *a, const json_t *obj)
 		return NULL;
 	p->agent = a;
 	p->wake_ns = -1;
+	p->deletion_grace_s = -1;
 	p->first_seen_ns = agent_now(a);
 	if (!(p->uid = strdup(uid)) || !(p->ns = strdup(ns)) || !(p->name = strdup(name)) ||
 	    loop_add_timer(a->loop, -1, on_pod_timer, p, &p->timer, NULL) < 0 ||

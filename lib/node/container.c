@@ -382,8 +382,7 @@ write_hosts(struct apod *p, const char *dir, char **ret_hosts, char **ret_hostna
 		}
 		size_t i;
 		json_t *ha;
-		const json_t *aliases =
-			json_object_get(json_object_get(s->pod, "spec"), "hostAliases");
+		const json_t *aliases = json_object_get(s->spec_json, "hostAliases");
 		if (json_array_size(aliases)) {
 			strbuf_puts(&sb, "\n# Entries added by HostAliases.\n");
 			json_array_foreach (aliases, i, ha) {

@@ -382,8 +382,7 @@ pod_field_value(struct apod *p, const char *path, char **ret, korch_error **err)
 {
 	struct node_agent *a = p->agent;
 	/* Labels and annotations change without a new spec: read the latest object. */
-	const json_t *pod = p->obj ? p->obj : p->spec->pod;
-	const json_t *meta = json_object_get(pod, "metadata");
+	const json_t *meta = json_object_get(p->obj, "metadata");
 	const char *v = NULL;
 	char key[256];
 	if (streq(path, "metadata.name"))

@@ -276,8 +276,11 @@ logs_read_file(const char *path, const struct log_read_options *o, log_output_fn
 			       : error_errno(err, errno, "log file %s", path);
 	struct reader r = { .o = o, .fn = fn, .userdata = userdata, .partial = STRBUF_INIT };
 	bool buffering = o->tail_lines >= 0;
-	if (o->tail_lines == 0)
-		return o->follow ? follow(&r, path, err) : 0;
+	if (o->tail_lines == 0) {
+		int fr = o->follow ? follow(&r, path, err) : 0;
+		strbuf_free(&r.partial);
+		return fr;
+	}
 	if (buffering && !(r.ring = calloc((size_t)o->tail_lines, sizeof(*r.ring))))
 		return error_oom(err);
 	int ret = 0;
@@ -309,8 +312,8 @@ logs_read_file(const char *path, const struct log_read_options *o, log_output_fn
 			free(r.ring[i].text);
 		free(r.ring);
 	}
-	strbuf_free(&r.partial);
 	if (ret == 0 && o->follow && !r.stop)
 		ret = follow(&r, path, err);
+	strbuf_free(&r.partial);
 	return ret;
 }

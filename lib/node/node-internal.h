@@ -113,7 +113,7 @@ struct apod {
 	char *ns;                         /* metadata.namespace */
 	char *name;                       /* metadata.name */
 	json_t *obj;                      /* the latest object (a reference), or NULL once gone */
-	json_t *last_obj;                 /* the last object seen (kept after deletion) */
+	int64_t deletion_grace_s;         /* metadata.deletionGracePeriodSeconds last seen, or -1 */
 	struct podspec *spec;             /* decoded from obj; NULL before the first decode */
 	int64_t spec_generation;          /* metadata.generation spec was decoded at */
 	struct actr *ctrs;                /* spec->n_ctrs entries, in spec order */
@@ -134,14 +134,16 @@ struct apod {
 	bool volumes_released;            /* terminal: the volumes were torn down */
 	json_t *volume_state;             /* per volume: what was written (for updates) */
 	int64_t start_wall_ns;            /* status.startTime */
-	json_t *written_status;           /* the status last written (or read at adoption) */
-	bool deleted_from_api;            /* the final delete was sent */
-	int inflight;                     /* backend operations in flight */
-	bool freeing;                     /* removed from the table; free when inflight is 0 */
-	bool cleaned;                     /* containers, sandbox, files removed */
-	int64_t wake_ns;                  /* the next time-based sync (loop time), or -1 */
-	struct loop_source *timer;        /* fires at wake_ns */
-	int64_t first_seen_ns;            /* loop time the agent first saw it (start latency) */
+	uint64_t written_hash;     /* hash of the status last written (or read at adoption) */
+	char *written_rv;          /* resourceVersion our last status write made */
+	json_t *cond_times;        /* condition type -> [status, lastTransitionTime] */
+	bool deleted_from_api;     /* the final delete was sent */
+	int inflight;              /* backend operations in flight */
+	bool freeing;              /* removed from the table; free when inflight is 0 */
+	bool cleaned;              /* containers, sandbox, files removed */
+	int64_t wake_ns;           /* the next time-based sync (loop time), or -1 */
+	struct loop_source *timer; /* fires at wake_ns */
+	int64_t first_seen_ns;     /* loop time the agent first saw it (start latency) */
 };
 
 struct node_agent {
@@ -255,6 +257,8 @@ void ctr_read_termination_message(struct actr *c);
 /* Builds the pod's status; *ret is the caller's. */
 int pod_status_build(struct apod *p, json_t **ret);
 /* Writes it when it differs from what was written; 1 written, 0 unchanged, or an error. */
+/* Takes status (read from the object) as what was written: at adoption. */
+void pod_status_remember(struct apod *p, const json_t *status);
 int pod_status_write(struct apod *p, korch_error **err);
 /* The phase the status shows now. */
 const char *pod_phase(struct apod *p);

@@ -576,15 +576,16 @@ pod_set_object(struct apod *p, const json_t *obj, korch_error **err)
 {
 	json_decref(p->obj);
 	p->obj = json_incref((json_t *)obj);
-	json_decref(p->last_obj);
-	p->last_obj = json_incref((json_t *)obj);
 	const json_t *meta = json_object_get(obj, "metadata");
 	const json_t *status = json_object_get(obj, "status");
 	p->terminating = json_object_get(meta, "deletionTimestamp") != NULL;
-	if (!p->written_status) {
+	const json_t *dg = json_object_get(meta, "deletionGracePeriodSeconds");
+	if (json_is_integer(dg))
+		p->deletion_grace_s = json_integer_value(dg);
+	if (!p->cond_times) {
 		/* What a previous agent wrote: unchanged parts are not written again, and the
 		 * transition times it recorded stay. */
-		p->written_status = status ? json_deep_copy(status) : NULL;
+		pod_status_remember(p, status);
 		int64_t t;
 		const char *st = json_string_value(json_object_get(status, "startTime"));
 		if (st && parse_rfc3339(st, &t) == 0)
@@ -671,8 +672,8 @@ pod_free(struct apod *p)
 	loop_source_free(p->timer);
 	podspec_free(p->spec);
 	json_decref(p->obj);
-	json_decref(p->last_obj);
-	json_decref(p->written_status);
+	json_decref(p->cond_times);
+	free(p->written_rv);
 	json_decref(p->volume_state);
 	free(p->uid);
 	free(p->ns);
@@ -908,9 +909,7 @@ restart_ctr(struct apod *p, struct actr *c)
 static int64_t
 pod_grace_ns(const struct apod *p)
 {
-	const json_t *meta = json_object_get(p->last_obj, "metadata");
-	const json_t *g = json_object_get(meta, "deletionGracePeriodSeconds");
-	int64_t s = json_is_integer(g) ? json_integer_value(g) : p->spec->grace_s;
+	int64_t s = p->deletion_grace_s >= 0 ? p->deletion_grace_s : p->spec->grace_s;
 	return s * NSEC_PER_SEC;
 }
 

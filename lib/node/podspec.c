@@ -274,7 +274,7 @@ podspec_free(struct podspec *s)
 	for (size_t i = 0; i < s->n_ctrs; i++)
 		ctr_clear(&s->ctrs[i]);
 	free(s->ctrs);
-	json_decref(s->pod);
+	json_decref(s->spec_json);
 	free(s);
 }
 
@@ -326,7 +326,7 @@ podspec_decode(json_t *pod, struct podspec **ret, korch_error **err)
 	_cleanup_(podspec_freep) struct podspec *s = calloc(1, sizeof(*s));
 	if (!s)
 		return error_oom(err);
-	s->pod = json_incref(pod);
+	s->spec_json = json_incref((json_t *)spec);
 	const char *rp = str(spec, "restartPolicy");
 	s->restart = streq(rp, "Never")       ? RESTART_NEVER
 		     : streq(rp, "OnFailure") ? RESTART_ON_FAILURE

@@ -1,7 +1,8 @@
 /*
  * podspec.h - the few fields of a Pod the node agent acts on, decoded once per change of the
  * pod's spec into small typed structs (DESIGN.md, "Objects": hot paths do not walk JSON on every
- * look). Strings are borrowed from the pod object the spec holds a reference to; env, envFrom,
+ * look). Strings are borrowed from the pod's spec, which the struct holds a reference to (not the
+ * whole object: statuses come and go without keeping old copies alive); env, envFrom,
  * volumes and volumeMounts stay JSON (they are read once per container start).
  */
 #ifndef KORCH_NODE_PODSPEC_H
@@ -90,7 +91,7 @@ struct ctr_spec {
 };
 
 struct podspec {
-	json_t *pod;                           /* the pod object decoded (a reference of ours) */
+	json_t *spec_json;                     /* the pod's spec decoded (a reference of ours) */
 	enum restart_policy restart;           /* restartPolicy */
 	int64_t grace_s;                       /* terminationGracePeriodSeconds */
 	int64_t active_deadline_s;             /* activeDeadlineSeconds, or -1 */

@@ -255,12 +255,9 @@ condition(struct apod *p, const char *type, bool status, const char *reason, con
 	const char *st = status ? "True" : "False";
 	int64_t now = agent_wall(p->agent);
 	json_t *prev_time = NULL;
-	size_t i;
-	json_t *old;
-	json_array_foreach (json_object_get(p->written_status, "conditions"), i, old)
-		if (streq(json_string_value(json_object_get(old, "type")), type) &&
-		    streq(json_string_value(json_object_get(old, "status")), st))
-			prev_time = json_object_get(old, "lastTransitionTime");
+	const json_t *was = json_object_get(p->cond_times, type);
+	if (streq(json_string_value(json_array_get(was, 0)), st))
+		prev_time = json_array_get(was, 1);
 	json_t *c = json_object();
 	json_object_set_new(c, "type", json_string(type));
 	json_object_set_new(c, "status", json_string(st));
@@ -417,6 +414,46 @@ pod_status_build(struct apod *p, json_t **ret)
 	return 0;
 }
 
+/* FNV-1a over the status as written: what "changed" compares, without keeping a copy. */
+static uint64_t
+status_hash(const json_t *st)
+{
+	char *text = st ? json_dumps(st, JSON_COMPACT) : NULL;
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *c = text; c && *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	free(text);
+	return h;
+}
+
+void
+pod_status_remember(struct apod *p, const json_t *status)
+{
+	json_t *times = json_object();
+	if (!times)
+		return;
+	size_t i;
+	json_t *c;
+	json_array_foreach (json_object_get(status, "conditions"), i, c) {
+		const char *type = json_string_value(json_object_get(c, "type"));
+		if (type)
+			json_object_set_new(times, type,
+					    json_pack("[O?, O?]", json_object_get(c, "status"),
+						      json_object_get(c, "lastTransitionTime")));
+	}
+	json_decref(p->cond_times);
+	p->cond_times = times;
+	p->written_hash = status_hash(status);
+}
+
+/* A resourceVersion is a decimal revision: which of two is newer. */
+static bool
+newer(const char *a, const char *b)
+{
+	int64_t x, y;
+	return a && (!b || (parse_int64(a, &x) == 0 && parse_int64(b, &y) == 0 && x > y));
+}
+
 int
 pod_status_write(struct apod *p, korch_error **err)
 {
@@ -424,27 +461,33 @@ pod_status_write(struct apod *p, korch_error **err)
 	int r = pod_status_build(p, &st);
 	if (r < 0)
 		return error_oom(err);
-	if (p->written_status && json_equal(st, p->written_status))
+	uint64_t h = status_hash(st);
+	if (p->cond_times && h == p->written_hash)
 		return 0;
 	const json_t *cur = json_object_get(p->obj, "status");
 	if (cur && json_equal(st, (json_t *)cur)) {
-		json_decref(p->written_status);
-		p->written_status = json_incref(st);
+		pod_status_remember(p, st);
 		return 0;
 	}
 	_cleanup_json_ json_t *obj = json_copy(p->obj);
-	if (!obj)
+	_cleanup_json_ json_t *meta = obj ? json_copy(json_object_get(obj, "metadata")) : NULL;
+	if (!obj || !meta)
 		return error_oom(err);
+	/* Until the watch brings our last write back, its version is the one to build on. */
+	if (newer(p->written_rv, json_string_value(json_object_get(meta, "resourceVersion"))))
+		json_object_set_new(meta, "resourceVersion", json_string(p->written_rv));
+	json_object_set(obj, "metadata", meta);
 	json_object_set(obj, "status", st);
 	struct client_write_opts o = { .field_manager = FIELD_MANAGER };
 	json_t *stored = NULL;
 	r = client_update(p->agent->client, obj, "status", &o, &stored, err);
 	if (r < 0)
 		return r;
-	json_decref(p->written_status);
-	p->written_status = json_incref(st);
-	/* The watch brings the stored object back; until then, what was written is current. */
-	json_decref(p->obj);
-	p->obj = stored;
+	const char *rv = json_string_value(
+		json_object_get(json_object_get(stored, "metadata"), "resourceVersion"));
+	free(p->written_rv);
+	p->written_rv = rv ? strdup(rv) : NULL;
+	json_decref(stored);
+	pod_status_remember(p, st);
 	return 1;
 }

@@ -262,6 +262,28 @@ test_exec(void **state)
 	korch_client_free(kc);
 }
 
+/* The agent goes while creates, starts and probes are in flight: nothing is touched after. */
+static void
+test_free_in_flight(void **state)
+{
+	struct rn *t = *state;
+	for (int i = 0; i < 5; i++) {
+		char text[512];
+		snprintf(text, sizeof(text),
+			 POD("busy%d", "\"containers\":[{\"name\":\"app\",\"image\":\"" RN_IMAGE
+				       "\",\"command\":[\"sleep\",\"3600\"],\"readinessProbe\":{"
+				       "\"exec\":{\"command\":[\"sleep\",\"1\"]},\"periodSeconds\":1}}]"),
+			 i);
+		rn_create(t, text);
+	}
+	rn_run_for(t, 30);
+	rn_stop_agent(t);
+	rn_run_for(t, 100);
+	/* A new agent takes over what was created. */
+	rn_start_agent(t);
+	assert_true(rn_wait_str(t, "busy4", "phase", "Running", 20000));
+}
+
 static void
 test_oom_killed(void **state)
 {
@@ -293,6 +315,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_configmap_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_in_flight, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
