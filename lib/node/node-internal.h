@@ -119,6 +119,8 @@ struct apod {
 	struct actr *ctrs;                /* spec->n_ctrs entries, in spec order */
 	size_t n_ctrs;                    /* entries in ctrs */
 	bool admitted;                    /* passed admission (or was running already) */
+	bool initialized;                 /* the init containers completed once */
+	bool token_absence_logged;        /* said once that serviceAccountToken files are absent */
 	bool gone;                        /* deleted from the API: tear everything down */
 	bool terminating;                 /* deletionTimestamp set */
 	enum pod_terminal_cause terminal; /* why the pod is over, or TERMINAL_NONE */

@@ -549,6 +549,9 @@ pod_adopt(struct apod *p, struct ptrvec *containers, struct backend_sandbox *san
 		if (!c->cur)
 			continue;
 		p->admitted = true;
+		/* An app container ran: the pod was initialized before the agent restarted. */
+		if (!c->spec->init)
+			p->initialized = true;
 		if (c->cur->state == BACKEND_RUNNING) {
 			restore_probe_state(p, c);
 			if (c->spec->readiness == NULL)
@@ -1059,12 +1062,38 @@ deadline_passed(struct apod *p)
 	return false;
 }
 
-/* Init containers in order; returns true once all completed. */
+/*
+ * Init containers in order; returns true once all completed. A sidecar (an init container with
+ * restartPolicy Always) counts once it started, and is restarted whenever it exits, also after
+ * the pod was initialized. Once initialized, a pod never runs its init containers again.
+ */
 static bool
 sync_init(struct apod *p)
 {
 	for (size_t i = 0; i < p->spec->n_init; i++) {
 		struct actr *c = &p->ctrs[i];
+		if (c->spec->sidecar) {
+			if (c->op == OP_CREATE || c->op == OP_START)
+				return p->initialized;
+			if (!c->cur) {
+				start_ctr(p, c);
+				if (!p->initialized)
+					return false;
+				continue;
+			}
+			if (ctr_running(c)) {
+				stop_progress(c);
+				if (!c->started && !p->initialized)
+					return false;
+				continue;
+			}
+			restart_ctr(p, c);
+			if (!p->initialized)
+				return false;
+			continue;
+		}
+		if (p->initialized)
+			continue;
 		if (c->op != OP_NONE)
 			return false;
 		if (!c->cur) {
@@ -1087,6 +1116,7 @@ sync_init(struct apod *p)
 		restart_ctr(p, c);
 		return false;
 	}
+	p->initialized = true;
 	return true;
 }
 

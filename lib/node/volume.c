@@ -216,7 +216,14 @@ project(struct apod *p, const char *vol_name, const json_t *src, struct vfiles *
 			r = project_keyed(p, x, true, mode, vol_name, out, err);
 		else if ((x = json_object_get(s, "downwardAPI")))
 			r = project_downward(p, x, mode, out, err);
-		/* serviceAccountToken: tokens come with the API server; the file stays absent. */
+		else if (json_object_get(s, "serviceAccountToken") && !p->token_absence_logged) {
+			/* Tokens come with the API server's token issuer: the file stays absent. */
+			log_info("node",
+				 "pod %s/%s: volume %s: serviceAccountToken is not issued yet "
+				 "by korch; the token file is absent",
+				 p->ns, p->name, vol_name);
+			p->token_absence_logged = true;
+		}
 		if (r < 0)
 			return r;
 	}

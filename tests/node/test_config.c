@@ -301,6 +301,42 @@ test_configmap_volume(void **state)
 }
 
 static void
+test_projected(void **state)
+{
+	struct nt *t = *state;
+	nt_create(t,
+		  "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+		  "\"kube-root-ca.crt\",\"namespace\":\"default\"},\"data\":{\"ca.crt\":\"CA\"}}");
+	nt_create(
+		t,
+		POD("proj",
+		    "\"serviceAccountName\":\"default\",\"volumes\":[{\"name\":\"kube-api-access\",\"projected\":{"
+		    "\"defaultMode\":420,\"sources\":["
+		    "{\"serviceAccountToken\":{\"expirationSeconds\":3607,\"path\":\"token\"}},"
+		    "{\"configMap\":{\"name\":\"kube-root-ca.crt\",\"items\":[{\"key\":"
+		    "\"ca.crt\",\"path\":\"ca.crt\"}]}},"
+		    "{\"downwardAPI\":{\"items\":[{\"path\":\"namespace\",\"fieldRef\":{"
+		    "\"apiVersion\":\"v1\",\"fieldPath\":\"metadata.namespace\"}}]}}]}}],"
+		    "\"containers\":[{\"name\":\"app\",\"image\":\"busybox\"}]"));
+	assert_string_equal(nt_status_str(t, "proj", "phase"), "Running");
+	char *f = volume_file(t, "proj", "projected", "kube-api-access", "ca.crt");
+	char *c = slurp(f);
+	assert_string_equal(c, "CA");
+	free(c);
+	free(f);
+	f = volume_file(t, "proj", "projected", "kube-api-access", "namespace");
+	c = slurp(f);
+	assert_string_equal(c, "default");
+	free(c);
+	free(f);
+	/* No token until the API server issues them: the file is absent, the pod runs. */
+	f = volume_file(t, "proj", "projected", "kube-api-access", "token");
+	struct stat st;
+	assert_int_equal(lstat(f, &st), -1);
+	free(f);
+}
+
+static void
 test_volume_errors(void **state)
 {
 	struct nt *t = *state;
@@ -381,6 +417,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_configmap_volume, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_projected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

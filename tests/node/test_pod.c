@@ -230,6 +230,36 @@ test_restart_policies(void **state)
 		2);
 }
 
+static void
+test_sidecar(void **state)
+{
+	struct nt *t = *state;
+	struct sim_behavior once = {
+		.liveness = 1, .readiness = 1, .startup = 1, .run_ns = 1000000000LL
+	};
+	assert_int_equal(sim_set_behavior(t->sim, "default/side/setup", &once, NULL), 0);
+	nt_create(t, POD("side",
+			 "\"initContainers\":["
+			 "{\"name\":\"proxy\",\"image\":\"busybox\",\"restartPolicy\":\"Always\"},"
+			 "{\"name\":\"setup\",\"image\":\"busybox\"}],"
+			 "\"containers\":[{\"name\":\"app\",\"image\":\"busybox\"}]"));
+	/* The sidecar runs, the next init container starts beside it. */
+	assert_non_null(nt_status(t, "side", "initContainerStatuses.0.state.running"));
+	assert_non_null(nt_status(t, "side", "initContainerStatuses.1.state.running"));
+	assert_string_equal(nt_status_str(t, "side", "phase"), "Pending");
+	nt_advance(t, 1);
+	assert_string_equal(nt_status_str(t, "side", "phase"), "Running");
+	assert_string_equal(nt_condition(t, "side", "Initialized"), "True");
+	/* The sidecar exits: restarted, the app keeps running, init containers do not run again. */
+	const char *proxy = sim_container_find(t->sim, "default", "side", "proxy");
+	assert_int_equal(sim_container_exit(t->sim, proxy, 1, NULL), 0);
+	nt_pump(t);
+	assert_int_equal(nt_status_int(t, "side", "initContainerStatuses.0.restartCount"), 1);
+	assert_int_equal(nt_status_int(t, "side", "initContainerStatuses.1.restartCount"), 0);
+	assert_int_equal(nt_status_int(t, "side", "containerStatuses.0.restartCount"), 0);
+	assert_string_equal(nt_status_str(t, "side", "phase"), "Running");
+}
+
 int
 main(void)
 {
@@ -240,6 +270,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_init_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_failure_never, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sidecar, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -270,9 +270,10 @@ test_free_in_flight(void **state)
 	for (int i = 0; i < 5; i++) {
 		char text[512];
 		snprintf(text, sizeof(text),
-			 POD("busy%d", "\"containers\":[{\"name\":\"app\",\"image\":\"" RN_IMAGE
-				       "\",\"command\":[\"sleep\",\"3600\"],\"readinessProbe\":{"
-				       "\"exec\":{\"command\":[\"sleep\",\"1\"]},\"periodSeconds\":1}}]"),
+			 POD("busy%d",
+			     "\"containers\":[{\"name\":\"app\",\"image\":\"" RN_IMAGE
+			     "\",\"command\":[\"sleep\",\"3600\"],\"readinessProbe\":{"
+			     "\"exec\":{\"command\":[\"sleep\",\"1\"]},\"periodSeconds\":1}}]"),
 			 i);
 		rn_create(t, text);
 	}
