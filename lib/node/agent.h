@@ -16,6 +16,27 @@
  * housekeeping period what belongs to pods that no longer exist (containers, sandboxes, volume
  * directories and mounts, logs).
  *
+ * On the simulated runtime with the test clock (how the controllers' tests run whole workloads):
+ *
+ *	struct node_backend *backend;
+ *	struct sim_backend *sim;
+ *	sim_backend_new(loop, &backend, &sim, &err);        // loop: the store's, on a test clock
+ *	struct node_agent_options o = {
+ *		.node_name = "node-1", .client = client, .backend = backend,
+ *		.root_dir = tmpdir, .log_dir = logdir,
+ *		.eviction_memory_available_bytes = -1,       // no eviction in the test
+ *	};
+ *	node_agent_new(&o, &agent, &err);
+ *	node_agent_start(agent, &err);                      // the Node and its Lease exist now
+ *	// pods bound to node-1 run as the loop dispatches; make some end by themselves:
+ *	sim_set_behavior(sim, "default/pi-*" "/" "*",           // NS/POD/CONTAINER, fnmatch
+ *			 &(struct sim_behavior){ .run_ns = 5 * NSEC_PER_SEC }, &err);
+ *	korch_loop_advance(loop, 10 * NSEC_PER_SEC, &err);  // ...and they Succeed
+ *	node_agent_free(agent);
+ *	node_backend_free(backend);
+ *
+ * Several agents (nodes) may share one simulated backend or have one each.
+ *
  * Files: ROOT/pods/UID/ holds a pod's volumes (volumes/PLUGIN/NAME), its /etc/hosts and
  * resolv.conf (etc-hosts, resolv.conf) and the containers' termination-log files
  * (containers/NAME/ATTEMPT); LOGS/NAMESPACE_NAME_UID/CONTAINER/ATTEMPT.log are the CRI logs, as

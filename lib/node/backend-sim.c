@@ -129,11 +129,14 @@ behavior_copy(const struct sim_behavior *src, struct sim_behavior *dst)
 	return 0;
 }
 
-static const struct sim_behavior default_behavior = {
-	.liveness = 1,
-	.readiness = 1,
-	.startup = 1,
-};
+static const struct sim_behavior default_behavior = { 0 };
+
+/* probe_result's answer for a behaviour's outcome: 1 success, 0 failure, -1 for real. */
+static int
+outcome_of(enum sim_probe p)
+{
+	return p == SIM_PROBE_FAIL ? 0 : p == SIM_PROBE_REAL ? -1 : 1;
+}
 
 static void
 completion_free(struct completion *c)
@@ -400,9 +403,9 @@ sim_container_create(void *data, const struct backend_container_config *cfg, bac
 				  (json_int_t)cfg->resources.cpu_shares, "cpuQuota",
 				  (json_int_t)cfg->resources.cpu_quota_us, "cpuPeriod",
 				  (json_int_t)cfg->resources.cpu_period_us);
-	ct->probe[PROBE_LIVENESS] = ct->b.liveness;
-	ct->probe[PROBE_READINESS] = ct->b.readiness;
-	ct->probe[PROBE_STARTUP] = ct->b.startup;
+	ct->probe[PROBE_LIVENESS] = outcome_of(ct->b.liveness);
+	ct->probe[PROBE_READINESS] = outcome_of(ct->b.readiness);
+	ct->probe[PROBE_STARTUP] = outcome_of(ct->b.startup);
 	ct->cpu_milli = ct->b.cpu_milli;
 	ct->memory_bytes = ct->b.memory_bytes;
 	event(sim, "create %s#%u as %s", ct->key, cfg->attempt, ct->st.id);
@@ -963,18 +966,18 @@ sim_container_write_log(struct sim_backend *sim, const char *id, const char *str
 }
 
 int
-sim_container_set_probe(struct sim_backend *sim, const char *id, const char *probe, int outcome,
-			korch_error **err)
+sim_container_set_probe(struct sim_backend *sim, const char *id, const char *probe,
+			enum sim_probe outcome, korch_error **err)
 {
 	struct sim_ctr *ct = find(sim, id, err);
 	if (!ct)
 		return KORCH_ENOTFOUND;
 	if (streq(probe, "liveness"))
-		ct->probe[PROBE_LIVENESS] = outcome;
+		ct->probe[PROBE_LIVENESS] = outcome_of(outcome);
 	else if (streq(probe, "readiness"))
-		ct->probe[PROBE_READINESS] = outcome;
+		ct->probe[PROBE_READINESS] = outcome_of(outcome);
 	else if (streq(probe, "startup"))
-		ct->probe[PROBE_STARTUP] = outcome;
+		ct->probe[PROBE_STARTUP] = outcome_of(outcome);
 	else
 		return error_set(err, KORCH_EINVALID,
 				 "probe \"%s\": must be liveness, readiness or startup", probe);

@@ -27,20 +27,27 @@
 
 struct sim_backend;
 
+enum sim_probe {
+	SIM_PROBE_PASS = 0, /* the probe succeeds (a zeroed behaviour passes every probe) */
+	SIM_PROBE_FAIL = 1, /* it fails */
+	SIM_PROBE_REAL = 2, /* it runs for real (exec into the simulated container, HTTP, TCP) */
+};
+
+/* What a simulated container does; a zeroed struct runs until killed and passes its probes. */
 struct sim_behavior {
 	int64_t run_ns;      /* > 0: the container exits by itself this long after it started */
 	int exit_code;       /* its exit code then */
 	bool oom;            /* ... or it is OOM-killed then (exit code 137, reason OOMKilled) */
 	bool ignore_sigterm; /* the stop signal does nothing; only SIGKILL ends it */
-	const char *start_error; /* start fails: exit code 128, reason StartError, this message */
-	int liveness;       /* probe outcomes: 1 success (default), 0 failure, -1 run for real */
-	int readiness;      /* same */
-	int startup;        /* same */
-	int exec_exit_code; /* exit code of every exec into it (default 0) */
-	const char *exec_output; /* what every exec prints, or NULL */
-	int64_t cpu_milli;       /* CPU it uses while running, in millicores */
-	int64_t memory_bytes;    /* memory working set while running */
-	const char *log_text;    /* written to its log (stdout) when it starts; lines end with \n */
+	const char *start_error;  /* start fails: exit code 128, reason StartError, this message */
+	enum sim_probe liveness;  /* probe outcomes: pass (the zero value), fail, or run for real */
+	enum sim_probe readiness; /* same */
+	enum sim_probe startup;   /* same */
+	int exec_exit_code;       /* exit code of every exec into it (default 0) */
+	const char *exec_output;  /* what every exec prints, or NULL */
+	int64_t cpu_milli;        /* CPU it uses while running, in millicores */
+	int64_t memory_bytes;     /* memory working set while running */
+	const char *log_text; /* written to its log (stdout) when it starts; lines end with \n */
 };
 
 /*
@@ -81,9 +88,9 @@ int sim_container_oom(struct sim_backend *sim, const char *id, korch_error **err
 int sim_container_write_log(struct sim_backend *sim, const char *id, const char *stream,
 			    const char *text, korch_error **err);
 
-/* Changes a running container's probe outcome ("liveness", "readiness", "startup"). */
-int sim_container_set_probe(struct sim_backend *sim, const char *id, const char *probe, int outcome,
-			    korch_error **err);
+/* Changes a container's probe outcome ("liveness", "readiness", "startup") from now on. */
+int sim_container_set_probe(struct sim_backend *sim, const char *id, const char *probe,
+			    enum sim_probe outcome, korch_error **err);
 
 /* Changes a running container's usage. */
 int sim_container_set_usage(struct sim_backend *sim, const char *id, int64_t cpu_milli,

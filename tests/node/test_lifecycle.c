@@ -64,9 +64,7 @@ static void
 test_crash_backoff(void **state)
 {
 	struct nt *t = *state;
-	struct sim_behavior crash = {
-		.liveness = 1, .readiness = 1, .startup = 1, .run_ns = 1000000, .exit_code = 1
-	};
+	struct sim_behavior crash = { .run_ns = 1000000, .exit_code = 1 };
 	assert_int_equal(sim_set_behavior(t->sim, "default/crash/*", &crash, NULL), 0);
 	nt_create(t, POD("crash", "\"containers\":[{\"name\":\"app\",\"image\":\"busybox\"}]"));
 	/* Let it crash through eight restarts: 0 + 10 + 20 + 40 + 80 + 160 + 300 + 300 s. */
@@ -107,9 +105,7 @@ static void
 test_backoff_reset(void **state)
 {
 	struct nt *t = *state;
-	struct sim_behavior crash = {
-		.liveness = 1, .readiness = 1, .startup = 1, .run_ns = 1000000, .exit_code = 1
-	};
+	struct sim_behavior crash = { .run_ns = 1000000, .exit_code = 1 };
 	assert_int_equal(sim_set_behavior(t->sim, "default/flaky/*", &crash, NULL), 0);
 	nt_create(t, POD("flaky", "\"containers\":[{\"name\":\"app\",\"image\":\"busybox\"}]"));
 	for (int i = 0; i < 40; i++)
@@ -147,7 +143,7 @@ test_liveness_restart(void **state)
 	nt_advance(t, 12);
 	assert_int_equal(nt_status_int(t, "live", "containerStatuses.0.restartCount"), 0);
 	const char *id = sim_container_find(t->sim, "default", "live", "app");
-	assert_int_equal(sim_container_set_probe(t->sim, id, "liveness", 0, NULL), 0);
+	assert_int_equal(sim_container_set_probe(t->sim, id, "liveness", SIM_PROBE_FAIL, NULL), 0);
 	sim_event_log_clear(t->sim);
 	double t0 = nt_now(t);
 	/* Probes at 15, 20, 25 s fail; the third failure kills the container (SIGTERM). */
@@ -177,7 +173,7 @@ test_readiness_toggle(void **state)
 	assert_string_equal(nt_condition(t, "ready", "Ready"), "True");
 	assert_string_equal(nt_condition(t, "ready", "ContainersReady"), "True");
 	const char *id = sim_container_find(t->sim, "default", "ready", "app");
-	assert_int_equal(sim_container_set_probe(t->sim, id, "readiness", 0, NULL), 0);
+	assert_int_equal(sim_container_set_probe(t->sim, id, "readiness", SIM_PROBE_FAIL, NULL), 0);
 	/* failureThreshold 3 at 2 s: unready after the third failure. */
 	nt_advance(t, 4);
 	assert_string_equal(nt_condition(t, "ready", "Ready"), "True");
@@ -185,7 +181,7 @@ test_readiness_toggle(void **state)
 	assert_string_equal(nt_condition(t, "ready", "Ready"), "False");
 	assert_false(json_is_true(nt_status(t, "ready", "containerStatuses.0.ready")));
 	assert_int_equal(nt_status_int(t, "ready", "containerStatuses.0.restartCount"), 0);
-	assert_int_equal(sim_container_set_probe(t->sim, id, "readiness", 1, NULL), 0);
+	assert_int_equal(sim_container_set_probe(t->sim, id, "readiness", SIM_PROBE_PASS, NULL), 0);
 	nt_advance(t, 2);
 	assert_string_equal(nt_condition(t, "ready", "Ready"), "True");
 }
@@ -194,7 +190,7 @@ static void
 test_startup_gates(void **state)
 {
 	struct nt *t = *state;
-	struct sim_behavior slow = { .liveness = 0, .readiness = 1, .startup = 0 };
+	struct sim_behavior slow = { .liveness = SIM_PROBE_FAIL, .startup = SIM_PROBE_FAIL };
 	assert_int_equal(sim_set_behavior(t->sim, "default/slow/*", &slow, NULL), 0);
 	nt_create(t, POD("slow", "\"containers\":[{\"name\":\"app\",\"image\":\"busybox\","
 				 "\"startupProbe\":{\"exec\":{\"command\":[\"true\"]},"
@@ -206,13 +202,13 @@ test_startup_gates(void **state)
 	assert_false(json_is_true(nt_status(t, "slow", "containerStatuses.0.started")));
 	assert_int_equal(nt_status_int(t, "slow", "containerStatuses.0.restartCount"), 0);
 	const char *id = sim_container_find(t->sim, "default", "slow", "app");
-	assert_int_equal(sim_container_set_probe(t->sim, id, "startup", 1, NULL), 0);
-	assert_int_equal(sim_container_set_probe(t->sim, id, "liveness", 1, NULL), 0);
+	assert_int_equal(sim_container_set_probe(t->sim, id, "startup", SIM_PROBE_PASS, NULL), 0);
+	assert_int_equal(sim_container_set_probe(t->sim, id, "liveness", SIM_PROBE_PASS, NULL), 0);
 	nt_advance(t, 1);
 	assert_true(json_is_true(nt_status(t, "slow", "containerStatuses.0.started")));
 	assert_string_equal(nt_condition(t, "slow", "Ready"), "True");
 	/* A startup probe that never passes kills the container after failureThreshold. */
-	struct sim_behavior hang = { .liveness = 1, .readiness = 1, .startup = 0 };
+	struct sim_behavior hang = { .startup = SIM_PROBE_FAIL };
 	assert_int_equal(sim_set_behavior(t->sim, "default/never/*", &hang, NULL), 0);
 	nt_create(t, POD("never", "\"containers\":[{\"name\":\"app\",\"image\":\"busybox\","
 				  "\"startupProbe\":{\"exec\":{\"command\":[\"true\"]},"

@@ -179,9 +179,7 @@ test_eviction(void **state)
 	struct nt *t = *state;
 	t->opts.eviction_memory_available_bytes = 0; /* 100Mi */
 	nt_start_agent(t);
-	struct sim_behavior hungry = {
-		.liveness = 1, .readiness = 1, .startup = 1, .memory_bytes = 300 << 20
-	};
+	struct sim_behavior hungry = { .memory_bytes = 300 << 20 };
 	struct sim_behavior modest = hungry;
 	modest.memory_bytes = 50 << 20;
 	assert_int_equal(sim_set_behavior(t->sim, "default/best/*", &modest, NULL), 0);
@@ -235,11 +233,7 @@ test_usage_samples(void **state)
 {
 	struct nt *t = *state;
 	nt_start_agent(t);
-	struct sim_behavior busy = { .liveness = 1,
-				     .readiness = 1,
-				     .startup = 1,
-				     .cpu_milli = 250,
-				     .memory_bytes = 10 << 20 };
+	struct sim_behavior busy = { .cpu_milli = 250, .memory_bytes = 10 << 20 };
 	assert_int_equal(sim_set_behavior(t->sim, "default/busy/*", &busy, NULL), 0);
 	nt_create(t, POD("busy", "\"containers\":[{\"name\":\"a\",\"image\":\"busybox\"},"
 				 "{\"name\":\"b\",\"image\":\"busybox\"}]"));

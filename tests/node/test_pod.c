@@ -107,9 +107,7 @@ static void
 test_delete_graceful(void **state)
 {
 	struct nt *t = *state;
-	struct sim_behavior b = {
-		.liveness = 1, .readiness = 1, .startup = 1, .ignore_sigterm = true
-	};
+	struct sim_behavior b = { .ignore_sigterm = true };
 	assert_int_equal(sim_set_behavior(t->sim, "default/stubborn/*", &b, NULL), 0);
 	nt_create(t, POD("stubborn",
 			 "\"containers\":[{\"name\":\"app\",\"image\":\"busybox\","
@@ -140,9 +138,7 @@ static void
 test_init_order(void **state)
 {
 	struct nt *t = *state;
-	struct sim_behavior b = {
-		.liveness = 1, .readiness = 1, .startup = 1, .run_ns = 2000000000LL
-	};
+	struct sim_behavior b = { .run_ns = 2000000000LL };
 	assert_int_equal(sim_set_behavior(t->sim, "default/init/init-*", &b, NULL), 0);
 	nt_create(t, POD("init", "\"initContainers\":["
 				 "{\"name\":\"init-a\",\"image\":\"busybox\"},"
@@ -181,9 +177,7 @@ static void
 test_init_failure_never(void **state)
 {
 	struct nt *t = *state;
-	struct sim_behavior b = {
-		.liveness = 1, .readiness = 1, .startup = 1, .run_ns = 1000000, .exit_code = 3
-	};
+	struct sim_behavior b = { .run_ns = 1000000, .exit_code = 3 };
 	assert_int_equal(sim_set_behavior(t->sim, "default/bad/init-a", &b, NULL), 0);
 	nt_create(t, POD("bad", "\"restartPolicy\":\"Never\",\"initContainers\":["
 				"{\"name\":\"init-a\",\"image\":\"busybox\"}],"
@@ -205,7 +199,7 @@ static void
 test_restart_policies(void **state)
 {
 	struct nt *t = *state;
-	struct sim_behavior ok = { .liveness = 1, .readiness = 1, .startup = 1, .run_ns = 1000000 };
+	struct sim_behavior ok = { .run_ns = 1000000 };
 	struct sim_behavior fail = ok;
 	fail.exit_code = 2;
 	assert_int_equal(sim_set_behavior(t->sim, "default/never-ok/*", &ok, NULL), 0);
@@ -234,9 +228,7 @@ static void
 test_sidecar(void **state)
 {
 	struct nt *t = *state;
-	struct sim_behavior once = {
-		.liveness = 1, .readiness = 1, .startup = 1, .run_ns = 1000000000LL
-	};
+	struct sim_behavior once = { .run_ns = 1000000000LL };
 	assert_int_equal(sim_set_behavior(t->sim, "default/side/setup", &once, NULL), 0);
 	nt_create(t, POD("side",
 			 "\"initContainers\":["
