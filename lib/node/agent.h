@@ -35,7 +35,8 @@
  *	node_agent_free(agent);
  *	node_backend_free(backend);
  *
- * Several agents (nodes) may share one simulated backend or have one each.
+ * Each agent (node) needs a backend of its own: it adopts, and sweeps as orphans, everything
+ * its backend runs.
  *
  * Files: ROOT/pods/UID/ holds a pod's volumes (volumes/PLUGIN/NAME), its /etc/hosts and
  * resolv.conf (etc-hosts, resolv.conf) and the containers' termination-log files
