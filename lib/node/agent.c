@@ -10,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <dirent.h>
-
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include "api/kinds.h"
 #include "base/error.h"
 #include "base/fs.h"
@@ -175,6 +178,10 @@ pod_changed(const json_t *old, const json_t *obj)
 		if ((a == NULL) != (b == NULL) || (a && !json_equal((json_t *)a, (json_t *)b)))
 			return true;
 	}
+	/* A new image, deadline or grace (pods have no generation to say so). */
+	_cleanup_free_ char *ko = podspec_mutable_key(old), *kn = podspec_mutable_key(obj);
+	if (!streq_null(ko, kn))
+		return true;
 	/* A phase someone else set (the eviction API) is news too. */
 	return !json_equal(json_object_get(json_object_get(old, "status"), "phase"),
 			   json_object_get(json_object_get(obj, "status"), "phase"));
@@ -516,6 +523,45 @@ on_stats(struct loop_source *src, void *userdata)
 
 /* --- lifecycle --- */
 
+/*
+ * The node's InternalIP when none was given: the IPv4 address of the interface the default
+ * route leaves by (/proc/net/route), as the kubelet picks it. NULL when there is none.
+ */
+static char *
+default_route_address(void)
+{
+	FILE *f = fopen("/proc/net/route", "re");
+	if (!f)
+		return NULL;
+	char line[512], iface[IF_NAMESIZE + 1] = "";
+	unsigned long dest, mask;
+	while (fgets(line, sizeof(line), f)) {
+		char name[64];
+		if (sscanf(line, "%63s %lx %*x %*x %*d %*d %*d %lx", name, &dest, &mask) == 3 &&
+		    dest == 0 && mask == 0) {
+			snprintf(iface, sizeof(iface), "%.*s", IF_NAMESIZE, name);
+			break;
+		}
+	}
+	fclose(f);
+	if (!iface[0])
+		return NULL;
+	struct ifaddrs *ifs = NULL;
+	if (getifaddrs(&ifs) < 0)
+		return NULL;
+	char *ip = NULL;
+	for (struct ifaddrs *i = ifs; i && !ip; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !streq(i->ifa_name, iface))
+			continue;
+		char buf[INET_ADDRSTRLEN];
+		if (inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+			      sizeof(buf)))
+			ip = strdup(buf);
+	}
+	freeifaddrs(ifs);
+	return ip;
+}
+
 static int
 dup_opt(const char *s, char **ret, korch_error **err)
 {
@@ -563,6 +609,8 @@ node_agent_new(const struct node_agent_options *o, struct node_agent **ret, korc
 		if (strv_push(&a->node_labels, *l) < 0)
 			return error_oom(err);
 	}
+	if (!a->node_ip && o->backend->ops->real)
+		a->node_ip = default_route_address();
 	a->max_pods = o->max_pods > 0 ? o->max_pods : 110;
 	a->eviction_threshold = o->eviction_memory_available_bytes == 0
 					? DEFAULT_EVICTION_BYTES
@@ -654,8 +702,8 @@ node_agent_start(struct node_agent *a, korch_error **err)
 		return r;
 	}
 	a->started = true;
-	if (a->eviction_threshold >= 0 &&
-	    (r = loop_add_timer(a->loop, now + a->eviction_interval_ns, on_eviction, a,
+	/* The node check runs also without eviction: the machine, disk pressure, node status. */
+	if ((r = loop_add_timer(a->loop, now + a->eviction_interval_ns, on_eviction, a,
 				&a->eviction_timer, err)) < 0) {
 		loop_source_free(synced);
 		return r;

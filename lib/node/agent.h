@@ -81,7 +81,8 @@ struct node_agent_options {
 	const char *cluster_domain;     /* NULL: "cluster.local" */
 	int32_t max_pods;               /* 0: 110 */
 	int64_t eviction_memory_available_bytes; /* hard threshold; 0: 100Mi; < 0: no eviction */
-	int64_t eviction_interval_ns;            /* how often pressure is checked; 0: 10 s */
+	int64_t eviction_interval_ns;            /* how often the machine is checked (pressure, node
+					   * status); 0: 10 s */
 	int64_t housekeeping_interval_ns;        /* orphan clean-up; 0: 2 s */
 	int64_t lease_renew_interval_ns;         /* 0: 10 s */
 	int32_t lease_duration_s;                /* 0: 40 */

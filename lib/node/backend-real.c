@@ -684,8 +684,12 @@ real_container_create(void *data, const struct backend_container_config *cfg, ba
 	int r = new_id(cfg, id);
 	if (r < 0)
 		return error_errno(err, r, "getrandom");
+	/* The image it runs, so that image garbage collection keeps it. */
+	_cleanup_json_ json_t *labels = json_copy(cfg->labels);
+	if (!labels || json_object_set_new(labels, LABEL_IMAGE_DIGEST, json_string(img->id)) < 0)
+		return error_oom(err);
 	_cleanup_free_ char *lp = labels_path(b, id);
-	_cleanup_free_ char *text = json_dumps(cfg->labels, JSON_COMPACT);
+	_cleanup_free_ char *text = json_dumps(labels, JSON_COMPACT);
 	if (!lp || !text)
 		return error_oom(err);
 	if ((r = write_file_replace(lp, text, strlen(text), 0600, err)) < 0)
@@ -693,7 +697,7 @@ real_container_create(void *data, const struct backend_container_config *cfg, ba
 	_cleanup_json_ json_t *spec = build_spec(b, id, cfg, img);
 	_cleanup_json_ json_t *req = json_pack("{s:s, s:O}", "op", "create", "spec", spec);
 	struct call *c = call_new(b, id);
-	if (!req || !c || !(c->labels = json_deep_copy(cfg->labels))) {
+	if (!req || !c || !(c->labels = json_deep_copy(labels))) {
 		call_free(c);
 		unlink(lp);
 		return error_oom(err);
@@ -916,6 +920,43 @@ real_sandbox_stats(void *data, const char *id, struct backend_stats *ret, korch_
 	return read_stats(b, NULL, name, ret, err);
 }
 
+static void
+cached_image_free(void *p)
+{
+	struct cached_image *ci = p;
+	image_free(ci->img);
+	free(ci);
+}
+
+static bool
+image_in_use(const char *id, void *userdata)
+{
+	struct real_backend *b = userdata;
+	size_t iter = 0;
+	const char *cid;
+	struct backend_container *c;
+	while (hashmap_next(&b->ctrs, &iter, &cid, (void **)&c))
+		if (streq(backend_label(c->labels, LABEL_IMAGE_DIGEST), id))
+			return true;
+	return false;
+}
+
+static int
+real_image_gc(void *data, uint64_t *ret_bytes, korch_error **err)
+{
+	struct real_backend *b = data;
+	struct image_gc_stats st = { 0 };
+	int r = image_store_gc(b->images, IMAGE_GC_PRUNE_UNUSED, image_in_use, b, &st, err);
+	if (r < 0)
+		return r;
+	/* What was resolved before may be gone now. */
+	hashmap_free(&b->image_cache, cached_image_free);
+	b->image_cache = (struct hashmap)HASHMAP_INIT;
+	if (ret_bytes)
+		*ret_bytes = st.bytes_freed;
+	return 0;
+}
+
 /* --- the machine --- */
 
 static int64_t
@@ -1007,14 +1048,6 @@ real_set_exit_handler(void *data, backend_exit_fn fn, void *userdata)
 }
 
 static void
-cached_image_free(void *p)
-{
-	struct cached_image *ci = p;
-	image_free(ci->img);
-	free(ci);
-}
-
-static void
 real_free(void *data)
 {
 	struct real_backend *b = data;
@@ -1052,6 +1085,7 @@ static const struct node_backend_ops real_ops = {
 	.container_stats = real_container_stats,
 	.sandbox_stats = real_sandbox_stats,
 	.image_resolve = real_image_resolve,
+	.image_gc = real_image_gc,
 	.node_info = real_node_info,
 	.sandbox_socket = real_sandbox_socket,
 	.probe_result = NULL,

@@ -721,6 +721,16 @@ sim_image_resolve(void *data, const char *ref, struct backend_image **ret, korch
 }
 
 static int
+sim_image_gc(void *data, uint64_t *ret_bytes, korch_error **err)
+{
+	struct sim_backend *sim = data;
+	event(sim, "image-gc");
+	if (ret_bytes)
+		*ret_bytes = 0;
+	return 0;
+}
+
+static int
 sim_node_info(void *data, struct backend_node_info *ret, korch_error **err)
 {
 	struct sim_backend *sim = data;
@@ -808,6 +818,7 @@ static const struct node_backend_ops sim_ops = {
 	.container_stats = sim_container_stats,
 	.sandbox_stats = sim_sandbox_stats,
 	.image_resolve = sim_image_resolve,
+	.image_gc = sim_image_gc,
 	.node_info = sim_node_info,
 	.sandbox_socket = NULL,
 	.probe_result = sim_probe_result,

@@ -38,6 +38,7 @@
 #define LABEL_IMAGE_ID "io.korch.container.imageID"       /* what status shows as imageID */
 #define LABEL_INIT "io.korch.container.init"              /* "true" for an init container */
 #define LABEL_STOP_SIGNAL "io.korch.container.stopSignal" /* the image's, as a number */
+#define LABEL_IMAGE_DIGEST "io.korch.image.digest" /* backend-real: the image's config digest */
 
 enum backend_state {
 	BACKEND_CREATED, /* set up, not started */
@@ -220,6 +221,11 @@ struct node_backend_ops {
 	/* Resolves an image reference: KORCH_ENOTFOUND with a message saying how to load it. */
 	int (*image_resolve)(void *data, const char *ref, struct backend_image **ret,
 			     korch_error **err);
+	/*
+	 * Removes images no container uses, and layers and blobs no image references (disk
+	 * pressure); *ret_bytes (may be NULL) what it freed. NULL when the backend has no images.
+	 */
+	int (*image_gc)(void *data, uint64_t *ret_bytes, korch_error **err);
 	/* The machine: capacity, what is available now, versions. */
 	int (*node_info)(void *data, struct backend_node_info *ret, korch_error **err);
 	/*

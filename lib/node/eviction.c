@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/quantity.h"
+#include "base/error.h"
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "base/util.h"
@@ -138,6 +139,22 @@ eviction_check(struct node_agent *a)
 	struct backend_node_info info;
 	if (a->backend->ops->node_info(a->backend->data, &info, NULL) == 0)
 		a->info = info;
+	/* Disk pressure (nodefs.available<10%): images nothing uses go first, as the kubelet's
+	 * image garbage collection does before it evicts. */
+	bool disk = a->info.ephemeral_storage_bytes > 0 &&
+		    a->info.ephemeral_available_bytes < a->info.ephemeral_storage_bytes / 10;
+	if (disk && a->backend->ops->image_gc) {
+		uint64_t freed = 0;
+		_cleanup_error_ korch_error *err = NULL;
+		if (a->backend->ops->image_gc(a->backend->data, &freed, &err) < 0)
+			log_warn("node", "node %s: image garbage collection: %s", a->node_name,
+				 korch_error_message(err));
+		else
+			log_info("node",
+				 "node %s: disk pressure: image garbage collection freed %llu "
+				 "bytes",
+				 a->node_name, (unsigned long long)freed);
+	}
 	if (a->eviction_threshold < 0)
 		return;
 	int64_t now = agent_now(a);

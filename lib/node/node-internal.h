@@ -108,21 +108,21 @@ enum pod_terminal_cause {
 };
 
 struct apod {
-	struct node_agent *agent;         /* owner */
-	char *uid;                        /* metadata.uid: the table's key */
-	char *ns;                         /* metadata.namespace */
-	char *name;                       /* metadata.name */
-	json_t *obj;                      /* the latest object (a reference), or NULL once gone */
-	int64_t deletion_grace_s;         /* metadata.deletionGracePeriodSeconds last seen, or -1 */
-	struct podspec *spec;             /* decoded from obj; NULL before the first decode */
-	int64_t spec_generation;          /* metadata.generation spec was decoded at */
-	struct actr *ctrs;                /* spec->n_ctrs entries, in spec order */
-	size_t n_ctrs;                    /* entries in ctrs */
-	bool admitted;                    /* passed admission (or was running already) */
-	bool initialized;                 /* the init containers completed once */
-	bool token_absence_logged;        /* said once that serviceAccountToken files are absent */
-	bool gone;                        /* deleted from the API: tear everything down */
-	bool terminating;                 /* deletionTimestamp set */
+	struct node_agent *agent;  /* owner */
+	char *uid;                 /* metadata.uid: the table's key */
+	char *ns;                  /* metadata.namespace */
+	char *name;                /* metadata.name */
+	json_t *obj;               /* the latest object (a reference), or NULL once gone */
+	int64_t deletion_grace_s;  /* metadata.deletionGracePeriodSeconds last seen, or -1 */
+	struct podspec *spec;      /* decoded from obj; NULL before the first decode */
+	char *spec_key;            /* podspec_mutable_key of the object spec was decoded from */
+	struct actr *ctrs;         /* spec->n_ctrs entries, in spec order */
+	size_t n_ctrs;             /* entries in ctrs */
+	bool admitted;             /* passed admission (or was running already) */
+	bool initialized;          /* the init containers completed once */
+	bool token_absence_logged; /* said once that serviceAccountToken files are absent */
+	bool gone;                 /* deleted from the API: tear everything down */
+	bool terminating;          /* deletionTimestamp set */
 	enum pod_terminal_cause terminal; /* why the pod is over, or TERMINAL_NONE */
 	char *terminal_reason;            /* status.reason for evicted/deadline/rejected */
 	char *terminal_message;           /* status.message */

@@ -601,9 +601,15 @@ pod_set_object(struct apod *p, const json_t *obj, korch_error **err)
 		set_str(&p->terminal_message,
 			json_string_value(json_object_get(status, "message")));
 	}
-	int64_t gen = json_integer_value(json_object_get(meta, "generation"));
-	if (p->spec && gen == p->spec_generation)
+	char *key = podspec_mutable_key(obj);
+	if (!key)
+		return error_oom(err);
+	if (p->spec && streq(key, p->spec_key)) {
+		free(key);
 		return 0;
+	}
+	free(p->spec_key);
+	p->spec_key = key;
 	struct podspec *spec = NULL;
 	int r = podspec_decode((json_t *)obj, &spec, err);
 	if (r < 0)
@@ -625,7 +631,6 @@ pod_set_object(struct apod *p, const json_t *obj, korch_error **err)
 		probes_stop(&p->ctrs[i]);
 	podspec_free(p->spec);
 	p->spec = spec;
-	p->spec_generation = gen;
 	ctrs_bind(p);
 	for (size_t i = 0; i < p->n_ctrs; i++)
 		if (p->ctrs[i].cur && p->ctrs[i].cur->state == BACKEND_RUNNING &&
@@ -677,6 +682,7 @@ pod_free(struct apod *p)
 	json_decref(p->obj);
 	json_decref(p->cond_times);
 	free(p->written_rv);
+	free(p->spec_key);
 	json_decref(p->volume_state);
 	free(p->uid);
 	free(p->ns);

@@ -7,6 +7,7 @@
 #include "api/podutil.h"
 #include "api/quantity.h"
 #include "base/error.h"
+#include "base/strbuf.h"
 #include "base/strv.h"
 #include "base/util.h"
 #include "node/podspec.h"
@@ -375,6 +376,27 @@ podspec_decode(json_t *pod, struct podspec **ret, korch_error **err)
 	pod_totals(s);
 	*ret = steal_pointer(&s);
 	return 0;
+}
+
+char *
+podspec_mutable_key(const json_t *pod)
+{
+	const json_t *spec = json_object_get(pod, "spec");
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_printf(&sb, "%lld/%lld", (long long)int_or(spec, "activeDeadlineSeconds", -1),
+		      (long long)int_or(spec, "terminationGracePeriodSeconds", -1));
+	static const char *const lists[] = { "initContainers", "containers" };
+	for (size_t l = 0; l < 2; l++) {
+		size_t i;
+		json_t *c;
+		json_array_foreach (json_object_get(spec, lists[l]), i, c)
+			strbuf_printf(&sb, "|%s", str(c, "image") ?: "");
+	}
+	if (sb.oom) {
+		strbuf_free(&sb);
+		return NULL;
+	}
+	return strbuf_steal(&sb);
 }
 
 const struct ctr_spec *

@@ -125,6 +125,13 @@ int podspec_decode(json_t *pod, struct podspec **ret, korch_error **err);
 void podspec_free(struct podspec *s);
 DEFINE_CLEANUP_FUNC(podspec_free, struct podspec, podspec_free)
 
+/*
+ * What of a pod's spec may change after creation and matters here (the containers' images,
+ * activeDeadlineSeconds, terminationGracePeriodSeconds), as one string: pods have no
+ * metadata.generation to tell a spec change by. Caller frees; NULL when out of memory.
+ */
+char *podspec_mutable_key(const json_t *pod);
+
 /* The container named name, or NULL. */
 const struct ctr_spec *podspec_find(const struct podspec *s, const char *name);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/kinds.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "node-test.h"
@@ -259,6 +260,37 @@ test_active_deadline(void **state)
 			 143);
 }
 
+static void
+test_post_start_and_image_change(void **state)
+{
+	struct nt *t = *state;
+	nt_create(t, POD("hooks",
+			 "\"containers\":[{\"name\":\"app\",\"image\":\"busybox:1\","
+			 "\"lifecycle\":{\"postStart\":{\"exec\":{\"command\":[\"warm\"]}}}}]"));
+	assert_string_equal(nt_status_str(t, "hooks", "phase"), "Running");
+	assert_non_null(strstr(sim_event_log(t->sim), "exec default/hooks/app [warm] exit 0\n"));
+	/* A new image: the container is stopped and made again from it. */
+	json_t *pod = nt_get(t, "Pod", "default", "hooks");
+	json_object_set_new(
+		json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0),
+		"image", json_string("busybox:2"));
+	assert_int_equal(client_update(t->client, pod, NULL, NULL, NULL, NULL), 0);
+	json_decref(pod);
+	nt_pump(t);
+	assert_int_equal(nt_status_int(t, "hooks", "containerStatuses.0.restartCount"), 1);
+	assert_string_equal(nt_status_str(t, "hooks", "containerStatuses.0.image"), "busybox:2");
+	assert_string_equal(nt_status_str(t, "hooks", "phase"), "Running");
+	/* A postStart hook that fails kills the container (FailedPostStartHook). */
+	struct sim_behavior failing = { .exec_exit_code = 1 };
+	assert_int_equal(sim_set_behavior(t->sim, "default/badhook/*", &failing, NULL), 0);
+	nt_create(t, POD("badhook", "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":"
+				    "\"app\",\"image\":\"busybox\",\"lifecycle\":{\"postStart\":{"
+				    "\"exec\":{\"command\":[\"warm\"]}}}}]"));
+	assert_string_equal(nt_status_str(t, "badhook", "phase"), "Failed");
+	assert_int_equal(
+		nt_status_int(t, "badhook", "containerStatuses.0.state.terminated.exitCode"), 143);
+}
+
 int
 main(void)
 {
@@ -270,6 +302,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_startup_gates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_active_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_post_start_and_image_change, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

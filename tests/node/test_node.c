@@ -292,6 +292,30 @@ teardown_fini(void **state)
 	return 0;
 }
 
+static void
+test_disk_pressure(void **state)
+{
+	struct nt *t = *state;
+	nt_start_agent(t);
+	struct backend_node_info info;
+	t->backend->ops->node_info(t->backend->data, &info, NULL);
+	info.ephemeral_available_bytes = info.ephemeral_storage_bytes / 20;
+	sim_set_node_info(t->sim, &info);
+	sim_event_log_clear(t->sim);
+	nt_advance(t, 10);
+	assert_string_equal(sim_event_log(t->sim), "10.000 image-gc\n");
+	json_t *node = nt_get(t, "Node", NULL, NT_NODE);
+	assert_string_equal(cond(node, "DiskPressure", "status"), "True");
+	assert_string_equal(cond(node, "DiskPressure", "reason"), "KubeletHasDiskPressure");
+	json_decref(node);
+	info.ephemeral_available_bytes = info.ephemeral_storage_bytes / 2;
+	sim_set_node_info(t->sim, &info);
+	nt_advance(t, 10);
+	node = nt_get(t, "Node", NULL, NT_NODE);
+	assert_string_equal(cond(node, "DiskPressure", "status"), "False");
+	json_decref(node);
+}
+
 int
 main(void)
 {
@@ -300,6 +324,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_admission, setup_init, teardown_fini),
 		cmocka_unit_test_setup_teardown(test_eviction, setup_init, teardown_fini),
 		cmocka_unit_test_setup_teardown(test_usage_samples, setup_init, teardown_fini),
+		cmocka_unit_test_setup_teardown(test_disk_pressure, setup_init, teardown_fini),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
