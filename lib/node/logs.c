@@ -78,9 +78,10 @@ emit(struct reader *r, const char *data, size_t len)
 static void
 emit_line(struct reader *r, int64_t t, const char *text, size_t len)
 {
-	if (r->o->since_wall_ns && t < r->o->since_wall_ns)
+	/* t 0: a line that was not a CRI line, of unknown time: kept, shown as it is. */
+	if (t && r->o->since_wall_ns && t < r->o->since_wall_ns)
 		return;
-	if (r->o->timestamps) {
+	if (r->o->timestamps && t) {
 		char ts[48];
 		format_nano(t, ts);
 		size_t n = strlen(ts);
@@ -99,7 +100,7 @@ line_done(struct reader *r, int64_t t, const char *text, size_t len, bool buffer
 		emit_line(r, t, text, len);
 		return;
 	}
-	if (r->o->since_wall_ns && t < r->o->since_wall_ns)
+	if (t && r->o->since_wall_ns && t < r->o->since_wall_ns)
 		return;
 	struct line *slot = &r->ring[r->ring_head];
 	free(slot->text);

@@ -19,6 +19,7 @@
 #include "base/loop.h"
 #include "base/strbuf.h"
 #include "base/util.h"
+#include "node/logs.h"
 #include "node-test.h"
 
 #define POD(name, extra)                                                         \
@@ -189,6 +190,53 @@ test_follow(void **state)
 }
 
 static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Rotated files are read oldest first; split lines are joined; tail spans files. */
+static void
+test_rotated_files(void **state)
+{
+	char dir[] = "/tmp/korch-test-nodelog-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[128], p1[140], p2[140];
+	snprintf(path, sizeof(path), "%s/0.log", dir);
+	snprintf(p1, sizeof(p1), "%s.1", path);
+	snprintf(p2, sizeof(p2), "%s.2", path);
+	write_text(p2, "2025-11-24T16:00:00.000000001Z stdout F first\n");
+	write_text(p1, "2025-11-24T16:00:01.5Z stdout P sec\n"
+		       "2025-11-24T16:00:01.6Z stdout F ond\n");
+	write_text(path, "not a CRI line\n2025-11-24T16:00:03Z stderr F last");
+	struct strbuf sb = STRBUF_INIT;
+	struct log_read_options o = { .tail_lines = -1 };
+	assert_int_equal(logs_read_file(path, &o, collect, &sb, NULL), 0);
+	assert_string_equal(strbuf_str(&sb), "first\nsecond\nnot a CRI line\nlast\n");
+	strbuf_truncate(&sb, 0);
+	o.tail_lines = 3;
+	o.timestamps = true;
+	assert_int_equal(logs_read_file(path, &o, collect, &sb, NULL), 0);
+	assert_string_equal(strbuf_str(&sb), "2025-11-24T16:00:01.5Z second\n"
+					     "not a CRI line\n"
+					     "2025-11-24T16:00:03Z last\n");
+	strbuf_free(&sb);
+	korch_error *err = NULL;
+	snprintf(p1, sizeof(p1), "%s/none.log", dir);
+	assert_int_equal(logs_read_file(p1, &o, collect, &sb, &err), KORCH_ENOTFOUND);
+	char want[200];
+	snprintf(want, sizeof(want), "log file %s not found", p1);
+	assert_string_equal(korch_error_message(err), want);
+	korch_error_free(err);
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
 test_embedded_node(void **state)
 {
 	char dir[] = "/tmp/korch-test-nodepub-XXXXXX";
@@ -252,6 +300,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follow, setup, teardown),
+		cmocka_unit_test(test_rotated_files),
 		cmocka_unit_test(test_embedded_node),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
