@@ -561,14 +561,28 @@ build_spec(struct real_backend *b, const char *id, const struct backend_containe
 	json_object_set_new(spec, "process", proc);
 	json_object_set_new(spec, "readOnlyRootFilesystem", json_boolean(cfg->read_only_rootfs));
 	json_object_set_new(spec, "privileged", json_boolean(cfg->privileged));
-	_cleanup_free_ char *net = NULL, *ipc = NULL, *uts = NULL, *pid = NULL;
+	_cleanup_free_ char *net = NULL, *ipc = NULL, *uts = NULL;
 	bool hostnet = !sandbox_exists(b->run_dir, cfg->sandbox_id);
 	_cleanup_free_ char *netpath = sandbox_ns_path(b->run_dir, cfg->sandbox_id, SANDBOX_NET);
 	_cleanup_free_ char *ipcpath = sandbox_ns_path(b->run_dir, cfg->sandbox_id, SANDBOX_IPC);
-	_cleanup_free_ char *pidpath = sandbox_ns_path(b->run_dir, cfg->sandbox_id, SANDBOX_PID);
+
 	bool host_net = hostnet || !netpath || access(netpath, F_OK) < 0;
 	bool host_ipc = hostnet || !ipcpath || access(ipcpath, F_OK) < 0;
-	bool shared_pid = pidpath && access(pidpath, F_OK) == 0;
+	/* shareProcessNamespace: join a running container of the pod, or be the first. */
+	char pidns[64] = "new";
+	if (sandbox_host_pid(b->run_dir, cfg->sandbox_id)) {
+		snprintf(pidns, sizeof(pidns), "host");
+	} else if (sandbox_shares_pid(b->run_dir, cfg->sandbox_id)) {
+		size_t iter = 0;
+		const char *cid;
+		struct backend_container *other;
+		while (hashmap_next(&b->ctrs, &iter, &cid, (void **)&other))
+			if (other->state == BACKEND_RUNNING && other->pid > 0 &&
+			    streq(other->sandbox_id, cfg->sandbox_id)) {
+				snprintf(pidns, sizeof(pidns), "/proc/%d/ns/pid", (int)other->pid);
+				break;
+			}
+	}
 	json_t *ns = json_object();
 	json_object_set_new(ns, "net",
 			    json_string(ns_value(b, cfg->sandbox_id, SANDBOX_NET, host_net, &net)));
@@ -576,10 +590,7 @@ build_spec(struct real_backend *b, const char *id, const struct backend_containe
 			    json_string(ns_value(b, cfg->sandbox_id, SANDBOX_UTS, host_net, &uts)));
 	json_object_set_new(ns, "ipc",
 			    json_string(ns_value(b, cfg->sandbox_id, SANDBOX_IPC, host_ipc, &ipc)));
-	json_object_set_new(
-		ns, "pid",
-		json_string(shared_pid ? ns_value(b, cfg->sandbox_id, SANDBOX_PID, false, &pid)
-				       : "new"));
+	json_object_set_new(ns, "pid", json_string(pidns));
 	json_object_set_new(spec, "namespaces", ns);
 	json_t *mounts = json_array();
 	for (size_t i = 0; i < cfg->n_mounts; i++)

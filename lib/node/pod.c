@@ -1133,6 +1133,23 @@ image_changed(const struct actr *c)
 	return img && !streq(img, c->spec->image);
 }
 
+/*
+ * shareProcessNamespace: the containers join the pid namespace of one that runs, so the first
+ * starts alone. Whether another may start now.
+ */
+static bool
+may_start_beside(const struct apod *p)
+{
+	if (!p->spec->share_pid)
+		return true;
+	bool running = false, starting = false;
+	for (size_t i = p->spec->n_init; i < p->n_ctrs; i++) {
+		running |= p->ctrs[i].cur && p->ctrs[i].cur->state == BACKEND_RUNNING;
+		starting |= p->ctrs[i].op == OP_CREATE || p->ctrs[i].op == OP_START;
+	}
+	return running || !starting;
+}
+
 static void
 sync_app(struct apod *p)
 {
@@ -1142,7 +1159,8 @@ sync_app(struct apod *p)
 		if (c->op == OP_CREATE || c->op == OP_START)
 			continue;
 		if (!c->cur) {
-			start_ctr(p, c);
+			if (may_start_beside(p))
+				start_ctr(p, c);
 			continue;
 		}
 		if (ctr_running(c)) {

@@ -1,8 +1,7 @@
 /*
  * sandbox.c - pod sandboxes without a pause process: a short-lived child enters new network,
- * IPC and UTS namespaces (and, for shareProcessNamespace, prepares a pid namespace), sets the
- * pod's hostname, brings up its loopback, bind-mounts each namespace file onto
- * RUNDIR/sandboxes/UID/{net,ipc,uts,pid} and exits. The bind mounts keep the namespaces alive;
+ * IPC and UTS namespaces, sets the pod's hostname, brings up its loopback, bind-mounts each
+ * namespace file onto RUNDIR/sandboxes/UID/{net,ipc,uts} and exits. The bind mounts keep the namespaces alive;
  * containers join them by path. Removal unmounts them and the kernel frees the namespaces once
  * no process is left in them.
  */
@@ -29,7 +28,7 @@
 #include "base/util.h"
 #include "node/sandbox.h"
 
-static const char *const ns_files[SANDBOX_NS_COUNT] = { "net", "ipc", "uts", "pid" };
+static const char *const ns_files[SANDBOX_NS_COUNT] = { "net", "ipc", "uts" };
 
 char *
 sandbox_dir(const char *run_dir, const char *id)
@@ -67,12 +66,9 @@ child(char *const paths[SANDBOX_NS_COUNT], const bool want[], const char *hostna
 			return 12;
 		close(s);
 	}
-	if (want[SANDBOX_PID] && unshare(CLONE_NEWPID) < 0)
-		return 13;
 	static const char *const self[SANDBOX_NS_COUNT] = { "/proc/self/ns/net",
 							    "/proc/self/ns/ipc",
-							    "/proc/self/ns/uts",
-							    "/proc/self/ns/pid_for_children" };
+							    "/proc/self/ns/uts" };
 	for (int i = 0; i < SANDBOX_NS_COUNT; i++)
 		if (want[i] && mount(self[i], paths[i], NULL, MS_BIND, NULL) < 0)
 			return 20 + i;
@@ -94,11 +90,9 @@ child_error(int code)
 	case 10: return "set the hostname";
 	case 11:
 	case 12: return "bring up the loopback interface";
-	case 13: return "make a pid namespace";
 	case 20: return "pin the network namespace";
 	case 21: return "pin the IPC namespace";
 	case 22: return "pin the UTS namespace";
-	case 23: return "pin the pid namespace";
 	}
 	return "set up the namespaces";
 }
@@ -109,8 +103,7 @@ sandbox_create(const char *run_dir, const struct sandbox_config *cfg, korch_erro
 	_cleanup_free_ char *dir = sandbox_dir(run_dir, cfg->id);
 	if (!dir)
 		return error_oom(err);
-	bool want[SANDBOX_NS_COUNT] = { !cfg->host_network, !cfg->host_ipc, !cfg->host_network,
-					cfg->share_pid && !cfg->host_pid };
+	bool want[SANDBOX_NS_COUNT] = { !cfg->host_network, !cfg->host_ipc, !cfg->host_network };
 	/* hostNetwork pods share the host's name too, as with the kubelet. */
 	char *paths[SANDBOX_NS_COUNT] = { NULL };
 	int r = mkdir_p(dir, 0700, err);
@@ -125,6 +118,15 @@ sandbox_create(const char *run_dir, const struct sandbox_config *cfg, korch_erro
 	if ((r = write_file_replace(labels_path, text ? text : "{}", text ? strlen(text) : 2, 0600,
 				    err)) < 0)
 		goto fail;
+	if ((cfg->share_pid && !cfg->host_pid) || cfg->host_pid) {
+		_cleanup_free_ char *marker = NULL;
+		if (asprintf(&marker, "%s/%s", dir, cfg->host_pid ? "host-pid" : "share-pid") < 0) {
+			r = error_oom(err);
+			goto fail;
+		}
+		if ((r = write_file_replace(marker, "", 0, 0600, err)) < 0)
+			goto fail;
+	}
 	int flags = 0;
 	for (int i = 0; i < SANDBOX_NS_COUNT; i++) {
 		if (!want[i])
@@ -181,6 +183,28 @@ sandbox_exists(const char *run_dir, const char *id)
 	_cleanup_free_ char *dir = sandbox_dir(run_dir, id);
 	struct stat st;
 	return dir && stat(dir, &st) == 0;
+}
+
+static bool
+has_marker(const char *run_dir, const char *id, const char *name)
+{
+	_cleanup_free_ char *dir = sandbox_dir(run_dir, id);
+	_cleanup_free_ char *marker = NULL;
+	if (!dir || asprintf(&marker, "%s/%s", dir, name) < 0)
+		return false;
+	return access(marker, F_OK) == 0;
+}
+
+bool
+sandbox_shares_pid(const char *run_dir, const char *id)
+{
+	return has_marker(run_dir, id, "share-pid");
+}
+
+bool
+sandbox_host_pid(const char *run_dir, const char *id)
+{
+	return has_marker(run_dir, id, "host-pid");
 }
 
 int

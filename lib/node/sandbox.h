@@ -14,7 +14,6 @@ enum sandbox_ns {
 	SANDBOX_NET,
 	SANDBOX_IPC,
 	SANDBOX_UTS,
-	SANDBOX_PID, /* shareProcessNamespace: the first container becomes its init */
 	SANDBOX_NS_COUNT,
 };
 
@@ -33,6 +32,17 @@ struct sandbox_config {
  * Nothing is left behind on failure.
  */
 int sandbox_create(const char *run_dir, const struct sandbox_config *cfg, korch_error **err);
+
+/*
+ * Whether the pod shares one pid namespace (shareProcessNamespace). No process pins it: the
+ * pod's first running container is its init and the others join it, so that when that
+ * container ends, the others end with it and all restart under the pod's policy (a pause
+ * process would outlive them; korch keeps none).
+ */
+bool sandbox_shares_pid(const char *run_dir, const char *id);
+
+/* Whether the pod's containers see the host's pids (hostPID). */
+bool sandbox_host_pid(const char *run_dir, const char *id);
 
 /* Unmounts the namespaces and removes the directory; a missing sandbox is success. */
 int sandbox_remove(const char *run_dir, const char *id, korch_error **err);

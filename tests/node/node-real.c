@@ -383,6 +383,10 @@ rn_wait_str(struct rn *t, const char *name, const char *path, const char *value,
 	} while (now_ms(t) < end);
 	fprintf(stderr, "# waited %d ms for %s %s = %s; have %s\n", ms, name, path, value,
 		rn_status_str(t, name, path) ?: "(none)");
+	json_t *st = rn_status(t, name, "");
+	char *dump = st ? json_dumps(st, JSON_COMPACT) : NULL;
+	fprintf(stderr, "# status %s\n", dump ? dump : "(none)");
+	free(dump);
 	return false;
 }
 

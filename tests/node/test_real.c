@@ -262,6 +262,21 @@ test_exec(void **state)
 	korch_client_free(kc);
 }
 
+/* shareProcessNamespace: each container sees the other's processes. */
+static void
+test_shared_pid(void **state)
+{
+	struct rn *t = *state;
+	rn_create(t, POD("pids", "\"shareProcessNamespace\":true,\"containers\":["
+				 "{\"name\":\"a\",\"image\":\"" RN_IMAGE "\","
+				 "\"command\":[\"sh\",\"-c\",\"exec sleep 3601\"]},"
+				 "{\"name\":\"b\",\"image\":\"" RN_IMAGE "\","
+				 "\"command\":[\"sh\",\"-c\",\"until ps | grep -q 'sleep 3601'; do "
+				 "sleep 0.1; done; echo sees a; exec sleep 3600\"]}]"));
+	assert_true(rn_wait_str(t, "pids", "phase", "Running", 20000));
+	assert_true(rn_wait_log(t, "pids", "b", "sees a\n", 10000));
+}
+
 /* The agent goes while creates, starts and probes are in flight: nothing is touched after. */
 static void
 test_free_in_flight(void **state)
@@ -317,6 +332,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_oom_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_pid, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
