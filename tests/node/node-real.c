@@ -92,6 +92,7 @@ rn_init(struct rn *t)
 		.log_dir = logs,
 		.eviction_memory_available_bytes = -1,
 		.housekeeping_interval_ns = 1000000000LL,
+		.stats_interval_ns = 1000000000LL,
 	};
 }
 

@@ -85,6 +85,16 @@ test_localhost_and_emptydir(void **state)
 	rn_run_for(t, 3000);
 	assert_int_equal(rn_status_int(t, "duo", "containerStatuses.0.restartCount"), 0);
 	assert_string_equal(rn_condition(t, "duo", "Ready"), "True");
+	/* Usage from the pod's and the containers' cgroups, sampled every second here. */
+	json_t *usage = NULL;
+	assert_int_equal(node_agent_pod_samples(t->agent, "default", "duo", &usage, NULL), 0);
+	json_t *samples = json_object_get(usage, "samples");
+	assert_true(json_array_size(samples) >= 2);
+	json_t *last = json_array_get(samples, json_array_size(samples) - 1);
+	assert_true(json_integer_value(json_object_get(last, "memory")) > 0);
+	assert_true(json_is_integer(json_object_get(last, "cpu")));
+	assert_int_equal(json_array_size(json_object_get(usage, "containers")), 2);
+	json_decref(usage);
 }
 
 static void
