@@ -46,7 +46,9 @@ typedef struct korch_node_options {
  * Runs a node on loop (borrowed; it must outlive the node): opens the state file, registers the
  * Node object and its Lease, adopts what a previous agent left running, and from then on runs
  * the pods bound to node_name as the loop dispatches. With the real runtime the calling
- * process needs root; korch-monitor is started when none runs for run_dir.
+ * process needs root; korch-monitor is started when none runs for run_dir, and the process's
+ * oom_score_adj is set to -999 so that memory pressure takes pods before the node (as the
+ * kubelet protects itself; without CAP_SYS_RESOURCE this is logged and skipped).
  */
 KORCH_EXPORT int korch_node_new(korch_loop *loop, const korch_node_options *opts, korch_node **ret,
 				korch_error **err);
@@ -107,7 +109,9 @@ typedef struct korch_exec_options {
 	int stdout_fd;         /**< its output; -1: this process's stdout */
 	int stderr_fd;         /**< its errors; -1: this process's stderr */
 	bool tty;              /**< a terminal: the command gets a pseudo-terminal relayed to
-				    stdin_fd and stdout_fd (the caller sets its own terminal raw) */
+				    stdin_fd and stdout_fd (the caller sets its own terminal raw). It
+				    is not the command's controlling terminal: ^C arrives as a byte,
+				    not as SIGINT */
 	const char *run_dir;   /**< korch-monitor's run directory; NULL: /run/korch */
 	int timeout_ms;        /**< give up after this long; 0: wait for the command */
 } korch_exec_options;

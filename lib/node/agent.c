@@ -398,10 +398,8 @@ sweep_sandboxes(struct node_agent *a)
 	if (a->backend->ops->sandbox_list(a->backend->data, &sbs, &n, NULL) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		struct apod *p = agent_pod(a, sbs[i]->id);
-		if (p && !p->sandbox_removed)
-			continue;
-		if (p && p->sandbox_removed)
+		/* A known pod's sandbox is the pod's to remove (when it ends or goes). */
+		if (agent_pod(a, sbs[i]->id))
 			continue;
 		_cleanup_error_ korch_error *err = NULL;
 		if (a->network && sbs[i]->netns_path)
