@@ -32,6 +32,13 @@ int client_new_local(struct store *store, korch_clock *clock, struct client **re
 void client_free(struct client *c);
 struct store *client_store(struct client *c);
 
+/*
+ * The write path behind a public korch_client (borrowed from it), for the public calls other
+ * subsystems offer over a korch_client (korch_pod_logs, korch_pod_exec).
+ */
+struct korch_client;
+struct client *client_of_public(struct korch_client *kc);
+
 /* ---- reads ---- */
 
 int client_get(struct client *c, const struct kind_info *k, const char *ns, const char *name,
