@@ -32,6 +32,15 @@ int client_new_local(struct store *store, korch_clock *clock, struct client **re
 void client_free(struct client *c);
 struct store *client_store(struct client *c);
 
+/*
+ * Where the write path allocates Service cluster IPs (an IPv4 CIDR, default 10.96.0.0/16;
+ * NULL keeps it) and node ports (port_min-port_max, default 30000-32767; 0, 0 keeps them).
+ * KORCH_EINVALID for a malformed CIDR or range. The allocations themselves are records in the
+ * store, so every client of a store must be given the same ranges.
+ */
+int client_set_service_ranges(struct client *c, const char *service_cidr, int port_min,
+			      int port_max, korch_error **err);
+
 /* ---- reads ---- */
 
 int client_get(struct client *c, const struct kind_info *k, const char *ns, const char *name,
