@@ -161,6 +161,8 @@ v_add(struct vctx *c, const char *reason, const char *child, struct strbuf *body
 	c->n_causes++;
 }
 
+static void put_detail(struct strbuf *sb, const char *fmt, va_list ap) _printf_(2, 0);
+
 static void
 put_detail(struct strbuf *sb, const char *fmt, va_list ap)
 {

@@ -851,7 +851,7 @@ secret_kind(struct vctx *c, const json_t *obj, const json_t *old)
 		}
 	} else if (streq(type, "kubernetes.io/ssh-auth")) {
 		size_t n = 0;
-		_cleanup_free_ char *pk = secret_value(obj, "ssh-privatekey", &n);
+		free(secret_value(obj, "ssh-privatekey", &n));
 		if (n == 0)
 			v_required(c, "data[ssh-privatekey]", "");
 	} else if (streq(type, "kubernetes.io/tls")) {

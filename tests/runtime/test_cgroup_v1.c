@@ -506,7 +506,13 @@ test_cpu_quota(void **state)
 	assert_int_equal(cgroup_read_stats(c, &s, NULL), 0);
 	double sec = (double)s.cpu_usage_ns / 1e9;
 	print_message("# 2 s busy loop at 50%% quota used %.3f s of CPU\n", sec);
-	assert_true(sec >= 0.85 && sec <= 1.15);
+	/*
+	 * The quota is a ceiling: 1 s of the 2 s at most (+15%). Below it, what the loop gets
+	 * depends on how loaded the machine is, so the lower bound only shows the loop ran and was
+	 * counted (an idle machine gives about 1.0 s).
+	 */
+	assert_true(sec <= 1.15);
+	assert_true(sec >= 0.25);
 }
 
 /* Reports the errno (0 for success) of each device operation. */
