@@ -779,7 +779,7 @@ ip_parse(const char *s, unsigned char ret[16], bool *is_v4)
 }
 
 bool
-cidr_parse(const char *s)
+is_cidr(const char *s)
 {
 	const char *slash = strrchr(s, '/');
 	if (!slash)
