@@ -1,0 +1,12 @@
+/*
+ * controllers.c - the controllers the manager runs, by name.
+ */
+#include <stddef.h>
+
+#include "controller/controllers.h"
+
+const struct ctrl_ops *const controller_table[] = {
+	&replicaset_ops,
+	&replicationcontroller_ops,
+	NULL,
+};

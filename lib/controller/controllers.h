@@ -1,0 +1,15 @@
+/*
+ * controllers.h - the table of controllers the manager runs, in start order.
+ */
+#ifndef KORCH_CONTROLLER_CONTROLLERS_H
+#define KORCH_CONTROLLER_CONTROLLERS_H
+
+#include "controller/manager.h"
+
+extern const struct ctrl_ops replicaset_ops;
+extern const struct ctrl_ops replicationcontroller_ops;
+
+/* NULL-terminated. */
+extern const struct ctrl_ops *const controller_table[];
+
+#endif
