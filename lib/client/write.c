@@ -384,10 +384,15 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 				json_object_del(meta, kept[i]);
 		}
 		if (streq(subresource, "status")) {
-			/* A status write changes the status only (ResetObjectMetaForStatus). */
+			/*
+			 * A status write changes the status only (ResetObjectMetaForStatus); a
+			 * Deployment's keeps only its spec and labels (deploymentStatusStrategy), so
+			 * that its controller records the revision annotation with the status.
+			 */
 			static const char *const meta_kept[] = { "labels", "annotations",
 								 "finalizers", "ownerReferences" };
-			for (size_t i = 0; i < ARRAY_SIZE(meta_kept); i++) {
+			bool deployment = strcmp(k->kind, "Deployment") == 0;
+			for (size_t i = 0; i < (deployment ? 1 : ARRAY_SIZE(meta_kept)); i++) {
 				json_t *v = json_object_get(old_meta, meta_kept[i]);
 				if (v)
 					json_object_set(meta, meta_kept[i], v);
@@ -449,7 +454,8 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		set_time(meta, "creationTimestamp", now);
 		if (tracks_generation(k))
 			json_object_set_new(meta, "generation", json_integer(1));
-	} else if (tracks_generation(k) && spec_changed(k, obj, old)) {
+	} else if (tracks_generation(k) && !streq(subresource, "status") &&
+		   spec_changed(k, obj, old)) {
 		json_int_t g = json_integer_value(
 			json_object_get(json_object_get(old, "metadata"), "generation"));
 		json_object_set_new(meta, "generation", json_integer(g + 1));

@@ -8,5 +8,6 @@
 const struct ctrl_ops *const controller_table[] = {
 	&replicaset_ops,
 	&replicationcontroller_ops,
+	&deployment_ops,
 	NULL,
 };

@@ -8,6 +8,7 @@
 
 extern const struct ctrl_ops replicaset_ops;
 extern const struct ctrl_ops replicationcontroller_ops;
+extern const struct ctrl_ops deployment_ops;
 
 /* NULL-terminated. */
 extern const struct ctrl_ops *const controller_table[];

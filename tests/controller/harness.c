@@ -338,6 +338,8 @@ pump(struct cluster *c)
 		if (n < 0)
 			fail_msg("dispatch: %s", korch_error_message(err));
 		bool wrote = stand_in_step(c);
+		if (c->on_step)
+			c->on_step(c, c->on_step_userdata);
 		if (n == 0 && !wrote)
 			return;
 	}

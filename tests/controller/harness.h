@@ -45,6 +45,9 @@ struct cluster {
 	struct informer *pods;  /* the stand-ins' view of pods */
 	struct hashmap dirty;   /* pod keys the stand-ins should look at */
 	bool stand_ins_started; /* pods informer running */
+	/* Called after every dispatch and stand-in pass: invariants checked at every step. */
+	void (*on_step)(struct cluster *c, void *userdata);
+	void *on_step_userdata;
 };
 
 /* Sets up a cluster with the default namespaces; opts (may be NULL) for the manager, which is
