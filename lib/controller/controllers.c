@@ -6,8 +6,8 @@
 #include "controller/controllers.h"
 
 const struct ctrl_ops *const controller_table[] = {
-	&replicaset_ops,
-	&replicationcontroller_ops,
-	&deployment_ops,
-	NULL,
+	&bootstrap_ops,      &namespace_ops,
+	&serviceaccount_ops, &garbagecollector_ops,
+	&replicaset_ops,     &replicationcontroller_ops,
+	&deployment_ops,     NULL,
 };

@@ -9,6 +9,10 @@
 extern const struct ctrl_ops replicaset_ops;
 extern const struct ctrl_ops replicationcontroller_ops;
 extern const struct ctrl_ops deployment_ops;
+extern const struct ctrl_ops garbagecollector_ops;
+extern const struct ctrl_ops namespace_ops;
+extern const struct ctrl_ops serviceaccount_ops;
+extern const struct ctrl_ops bootstrap_ops;
 
 /* NULL-terminated. */
 extern const struct ctrl_ops *const controller_table[];
