@@ -1,13 +1,21 @@
 /*
- * controllers.c - the controllers the manager runs, by name.
+ * controllers.c - the controllers the manager runs, by name, in start order.
  */
 #include <stddef.h>
 
 #include "controller/controllers.h"
 
+/* clang-format off */
 const struct ctrl_ops *const controller_table[] = {
-	&bootstrap_ops,      &namespace_ops,
-	&serviceaccount_ops, &garbagecollector_ops,
-	&replicaset_ops,     &replicationcontroller_ops,
-	&deployment_ops,     NULL,
+	&bootstrap_ops,
+	&namespace_ops,
+	&serviceaccount_ops,
+	&garbagecollector_ops,
+	&replicaset_ops,
+	&replicationcontroller_ops,
+	&deployment_ops,
+	&endpoints_ops,
+	&endpointslice_ops,
+	NULL,
 };
+/* clang-format on */

@@ -13,6 +13,8 @@ extern const struct ctrl_ops garbagecollector_ops;
 extern const struct ctrl_ops namespace_ops;
 extern const struct ctrl_ops serviceaccount_ops;
 extern const struct ctrl_ops bootstrap_ops;
+extern const struct ctrl_ops endpoints_ops;
+extern const struct ctrl_ops endpointslice_ops;
 
 /* NULL-terminated. */
 extern const struct ctrl_ops *const controller_table[];

@@ -12,6 +12,7 @@
 #include "api/codec.h"
 #include "base/error.h"
 #include "base/util.h"
+#include <korch/log.h>
 #include "harness.h"
 
 json_t *
@@ -40,6 +41,11 @@ void
 cluster_init(struct cluster *c, const struct controller_manager_options *opts, bool no_manager)
 {
 	memset(c, 0, sizeof(*c));
+	/* KORCH_TEST_LOG=debug|info|warn shows the library's log on stderr. */
+	korch_log_level level;
+	const char *want = getenv("KORCH_TEST_LOG");
+	if (want && korch_log_level_parse(want, &level) == 0)
+		korch_log_set_handler(korch_log_stderr, level, NULL);
 	snprintf(c->dir, sizeof(c->dir), "/tmp/korch-test-ctrl-XXXXXX");
 	assert_non_null(mkdtemp(c->dir));
 	snprintf(c->path, sizeof(c->path), "%s/state.db", c->dir);
