@@ -16,6 +16,7 @@ const struct ctrl_ops *const controller_table[] = {
 	&deployment_ops,
 	&endpoints_ops,
 	&endpointslice_ops,
+	&job_ops,
 	NULL,
 };
 /* clang-format on */

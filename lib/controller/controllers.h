@@ -15,6 +15,7 @@ extern const struct ctrl_ops serviceaccount_ops;
 extern const struct ctrl_ops bootstrap_ops;
 extern const struct ctrl_ops endpoints_ops;
 extern const struct ctrl_ops endpointslice_ops;
+extern const struct ctrl_ops job_ops;
 
 /* NULL-terminated. */
 extern const struct ctrl_ops *const controller_table[];

@@ -66,17 +66,18 @@ peer_pump(struct peer *p)
 	}
 }
 
-/* Moves time on the running peers (frozen ones stay where they are) in 100 ms steps. */
+/* Moves time on the running peers (frozen ones stay where they are) in 250 ms steps. */
+#define STEP (250 * NSEC_PER_MSEC)
 static void
 run(struct cluster *c, struct peer *a, bool a_alive, struct peer *b, bool b_alive, int64_t ns)
 {
-	for (int64_t t = 0; t < ns; t += 100 * NSEC_PER_MSEC) {
+	for (int64_t t = 0; t < ns; t += STEP) {
 		if (a_alive) {
-			korch_loop_advance(a->loop, 100 * NSEC_PER_MSEC, NULL);
+			korch_loop_advance(a->loop, STEP, NULL);
 			peer_pump(a);
 		}
 		if (b_alive) {
-			korch_loop_advance(b->loop, 100 * NSEC_PER_MSEC, NULL);
+			korch_loop_advance(b->loop, STEP, NULL);
 			peer_pump(b);
 		}
 		store_poll(c->store, NULL);
@@ -113,7 +114,7 @@ test_only_the_leader_acts(void **state)
 	cluster_init(&c, NULL, true);
 	struct peer a, b;
 	peer_open(&a, c.path, "manager-a");
-	run(&c, &a, true, NULL, false, 100 * NSEC_PER_MSEC);
+	run(&c, &a, true, NULL, false, STEP);
 	peer_open(&b, c.path, "manager-b");
 	run(&c, &a, true, &b, true, 5 * NSEC_PER_SEC);
 	assert_true(controller_manager_is_leader(a.cm));
@@ -132,7 +133,7 @@ test_only_the_leader_acts(void **state)
 		"    metadata: {labels: {app: web}}\n"
 		"    spec: {containers: [{name: c, image: nginx}]}\n",
 		NULL);
-	run(&c, &a, true, &b, true, 60 * NSEC_PER_SEC);
+	run(&c, &a, true, &b, true, 20 * NSEC_PER_SEC);
 	assert_int_equal(count_objs(&c, "v1", "Pod", "default", NULL), 5);
 	assert_true(reconciles(&a) > 0);
 	assert_int_equal(reconciles(&b), 0);
