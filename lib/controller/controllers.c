@@ -17,6 +17,7 @@ const struct ctrl_ops *const controller_table[] = {
 	&endpoints_ops,
 	&endpointslice_ops,
 	&job_ops,
+	&cronjob_ops,
 	NULL,
 };
 /* clang-format on */
