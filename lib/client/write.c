@@ -182,39 +182,6 @@ admit_namespace(struct client *c, const struct kind_info *k, const json_t *obj, 
 	return 0;
 }
 
-static bool
-has_string(const json_t *list, const char *value)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach (list, i, v)
-		if (streq(json_string_value(v), value))
-			return true;
-	return false;
-}
-
-/* A Namespace is created holding the "kubernetes" finalizer (namespace PrepareForCreate). */
-static int
-namespace_on_create(json_t *ns, korch_error **err)
-{
-	json_t *spec = json_object_get(ns, "spec");
-	if (!json_is_object(spec)) {
-		spec = json_object();
-		if (json_object_set_new(ns, "spec", spec) < 0)
-			return error_oom(err);
-	}
-	json_t *fin = json_object_get(spec, "finalizers");
-	if (!json_is_array(fin)) {
-		fin = json_array();
-		if (json_object_set_new(spec, "finalizers", fin) < 0)
-			return error_oom(err);
-	}
-	if (!has_string(fin, "kubernetes") &&
-	    json_array_append_new(fin, json_string("kubernetes")) < 0)
-		return error_oom(err);
-	return 0;
-}
-
 /* The status a new object starts with, as the kinds' PrepareForCreate set it. */
 static void
 status_on_create(const struct kind_info *k, json_t *obj)
@@ -225,6 +192,38 @@ status_on_create(const struct kind_info *k, json_t *obj)
 	if (strcmp(k->kind, "Pod") == 0)
 		json_object_set_new(json_object_get(obj, "status"), "phase",
 				    json_string("Pending"));
+	if (strcmp(k->kind, "Namespace") == 0)
+		json_object_set_new(json_object_get(obj, "status"), "phase", json_string("Active"));
+}
+
+/*
+ * A new Namespace always carries the "kubernetes" finalizer in spec.finalizers (the namespace
+ * strategy adds it): the namespace controller removes it, through /finalize, once the
+ * namespace is empty.
+ */
+static int
+namespace_finalizer(const struct kind_info *k, json_t *obj, korch_error **err)
+{
+	if (strcmp(k->kind, "Namespace") != 0)
+		return 0;
+	json_t *spec = json_object_get(obj, "spec");
+	if (!json_is_object(spec)) {
+		spec = json_object();
+		if (json_object_set_new(obj, "spec", spec) < 0)
+			return error_oom(err);
+	}
+	json_t *list = json_object_get(spec, "finalizers");
+	if (!json_is_array(list)) {
+		list = json_array();
+		if (json_object_set_new(spec, "finalizers", list) < 0)
+			return error_oom(err);
+	}
+	size_t i;
+	json_t *f;
+	json_array_foreach (list, i, f)
+		if (streq(json_string_value(f), "kubernetes"))
+			return 0;
+	return json_array_append_new(list, json_string("kubernetes")) < 0 ? error_oom(err) : 0;
 }
 
 /* Equality of two stored forms, ignoring the write times of managedFields entries. */
@@ -366,6 +365,8 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		for (size_t i = 0; i < ARRAY_SIZE(server_owned); i++)
 			json_object_del(meta, server_owned[i]);
 		status_on_create(k, obj);
+		if ((r = namespace_finalizer(k, obj, err)) < 0)
+			return r;
 	} else {
 		const json_t *old_meta = json_object_get(old, "metadata");
 		const char *uid = meta_str(obj, "uid");
@@ -382,6 +383,12 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 				json_object_set(meta, kept[i], v);
 			else
 				json_object_del(meta, kept[i]);
+		}
+		if (strcmp(k->kind, "Namespace") == 0 && !streq(subresource, "finalize")) {
+			/* A Namespace's spec (its finalizers) changes only through /finalize. */
+			json_t *spec = json_object_get(old, "spec");
+			if (spec)
+				json_object_set(obj, "spec", spec);
 		}
 		if (streq(subresource, "status")) {
 			/*
@@ -412,28 +419,12 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 			else
 				json_object_del(obj, "status");
 		}
-		if (strcmp(k->kind, "Namespace") == 0 && !streq(subresource, "finalize") &&
-		    !streq(subresource, "status")) {
-			/* spec.finalizers changes only through /finalize. */
-			json_t *spec = json_object_get(obj, "spec");
-			json_t *fin = json_object_get(json_object_get(old, "spec"), "finalizers");
-			if (!json_is_object(spec)) {
-				spec = json_object();
-				json_object_set_new(obj, "spec", spec);
-			}
-			if (fin)
-				json_object_set(spec, "finalizers", fin);
-			else
-				json_object_del(spec, "finalizers");
-		}
 	}
 	if (!old && (r = set_uid(meta, err)) < 0)
 		return r;
 	if ((r = merge_string_data(k, obj, err)) < 0)
 		return r;
 	if (!old && strcmp(k->kind, "Job") == 0 && (r = job_selector(obj, err)) < 0)
-		return r;
-	if (!old && strcmp(k->kind, "Namespace") == 0 && (r = namespace_on_create(obj, err)) < 0)
 		return r;
 	object_set_defaults(obj, k);
 	if (strcmp(k->kind, "Service") == 0 && !streq(subresource, "status")) {
@@ -527,12 +518,9 @@ static bool
 deletion_done(const struct kind_info *k, const json_t *obj)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
-	/* A namespace also waits for spec.finalizers (ShouldDeleteNamespaceDuringUpdate). */
-	if (strcmp(k->kind, "Namespace") == 0 &&
-	    json_array_size(json_object_get(json_object_get(obj, "spec"), "finalizers")) > 0)
-		return false;
 	return json_object_get(meta, "deletionTimestamp") &&
 	       json_array_size(json_object_get(meta, "finalizers")) == 0 &&
+	       json_array_size(json_object_get(json_object_get(obj, "spec"), "finalizers")) == 0 &&
 	       json_integer_value(json_object_get(meta, "deletionGracePeriodSeconds")) == 0;
 }
 
@@ -881,32 +869,23 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 	if (o->propagation == CLIENT_PROPAGATION_ORPHAN && !marked)
 		changed |= add_finalizer(meta, "orphan") == 0;
 	int64_t now = korch_clock_wall_ns(c->clock);
-	if (strcmp(k->kind, "Namespace") == 0) {
-		/*
-		 * The namespace REST Delete: the first request marks it Terminating (its
-		 * controller then empties it and removes "kubernetes" through /finalize); a later
-		 * one removes it only once spec.finalizers is empty.
-		 */
-		json_t *spec_fin = json_object_get(json_object_get(old, "spec"), "finalizers");
-		if (!marked) {
-			set_time(meta, "deletionTimestamp", now);
-			json_t *status = json_object_get(old, "status");
-			if (!json_is_object(status)) {
-				status = json_object();
-				json_object_set_new(old, "status", status);
-			}
-			json_object_set_new(status, "phase", json_string("Terminating"));
-			p.op = STORE_OP_UPDATE;
-			*ret = p;
-			return 0;
+	/*
+	 * A Namespace with spec.finalizers (the "kubernetes" one the namespace controller clears
+	 * once the namespace is empty) turns Terminating instead of going at once.
+	 */
+	bool ns_finalizers =
+		strcmp(k->kind, "Namespace") == 0 &&
+		json_array_size(json_object_get(json_object_get(old, "spec"), "finalizers")) > 0;
+	if (ns_finalizers && !marked) {
+		json_t *status = json_object_get(old, "status");
+		if (!json_is_object(status)) {
+			status = json_object();
+			json_object_set_new(old, "status", status);
 		}
-		if (json_array_size(spec_fin) > 0) {
-			p.op = changed ? STORE_OP_UPDATE : STORE_OP_CHECK;
-			*ret = p;
-			return 0;
-		}
+		json_object_set_new(status, "phase", json_string("Terminating"));
 	}
-	bool has_finalizers = json_array_size(json_object_get(meta, "finalizers")) > 0;
+	bool has_finalizers =
+		json_array_size(json_object_get(meta, "finalizers")) > 0 || ns_finalizers;
 	if (!has_finalizers && (grace == 0 || (marked && o->grace_period_s == 0))) {
 		/* immediate removal */
 		if (strcmp(k->kind, "Service") == 0 &&
