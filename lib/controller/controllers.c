@@ -18,6 +18,7 @@ const struct ctrl_ops *const controller_table[] = {
 	&endpointslice_ops,
 	&job_ops,
 	&cronjob_ops,
+	&statefulset_ops,
 	NULL,
 };
 /* clang-format on */

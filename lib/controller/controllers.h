@@ -17,6 +17,7 @@ extern const struct ctrl_ops endpoints_ops;
 extern const struct ctrl_ops endpointslice_ops;
 extern const struct ctrl_ops job_ops;
 extern const struct ctrl_ops cronjob_ops;
+extern const struct ctrl_ops statefulset_ops;
 
 /* NULL-terminated. */
 extern const struct ctrl_ops *const controller_table[];
