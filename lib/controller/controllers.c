@@ -19,6 +19,7 @@ const struct ctrl_ops *const controller_table[] = {
 	&job_ops,
 	&cronjob_ops,
 	&statefulset_ops,
+	&daemonset_ops,
 	NULL,
 };
 /* clang-format on */

@@ -18,6 +18,7 @@ extern const struct ctrl_ops endpointslice_ops;
 extern const struct ctrl_ops job_ops;
 extern const struct ctrl_ops cronjob_ops;
 extern const struct ctrl_ops statefulset_ops;
+extern const struct ctrl_ops daemonset_ops;
 
 /* NULL-terminated. */
 extern const struct ctrl_ops *const controller_table[];
