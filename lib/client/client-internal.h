@@ -87,6 +87,12 @@ int client_service_release(struct client *c, const json_t *svc, struct client_pl
  * and the values a type change no longer needs (patchAllocatedValues, dropTypeDependentFields). */
 void client_service_patch_update(json_t *svc, const json_t *old);
 
+/*
+ * DefaultTolerationSeconds admission of a new pod (tolerations.c): tolerations for the
+ * not-ready and unreachable NoExecute taints, 300 s each, unless the pod tolerates them already.
+ */
+void client_admit_default_tolerations(json_t *pod);
+
 /* The store ops of a plan (the object's own, then its records); caller frees *ret. */
 int client_plan_ops(const struct client_plan *p, struct store_op **ret, size_t *ret_n,
 		    korch_error **err);

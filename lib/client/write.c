@@ -434,9 +434,11 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		if ((r = client_service_allocate(c, obj, old, p, err)) < 0)
 			return r;
 	}
-	if (!old && strcmp(k->kind, "Pod") == 0)
+	if (!old && strcmp(k->kind, "Pod") == 0) {
 		json_object_set_new(json_object_get(obj, "status"), "qosClass",
 				    json_string(pod_qos_class(obj)));
+		client_admit_default_tolerations(obj);
+	}
 	if ((r = object_validate(obj, old, k, err)) < 0)
 		return r;
 	if ((r = admit_namespace(c, k, obj, !old, err)) < 0)

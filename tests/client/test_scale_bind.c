@@ -1,4 +1,4 @@
-/* lib/client: the /scale and pods/binding subresources. */
+/* lib/client: the /scale and pods/binding subresources; DefaultTolerationSeconds admission. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,12 +227,56 @@ test_bind(void **state)
 	korch_error_free(err);
 }
 
+/* DefaultTolerationSeconds: the two NoExecute tolerations, unless the pod has its own. */
+static void
+test_default_tolerations(void **state)
+{
+	struct env *e = *state;
+	_cleanup_json_ json_t *pod = NULL;
+	create_ok(e,
+		  "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
+		  "spec: {containers: [{name: c, image: busybox}]}\n",
+		  &pod);
+	_cleanup_free_ char *text = json_dumps(
+		json_object_get(json_object_get(pod, "spec"), "tolerations"), JSON_COMPACT);
+	assert_string_equal(text,
+			    "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":"
+			    "\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300},"
+			    "{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":"
+			    "\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]");
+	/* Its own unreachable toleration stays alone; not-ready is added. */
+	_cleanup_json_ json_t *own = NULL;
+	create_ok(e,
+		  "apiVersion: v1\nkind: Pod\nmetadata: {name: q, namespace: default}\n"
+		  "spec:\n  containers: [{name: c, image: busybox}]\n"
+		  "  tolerations: [{key: node.kubernetes.io/unreachable, operator: Exists, "
+		  "effect: NoExecute, tolerationSeconds: 6}]\n",
+		  &own);
+	_cleanup_free_ char *text2 = json_dumps(
+		json_object_get(json_object_get(own, "spec"), "tolerations"), JSON_COMPACT);
+	assert_string_equal(text2,
+			    "[{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":"
+			    "\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":6},"
+			    "{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":"
+			    "\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]");
+	/* Tolerating everything tolerates both. */
+	_cleanup_json_ json_t *all = NULL;
+	create_ok(e,
+		  "apiVersion: v1\nkind: Pod\nmetadata: {name: r, namespace: default}\n"
+		  "spec:\n  containers: [{name: c, image: busybox}]\n"
+		  "  tolerations: [{operator: Exists}]\n",
+		  &all);
+	assert_int_equal(
+		json_array_size(json_object_get(json_object_get(all, "spec"), "tolerations")), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_scale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_tolerations, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
