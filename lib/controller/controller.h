@@ -69,8 +69,6 @@ struct controller_manager_options {
 	const char *cluster_cidr;      /* node pod CIDRs come from it; NULL: 10.244.0.0/16 */
 	int node_cidr_mask_size;       /* per node; 0: 24 */
 	int64_t node_monitor_grace_ns; /* a node not heard from this long is unreachable; 0: 40 s */
-	int64_t default_toleration_s;  /* pods without a toleration for not-ready/unreachable
-					  are evicted after this; 0: 300 */
 	/* local-path volumes are directories under it; NULL: the local-path StorageClass is not
 	 * installed and claims of it stay Pending */
 	const char *volume_dir;

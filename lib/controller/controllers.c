@@ -20,6 +20,10 @@ const struct ctrl_ops *const controller_table[] = {
 	&cronjob_ops,
 	&statefulset_ops,
 	&daemonset_ops,
+	&nodeipam_ops,
+	&nodelifecycle_ops,
+	&tainteviction_ops,
+	&podgc_ops,
 	NULL,
 };
 /* clang-format on */

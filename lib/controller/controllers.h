@@ -19,6 +19,10 @@ extern const struct ctrl_ops job_ops;
 extern const struct ctrl_ops cronjob_ops;
 extern const struct ctrl_ops statefulset_ops;
 extern const struct ctrl_ops daemonset_ops;
+extern const struct ctrl_ops nodeipam_ops;
+extern const struct ctrl_ops nodelifecycle_ops;
+extern const struct ctrl_ops tainteviction_ops;
+extern const struct ctrl_ops podgc_ops;
 
 /* NULL-terminated. */
 extern const struct ctrl_ops *const controller_table[];

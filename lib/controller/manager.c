@@ -569,8 +569,6 @@ controller_manager_new(struct client *client, korch_loop *loop,
 		o->node_cidr_mask_size = 24;
 	if (!o->node_monitor_grace_ns)
 		o->node_monitor_grace_ns = 40 * NSEC_PER_SEC;
-	if (!o->default_toleration_s)
-		o->default_toleration_s = 300;
 	if (!o->api_port)
 		o->api_port = 6443;
 	if (!o->hpa_sync_period_ns)

@@ -108,8 +108,46 @@ add_node(struct cluster *c, const char *name)
 		"  capacity: {cpu: '4', memory: 8Gi, pods: '110'}\n",
 		name, name);
 	create_yaml(c, text, NULL);
+	char now[32];
+	micro_time_text(korch_clock_wall_ns(c->clock), now);
+	snprintf(text, sizeof(text),
+		 "apiVersion: coordination.k8s.io/v1\nkind: Lease\n"
+		 "metadata: {name: %s, namespace: kube-node-lease}\n"
+		 "spec: {holderIdentity: %s, leaseDurationSeconds: 40, renewTime: '%s'}\n",
+		 name, name, now);
+	create_yaml(c, text, NULL);
 	assert_true(c->n_nodes < ARRAY_SIZE(c->nodes));
+	c->node_silent[c->n_nodes] = false;
+	c->last_renew_ns = korch_clock_now_ns(c->clock);
 	snprintf(c->nodes[c->n_nodes++], sizeof(c->nodes[0]), "%s", name);
+}
+
+void
+silence_node(struct cluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (streq(c->nodes[i], name))
+			c->node_silent[i] = true;
+}
+
+/* Renews the Leases of the nodes whose stand-in kubelet still speaks. */
+static void
+renew_leases(struct cluster *c)
+{
+	char now[32];
+	micro_time_text(korch_clock_wall_ns(c->clock), now);
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		if (c->node_silent[i])
+			continue;
+		_cleanup_json_ json_t *lease = get_obj(c, "coordination.k8s.io/v1", "Lease",
+						       "kube-node-lease", c->nodes[i]);
+		if (!lease)
+			continue;
+		json_object_set_new(json_object_get(lease, "spec"), "renewTime", json_string(now));
+		korch_error *err = NULL;
+		if (client_update(c->client, lease, NULL, NULL, NULL, &err) < 0)
+			fail_msg("lease: %s", korch_error_message(err));
+	}
 }
 
 json_t *
@@ -265,6 +303,15 @@ start_stand_ins(struct cluster *c)
 	c->stand_ins_started = true;
 }
 
+static bool
+node_is_silent(const struct cluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (streq(c->nodes[i], name))
+			return c->node_silent[i];
+	return false;
+}
+
 /* What the stand-ins do about one pod; returns whether they wrote. */
 static bool
 stand_in_pod(struct cluster *c, json_t *pod)
@@ -272,6 +319,8 @@ stand_in_pod(struct cluster *c, json_t *pod)
 	const char *ns = jp_str0(pod, "metadata.namespace");
 	const char *name = jp_str0(pod, "metadata.name");
 	bool deleting = jp_get(pod, "metadata.deletionTimestamp") != NULL;
+	if (node_is_silent(c, jp_str0(pod, "spec.nodeName")))
+		return false; /* its kubelet is gone */
 	if (c->kubelet && deleting && *jp_str0(pod, "spec.nodeName")) {
 		struct client_delete_opts now = { .grace_period_s = 0 };
 		korch_error *err = NULL;
@@ -284,8 +333,13 @@ stand_in_pod(struct cluster *c, json_t *pod)
 		return false;
 	if (c->binder && !*jp_str0(pod, "spec.nodeName") && c->n_nodes) {
 		const char *node = affinity_node(pod);
+		for (size_t i = 0; !node && i < c->n_nodes; i++) {
+			size_t n = c->next_node++ % c->n_nodes;
+			if (!c->node_silent[n])
+				node = c->nodes[n];
+		}
 		if (!node)
-			node = c->nodes[c->next_node++ % c->n_nodes];
+			return false;
 		korch_error *err = NULL;
 		int r = client_bind_pod(c->client, ns, name, jp_str(pod, "metadata.uid"), node,
 					&err);
@@ -358,15 +412,31 @@ settle(struct cluster *c)
 	pump(c);
 }
 
+/* Node Leases are renewed this often (kubelet's renew interval). */
+#define LEASE_RENEW (10 * NSEC_PER_SEC)
+
 void
 advance(struct cluster *c, int64_t ns)
 {
-	korch_error *err = NULL;
-	if (korch_loop_advance(c->loop, ns, &err) < 0)
-		fail_msg("advance: %s", korch_error_message(err));
-	if (c->stand_ins_started && c->kubelet_ready_delay_ns)
-		informer_foreach(c->pods, mark_running_dirty, c);
-	pump(c);
+	while (ns > 0) {
+		int64_t step = ns;
+		if (c->n_nodes) {
+			/* Leases are renewed every interval, before time passes it. */
+			int64_t now = korch_clock_now_ns(c->clock);
+			if (now - c->last_renew_ns >= LEASE_RENEW) {
+				renew_leases(c);
+				c->last_renew_ns = now;
+			}
+			step = MIN(ns, c->last_renew_ns + LEASE_RENEW - now);
+		}
+		korch_error *err = NULL;
+		if (korch_loop_advance(c->loop, step, &err) < 0)
+			fail_msg("advance: %s", korch_error_message(err));
+		if (c->stand_ins_started && c->kubelet_ready_delay_ns)
+			informer_foreach(c->pods, mark_running_dirty, c);
+		pump(c);
+		ns -= step;
+	}
 }
 
 bool

@@ -40,7 +40,9 @@ struct cluster {
 	bool kubelet;                   /* stand-in: run bound pods (Running, Ready) */
 	int64_t kubelet_ready_delay_ns; /* how long after binding a pod becomes Ready */
 	char nodes[8][32];              /* nodes the binder uses, in turn */
+	bool node_silent[8];            /* the stand-in kubelet stopped renewing its Lease */
 	size_t n_nodes;
+	int64_t last_renew_ns;  /* monotonic: when the Leases were last renewed */
 	size_t next_node;       /* round robin */
 	struct informer *pods;  /* the stand-ins' view of pods */
 	struct hashmap dirty;   /* pod keys the stand-ins should look at */
@@ -60,8 +62,15 @@ void cluster_start(struct cluster *c);
 
 /* Creates an object from YAML (fails the test on error); *ret (may be NULL) gets it. */
 void create_yaml(struct cluster *c, const char *yaml, json_t **ret);
-/* Creates a Node named name (Ready, with a kubelet Lease) and adds it to the binder's list. */
+/*
+ * Creates a Node named name (Ready, with a Lease in kube-node-lease) and adds it to the binder's
+ * list. advance() renews the Leases of such nodes every 10 s of simulated time, as kubelet does,
+ * until silence_node().
+ */
 void add_node(struct cluster *c, const char *name);
+/* The node's stand-in kubelet stops: no Lease renewal, no pod on it runs, starts or goes, and
+ * the binder binds nothing more to it (a node lost). */
+void silence_node(struct cluster *c, const char *name);
 json_t *yaml_obj(const char *yaml);
 
 /* Reads an object; NULL when missing. */

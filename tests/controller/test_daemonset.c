@@ -130,6 +130,17 @@ test_one_per_node(void **state)
 	add_node(&c, "node-4");
 	settle(&c);
 	assert_int_equal(pods_on(&c, "node-4"), 1);
+	/* A node lost keeps its daemon pod (they tolerate unreachable for ever)... */
+	silence_node(&c, "node-4");
+	advance(&c, 400 * NSEC_PER_SEC);
+	assert_int_equal(pods_on(&c, "node-4"), 1);
+	/* ...until it is deleted: the pod GC removes the pod 40 s later. */
+	assert_int_equal(client_delete(c.client, kind_lookup("v1", "Node"), NULL, "node-4", NULL,
+				       NULL, NULL),
+			 0);
+	advance(&c, 60 * NSEC_PER_SEC);
+	_cleanup_json_ json_t *left = list_objs(&c, "v1", "Pod", "default", "app=agent");
+	assert_int_equal(json_array_size(left), 3);
 	cluster_free(&c);
 }
 
