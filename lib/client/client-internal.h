@@ -93,6 +93,16 @@ void client_service_patch_update(json_t *svc, const json_t *old);
  */
 void client_admit_default_tolerations(json_t *pod);
 
+/*
+ * DefaultStorageClass and StorageObjectInUseProtection admission of a new PersistentVolumeClaim
+ * or PersistentVolume (storage-admission.c): the protection finalizer, and for a claim without
+ * storageClassName the default class's name.
+ */
+int client_admit_storage(struct client *c, const struct kind_info *k, json_t *obj,
+			 korch_error **err);
+/* The name of the default StorageClass (*ret NULL when none); caller frees. */
+int client_default_storage_class(struct client *c, char **ret, korch_error **err);
+
 /* The store ops of a plan (the object's own, then its records); caller frees *ret. */
 int client_plan_ops(const struct client_plan *p, struct store_op **ret, size_t *ret_n,
 		    korch_error **err);

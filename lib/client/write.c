@@ -439,6 +439,8 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 				    json_string(pod_qos_class(obj)));
 		client_admit_default_tolerations(obj);
 	}
+	if (!old && (r = client_admit_storage(c, k, obj, err)) < 0)
+		return r;
 	if ((r = object_validate(obj, old, k, err)) < 0)
 		return r;
 	if ((r = admit_namespace(c, k, obj, !old, err)) < 0)

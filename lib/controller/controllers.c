@@ -24,6 +24,9 @@ const struct ctrl_ops *const controller_table[] = {
 	&nodelifecycle_ops,
 	&tainteviction_ops,
 	&podgc_ops,
+	&pvbinder_ops,
+	&volumeprotection_ops,
+	&localpath_ops,
 	NULL,
 };
 /* clang-format on */

@@ -23,6 +23,9 @@ extern const struct ctrl_ops nodeipam_ops;
 extern const struct ctrl_ops nodelifecycle_ops;
 extern const struct ctrl_ops tainteviction_ops;
 extern const struct ctrl_ops podgc_ops;
+extern const struct ctrl_ops pvbinder_ops;
+extern const struct ctrl_ops volumeprotection_ops;
+extern const struct ctrl_ops localpath_ops;
 
 /* NULL-terminated. */
 extern const struct ctrl_ops *const controller_table[];
