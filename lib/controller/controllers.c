@@ -27,6 +27,7 @@ const struct ctrl_ops *const controller_table[] = {
 	&pvbinder_ops,
 	&volumeprotection_ops,
 	&localpath_ops,
+	&hpa_ops,
 	NULL,
 };
 /* clang-format on */

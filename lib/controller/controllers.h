@@ -26,6 +26,7 @@ extern const struct ctrl_ops podgc_ops;
 extern const struct ctrl_ops pvbinder_ops;
 extern const struct ctrl_ops volumeprotection_ops;
 extern const struct ctrl_ops localpath_ops;
+extern const struct ctrl_ops hpa_ops;
 
 /* NULL-terminated. */
 extern const struct ctrl_ops *const controller_table[];
