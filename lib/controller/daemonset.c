@@ -578,8 +578,8 @@ sync_ds(struct dsync *s, korch_error **err)
 	if (r < 0)
 		return r;
 	_cleanup_json_ json_t *candidates = json_array(), *claimed = NULL;
-	cm_foreach_in_ns(ctl->cm, st->pods, jp_str(s->ds, "metadata.namespace"), collect,
-			 candidates);
+	cm_foreach_claimable(ctl->cm, st->pods, jp_str(s->ds, "metadata.namespace"),
+			     jp_str0(s->ds, "metadata.uid"), sel, collect, candidates);
 	r = claim_objects(ctl, s->ds, K_DS, K_POD, sel, candidates, &claimed, err);
 	label_selector_free(sel);
 	if (r < 0)

@@ -1120,8 +1120,8 @@ sync_deployment(struct dsync *s, korch_error **err)
 	if (r < 0)
 		return r;
 	_cleanup_json_ json_t *candidates = json_array();
-	cm_foreach_in_ns(ctl->cm, state(ctl)->rss, jp_str(d, "metadata.namespace"), collect,
-			 candidates);
+	cm_foreach_claimable(ctl->cm, state(ctl)->rss, jp_str(d, "metadata.namespace"),
+			     jp_str0(d, "metadata.uid"), sel, collect, candidates);
 	json_t *claimed = NULL;
 	r = claim_objects(ctl, d, K_DEPLOY, K_RS, sel, candidates, &claimed, err);
 	label_selector_free(sel);

@@ -54,8 +54,8 @@ history_list(struct ctrl *ctl, struct informer *revisions, const json_t *owner,
 	if (r < 0)
 		return r;
 	_cleanup_json_ json_t *candidates = json_array();
-	cm_foreach_in_ns(ctl->cm, revisions, jp_str(owner, "metadata.namespace"), collect,
-			 candidates);
+	cm_foreach_claimable(ctl->cm, revisions, jp_str(owner, "metadata.namespace"),
+			     jp_str0(owner, "metadata.uid"), sel, collect, candidates);
 	json_t *claimed = NULL;
 	r = claim_objects(ctl, owner, owner_kind, K_CREV, sel, candidates, &claimed, err);
 	label_selector_free(sel);

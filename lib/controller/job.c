@@ -932,8 +932,8 @@ sync_job(struct jsync *s, korch_error **err)
 	if (r < 0)
 		return r;
 	_cleanup_json_ json_t *candidates = json_array();
-	cm_foreach_in_ns(ctl->cm, st->pods, jp_str(job, "metadata.namespace"), collect_all,
-			 candidates);
+	cm_foreach_claimable(ctl->cm, st->pods, jp_str(job, "metadata.namespace"),
+			     jp_str0(job, "metadata.uid"), sel, collect_all, candidates);
 	r = claim_objects(ctl, job, K_JOB, K_POD, sel, candidates, &s->pods, err);
 	label_selector_free(sel);
 	if (r < 0)

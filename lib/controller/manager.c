@@ -185,6 +185,40 @@ cm_foreach_selected(struct controller_manager *cm, struct informer *inf, const c
 		index_foreach_selected(ix, ns, sel, fn, userdata);
 }
 
+struct claimable {
+	const char *uid; /* the owner's */
+	index_fn fn;
+	void *userdata;
+};
+
+static bool
+refers_to(const json_t *obj, const char *uid)
+{
+	size_t i;
+	json_t *ref;
+	json_array_foreach (jp_get(obj, "metadata.ownerReferences"), i, ref)
+		if (streq(jp_str(ref, "uid"), uid))
+			return true;
+	return false;
+}
+
+static void
+selected_not_owned(const json_t *obj, void *userdata)
+{
+	struct claimable *c = userdata;
+	if (!refers_to(obj, c->uid))
+		c->fn(obj, c->userdata);
+}
+
+void
+cm_foreach_claimable(struct controller_manager *cm, struct informer *inf, const char *ns,
+		     const char *uid, const struct label_selector *sel, index_fn fn, void *userdata)
+{
+	cm_foreach_owned(cm, inf, uid, fn, userdata);
+	struct claimable c = { uid, fn, userdata };
+	cm_foreach_selected(cm, inf, ns, sel, selected_not_owned, &c);
+}
+
 static bool
 informers_synced(const struct controller_manager *cm)
 {

@@ -58,6 +58,15 @@ void cm_foreach_owned(struct controller_manager *cm, struct informer *inf, const
 void cm_foreach_selected(struct controller_manager *cm, struct informer *inf, const char *ns,
 			 const struct label_selector *sel, index_fn fn, void *userdata);
 
+/*
+ * Calls fn, once each, for what an owner may claim (ClaimObjects' candidates): the objects with
+ * an ownerReference to uid, and the objects in ns that sel selects. Through the owner and label
+ * indexes, without a scan of the namespace.
+ */
+void cm_foreach_claimable(struct controller_manager *cm, struct informer *inf, const char *ns,
+			  const char *uid, const struct label_selector *sel, index_fn fn,
+			  void *userdata);
+
 /* ---- the manager ---- */
 
 korch_clock *cm_clock(const struct controller_manager *cm);

@@ -409,7 +409,8 @@ rs_sync(struct ctrl *ctl, const char *key)
 		return 0;
 	}
 	_cleanup_json_ json_t *candidates = json_array();
-	cm_foreach_in_ns(ctl->cm, s->pods, ns, collect_active, candidates);
+	cm_foreach_claimable(ctl->cm, s->pods, ns, jp_str0(rs, "metadata.uid"), sel, collect_active,
+			     candidates);
 	json_t *pods = NULL;
 	r = claim_objects(ctl, rs, s->k, K_POD, sel, candidates, &pods, &e);
 	label_selector_free(sel);

@@ -561,7 +561,8 @@ sync_set(struct ssync *s, korch_error **err)
 	if (r < 0)
 		return r;
 	_cleanup_json_ json_t *all = json_array();
-	cm_foreach_in_ns(ctl->cm, st->pods, jp_str(set, "metadata.namespace"), collect, all);
+	cm_foreach_claimable(ctl->cm, st->pods, jp_str(set, "metadata.namespace"),
+			     jp_str0(set, "metadata.uid"), sel, collect, all);
 	/* Only members (SET-ORDINAL) are claimed. */
 	_cleanup_json_ json_t *members = json_array();
 	size_t i;
