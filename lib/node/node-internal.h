@@ -263,7 +263,7 @@ int pod_status_build(struct apod *p, json_t **ret);
 void pod_status_remember(struct apod *p, const json_t *status);
 int pod_status_write(struct apod *p, korch_error **err);
 /* The phase the status shows now. */
-const char *pod_phase(struct apod *p);
+const char *apod_phase(struct apod *p);
 unsigned ctr_restart_count(const struct actr *c);
 
 /* probe.c */

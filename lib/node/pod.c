@@ -1239,7 +1239,7 @@ pod_sync(struct apod *p)
 		sync_app(p);
 	/* Restart policy Never or OnFailure: once nothing will run again, the pod is over. */
 	if (p->terminal == TERMINAL_NONE) {
-		const char *phase = pod_phase(p);
+		const char *phase = apod_phase(p);
 		if (streq(phase, "Succeeded") || streq(phase, "Failed"))
 			p->terminal = TERMINAL_PHASE;
 	}

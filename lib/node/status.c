@@ -217,7 +217,7 @@ phase_of(struct apod *p, bool pod_is_terminal)
 }
 
 const char *
-pod_phase(struct apod *p)
+apod_phase(struct apod *p)
 {
 	switch (p->terminal) {
 	case TERMINAL_EVICTED:
@@ -368,7 +368,7 @@ pod_status_build(struct apod *p, json_t **ret)
 {
 	struct node_agent *a = p->agent;
 	const json_t *cur = json_object_get(p->obj, "status");
-	const char *phase = pod_phase(p);
+	const char *phase = apod_phase(p);
 	_cleanup_json_ json_t *st = json_object();
 	json_t *conds = json_array();
 	if (!st || !conds) {
