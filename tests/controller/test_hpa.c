@@ -16,52 +16,68 @@
 #include "controller/manager.h"
 #include "harness.h"
 
-/* Load model: a total spread evenly over the running, ready pods of app=web. */
+/*
+ * Load model: a CPU total spread evenly over the running, ready pods of app=web, and a memory
+ * working set per pod, set on their simulated containers (and on those to come, through the
+ * simulated runtimes' behaviours); the agents sample it every second and the autoscaler reads
+ * their samples (cluster_pod_usage).
+ */
 struct load {
 	struct cluster *c;
-	int64_t cpu_milli;    /* total */
-	int64_t memory_bytes; /* per pod */
-	bool none;            /* no samples at all */
+	int64_t cpu_milli;                   /* total */
+	int64_t memory_bytes;                /* per pod */
+	bool none;                           /* no samples at all */
+	int64_t applied_cpu, applied_memory; /* per pod, as last set */
+	size_t applied_pods;                 /* over that many pods */
+	int64_t max_replicas_seen;           /* the Deployment's largest spec.replicas */
 };
 
-static int
-usage(void *userdata, const char *ns, const char *name, struct pod_usage *ret, korch_error **err)
+static int64_t replicas(struct cluster *c);
+
+/* Sets each pod's share of the load when the load or the pods changed; after every step. */
+static void
+apply_load(struct cluster *c, void *userdata)
 {
 	struct load *l = userdata;
-	if (l->none)
-		return KORCH_ENOTFOUND;
-	_cleanup_json_ json_t *pods = list_objs(l->c, "v1", "Pod", ns, "app=web");
+	l->max_replicas_seen = MAX(l->max_replicas_seen, replicas(c));
+	_cleanup_json_ json_t *pods = list_objs(c, "v1", "Pod", "default", "app=web");
 	size_t n = 0, i;
 	json_t *pod;
-	bool found = false;
-	json_array_foreach (pods, i, pod) {
-		bool running = streq(jp_str(pod, "status.phase"), "Running") &&
-			       !jp_get(pod, "metadata.deletionTimestamp");
-		n += running && pod_ready(pod);
-		if (running && streq(jp_str(pod, "metadata.name"), name))
-			found = true;
-	}
-	if (!found)
-		return KORCH_ENOTFOUND;
-	ret->cpu_milli = n ? l->cpu_milli / (int64_t)n : 0;
-	ret->memory_bytes = l->memory_bytes;
-	ret->timestamp_ns = korch_clock_wall_ns(l->c->clock);
-	ret->window_ns = 15 * NSEC_PER_SEC;
-	return 0;
+	json_array_foreach (pods, i, pod)
+		n += streq(jp_str(pod, "status.phase"), "Running") &&
+		     !jp_get(pod, "metadata.deletionTimestamp") && pod_ready(pod);
+	int64_t cpu = n ? l->cpu_milli / (int64_t)n : 0;
+	if (n == l->applied_pods && cpu == l->applied_cpu && l->memory_bytes == l->applied_memory)
+		return;
+	struct sim_behavior b = { .cpu_milli = cpu, .memory_bytes = l->memory_bytes };
+	for (size_t k = 0; k < c->n_nodes; k++)
+		assert_int_equal(sim_set_behavior(c->nodes[k].sim, "default/web-*/*", &b, NULL), 0);
+	json_array_foreach (pods, i, pod)
+		if (streq(jp_str(pod, "status.phase"), "Running") &&
+		    !jp_get(pod, "metadata.deletionTimestamp"))
+			set_pod_usage(c, "default", jp_str(pod, "metadata.name"), cpu,
+				      l->memory_bytes);
+	l->applied_pods = n;
+	l->applied_cpu = cpu;
+	l->applied_memory = l->memory_bytes;
 }
 
 static void
 start(struct cluster *c, struct load *l)
 {
 	struct controller_manager_options o = { .no_leader_election = true,
-						.pod_usage = usage,
-						.pod_usage_userdata = l };
+						.pod_usage = cluster_pod_usage,
+						.pod_usage_userdata = c };
 	l->c = c;
 	cluster_init(c, &o, false);
-	c->binder = c->kubelet = true;
+	c->binder = true;
+	/* Samples every second; none within the test when there are to be none. */
+	c->stats_interval_ns = l->none ? 3600 * NSEC_PER_SEC : NSEC_PER_SEC;
 	cluster_start(c);
 	add_node(c, "n1");
 	add_node(c, "n2");
+	c->on_step = apply_load;
+	c->on_step_userdata = l;
 	create_yaml(
 		c,
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n"
@@ -100,17 +116,6 @@ assert_condition(struct cluster *c, const char *type, const char *status, const 
 	assert_string_equal(jp_str(cond, "reason"), reason);
 	if (message)
 		assert_string_equal(jp_str(cond, "message"), message);
-}
-
-struct bound {
-	int64_t max_seen;
-};
-
-static void
-watch_replicas(struct cluster *c, void *userdata)
-{
-	struct bound *b = userdata;
-	b->max_seen = MAX(b->max_seen, replicas(c));
 }
 
 static bool
@@ -155,9 +160,6 @@ test_cpu_up_and_down(void **state)
 	assert_int_equal(jp_int(h, "status.currentReplicas", -1), 2);
 	assert_int_equal(jp_int(h, "status.desiredReplicas", -1), 2);
 	/* Under load: 400m over 2 pods is 200 %: 8 wanted, 4 allowed (twice the current). */
-	struct bound b = { 0 };
-	c.on_step = watch_replicas;
-	c.on_step_userdata = &b;
 	l.cpu_milli = 400;
 	advance(&c, 15 * NSEC_PER_SEC);
 	assert_int_equal(replicas(&c), 4);
@@ -189,7 +191,7 @@ test_cpu_up_and_down(void **state)
 	int64_t waited = korch_clock_now_ns(c.clock) - quiet_from;
 	assert_true(waited >= 285 * NSEC_PER_SEC);
 	assert_true(waited <= 330 * NSEC_PER_SEC);
-	assert_int_equal(b.max_seen, 5);
+	assert_int_equal(l.max_replicas_seen, 5);
 	msg = NULL;
 	_cleanup_json_ json_t *events = list_objs(&c, "v1", "Event", "default", NULL);
 	size_t i;
@@ -201,7 +203,6 @@ test_cpu_up_and_down(void **state)
 			      "New size: 2; reason: All metrics below target");
 	assert_true(down);
 	assert_int_equal(count_objs(&c, "v1", "Pod", "default", "app=web"), 2);
-	c.on_step = NULL;
 	cluster_free(&c);
 }
 

@@ -20,7 +20,7 @@ start(struct cluster *c)
 {
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(c, &o, false);
-	c->binder = c->kubelet = true;
+	c->binder = true;
 	add_node(c, "node-1");
 	cluster_start(c);
 }
@@ -51,7 +51,8 @@ job_pods(struct cluster *c, const char *name)
 	return list_objs(c, "v1", "Pod", "default", sel);
 }
 
-/* Finishes every running pod of the Job with phase (exit code 0 or 1). */
+/* Makes at most at_most running pods of the Job end with phase: their containers exit 0
+ * (Succeeded) or 1 (Failed). */
 static size_t
 finish_running(struct cluster *c, const char *name, const char *phase, size_t at_most)
 {
@@ -63,8 +64,8 @@ finish_running(struct cluster *c, const char *name, const char *phase, size_t at
 			break;
 		if (!streq(pod_phase(pod), "Running") || jp_get(pod, "metadata.deletionTimestamp"))
 			continue;
-		set_pod_phase(c, "default", jp_str(pod, "metadata.name"), phase,
-			      streq(phase, "Failed") ? 1 : 0);
+		pod_exit(c, "default", jp_str(pod, "metadata.name"),
+			 streq(phase, "Failed") ? 1 : 0);
 		n++;
 	}
 	settle(c);
@@ -219,8 +220,7 @@ test_indexed(void **state)
 		const char *ix = json_string_value(
 			json_object_get(jp_get(pod, "metadata.annotations"),
 					"batch.kubernetes.io/job-completion-index"));
-		set_pod_phase(&c, "default", jp_str(pod, "metadata.name"),
-			      streq(ix, "1") ? "Failed" : "Succeeded", streq(ix, "1"));
+		pod_exit(&c, "default", jp_str(pod, "metadata.name"), streq(ix, "1"));
 	}
 	settle(&c);
 	_cleanup_json_ json_t *j = job_obj(&c, "idx");

@@ -52,8 +52,7 @@ test_ipam(void **state)
 	assert_string_equal(pod_cidr(&c, "b"), "10.244.2.0/24");
 	assert_string_equal(pod_cidr(&c, "d"), "10.244.3.0/24");
 	/* A deleted node's CIDR is free again, after the ones never used. */
-	assert_int_equal(
-		client_delete(c.client, kind_lookup("v1", "Node"), NULL, "a", NULL, NULL, NULL), 0);
+	delete_node(&c, "a");
 	settle(&c);
 	add_node(&c, "e");
 	settle(&c);
@@ -156,7 +155,7 @@ test_node_lost(void **state)
 	struct cluster c;
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(&c, &o, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	cluster_start(&c);
 	add_node(&c, "n1");
 	add_node(&c, "n2");
@@ -171,7 +170,7 @@ test_node_lost(void **state)
 	assert_int_equal(pods_on(&c, "n1").ready, 2);
 	assert_int_equal(pods_on(&c, "n2").ready, 2);
 	assert_string_equal(condition(&c, "n1", "Ready", NULL), "True");
-	/* n1's kubelet goes silent: 40 s of grace, then Unknown. */
+	/* n1's agent goes silent: 40 s of grace, then Unknown. */
 	silence_node(&c, "n1");
 	advance(&c, 40 * NSEC_PER_SEC);
 	assert_string_equal(condition(&c, "n1", "Ready", NULL), "True");
@@ -179,10 +178,11 @@ test_node_lost(void **state)
 	const char *reason;
 	assert_string_equal(condition(&c, "n1", "Ready", &reason), "Unknown");
 	assert_string_equal(reason, "NodeStatusUnknown");
+	/* The agent had posted the pressure conditions: they too become Unknown. */
 	static const char *const others[] = { "MemoryPressure", "DiskPressure", "PIDPressure" };
 	for (size_t i = 0; i < ARRAY_SIZE(others); i++) {
 		assert_string_equal(condition(&c, "n1", others[i], &reason), "Unknown");
-		assert_string_equal(reason, "NodeStatusNeverUpdated");
+		assert_string_equal(reason, "NodeStatusUnknown");
 	}
 	_cleanup_json_ json_t *n1 = get_obj(&c, "v1", "Node", NULL, "n1");
 	assert_string_equal(jp_str(condition_get(n1, "Ready"), "message"),
@@ -206,7 +206,7 @@ test_node_lost(void **state)
 	advance(&c, 2 * NSEC_PER_SEC);
 	on1 = pods_on(&c, "n1");
 	assert_int_equal(on1.total, 2);
-	assert_int_equal(on1.deleting, 2); /* Terminating: no kubelet confirms */
+	assert_int_equal(on1.deleting, 2); /* Terminating: no agent confirms */
 	assert_int_equal(pods_on(&c, "n2").ready, 4);
 	assert_int_equal(ready_pods(&c), 4);
 	_cleanup_json_ json_t *pods = list_objs(&c, "v1", "Pod", "default", "app=web");
@@ -228,9 +228,7 @@ test_node_lost(void **state)
 		free(m);
 	}
 	/* The node is deleted: 40 s later the pod GC removes what was left on it. */
-	assert_int_equal(
-		client_delete(c.client, kind_lookup("v1", "Node"), NULL, "n1", NULL, NULL, NULL),
-		0);
+	delete_node(&c, "n1");
 	advance(&c, 20 * NSEC_PER_SEC);
 	assert_int_equal(pods_on(&c, "n1").total, 2);
 	advance(&c, 60 * NSEC_PER_SEC);
@@ -275,7 +273,6 @@ test_taint_eviction(void **state)
 	struct cluster c;
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(&c, &o, false);
-	c.kubelet = true;
 	cluster_start(&c);
 	add_node(&c, "n1");
 	pod(&c, "plain", "");
