@@ -62,8 +62,16 @@ apply_load(struct cluster *c, void *userdata)
 	l->applied_memory = l->memory_bytes;
 }
 
+static const char web_deployment[] =
+	"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n"
+	"spec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n"
+	"  template:\n    metadata: {labels: {app: web}}\n"
+	"    spec: {containers: [{name: c, image: 'web:1', resources: {requests: {cpu: "
+	"100m, memory: 100Mi}}}]}\n";
+
+/* A cluster of two nodes running the workload (YAML) under the load model. */
 static void
-start(struct cluster *c, struct load *l)
+start_with(struct cluster *c, struct load *l, const char *workload)
 {
 	struct controller_manager_options o = { .no_leader_election = true,
 						.pod_usage = cluster_pod_usage,
@@ -78,15 +86,14 @@ start(struct cluster *c, struct load *l)
 	add_node(c, "n2");
 	c->on_step = apply_load;
 	c->on_step_userdata = l;
-	create_yaml(
-		c,
-		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n"
-		"spec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n"
-		"  template:\n    metadata: {labels: {app: web}}\n"
-		"    spec: {containers: [{name: c, image: 'web:1', resources: {requests: {cpu: "
-		"100m, memory: 100Mi}}}]}\n",
-		NULL);
+	create_yaml(c, workload, NULL);
 	settle(c);
+}
+
+static void
+start(struct cluster *c, struct load *l)
+{
+	start_with(c, l, web_deployment);
 }
 
 static int64_t
@@ -297,6 +304,65 @@ test_no_metrics_no_target(void **state)
 	cluster_free(&c);
 }
 
+/* The scale subresource of every kind the autoscaler drives: ReplicaSet, StatefulSet,
+ * ReplicationController (and Deployment above). */
+static void
+test_scale_targets(void **state)
+{
+	static const struct {
+		const char *api_version, *kind, *workload;
+	} targets[] = {
+		{ "apps/v1", "ReplicaSet",
+		  "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: web, namespace: default}\n"
+		  "spec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n" },
+		{ "apps/v1", "StatefulSet",
+		  "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: "
+		  "default}\nspec:\n  replicas: 1\n  serviceName: web\n  podManagementPolicy: "
+		  "Parallel\n  selector: {matchLabels: {app: web}}\n" },
+		{ "v1", "ReplicationController",
+		  "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: web, namespace: "
+		  "default}\nspec:\n  replicas: 1\n  selector: {app: web}\n" },
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(targets); k++) {
+		char workload[1024], hpa_text[1024];
+		snprintf(workload, sizeof(workload),
+			 "%s  template:\n    metadata: {labels: {app: web}}\n"
+			 "    spec: {containers: [{name: c, image: 'web:1', resources: {requests: "
+			 "{cpu: 100m}}}]}\n",
+			 targets[k].workload);
+		struct cluster c;
+		/* 300m on one pod of 100m: 300 % of the 50 % target, 6 wanted, 3 at most. */
+		struct load l = { .cpu_milli = 300 };
+		start_with(&c, &l, workload);
+		snprintf(hpa_text, sizeof(hpa_text),
+			 "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\n"
+			 "metadata: {name: web, namespace: default}\n"
+			 "spec:\n  scaleTargetRef: {apiVersion: %s, kind: %s, name: web}\n"
+			 "  minReplicas: 1\n  maxReplicas: 3\n"
+			 "  metrics: [{type: Resource, resource: {name: cpu, target: {type: "
+			 "Utilization, averageUtilization: 50}}}]\n",
+			 targets[k].api_version, targets[k].kind);
+		create_yaml(&c, hpa_text, NULL);
+		advance(&c, 15 * NSEC_PER_SEC);
+		_cleanup_json_ json_t *t =
+			get_obj(&c, targets[k].api_version, targets[k].kind, "default", "web");
+		assert_int_equal(jp_int(t, "spec.replicas", -1), 3);
+		assert_condition(
+			&c, "ScalingLimited", "True", "TooManyReplicas",
+			"the desired replica count is more than the maximum replica count");
+		_cleanup_json_ json_t *h = hpa(&c);
+		assert_int_equal(jp_int(h, "status.currentReplicas", -1), 1);
+		assert_int_equal(jp_int(h, "status.desiredReplicas", -1), 3);
+		assert_int_equal(jp_int(json_array_get(jp_get(h, "status.currentMetrics"), 0),
+					"resource.current.averageUtilization", -1),
+				 300);
+		/* The target's controller makes the pods, which run. */
+		advance(&c, 5 * NSEC_PER_SEC);
+		assert_int_equal(count_objs(&c, "v1", "Pod", "default", "app=web"), 3);
+		cluster_free(&c);
+	}
+}
+
 int
 main(void)
 {
@@ -304,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_cpu_up_and_down),
 		cmocka_unit_test(test_behavior_memory),
 		cmocka_unit_test(test_no_metrics_no_target),
+		cmocka_unit_test(test_scale_targets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,6 +105,19 @@ test_non_parallel(void **state)
 		"batch.kubernetes.io/job-tracking");
 	assert_non_null(startswith(jp_str0(pod, "metadata.name"), "once-"));
 	_cleanup_json_ json_t *j = job_obj(&c, "once");
+	/* The generated selector and labels (kubectl logs job/once and kubectl wait use them). */
+	const char *uid = jp_str0(j, "metadata.uid");
+	const json_t *sel = jp_get(j, "spec.selector.matchLabels");
+	assert_int_equal(json_object_size(sel), 1);
+	assert_string_equal(
+		json_string_value(json_object_get(sel, "batch.kubernetes.io/controller-uid")), uid);
+	static const char *const keys[] = { "controller-uid", "batch.kubernetes.io/controller-uid",
+					    "job-name", "batch.kubernetes.io/job-name" };
+	for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+		assert_string_equal(
+			json_string_value(json_object_get(jp_get(pod, "metadata.labels"), keys[k])),
+			k < 2 ? uid : "once");
+	assert_true(controlled_by(pod, uid));
 	assert_int_equal(jp_int(j, "status.active", 0), 1);
 	assert_non_null(jp_get(j, "status.startTime"));
 	assert_true(json_is_object(jp_get(j, "status.uncountedTerminatedPods")));
