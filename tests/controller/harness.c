@@ -438,66 +438,58 @@ event_message(struct cluster *c, const char *ns, const char *name, const char *r
 	return m ? strdup(m) : NULL;
 }
 
-/* The simulated runtime of the node a pod is bound to. */
-static struct sim_backend *
-pod_sim(struct cluster *c, const char *ns, const char *name, json_t **ret_pod)
+/* What to do to a pod's simulated container. */
+enum ctr_action { CTR_READY, CTR_NOT_READY, CTR_EXIT, CTR_USAGE };
+
+/*
+ * Does action to every container of a pod, on the simulated runtime of the node it is bound to
+ * (a, b: the exit code, or the CPU and memory usage); fails the test when one has no container.
+ */
+static void
+each_container(struct cluster *c, const char *ns, const char *name, enum ctr_action action,
+	       int64_t a, int64_t b)
 {
-	json_t *pod = get_obj(c, "v1", "Pod", ns, name);
+	_cleanup_json_ json_t *pod = get_obj(c, "v1", "Pod", ns, name);
 	if (!pod)
 		fail_msg("no pod %s/%s", ns, name);
-	*ret_pod = pod;
-	return cluster_node(c, jp_str0(pod, "spec.nodeName"))->sim;
+	struct sim_backend *sim = cluster_node(c, jp_str0(pod, "spec.nodeName"))->sim;
+	size_t i;
+	json_t *ctr;
+	json_array_foreach (jp_get(pod, "spec.containers"), i, ctr) {
+		const char *id = sim_container_find(sim, ns, name, jp_str0(ctr, "name"));
+		korch_error *err = NULL;
+		int r = KORCH_ENOTFOUND;
+		if (id && (action == CTR_READY || action == CTR_NOT_READY))
+			r = sim_container_set_probe(
+				sim, id, "readiness",
+				action == CTR_READY ? SIM_PROBE_PASS : SIM_PROBE_FAIL, &err);
+		else if (id && action == CTR_EXIT)
+			r = sim_container_exit(sim, id, (int)a, &err);
+		else if (id)
+			r = sim_container_set_usage(sim, id, a, b, &err);
+		if (r < 0)
+			fail_msg("container %s of %s/%s: %s", jp_str0(ctr, "name"), ns, name,
+				 id ? korch_error_message(err) : "none runs");
+	}
 }
 
 void
 set_pod_ready(struct cluster *c, const char *ns, const char *name, bool ready)
 {
-	_cleanup_json_ json_t *pod = NULL;
-	struct sim_backend *sim = pod_sim(c, ns, name, &pod);
-	size_t i;
-	json_t *ctr;
-	json_array_foreach (jp_get(pod, "spec.containers"), i, ctr) {
-		const char *id = sim_container_find(sim, ns, name, jp_str0(ctr, "name"));
-		korch_error *err = NULL;
-		if (!id ||
-		    sim_container_set_probe(sim, id, "readiness",
-					    ready ? SIM_PROBE_PASS : SIM_PROBE_FAIL, &err) < 0)
-			fail_msg("readiness of %s/%s: %s", ns, name,
-				 id ? korch_error_message(err) : "no container");
-	}
+	each_container(c, ns, name, ready ? CTR_READY : CTR_NOT_READY, 0, 0);
 }
 
 void
 pod_exit(struct cluster *c, const char *ns, const char *name, int exit_code)
 {
-	_cleanup_json_ json_t *pod = NULL;
-	struct sim_backend *sim = pod_sim(c, ns, name, &pod);
-	size_t i;
-	json_t *ctr;
-	json_array_foreach (jp_get(pod, "spec.containers"), i, ctr) {
-		const char *id = sim_container_find(sim, ns, name, jp_str0(ctr, "name"));
-		korch_error *err = NULL;
-		if (!id || sim_container_exit(sim, id, exit_code, &err) < 0)
-			fail_msg("exit of %s/%s: %s", ns, name,
-				 id ? korch_error_message(err) : "no container");
-	}
+	each_container(c, ns, name, CTR_EXIT, exit_code, 0);
 }
 
 void
 set_pod_usage(struct cluster *c, const char *ns, const char *name, int64_t cpu_milli,
 	      int64_t memory_bytes)
 {
-	_cleanup_json_ json_t *pod = NULL;
-	struct sim_backend *sim = pod_sim(c, ns, name, &pod);
-	size_t i;
-	json_t *ctr;
-	json_array_foreach (jp_get(pod, "spec.containers"), i, ctr) {
-		const char *id = sim_container_find(sim, ns, name, jp_str0(ctr, "name"));
-		korch_error *err = NULL;
-		if (!id || sim_container_set_usage(sim, id, cpu_milli, memory_bytes, &err) < 0)
-			fail_msg("usage of %s/%s: %s", ns, name,
-				 id ? korch_error_message(err) : "no container");
-	}
+	each_container(c, ns, name, CTR_USAGE, cpu_milli, memory_bytes);
 }
 
 int
