@@ -33,6 +33,13 @@ int client_new_local(struct store *store, korch_clock *clock, struct client **re
 void client_free(struct client *c);
 struct store *client_store(struct client *c);
 
+/*
+ * The in-process client inside a public korch_client (over a state file), for the library's
+ * own public entry points that need the write path itself; NULL when there is none.
+ */
+struct korch_client;
+struct client *client_of_public(struct korch_client *c);
+
 /* ---- reads ---- */
 
 int client_get(struct client *c, const struct kind_info *k, const char *ns, const char *name,

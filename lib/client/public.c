@@ -292,3 +292,9 @@ korch_state_restore(const char *path, const char *backup_path, korch_error **err
 {
 	return store_restore(path, backup_path, NULL, err);
 }
+
+struct client *
+client_of_public(korch_client *c)
+{
+	return c ? c->client : NULL;
+}
