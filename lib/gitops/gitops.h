@@ -335,6 +335,16 @@ void gitops_sync_output_clear(struct gitops_sync_output *o);
 int gitops_sync_finish(const struct gitops_sync_input *in, struct gitops_sync_output *out,
 		       korch_error **err);
 
+/*
+ * The second half of gitops_sync_finish(), for an outcome the caller made itself (the
+ * controller's drift correction, which applies what it applied before to the objects others
+ * changed): the health of what is applied, the status, and the Events (drift: a write is
+ * DriftCorrected rather than Synced). out->applied, out->inventory, out->result, out->reason
+ * and out->error describe the outcome; in->commit and in->source name the revision.
+ */
+int gitops_sync_record(const struct gitops_sync_input *in, struct gitops_sync_output *out,
+		       bool drift, korch_error **err);
+
 /* Reads the credentials of spec.secretRef (none: *ret zeroed). */
 int gitops_repo_creds(struct client *c, const json_t *repo, struct gitops_creds *ret,
 		      korch_error **err);

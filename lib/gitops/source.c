@@ -313,8 +313,16 @@ gitops_fetch(struct gitops_cache *c, const struct gitops_source *s,
 		header_list[0] = bearer;
 		headers.count = 1;
 	}
+	/*
+	 * An in-memory remote of the cache. url.*.insteadOf of the host's git configuration does
+	 * not apply: the URL is what spec.url says (libgit2 1.5 also leaks a regex match per
+	 * remote when it looks those up).
+	 */
 	git_remote *remote = NULL;
-	if (git_remote_create_anonymous(&remote, c->repo, s->url) < 0)
+	git_remote_create_options ro = GIT_REMOTE_CREATE_OPTIONS_INIT;
+	ro.repository = c->repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, s->url, &ro) < 0)
 		return git_fail(err, KORCH_ESYSTEM, "fetch %s", s->url);
 	int r = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, &proxy, &headers);
 	if (r < 0) {

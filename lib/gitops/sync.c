@@ -103,18 +103,19 @@ condition_status(const json_t *repo, const char *type)
 /* Events for what the sync did; failures to record them are logged by the caller's error. */
 static int
 record_events(const struct gitops_sync_input *in, const struct gitops_sync_output *out,
-	      const char *revision, const json_t *status, int64_t generation, korch_error **err)
+	      bool drift, const char *revision, const json_t *status, int64_t generation,
+	      korch_error **err)
 {
 	const json_t *old = json_object_get(in->repo, "status");
 	struct strbuf sb = STRBUF_INIT;
 	int r = 0;
-	if (out->applied && out->result.revision > 0) {
+	if (out->result.revision > 0) {
 		bool new_commit = !streq_null(
 			json_string_value(json_object_get(old, "lastAppliedCommit")), in->commit);
 		bool new_generation =
 			json_integer_value(json_object_get(old, "observedGeneration")) !=
 			generation;
-		if (new_commit || new_generation) {
+		if (!drift && (new_commit || new_generation)) {
 			strbuf_printf(&sb, "Applied revision %s: ", revision);
 			counts_text(&sb, &out->result);
 			r = gitops_event(in->client, in->repo, "Normal", "Synced", strbuf_str(&sb),
@@ -205,6 +206,13 @@ gitops_sync_finish(const struct gitops_sync_input *in, struct gitops_sync_output
 	} else {
 		build_and_apply(in, out);
 	}
+	return gitops_sync_record(in, out, false, err);
+}
+
+int
+gitops_sync_record(const struct gitops_sync_input *in, struct gitops_sync_output *out, bool drift,
+		   korch_error **err)
+{
 	_cleanup_free_ char *revision =
 		in->commit ? gitops_revision_name(in->source, in->commit) : NULL;
 	const json_t *inventory =
@@ -233,5 +241,5 @@ gitops_sync_finish(const struct gitops_sync_input *in, struct gitops_sync_output
 		return r;
 	int64_t generation = json_integer_value(
 		json_object_get(json_object_get(in->repo, "metadata"), "generation"));
-	return record_events(in, out, revision ? revision : "", status, generation, err);
+	return record_events(in, out, drift, revision ? revision : "", status, generation, err);
 }
