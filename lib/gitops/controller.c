@@ -34,26 +34,29 @@ struct kind_watch {
 
 /* What the controller keeps about one GitRepository between syncs. */
 struct repo_state {
-	struct gitops_controller *gc;       /* owner */
-	char *key;                          /* "namespace/name" */
-	char *uid;                          /* the object's uid: another uid starts over */
-	struct gitops_cache *cache;         /* the git cache, or NULL (a fetch holds it) */
-	char *cache_dir;                    /* where the cache is */
-	struct gitops_manifests *manifests; /* the last manifests read (blobs reused) */
-	bool have_applied;                  /* applied, applied_inventory are set */
-	struct gitops_desired applied;      /* the objects the last good sync applied */
-	json_t *applied_inventory;          /* and their inventory */
-	int64_t seen_revision;              /* changes at or below it were ours or planned */
-	struct hashmap touched;             /* keys of applied objects others changed since */
-	enum gitops_reason last_reason;     /* outcome of the last sync */
-	korch_error *last_error;            /* and its error */
-	char last_commit[41];               /* the last commit fetched, or "" */
-	int64_t attempted_generation;       /* the generation the last sync was for (-1 none) */
-	int64_t next_fetch_ns;              /* when the next fetch is due (monotonic) */
-	unsigned failures;                  /* syncs failed in a row */
-	bool busy;                          /* a fetch runs on the pool */
-	bool again;                         /* the key was queued while busy */
-	bool dead;                          /* dropped while busy: the fetch frees it */
+	struct gitops_controller *gc;               /* owner */
+	char *key;                                  /* "namespace/name" */
+	char *uid;                                  /* the object's uid: another uid starts over */
+	struct gitops_cache *cache;                 /* the git cache, or NULL (a fetch holds it) */
+	char *cache_dir;                            /* where the cache is */
+	struct gitops_manifests *manifests;         /* the last manifests read (blobs reused) */
+	bool have_applied;                          /* applied, applied_inventory are set */
+	struct gitops_desired applied;              /* the objects the last good sync applied */
+	json_t *applied_inventory;                  /* and their inventory */
+	struct gitops_manifests *applied_manifests; /* what applied was built from */
+	json_t *last_repo;              /* the GitRepository as this controller last wrote it */
+	int64_t seen_revision;          /* changes at or below it were ours or planned */
+	struct hashmap touched;         /* keys of applied objects others changed since */
+	enum gitops_reason last_reason; /* outcome of the last sync */
+	korch_error *last_error;        /* and its error */
+	char last_commit[41];           /* the last commit fetched, or "" */
+	int64_t attempted_generation;   /* the generation the last sync was for (-1 none) */
+	int64_t next_fetch_ns;          /* when the next fetch is due (monotonic) */
+	unsigned failures;              /* syncs failed in a row */
+	bool requested;                 /* gitops_controller_sync_now() asked for a fetch */
+	bool busy;                      /* a fetch runs on the pool */
+	bool again;                     /* the key was queued while busy */
+	bool dead;                      /* dropped while busy: the fetch frees it */
 };
 
 /* One fetch on the pool: inputs copied on the loop, outputs read back there. */
@@ -121,6 +124,8 @@ state_free(struct repo_state *st)
 	gitops_manifests_unref(st->manifests);
 	gitops_desired_clear(&st->applied);
 	json_decref(st->applied_inventory);
+	gitops_manifests_unref(st->applied_manifests);
+	json_decref(st->last_repo);
 	hashmap_free(&st->touched, NULL);
 	korch_error_free(st->last_error);
 	free(st);
@@ -350,14 +355,22 @@ schedule(struct gitops_controller *gc, struct repo_state *st, const json_t *repo
 /* Keeps what a sync's outcome tells about the future ones. */
 static void
 remember(struct gitops_controller *gc, struct repo_state *st, struct gitops_sync_output *out,
-	 const char *commit)
+	 const char *commit, struct gitops_manifests *manifests)
 {
-	if (out->applied) {
+	if (out->repo_after) {
+		json_decref(st->last_repo);
+		st->last_repo = steal_pointer(&out->repo_after);
+	}
+	if (out->applied && !out->reused) {
 		gitops_desired_clear(&st->applied);
 		st->applied = out->desired;
 		out->desired = (struct gitops_desired){ 0 };
 		json_decref(st->applied_inventory);
 		st->applied_inventory = steal_pointer(&out->inventory);
+		gitops_manifests_unref(st->applied_manifests);
+		st->applied_manifests = gitops_manifests_ref(manifests);
+	}
+	if (out->applied) {
 		st->have_applied = true;
 		st->seen_revision = MAX(out->plan_revision, out->result.revision);
 		touched_clear(st);
@@ -373,25 +386,49 @@ remember(struct gitops_controller *gc, struct repo_state *st, struct gitops_sync
 		snprintf(st->last_commit, sizeof(st->last_commit), "%s", commit);
 }
 
+static int64_t
+rv_of(const json_t *obj)
+{
+	int64_t rv = 0;
+	const char *text = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	if (!text || parse_int64(text, &rv) < 0)
+		return 0;
+	return rv;
+}
+
+/*
+ * The latest GitRepository this controller knows (a new reference), or NULL when it is gone:
+ * the informer's copy, or the one this controller wrote last when the informer has not caught
+ * up with that write yet (no store read on every sync).
+ */
+static json_t *
+latest_repo(struct gitops_controller *gc, struct repo_state *st, const char *ns, const char *name)
+{
+	const json_t *cached = informer_get(gc->repos, ns, name);
+	if (!cached)
+		return NULL;
+	if (st->last_repo && rv_of(st->last_repo) > rv_of(cached))
+		return json_incref(st->last_repo);
+	return json_incref((json_t *)cached);
+}
+
 /* ---- drift: applied objects others changed ---- */
 
 static int
 drift_sync(struct gitops_controller *gc, struct repo_state *st, const char *ns, const char *name)
 {
-	_cleanup_json_ json_t *repo = NULL;
+	_cleanup_json_ json_t *repo = latest_repo(gc, st, ns, name);
+	if (!repo)
+		return 0;
 	korch_error *e = NULL;
-	int r = client_get(gc->client, repo_kind(), ns, name, &repo, &e);
-	if (r < 0) {
-		korch_error_free(e);
-		return r == KORCH_ENOTFOUND ? 0 : r;
-	}
 	struct gitops_source source;
 	if (gitops_source_from_repo(repo, &source, &e) < 0) {
 		korch_error_free(e);
 		return 0;
 	}
 	struct gitops_sync_output out = { .reason = st->last_reason };
-	r = store_revision(client_store(gc->client), &out.plan_revision, NULL, &e);
+	int r = store_revision(client_store(gc->client), &out.plan_revision, NULL, &e);
 	if (r == 0)
 		r = gitops_apply(gc->client, repo, &st->applied, &st->touched, NULL, false,
 				 &out.result, &e);
@@ -422,6 +459,10 @@ drift_sync(struct gitops_controller *gc, struct repo_state *st, const char *ns, 
 	if (rr < 0) {
 		log_warn("gitops", "%s: %s", st->key, korch_error_message(re));
 		korch_error_free(re);
+	}
+	if (out.repo_after) {
+		json_decref(st->last_repo);
+		st->last_repo = steal_pointer(&out.repo_after);
 	}
 	report(gc, st, false, in.commit, &out);
 	bool failed = r < 0 || rr < 0;
@@ -478,6 +519,7 @@ finish(struct gitops_controller *gc, struct repo_state *st, struct fetch_job *jo
 		.reason = job->reason,
 		.error = job->error,
 		.applied = st->have_applied ? &st->applied : NULL,
+		.applied_manifests = st->applied_manifests,
 		.touched = &st->touched,
 		.applied_inventory = st->applied_inventory,
 		.lookup = lookup_live,
@@ -498,7 +540,7 @@ finish(struct gitops_controller *gc, struct repo_state *st, struct fetch_job *jo
 	}
 	st->attempted_generation = json_integer_value(
 		json_object_get(json_object_get(job->repo, "metadata"), "generation"));
-	remember(gc, st, &out, in.commit);
+	remember(gc, st, &out, in.commit, job->m);
 	report(gc, st, true, in.commit, &out);
 	schedule(gc, st, repo, r < 0 || out.reason != GITOPS_OK);
 	gitops_sync_output_clear(&out);
@@ -524,13 +566,9 @@ fetch_done(void *userdata, bool canceled)
 	const json_t *meta = json_object_get(job->repo, "metadata");
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	const char *name = json_string_value(json_object_get(meta, "name"));
-	/* The store's copy: the informer's may not show the status this controller wrote last. */
-	_cleanup_json_ json_t *fresh = NULL;
-	korch_error *e = NULL;
-	int r = client_get(gc->client, repo_kind(), ns, name, &fresh, &e);
-	korch_error_free(e);
+	_cleanup_json_ json_t *fresh = latest_repo(gc, st, ns, name);
 	const json_t *fmeta = json_object_get(fresh, "metadata");
-	if (r < 0 || !streq_null(json_string_value(json_object_get(fmeta, "uid")), st->uid) ||
+	if (!fresh || !streq_null(json_string_value(json_object_get(fmeta, "uid")), st->uid) ||
 	    json_integer_value(json_object_get(fmeta, "generation")) !=
 		    json_integer_value(json_object_get(meta, "generation"))) {
 		/* Gone, replaced, or its spec changed during the fetch: look again. */
@@ -642,10 +680,12 @@ process(const char *key, void *userdata)
 	const char *handled = json_string_value(
 		json_object_get(json_object_get(repo, "status"), "lastHandledSyncRequest"));
 	int64_t generation = json_integer_value(json_object_get(meta, "generation"));
-	bool due = generation != st->attempted_generation || now_ns(gc) >= st->next_fetch_ns ||
-		   (request && !streq_null(request, handled));
-	if (due)
+	bool due = st->requested || generation != st->attempted_generation ||
+		   now_ns(gc) >= st->next_fetch_ns || (request && !streq_null(request, handled));
+	if (due) {
+		st->requested = false;
 		return start_fetch(gc, st, repo);
+	}
 	if (st->have_applied && st->touched.n > 0)
 		return drift_sync(gc, st, ns, name);
 	return 0;
@@ -706,6 +746,17 @@ int
 gitops_controller_start(struct gitops_controller *gc, korch_error **err)
 {
 	return informer_start(gc->repos, err);
+}
+
+void
+gitops_controller_sync_now(struct gitops_controller *gc, const char *ns, const char *name)
+{
+	char key[600];
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	struct repo_state *st = hashmap_get(&gc->states, key);
+	if (st)
+		st->requested = true;
+	workqueue_add(gc->queue, key);
 }
 
 static void

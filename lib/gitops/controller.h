@@ -59,6 +59,12 @@ int gitops_controller_new(struct client *client, korch_loop *loop, struct pool *
 /* Starts the informers; syncs begin on the loop. */
 int gitops_controller_start(struct gitops_controller *gc, korch_error **err);
 
+/*
+ * Asks for a fetch and sync of ns/name as soon as the loop gets to it, as a sync request does
+ * but without writing to the object (korchd's signal handler, the benchmark).
+ */
+void gitops_controller_sync_now(struct gitops_controller *gc, const char *ns, const char *name);
+
 void gitops_controller_free(struct gitops_controller *gc);
 
 DEFINE_CLEANUP_FUNC(gitops_controller_free, struct gitops_controller, gitops_controller_free)

@@ -37,6 +37,50 @@ object_clear(struct gitops_object *o)
 	*o = (struct gitops_object){ 0 };
 }
 
+/* A copy of an object built before (its configuration shared: never changed once built). */
+static int
+share_object(const struct gitops_object *from, struct gitops_object *ret)
+{
+	struct gitops_object o = *from;
+	o.key = strdup(from->key);
+	o.ns = strdup(from->ns);
+	o.name = strdup(from->name);
+	o.file = strdup(from->file);
+	o.obj = json_incref(from->obj);
+	if (!o.key || !o.ns || !o.name || !o.file) {
+		object_clear(&o);
+		return KORCH_ENOMEM;
+	}
+	*ret = o;
+	return 0;
+}
+
+/* "PATH\nBLOB\nDOC": where an object came from. */
+static char *
+source_key(const char *path, const char *blob, unsigned doc)
+{
+	char *key = NULL;
+	return asprintf(&key, "%s\n%s\n%u", path, blob, doc) < 0 ? NULL : key;
+}
+
+static char *
+origin_of(const json_t *repo, const char *target)
+{
+	const json_t *meta = json_object_get(repo, "metadata");
+	char *origin = NULL;
+	if (asprintf(&origin, "%s/%s/%s", json_string_value(json_object_get(meta, "namespace")),
+		     json_string_value(json_object_get(meta, "name")), target ? target : "") < 0)
+		return NULL;
+	return origin;
+}
+
+bool
+gitops_desired_origin_is(const struct gitops_desired *d, const json_t *repo, const char *target)
+{
+	_cleanup_free_ char *origin = origin_of(repo, target);
+	return origin && d->origin && streq(origin, d->origin);
+}
+
 void
 gitops_desired_clear(struct gitops_desired *d)
 {
@@ -44,6 +88,7 @@ gitops_desired_clear(struct gitops_desired *d)
 		object_clear(&d->objs[i]);
 	free(d->objs);
 	hashmap_free(&d->index, NULL);
+	free(d->origin);
 	*d = (struct gitops_desired){ 0 };
 }
 
@@ -151,7 +196,8 @@ namespaces_first(struct gitops_desired *d)
 
 int
 gitops_desired_build(const json_t *repo, const struct gitops_manifests *m,
-		     struct gitops_desired *ret, korch_error **err)
+		     const struct gitops_desired *prev, struct gitops_desired *ret,
+		     korch_error **err)
 {
 	const json_t *meta = json_object_get(repo, "metadata");
 	const char *repo_ns = json_string_value(json_object_get(meta, "namespace"));
@@ -160,16 +206,37 @@ gitops_desired_build(const json_t *repo, const struct gitops_manifests *m,
 		json_object_get(json_object_get(repo, "spec"), "targetNamespace"));
 	if (!repo_ns || !repo_name)
 		return error_set(err, KORCH_EINVALID, "the GitRepository has no name or namespace");
-	struct gitops_desired d = { 0 };
+	struct gitops_desired d = { .origin = origin_of(repo, target) };
+	if (!d.origin)
+		return error_oom(err);
+	/* What prev built for the same repository, by file, blob and document. */
+	struct hashmap built = HASHMAP_INIT;
 	int r = 0;
+	for (size_t i = 0; prev && prev->origin && streq(prev->origin, d.origin) && i < prev->n;
+	     i++) {
+		const struct gitops_object *o = &prev->objs[i];
+		_cleanup_free_ char *key = source_key(o->file, o->blob, o->doc);
+		if (!key || hashmap_put(&built, key, (void *)o, NULL) < 0) {
+			r = error_oom(err);
+			break;
+		}
+	}
 	for (size_t f = 0; f < m->n && r == 0; f++) {
 		const struct gitops_file *file = &m->files[f];
 		for (size_t i = 0; i < file->docs.n && r == 0; i++) {
 			struct gitops_object o;
-			r = build_one(file->docs.docs[i], file->path, file->docs.lines[i], repo_ns,
-				      repo_name, target, &o, err);
+			_cleanup_free_ char *skey =
+				built.n ? source_key(file->path, file->blob, (unsigned)i) : NULL;
+			const struct gitops_object *same = skey ? hashmap_get(&built, skey) : NULL;
+			if (same)
+				r = share_object(same, &o) < 0 ? error_oom(err) : 0;
+			else
+				r = build_one(file->docs.docs[i], file->path, file->docs.lines[i],
+					      repo_ns, repo_name, target, &o, err);
 			if (r < 0)
 				break;
+			memcpy(o.blob, file->blob, sizeof(o.blob));
+			o.doc = (unsigned)i;
 			const struct gitops_object *dup = gitops_desired_find(&d, o.key);
 			if (dup) {
 				r = error_set(err, KORCH_EINVALID,
@@ -200,6 +267,7 @@ gitops_desired_build(const json_t *repo, const struct gitops_manifests *m,
 			*slot = o;
 		}
 	}
+	hashmap_free(&built, NULL);
 	if (r < 0) {
 		gitops_desired_clear(&d);
 		return r;

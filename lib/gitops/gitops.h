@@ -164,12 +164,15 @@ struct gitops_object {
 	json_t *obj;                  /* the configuration applied (labels, namespace set) */
 	char *file;                   /* the file it came from */
 	unsigned line;                /* the line its document starts at */
+	char blob[41];                /* the file's blob */
+	unsigned doc;                 /* which document of the file */
 };
 
 struct gitops_desired {
 	struct gitops_object *objs; /* n objects, Namespaces first, then in file order */
 	size_t n, cap;              /* used and allocated */
 	struct hashmap index;       /* key -> position + 1 */
+	char *origin;               /* "NAMESPACE/NAME/TARGET" of the repository built for */
 };
 
 /* The key of an object: "GROUP/KIND/NAMESPACE/NAME". Caller frees. */
@@ -180,10 +183,17 @@ char *gitops_key(const struct kind_info *k, const char *ns, const char *name);
  * a known kind with a name; namespaced objects go to spec.targetNamespace, else their own
  * namespace, else the repository's; each is labelled with the repository. KORCH_EINVALID
  * naming the file and line (a document that is not an object, an unknown kind, no name, the
- * same object twice); KORCH_ETOOLARGE past one transaction's size.
+ * same object twice); KORCH_ETOOLARGE past one transaction's size. The objects of prev (may be
+ * NULL) built for the same repository from the same blob are shared rather than built again
+ * (objects are never changed once built).
  */
 int gitops_desired_build(const json_t *repo, const struct gitops_manifests *m,
-			 struct gitops_desired *ret, korch_error **err);
+			 const struct gitops_desired *prev, struct gitops_desired *ret,
+			 korch_error **err);
+
+/* Whether d was built for repo with spec.targetNamespace target (may be NULL). */
+bool gitops_desired_origin_is(const struct gitops_desired *d, const json_t *repo,
+			      const char *target);
 void gitops_desired_clear(struct gitops_desired *d);
 const struct gitops_object *gitops_desired_find(const struct gitops_desired *d, const char *key);
 
@@ -278,10 +288,11 @@ json_t *gitops_status_build(const json_t *repo, const struct gitops_outcome *o,
 
 /*
  * Writes status to repo's status subresource unless it equals the current one (then nothing is
- * written and *ret_written, may be NULL, is false).
+ * written and *ret_written, may be NULL, is false). *ret_repo (may be NULL) receives the
+ * object as stored when it was written.
  */
 int gitops_status_write(struct client *c, const json_t *repo, json_t *status, bool *ret_written,
-			korch_error **err);
+			json_t **ret_repo, korch_error **err);
 
 /* Records a core/v1 Event about repo ("Normal" or "Warning") at now_wall_ns. */
 int gitops_event(struct client *c, const json_t *repo, const char *type, const char *reason,
@@ -293,13 +304,14 @@ const char *gitops_ready_message(const json_t *repo);
 /* ---- one sync after its fetch (sync.c) ---- */
 
 struct gitops_sync_input {
-	struct client *client;                /* the write path */
-	const json_t *repo;                   /* the GitRepository as the sync found it */
-	const struct gitops_source *source;   /* its spec's source */
-	const char *commit;                   /* the commit fetched, or NULL */
-	struct gitops_manifests *manifests;   /* its manifests, or NULL */
-	enum gitops_reason reason;            /* why there is no commit or manifests */
-	const korch_error *error;             /* and the error, then */
+	struct client *client;              /* the write path */
+	const json_t *repo;                 /* the GitRepository as the sync found it */
+	const struct gitops_source *source; /* its spec's source */
+	const char *commit;                 /* the commit fetched, or NULL */
+	struct gitops_manifests *manifests; /* its manifests, or NULL */
+	enum gitops_reason reason;          /* why there is no commit or manifests */
+	const korch_error *error;           /* and the error, then */
+	const struct gitops_manifests *applied_manifests; /* with applied: built from these */
 	const struct gitops_desired *applied; /* what the caller applied last and knows is
 	                                         still applied, or NULL: plan every object */
 	const struct hashmap *touched;        /* with applied: keys others changed since */
@@ -313,6 +325,8 @@ struct gitops_sync_input {
 
 struct gitops_sync_output {
 	bool applied;                      /* the commit's objects are in the store */
+	bool reused;                       /* the manifests were in->applied_manifests: desired
+	                                      is empty, in->applied stands for it */
 	struct gitops_desired desired;     /* when applied: the objects of the commit */
 	json_t *inventory;                 /* when applied: their inventory */
 	int64_t plan_revision;             /* the store's revision before the plan */
@@ -320,6 +334,7 @@ struct gitops_sync_output {
 	enum gitops_reason reason;         /* GITOPS_OK, or why the sync failed */
 	korch_error *error;                /* when it failed */
 	bool status_written;               /* the status changed */
+	json_t *repo_after;                /* when written: the GitRepository as stored */
 };
 
 void gitops_sync_output_clear(struct gitops_sync_output *o);

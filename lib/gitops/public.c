@@ -170,7 +170,7 @@ korch_gitops_diff(korch_client *kc, const char *ns, const char *name,
 	struct gitops_desired d = { 0 };
 	_cleanup_json_ json_t *items = NULL;
 	size_t unchanged = 0;
-	r = gitops_desired_build(o.repo, o.m, &d, err);
+	r = gitops_desired_build(o.repo, o.m, NULL, &d, err);
 	if (r == 0)
 		r = gitops_diff(o.client, o.repo, &d,
 				json_object_get(json_object_get(o.repo, "status"), "inventory"),

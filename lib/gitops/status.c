@@ -151,7 +151,7 @@ gitops_status_build(const json_t *repo, const struct gitops_outcome *o, int64_t 
 
 int
 gitops_status_write(struct client *c, const json_t *repo, json_t *status, bool *ret_written,
-		    korch_error **err)
+		    json_t **ret_repo, korch_error **err)
 {
 	const json_t *old = json_object_get(repo, "status");
 	if (old && json_equal(old, status)) {
@@ -166,7 +166,7 @@ gitops_status_write(struct client *c, const json_t *repo, json_t *status, bool *
 	json_object_del(json_object_get(copy, "metadata"), "resourceVersion");
 	json_object_del(json_object_get(copy, "metadata"), "managedFields");
 	struct client_write_opts wo = { .field_manager = GITOPS_FIELD_MANAGER };
-	int r = client_update(c, copy, "status", &wo, NULL, err);
+	int r = client_update(c, copy, "status", &wo, ret_repo, err);
 	if (r < 0)
 		return korch_error_prefix(err, r, "write the status");
 	if (ret_written)

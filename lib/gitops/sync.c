@@ -21,6 +21,7 @@ gitops_sync_output_clear(struct gitops_sync_output *o)
 {
 	gitops_desired_clear(&o->desired);
 	json_decref(o->inventory);
+	json_decref(o->repo_after);
 	gitops_apply_result_clear(&o->result);
 	korch_error_free(o->error);
 	*o = (struct gitops_sync_output){ 0 };
@@ -102,9 +103,8 @@ condition_status(const json_t *repo, const char *type)
 
 /* Events for what the sync did; failures to record them are logged by the caller's error. */
 static int
-record_events(const struct gitops_sync_input *in, const struct gitops_sync_output *out,
-	      bool drift, const char *revision, const json_t *status, int64_t generation,
-	      korch_error **err)
+record_events(const struct gitops_sync_input *in, const struct gitops_sync_output *out, bool drift,
+	      const char *revision, const json_t *status, int64_t generation, korch_error **err)
 {
 	const json_t *old = json_object_get(in->repo, "status");
 	struct strbuf sb = STRBUF_INIT;
@@ -155,7 +155,14 @@ static int
 build_and_apply(const struct gitops_sync_input *in, struct gitops_sync_output *out)
 {
 	korch_error *e = NULL;
-	int r = gitops_desired_build(in->repo, in->manifests, &out->desired, &e);
+	const char *target = json_string_value(
+		json_object_get(json_object_get(in->repo, "spec"), "targetNamespace"));
+	/* The same manifests for the same repository: the objects applied are the ones. */
+	out->reused = in->applied && in->manifests == in->applied_manifests &&
+		      gitops_desired_origin_is(in->applied, in->repo, target);
+	int r = out->reused ? 0
+			    : gitops_desired_build(in->repo, in->manifests, in->applied,
+						   &out->desired, &e);
 	if (r < 0) {
 		out->reason = GITOPS_MANIFEST_INVALID;
 		out->error = e;
@@ -166,8 +173,9 @@ build_and_apply(const struct gitops_sync_input *in, struct gitops_sync_output *o
 		out->error = e;
 		return r;
 	}
+	const struct gitops_desired *desired = out->reused ? in->applied : &out->desired;
 	struct hashmap only = HASHMAP_INIT;
-	if (in->applied && changed_keys(&out->desired, in->applied, in->touched, &only) < 0) {
+	if (in->applied && changed_keys(desired, in->applied, in->touched, &only) < 0) {
 		hashmap_free(&only, NULL);
 		out->reason = GITOPS_APPLY_FAILED;
 		return error_oom(&out->error);
@@ -176,15 +184,17 @@ build_and_apply(const struct gitops_sync_input *in, struct gitops_sync_output *o
 		in->applied ? in->applied_inventory
 			    : json_object_get(json_object_get(in->repo, "status"), "inventory");
 	bool prune = !json_is_false(json_object_get(json_object_get(in->repo, "spec"), "prune"));
-	r = gitops_apply(in->client, in->repo, &out->desired, in->applied ? &only : NULL,
-			 prev_inventory, prune, &out->result, &e);
+	r = gitops_apply(in->client, in->repo, desired, in->applied ? &only : NULL, prev_inventory,
+			 prune, &out->result, &e);
 	hashmap_free(&only, NULL);
 	if (r < 0) {
 		out->reason = GITOPS_APPLY_FAILED;
 		out->error = e;
 		return r;
 	}
-	if (!(out->inventory = gitops_inventory(&out->desired))) {
+	out->inventory = out->reused ? json_incref((json_t *)in->applied_inventory)
+				     : gitops_inventory(desired);
+	if (!out->inventory) {
 		out->reason = GITOPS_APPLY_FAILED;
 		return error_oom(&out->error);
 	}
@@ -236,7 +246,8 @@ gitops_sync_record(const struct gitops_sync_input *in, struct gitops_sync_output
 	free(health_message);
 	if (!status)
 		return error_oom(err);
-	int r = gitops_status_write(in->client, in->repo, status, &out->status_written, err);
+	int r = gitops_status_write(in->client, in->repo, status, &out->status_written,
+				    &out->repo_after, err);
 	if (r < 0)
 		return r;
 	int64_t generation = json_integer_value(
