@@ -28,6 +28,7 @@ gitops_creds_clear(struct gitops_creds *c)
 		}
 		*fields[i] = NULL;
 	}
+	c->from_secret = false;
 }
 
 /* Decodes standard base64 (with padding) into a NUL-terminated buffer. */
@@ -103,6 +104,7 @@ gitops_creds_from_secret(const json_t *secret, struct gitops_creds *ret, korch_e
 	/* A token is a password (GitHub, GitLab and Gitea take any user name with it). */
 	if (token && !c.password)
 		c.password = steal_pointer(&token);
+	c.from_secret = true;
 	*ret = c;
 	return 0;
 }

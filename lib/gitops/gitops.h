@@ -56,6 +56,7 @@ struct gitops_creds {
 	char *ssh_public_key; /* data["identity.pub"] */
 	char *ssh_passphrase; /* data.passphrase */
 	char *known_hosts;    /* data.known_hosts: the SSH host keys to accept */
+	bool from_secret;     /* they came from a Secret (which may hold none of these) */
 };
 
 void gitops_creds_clear(struct gitops_creds *c);

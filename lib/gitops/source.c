@@ -195,8 +195,8 @@ cred_cb(git_credential **out, const char *url, const char *username_from_url, un
 	if (allowed & GIT_CREDENTIAL_USERNAME)
 		return git_credential_username_new(out, user);
 	snprintf(ctx->message, sizeof(ctx->message), "%s asks for credentials%s", url,
-		 cr ? " the Secret named by spec.secretRef does not hold"
-		    : " and spec.secretRef names no Secret");
+		 cr && cr->from_secret ? " the Secret named by spec.secretRef does not hold"
+				       : " and spec.secretRef names no Secret");
 	return GIT_EUSER;
 }
 
@@ -214,6 +214,7 @@ cert_cb(git_cert *cert, int valid, const char *host, void *payload)
 		return GIT_EUSER;
 	}
 	if (!ctx->creds || !ctx->creds->known_hosts) {
+		/* Without known_hosts there is nothing to check the key against: refused. */
 		snprintf(ctx->message, sizeof(ctx->message),
 			 "the SSH host key of %s cannot be checked: the Secret named by "
 			 "spec.secretRef has no known_hosts",
