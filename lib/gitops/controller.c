@@ -187,37 +187,39 @@ touched_clear(struct repo_state *st)
 
 /* ---- the inventories' kinds ---- */
 
-/* An object of a watched kind changed: when it is one a repository applied, put it back. */
+/*
+ * An object of a watched kind changed: when it is one a repository applied, put it back. Every
+ * repository is asked, not only the one its labels name: an object whose labels someone removed
+ * or changed reaches the informer as a deletion of an object without (or with other) labels.
+ */
 static void
 object_changed(struct kind_watch *kw, const json_t *obj, bool deleted)
 {
 	struct gitops_controller *gc = kw->gc;
 	const json_t *meta = json_object_get(obj, "metadata");
-	const json_t *labels = json_object_get(meta, "labels");
-	const char *rname = json_string_value(json_object_get(labels, GITOPS_LABEL_NAME));
-	const char *rns = json_string_value(json_object_get(labels, GITOPS_LABEL_NAMESPACE));
-	if (!rname || !rns)
-		return;
-	char key[600];
-	snprintf(key, sizeof(key), "%s/%s", rns, rname);
-	struct repo_state *st = hashmap_get(&gc->states, key);
-	if (!st || !st->have_applied)
-		return;
 	_cleanup_free_ char *okey =
 		gitops_key(kw->kind, json_string_value(json_object_get(meta, "namespace")),
 			   json_string_value(json_object_get(meta, "name")));
-	if (!okey || !gitops_desired_find(&st->applied, okey))
+	if (!okey)
 		return;
-	if (!deleted) {
+	int64_t rv = 0;
+	const char *text = json_string_value(json_object_get(meta, "resourceVersion"));
+	if (!text || parse_int64(text, &rv) < 0)
+		rv = INT64_MAX;
+	size_t iter = 0;
+	const char *key;
+	void *value;
+	while (hashmap_next(&gc->states, &iter, &key, &value)) {
+		struct repo_state *st = value;
+		if (!st->have_applied || !gitops_desired_find(&st->applied, okey))
+			continue;
 		/* Our own writes, and changes the last plan already saw, are no drift. */
-		int64_t rv = 0;
-		const char *text = json_string_value(json_object_get(meta, "resourceVersion"));
-		if (text && parse_int64(text, &rv) == 0 && rv <= st->seen_revision)
-			return;
+		if (!deleted && rv <= st->seen_revision)
+			continue;
+		if (hashmap_put(&st->touched, okey, NULL, NULL) < 0)
+			log_warn("gitops", "%s: out of memory noting a change of %s", key, okey);
+		workqueue_add(gc->queue, key);
 	}
-	if (hashmap_put(&st->touched, okey, NULL, NULL) < 0)
-		log_warn("gitops", "%s: out of memory noting a change of %s", key, okey);
-	workqueue_add(gc->queue, key);
 }
 
 static void

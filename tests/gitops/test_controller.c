@@ -283,6 +283,23 @@ test_drift_at_once(void **state)
 	assert_non_null(cm);
 	assert_log(e, "default/apps drift Succeeded rev=yes c=1 u=0 p=0 status=same\n");
 
+	/* Its labels removed by hand: it leaves the informer's selection, and comes back. */
+	_cleanup_json_ json_t *unlabel =
+		json_pack("{s:{s:{s:n}}}", "metadata", "labels", "gitops.korch.io/name");
+	struct client_write_opts by_hand = { .field_manager = "kubectl-edit" };
+	assert_int_equal(client_patch(e->client, kind_lookup("v1", "ConfigMap"), "default",
+				      "settings", CLIENT_PATCH_MERGE, unlabel, NULL, &by_hand, NULL,
+				      NULL),
+			 0);
+	wait_syncs(e, 4);
+	assert_log(e, "default/apps drift Succeeded rev=yes c=0 u=1 p=0 status=same\n");
+	_cleanup_json_ json_t *relabelled = get(e, "v1", "ConfigMap", "settings");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(relabelled, "metadata"), "labels"),
+			"gitops.korch.io/name")),
+		"apps");
+
 	/* The deployment controller reports the rollout done: the health changes, no object. */
 	json_int_t generation =
 		json_integer_value(json_object_get(json_object_get(d, "metadata"), "generation"));
@@ -294,7 +311,7 @@ test_drift_at_once(void **state)
 	json_object_set_new(copy, "status", status);
 	assert_int_equal(client_update(e->client, copy, "status", NULL, NULL, NULL), 0);
 	json_decref(copy);
-	wait_syncs(e, 4);
+	wait_syncs(e, 5);
 	assert_log(e, "default/apps drift Succeeded rev=no c=0 u=0 p=0 status=written\n");
 	_cleanup_json_ json_t *repo = get(e, "gitops.korch.io/v1", "GitRepository", "apps");
 	const json_t *conds = json_object_get(json_object_get(repo, "status"), "conditions");
@@ -304,7 +321,7 @@ test_drift_at_once(void **state)
 	/* Nothing else happens by itself. */
 	int64_t rev = revision(e);
 	pump(e);
-	assert_int_equal(e->syncs, 4);
+	assert_int_equal(e->syncs, 5);
 	assert_int_equal(revision(e), rev);
 }
 
