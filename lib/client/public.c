@@ -74,6 +74,12 @@ korch_client_open_state(const char *path, const korch_client_options *opts, korc
 	return 0;
 }
 
+struct client *
+client_of_public(struct korch_client *kc)
+{
+	return kc ? kc->client : NULL;
+}
+
 KORCH_EXPORT void
 korch_client_free(korch_client *c)
 {
@@ -291,10 +297,4 @@ KORCH_EXPORT int
 korch_state_restore(const char *path, const char *backup_path, korch_error **err)
 {
 	return store_restore(path, backup_path, NULL, err);
-}
-
-struct client *
-client_of_public(korch_client *c)
-{
-	return c ? c->client : NULL;
 }
