@@ -22,6 +22,9 @@
 #define RETRY_BASE_NS (1 * NSEC_PER_SEC)
 #define RETRY_MAX_NS (300 * NSEC_PER_SEC)
 #define DEFAULT_INTERVAL_NS (60 * NSEC_PER_SEC)
+/* Threads of the pool the controller makes when given none: fetches of two repositories at
+ * once (a fetch blocks on the network or the disk, not the CPU). */
+#define FETCH_THREADS 2
 
 struct gitops_controller;
 
@@ -79,7 +82,8 @@ struct fetch_job {
 struct gitops_controller {
 	struct client *client;   /* borrowed */
 	korch_loop *loop;        /* borrowed */
-	struct pool *pool;       /* borrowed */
+	struct pool *pool;       /* borrowed, or own_pool */
+	struct pool *own_pool;   /* the pool made when none was given, or NULL */
 	char *data_dir;          /* caches go to DATA_DIR/gitops */
 	gitops_sync_fn on_sync;  /* or NULL */
 	void *userdata;          /* for on_sync */
@@ -726,12 +730,16 @@ gitops_controller_new(struct client *client, korch_loop *loop, struct pool *pool
 	gc->client = client;
 	gc->loop = loop;
 	gc->pool = pool;
+	int r = 0;
+	if (!pool && (r = pool_new(loop, FETCH_THREADS, &gc->own_pool, err)) == 0)
+		gc->pool = gc->own_pool;
 	gc->on_sync = opts->on_sync;
 	gc->userdata = opts->userdata;
 	struct workqueue_options qo = { .base_delay_ns = RETRY_BASE_NS,
 					.max_delay_ns = RETRY_MAX_NS };
 	struct informer_handlers h = { repo_on_add, repo_on_update, repo_on_add, gc };
-	int r = workqueue_new(loop, &qo, process, gc, &gc->queue, err);
+	if (r == 0)
+		r = workqueue_new(loop, &qo, process, gc, &gc->queue, err);
 	if (r == 0)
 		r = informer_new(client, repo_kind(), NULL, NULL, NULL, &gc->repos, err);
 	if (r == 0)
@@ -748,6 +756,21 @@ int
 gitops_controller_start(struct gitops_controller *gc, korch_error **err)
 {
 	return informer_start(gc->repos, err);
+}
+
+int
+gitops_controller_run(struct client *client, korch_loop *loop, const char *data_dir,
+		      struct gitops_controller **ret, korch_error **err)
+{
+	struct gitops_controller_options o = { .data_dir = data_dir };
+	_cleanup_(gitops_controller_freep) struct gitops_controller *gc = NULL;
+	int r = gitops_controller_new(client, loop, NULL, &o, &gc, err);
+	if (r == 0)
+		r = gitops_controller_start(gc, err);
+	if (r < 0)
+		return korch_error_prefix(err, r, "start the GitOps controller");
+	*ret = steal_pointer(&gc);
+	return 0;
 }
 
 void
@@ -791,6 +814,13 @@ gitops_controller_free(struct gitops_controller *gc)
 	workqueue_free(gc->queue);
 	gc->queue = NULL;
 	hashmap_free(&gc->states, state_free_value);
+	if (gc->own_pool) {
+		/* Every job's completion runs now; the extra count keeps them from releasing gc. */
+		gc->freeing = true;
+		gc->jobs++;
+		pool_free(gc->own_pool);
+		gc->jobs--;
+	}
 	if (gc->jobs > 0) {
 		gc->freeing = true;
 		return;

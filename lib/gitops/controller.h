@@ -51,6 +51,8 @@ struct gitops_controller_options {
  * A controller over client (whose store runs its watches on loop), with pool for the fetches.
  * All three are borrowed: the controller must be freed before them (its pending fetches are
  * then canceled; their completions, which run when the pool finishes them, only free memory).
+ * pool may be NULL: the controller then makes its own (two threads), and freeing the
+ * controller waits for the fetch running on it, which stops at its next transfer callback.
  */
 int gitops_controller_new(struct client *client, korch_loop *loop, struct pool *pool,
 			  const struct gitops_controller_options *opts,
@@ -58,6 +60,22 @@ int gitops_controller_new(struct client *client, korch_loop *loop, struct pool *
 
 /* Starts the informers; syncs begin on the loop. */
 int gitops_controller_start(struct gitops_controller *gc, korch_error **err);
+
+/*
+ * What korchd (or an embedding program) calls: a controller over client on loop, with its own
+ * worker pool, its caches under DATA_DIR/gitops, started. As controller_manager_new() and
+ * _start(), client must be over a store opened with loop. Free with gitops_controller_free()
+ * before the client, store and loop.
+ *
+ *     struct gitops_controller *gc;
+ *     gitops_controller_run(client, loop, "/var/lib/korch", &gc, &err);
+ *     ... korch_loop_run(loop) ...
+ *     gitops_controller_free(gc);
+ *
+ * It takes no leader Lease: run one per store (korchd runs one).
+ */
+int gitops_controller_run(struct client *client, korch_loop *loop, const char *data_dir,
+			  struct gitops_controller **ret, korch_error **err);
 
 /*
  * Asks for a fetch and sync of ns/name as soon as the loop gets to it, as a sync request does

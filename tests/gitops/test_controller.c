@@ -21,6 +21,7 @@
 #include "base/loop.h"
 #include "base/pool.h"
 #include "base/strbuf.h"
+#include "controller/controller.h"
 #include "gitops/controller.h"
 #include "repo.h"
 
@@ -476,6 +477,134 @@ test_deleted(void **state)
 	assert_int_equal(e->syncs, 1);
 }
 
+/* The images of the ReplicaSets in default and their spec.replicas, by image: "IMAGE=N ...". */
+static char *
+replicasets(struct cenv *e)
+{
+	_cleanup_json_ json_t *list = NULL;
+	assert_int_equal(client_list(e->client, kind_lookup("apps/v1", "ReplicaSet"), "default",
+				     NULL, &list, NULL),
+			 0);
+	struct strbuf out = STRBUF_INIT;
+	char lines[8][160];
+	size_t n = 0;
+	json_t *rs;
+	size_t i;
+	json_array_foreach (json_object_get(list, "items"), i, rs) {
+		if (n == 8)
+			break;
+		snprintf(lines[n++], sizeof(lines[0]), "%s=%lld", image_of(rs),
+			 (long long)json_integer_value(
+				 json_object_get(json_object_get(rs, "spec"), "replicas")));
+	}
+	qsort(lines, n, sizeof(lines[0]), (int (*)(const void *, const void *))strcmp);
+	for (i = 0; i < n; i++)
+		strbuf_printf(&out, "%s%s", i ? " " : "", lines[i]);
+	return strbuf_steal(&out);
+}
+
+/* Runs the loop (real time for the fetches) until the ReplicaSets are want. */
+static void
+wait_replicasets(struct cenv *e, const char *want)
+{
+	char *got = NULL;
+	for (int i = 0; i < 300; i++) {
+		free(got);
+		got = replicasets(e);
+		if (strcmp(got, want) == 0)
+			break;
+		korch_loop_dispatch(e->loop, 50, NULL);
+	}
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* The Ready condition "STATUS|REASON|MESSAGE" of the GitRepository. */
+static char *
+ready(struct cenv *e)
+{
+	_cleanup_json_ json_t *repo = get(e, "gitops.korch.io/v1", "GitRepository", "apps");
+	json_t *c;
+	size_t i;
+	json_array_foreach (json_object_get(json_object_get(repo, "status"), "conditions"), i, c) {
+		if (strcmp(json_string_value(json_object_get(c, "type")), "Ready") != 0)
+			continue;
+		char *out = NULL;
+		assert_true(asprintf(&out, "%s|%s|%s",
+				     json_string_value(json_object_get(c, "status")),
+				     json_string_value(json_object_get(c, "reason")),
+				     json_string_value(json_object_get(c, "message"))) > 0);
+		return out;
+	}
+	return strdup("(none)");
+}
+
+static void
+wait_ready(struct cenv *e, const char *want)
+{
+	char *got = NULL;
+	for (int i = 0; i < 300; i++) {
+		free(got);
+		got = ready(e);
+		if (strcmp(got, want) == 0)
+			break;
+		korch_loop_dispatch(e->loop, 50, NULL);
+	}
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/*
+ * Started as korchd starts it (gitops_controller_run: its own pool, no report hook), beside
+ * lib/controller's deployment and replicaset controllers: a commit changing an image rolls the
+ * Deployment (a second ReplicaSet, for the new image), the repository reports the rollout as
+ * progress, and what the deployment controller writes to the Deployment (its revision
+ * annotation, its status) is not drift: once settled nothing writes any more.
+ */
+static void
+test_rollout(void **state)
+{
+	struct cenv *e = *state;
+	gitops_controller_free(e->gc);
+	e->gc = NULL;
+	char sha1[41], sha2[41], want[512];
+	commit_web(e, "registry.example/web:1", sha1);
+	add_repo(e, NULL);
+	const char *const names[] = { "deployment", "replicaset", NULL };
+	struct controller_manager_options mo = { .no_leader_election = true, .controllers = names };
+	struct controller_manager *cm = NULL;
+	assert_int_equal(controller_manager_new(e->client, e->loop, &mo, &cm, NULL), 0);
+	assert_int_equal(controller_manager_start(cm, NULL), 0);
+	assert_int_equal(gitops_controller_run(e->client, e->loop, e->dir, &e->gc, NULL), 0);
+	wait_replicasets(e, "registry.example/web:1=1");
+	snprintf(want, sizeof(want),
+		 "Unknown|Progressing|Applied revision main@sha1:%s; Deployment default/web: 0 of "
+		 "1 replicas available",
+		 sha1);
+	wait_ready(e, want);
+
+	commit_web(e, "registry.example/web:2", sha2);
+	advance(e, 61);
+	/* maxSurge 25% of 1 is 1, maxUnavailable 0: the new ReplicaSet beside the old one. */
+	wait_replicasets(e, "registry.example/web:1=1 registry.example/web:2=1");
+	_cleanup_json_ json_t *repo = get(e, "gitops.korch.io/v1", "GitRepository", "apps");
+	assert_string_equal(status_str(repo, "lastAppliedCommit"), sha2);
+	snprintf(want, sizeof(want),
+		 "Unknown|Progressing|Applied revision main@sha1:%s; Deployment default/web: 0 of "
+		 "1 replicas available",
+		 sha2);
+	wait_ready(e, want);
+
+	/* Settled: the controllers and GitOps leave each other alone. */
+	pump(e);
+	int64_t rev = revision(e);
+	pump(e);
+	assert_int_equal(revision(e), rev);
+	gitops_controller_free(e->gc);
+	e->gc = NULL;
+	controller_manager_free(cm);
+}
+
 int
 main(void)
 {
@@ -486,6 +615,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_suspend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollout, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
