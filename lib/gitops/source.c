@@ -7,10 +7,12 @@
  * Everything here blocks (network, disk) and touches no loop: the controller runs it on the
  * worker pool, korch_gitops_sync() on the caller's thread.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <git2.h>
 #include <nettle/sha2.h>
 
@@ -278,6 +280,26 @@ peel_commit(git_repository *repo, const git_oid *id, git_oid *ret)
 	return r;
 }
 
+/*
+ * A local repository (a path, or a file:// URL without escapes) that is not there: libgit2
+ * would only say "unsupported URL protocol", so say what is wrong here.
+ */
+static int
+check_local(const char *url, korch_error **err)
+{
+	const char *path = startswith(url, "file://");
+	if (!path && url[0] == '/')
+		path = url;
+	if (!path || strchr(path, '%'))
+		return 0;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return error_errno(err, errno, "fetch %s", url);
+	if (git_repository_open_ext(NULL, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return error_set(err, KORCH_ESYSTEM, "fetch %s: not a git repository", url);
+	return 0;
+}
+
 int
 gitops_fetch(struct gitops_cache *c, const struct gitops_source *s,
 	     const struct gitops_creds *creds, const bool *cancel, char ret_commit[static 41],
@@ -297,6 +319,9 @@ gitops_fetch(struct gitops_cache *c, const struct gitops_source *s,
 			return 0;
 		}
 	}
+	int r = check_local(s->url, err);
+	if (r < 0)
+		return r;
 	struct fetch_ctx ctx = { .creds = creds, .cancel = cancel };
 	git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
 	cb.credentials = cred_cb;
@@ -325,7 +350,7 @@ gitops_fetch(struct gitops_cache *c, const struct gitops_source *s,
 	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	if (git_remote_create_with_opts(&remote, s->url, &ro) < 0)
 		return git_fail(err, KORCH_ESYSTEM, "fetch %s", s->url);
-	int r = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, &proxy, &headers);
+	r = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, &proxy, &headers);
 	if (r < 0) {
 		r = fetch_fail(&ctx, s->url, err);
 		git_remote_free(remote);

@@ -76,4 +76,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
+# The test stops reading after the port: nothing more goes to the pipe.
+sys.stdout = open(os.devnull, "w")
 server.serve_forever()

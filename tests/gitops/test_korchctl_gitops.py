@@ -189,12 +189,18 @@ class Gitops(unittest.TestCase):
         self.ok("gitops", "add", "apps", "--url", self.repo, "--path", "deploy")
         rc, out, err = self.run_ctl("gitops", "sync", "apps")
         self.assertEqual(rc, 1)
-        self.assertTrue(err.startswith("error: deploy/bad.yaml:"), err)
+        bad = ("deploy/bad.yaml:3:1: did not find expected ',' or '}' (while parsing a flow "
+               "mapping at line 2)")
+        self.assertEqual(err, "error: " + bad + "\n")
         rc, out, err = self.run_ctl("gitops", "diff", "apps")
-        self.assertEqual(rc, 2)
-        self.assertTrue(err.startswith("error: deploy/bad.yaml:"), err)
-        self.assertIn("Ready:        False ManifestInvalid: deploy/bad.yaml:",
+        self.assertEqual((rc, err), (2, "error: " + bad + "\n"))
+        self.assertIn("Ready:        False ManifestInvalid: " + bad + "\n",
                       self.ok("gitops", "status", "apps"))
+        # A repository that is not there.
+        self.ok("gitops", "add", "gone", "--url", self.dir + "/gone")
+        rc, out, err = self.run_ctl("gitops", "sync", "gone")
+        self.assertEqual((rc, err), (1, "error: fetch %s/gone: No such file or directory\n"
+                                        % self.dir))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/json.h"
 #include "env.h"
@@ -311,7 +312,8 @@ test_bad_commit(void **state)
 	korch_error *err = NULL;
 	assert_int_equal(sync_repo(e, &err), KORCH_EINVALID);
 	const char *msg = korch_error_message(err);
-	assert_true(strncmp(msg, "deploy/zz-broken.yaml:6:1: ", 27) == 0);
+	assert_string_equal(msg, "deploy/zz-broken.yaml:6:1: did not find expected ',' or ']' "
+				 "(while parsing a flow sequence at line 5)");
 	_cleanup_json_ json_t *after = get(e, "apps/v1", "Deployment", "default", "web");
 	assert_string_equal(str_at(before, "metadata.resourceVersion"),
 			    str_at(after, "metadata.resourceVersion"));
@@ -602,13 +604,21 @@ test_errors(void **state)
 	add_repo(e, url, "  path: deploy\n");
 	korch_error *err = NULL;
 	assert_int_equal(sync_repo(e, &err), KORCH_ESYSTEM);
-	snprintf(want, sizeof(want), "fetch %s: ", url);
-	assert_true(strncmp(korch_error_message(err), want, strlen(want)) == 0);
+	snprintf(want, sizeof(want), "fetch %s: No such file or directory", url);
+	assert_string_equal(korch_error_message(err), want);
 	korch_error_free(err);
 	_cleanup_json_ json_t *repo = get_repo(e);
-	char *ready = condition_text(repo, "Ready");
-	assert_true(strncmp(ready, "False|FetchFailed|fetch ", 24) == 0);
-	free(ready);
+	char ready[1024];
+	snprintf(ready, sizeof(ready), "False|FetchFailed|%s", want);
+	assert_condition(repo, "Ready", ready);
+	/* A folder that is not a repository, by file:// URL. */
+	snprintf(url, sizeof(url), "file://%s/deploy", e->dir);
+	char folder[256];
+	snprintf(folder, sizeof(folder), "%s/deploy", e->dir);
+	assert_int_equal(mkdir(folder, 0755), 0);
+	add_repo(e, url, "  path: deploy\n");
+	snprintf(want, sizeof(want), "fetch %s: not a git repository", url);
+	expect_failure(e, KORCH_ESYSTEM, want, "FetchFailed");
 
 	/* A Secret that is not there. */
 	add_repo(e, e->repo_path, "  path: deploy\n  secretRef: {name: creds}\n");
