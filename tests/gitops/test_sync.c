@@ -522,9 +522,25 @@ test_namespaces(void **state)
 		  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: team\n");
 	trepo_put(&e->repo, "team/b-config.json",
 		  "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\"}}");
+	trepo_put(&e->repo, "team/sub/c-config.yml",
+		  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: team\n");
+	trepo_put(&e->repo, "team/.hidden/d-config.yaml",
+		  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n  namespace: team\n");
 	trepo_commit(&e->repo, "main", "team", sha);
 	add_repo(e, e->repo_path, "  path: team\n");
 	sync_ok(e);
+	/* .yaml, .json and .yml, in subfolders too; dot-folders skipped. The inventory is in
+	 * (group, kind, namespace, name) order. */
+	_cleanup_json_ json_t *r1 = get_repo(e);
+	char *inv = json_dumps(json_object_get(json_object_get(r1, "status"), "inventory"),
+			       JSON_COMPACT);
+	assert_string_equal(
+		inv, "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"namespace\":\"default\","
+		     "\"name\":\"b\"},{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+		     "\"namespace\":\"team\",\"name\":\"a\"},{\"apiVersion\":\"v1\","
+		     "\"kind\":\"ConfigMap\",\"namespace\":\"team\",\"name\":\"c\"},"
+		     "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"name\":\"team\"}]");
+	free(inv);
 	_cleanup_json_ json_t *ns = get(e, "v1", "Namespace", NULL, "team");
 	assert_non_null(ns);
 	_cleanup_json_ json_t *a = get(e, "v1", "ConfigMap", "team", "a");
