@@ -503,14 +503,14 @@ replicasets(struct cenv *e)
 	return strbuf_steal(&out);
 }
 
-/* Runs the loop (real time for the fetches) until the ReplicaSets are want. */
+/* Runs the loop (real time for the fetches) until what(e) is want. */
 static void
-wait_replicasets(struct cenv *e, const char *want)
+wait_for(struct cenv *e, char *(*what)(struct cenv *e), const char *want)
 {
 	char *got = NULL;
 	for (int i = 0; i < 300; i++) {
 		free(got);
-		got = replicasets(e);
+		got = what(e);
 		if (strcmp(got, want) == 0)
 			break;
 		korch_loop_dispatch(e->loop, 50, NULL);
@@ -539,21 +539,6 @@ ready(struct cenv *e)
 	return strdup("(none)");
 }
 
-static void
-wait_ready(struct cenv *e, const char *want)
-{
-	char *got = NULL;
-	for (int i = 0; i < 300; i++) {
-		free(got);
-		got = ready(e);
-		if (strcmp(got, want) == 0)
-			break;
-		korch_loop_dispatch(e->loop, 50, NULL);
-	}
-	assert_string_equal(got, want);
-	free(got);
-}
-
 /*
  * Started as korchd starts it (gitops_controller_run: its own pool, no report hook), beside
  * lib/controller's deployment and replicaset controllers: a commit changing an image rolls the
@@ -576,24 +561,24 @@ test_rollout(void **state)
 	assert_int_equal(controller_manager_new(e->client, e->loop, &mo, &cm, NULL), 0);
 	assert_int_equal(controller_manager_start(cm, NULL), 0);
 	assert_int_equal(gitops_controller_run(e->client, e->loop, e->dir, &e->gc, NULL), 0);
-	wait_replicasets(e, "registry.example/web:1=1");
+	wait_for(e, replicasets, "registry.example/web:1=1");
 	snprintf(want, sizeof(want),
 		 "Unknown|Progressing|Applied revision main@sha1:%s; Deployment default/web: 0 of "
 		 "1 replicas available",
 		 sha1);
-	wait_ready(e, want);
+	wait_for(e, ready, want);
 
 	commit_web(e, "registry.example/web:2", sha2);
 	advance(e, 61);
 	/* maxSurge 25% of 1 is 1, maxUnavailable 0: the new ReplicaSet beside the old one. */
-	wait_replicasets(e, "registry.example/web:1=1 registry.example/web:2=1");
+	wait_for(e, replicasets, "registry.example/web:1=1 registry.example/web:2=1");
 	_cleanup_json_ json_t *repo = get(e, "gitops.korch.io/v1", "GitRepository", "apps");
 	assert_string_equal(status_str(repo, "lastAppliedCommit"), sha2);
 	snprintf(want, sizeof(want),
 		 "Unknown|Progressing|Applied revision main@sha1:%s; Deployment default/web: 0 of "
 		 "1 replicas available",
 		 sha2);
-	wait_ready(e, want);
+	wait_for(e, ready, want);
 
 	/* Settled: the controllers and GitOps leave each other alone. */
 	pump(e);
