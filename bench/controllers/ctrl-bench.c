@@ -80,11 +80,11 @@ struct bench {
 	char (*nodes)[32];              /* node names */
 	struct node_backend **backends; /* each node's simulated runtime */
 	struct node_agent **agents;     /* each node's agent */
-	int n_nodes;
-	int next_node;
-	int replicas;
-	size_t converged;    /* Deployments done */
-	struct hashmap done; /* their keys */
+	int n_nodes;                    /* nodes (agents) */
+	int next_node;                  /* the binder's round robin */
+	int replicas;                   /* per Deployment */
+	size_t converged;               /* Deployments done */
+	struct hashmap done;            /* their keys */
 };
 
 static void

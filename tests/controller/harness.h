@@ -54,13 +54,13 @@ struct cluster {
 	struct controller_manager *cm; /* the manager, or NULL */
 	bool binder;                   /* stand-in: bind pending pods to nodes */
 	struct cluster_node nodes[8];  /* the nodes, in the order added */
-	size_t n_nodes;
-	int64_t stats_interval_ns; /* agents' usage sampling period; 0: theirs (10 s) */
-	int32_t node_max_pods;     /* pods an agent admits; 0: theirs (110) */
-	size_t next_node;          /* the binder's round robin */
-	struct informer *pods;     /* the binder's view of pods */
-	struct hashmap dirty;      /* pod keys the binder should look at */
-	bool binder_started;       /* pods informer running */
+	size_t n_nodes;                /* nodes in use */
+	int64_t stats_interval_ns;     /* agents' usage sampling period; 0: theirs (10 s) */
+	int32_t node_max_pods;         /* pods an agent admits; 0: theirs (110) */
+	size_t next_node;              /* the binder's round robin */
+	struct informer *pods;         /* the binder's view of pods */
+	struct hashmap dirty;          /* pod keys the binder should look at */
+	bool binder_started;           /* pods informer running */
 	/* Called after every dispatch: invariants checked at every step. */
 	void (*on_step)(struct cluster *c, void *userdata);
 	void *on_step_userdata;
