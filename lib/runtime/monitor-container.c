@@ -570,8 +570,10 @@ mcontainer_record_exit(struct mcontainer *c, int wait_status, bool known, const 
 					: c->exit.oom  ? "OOMKilled"
 					: c->exit.code ? "Error"
 						       : "Completed");
-	bool eof = stream_drain(&c->out, SIZE_MAX) & stream_drain(&c->err, SIZE_MAX);
-	if (eof) {
+	/* Both streams are drained, whatever the first one says. */
+	bool out_eof = stream_drain(&c->out, SIZE_MAX);
+	bool err_eof = stream_drain(&c->err, SIZE_MAX);
+	if (out_eof && err_eof) {
 		finish(c);
 		return;
 	}

@@ -378,10 +378,10 @@ apply_delete(struct store *s, struct store_op *op, int64_t hid, int64_t now_ns, 
 {
 	struct obj_row row = { 0 };
 	int r = load_current(s, op, &row, u, err);
-	_cleanup_free_ char *old_labels = row.labels;
-	if (r < 0)
-		return r;
-	return delete_object(s, &op->key, &row, hid, now_ns, err);
+	if (r == 0)
+		r = delete_object(s, &op->key, &row, hid, now_ns, err);
+	free(row.labels);
+	return r;
 }
 
 /* Checks what can be checked before taking the write lock. */
