@@ -28,12 +28,15 @@ struct list_pos {
 	char *name;  /* last key examined: name */
 };
 
-/* A key changed after the list's revision, with its value at that revision. */
+/*
+ * A key the live scan cannot show (changed after the list's revision, or after the label
+ * index's position), with its version at the list's revision.
+ */
 struct changed {
-	char *ns;    /* namespace */
-	char *name;  /* name */
-	json_t *obj; /* the version current at the list's revision */
-	char *text;  /* the same as stored */
+	char *ns;     /* namespace */
+	char *name;   /* name */
+	char *labels; /* that version's metadata.labels as stored, or NULL */
+	char *text;   /* that version as stored */
 };
 
 static int
@@ -121,17 +124,29 @@ key_cmp(const char *ns_a, const char *name_a, const char *ns_b, const char *name
 	return c ? c : strcmp(name_a, name_b);
 }
 
-/* Whether every equality requirement holds on obj's labels. */
-static bool
-labels_match(const json_t *obj, const struct store_label *labels, size_t n)
+/* Whether every equality requirement holds on a labels text as stored (NULL: none). */
+static int
+labels_match(const char *text, const struct store_label *req, size_t n, bool *ret,
+	     korch_error **err)
 {
-	const json_t *l = json_object_get(json_object_get(obj, "metadata"), "labels");
-	for (size_t i = 0; i < n; i++) {
-		const json_t *v = json_object_get(l, labels[i].key);
-		if (!json_is_string(v) || !streq(json_string_value(v), labels[i].value))
-			return false;
+	*ret = true;
+	if (n == 0)
+		return 0;
+	*ret = false;
+	if (!text)
+		return 0;
+	json_t *l = NULL;
+	int r = store_parse_value(text, (int)strlen(text), &l, err);
+	if (r < 0)
+		return r;
+	bool ok = true;
+	for (size_t i = 0; i < n && ok; i++) {
+		const json_t *v = json_object_get(l, req[i].key);
+		ok = json_is_string(v) && streq(json_string_value(v), req[i].value);
 	}
-	return true;
+	json_decref(l);
+	*ret = ok;
+	return 0;
 }
 
 /*
@@ -151,17 +166,17 @@ label_stmt(struct store *s, bool ns, size_t n, bool *ret_owned, korch_error **er
 	}
 	_cleanup_strbuf_ struct strbuf sql = STRBUF_INIT;
 	strbuf_puts(&sql, "SELECT l.ns, l.name, h.value FROM labels l"
-			  " JOIN objects o ON o.grp = l.grp AND o.res = l.res AND o.ns = l.ns"
-			  " AND o.name = l.name JOIN history h ON h.id = o.hid"
-			  " WHERE l.grp = ?1 AND l.res = ?2 AND l.key = ?6 AND l.value = ?7 AND ");
-	strbuf_puts(&sql, ns ? "l.ns = ?3 AND l.name > ?4" : "(l.ns, l.name) > (?3, ?4)");
-	strbuf_puts(&sql, " AND o.mod_rev <= ?5");
+			  " JOIN objects o ON o.res = l.res AND o.ns = l.ns AND o.name = l.name"
+			  " JOIN history h ON h.id = o.hid"
+			  " WHERE l.res = ?1 AND l.key = ?5 AND l.value = ?6 AND ");
+	strbuf_puts(&sql, ns ? "l.ns = ?2 AND l.name > ?3" : "(l.ns, l.name) > (?2, ?3)");
+	strbuf_puts(&sql, " AND o.hid < ?4");
 	for (size_t i = 1; i < n; i++)
 		strbuf_printf(&sql,
-			      " AND EXISTS (SELECT 1 FROM labels x WHERE x.grp = ?1 AND x.res = ?2"
+			      " AND EXISTS (SELECT 1 FROM labels x WHERE x.res = ?1"
 			      " AND x.key = ?%zu AND x.value = ?%zu AND x.ns = l.ns"
 			      " AND x.name = l.name)",
-			      6 + 2 * i, 7 + 2 * i);
+			      5 + 2 * i, 6 + 2 * i);
 	strbuf_puts(&sql, " ORDER BY l.ns, l.name");
 	if (sql.oom) {
 		error_oom(err);
@@ -179,56 +194,118 @@ label_stmt(struct store *s, bool ns, size_t n, bool *ret_owned, korch_error **er
 	return st;
 }
 
-/* Loads the keys changed after rev (that existed at rev), with their value at rev, in order. */
-static int
-load_changed(struct store *s, const struct store_list_options *o, const struct list_pos *start,
-	     struct changed **ret, size_t *ret_n, korch_error **err)
+static char *
+col_dup(sqlite3_stmt *st, int col)
 {
-	sqlite3_stmt *st = store_stmt(s, STMT_LIST_CHANGED, err);
-	if (!st)
-		return KORCH_ESYSTEM;
-	sqlite3_bind_int64(st, 1, HIST_ID_AFTER(start->rev));
-	sqlite3_bind_text(st, 2, o->group, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, o->resource, -1, SQLITE_STATIC);
-	if (o->ns)
-		sqlite3_bind_text(st, 4, o->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, start->name, -1, SQLITE_TRANSIENT);
-	struct changed *v = NULL;
-	size_t n = 0, cap = 0;
+	const char *t = (const char *)sqlite3_column_text(st, col);
+	return t ? strdup(t) : NULL;
+}
+
+static void
+changed_free(struct changed *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].ns);
+		free(v[i].name);
+		free(v[i].labels);
+		free(v[i].text);
+	}
+	free(v);
+}
+
+/* Appends st's rows to *v: ns, name, then (labels, value) at the given columns. */
+static int
+changed_read(struct store *s, sqlite3_stmt *st, int type_col, int labels_col, struct changed **v,
+	     size_t *n, size_t *cap, korch_error **err)
+{
 	int rc, r = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct changed *c = VEC_PUSH(v, n, cap);
+		/* A key whose last version there is a delete: absent at the revision. */
+		if (type_col >= 0 && sqlite3_column_int(st, type_col) == HIST_DELETE)
+			continue;
+		struct changed *c = VEC_PUSH(*v, *n, *cap);
 		if (!c) {
 			r = error_oom(err);
 			break;
 		}
-		c->ns = strdup((const char *)sqlite3_column_text(st, 0));
-		c->name = strdup((const char *)sqlite3_column_text(st, 1));
-		if (!c->ns || !c->name) {
+		*c = (struct changed){ col_dup(st, 0), col_dup(st, 1), col_dup(st, labels_col),
+				       col_dup(st, labels_col + 1) };
+		if (!c->ns || !c->name || !c->text ||
+		    (!c->labels && sqlite3_column_type(st, labels_col) != SQLITE_NULL)) {
 			r = error_oom(err);
 			break;
 		}
-		if (!(c->text = strdup((const char *)sqlite3_column_text(st, 2)))) {
-			r = error_oom(err);
-			break;
-		}
-		if ((r = store_parse_value(c->text, sqlite3_column_bytes(st, 2), &c->obj, err)) < 0)
-			break;
 	}
 	sqlite3_reset(st);
 	if (r == 0 && rc != SQLITE_DONE)
 		r = store_sqlite_error(s, rc, err, "read history");
-	if (r < 0) {
-		for (size_t i = 0; i < n; i++) {
-			free(v[i].ns);
-			free(v[i].name);
-			free(v[i].text);
-			json_decref(v[i].obj);
+	return r;
+}
+
+static int
+changed_cmp(const void *a, const void *b)
+{
+	const struct changed *x = a, *y = b;
+	return key_cmp(x->ns, x->name, y->ns, y->name);
+}
+
+/* Where a page's scan stops trusting the live objects, and what it reads from history instead. */
+struct page_bounds {
+	int64_t res;     /* the resource's id (0: it has no row, so no objects) */
+	int64_t rev_id;  /* the first history id after the list's revision */
+	int64_t live_id; /* live objects whose current version is older are taken as they are */
+};
+
+/*
+ * Loads, in key order, the keys the live scan leaves out, with their version at the list's
+ * revision R: keys changed after R keep the version before their first change (when it is older
+ * than live_id), and keys written in [live_id, R's end) (the label index has not reached them
+ * yet) their last version there.
+ */
+static int
+load_changed(struct store *s, const struct store_list_options *o, const struct list_pos *start,
+	     const struct page_bounds *b, int64_t cur, struct changed **ret, size_t *ret_n,
+	     korch_error **err)
+{
+	struct changed *v = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	if (start->rev < cur) {
+		sqlite3_stmt *st = store_stmt(s, STMT_LIST_CHANGED, err);
+		if (!st)
+			return KORCH_ESYSTEM;
+		sqlite3_bind_int64(st, 1, b->rev_id);
+		sqlite3_bind_int64(st, 2, b->live_id);
+		sqlite3_bind_int64(st, 3, b->res);
+		if (o->ns)
+			sqlite3_bind_text(st, 4, o->ns, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 6, start->name, -1, SQLITE_TRANSIENT);
+		r = changed_read(s, st, -1, 2, &v, &n, &cap, err);
+	}
+	size_t n_changed = n;
+	if (r == 0 && b->live_id < b->rev_id) {
+		sqlite3_stmt *st = store_stmt(s, STMT_LIST_TAIL, err);
+		if (!st) {
+			changed_free(v, n);
+			return KORCH_ESYSTEM;
 		}
-		free(v);
+		sqlite3_bind_int64(st, 1, b->live_id);
+		sqlite3_bind_int64(st, 2, b->rev_id);
+		sqlite3_bind_int64(st, 3, b->res);
+		if (o->ns)
+			sqlite3_bind_text(st, 4, o->ns, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 6, start->name, -1, SQLITE_TRANSIENT);
+		r = changed_read(s, st, 3, 4, &v, &n, &cap, err);
+	}
+	if (r < 0) {
+		changed_free(v, n);
 		return r;
 	}
+	/* Two sorted runs of different keys. */
+	if (n_changed && n > n_changed)
+		qsort(v, n, sizeof(*v), changed_cmp);
 	*ret = v;
 	*ret_n = n;
 	return 0;
@@ -255,16 +332,16 @@ scan_step(struct store *s, struct scan *sc, korch_error **err)
 
 static int
 scan_open(struct store *s, const struct store_list_options *o, const struct list_pos *start,
-	  struct scan *sc, korch_error **err)
+	  const struct page_bounds *b, struct scan *sc, korch_error **err)
 {
 	if (o->n_labels > 0) {
 		sc->st = label_stmt(s, o->ns != NULL, o->n_labels, &sc->st_owned, err);
 		if (!sc->st)
 			return KORCH_ESYSTEM;
 		for (size_t i = 0; i < o->n_labels; i++) {
-			sqlite3_bind_text(sc->st, 6 + 2 * (int)i, o->labels[i].key, -1,
+			sqlite3_bind_text(sc->st, 5 + 2 * (int)i, o->labels[i].key, -1,
 					  SQLITE_STATIC);
-			sqlite3_bind_text(sc->st, 7 + 2 * (int)i, o->labels[i].value, -1,
+			sqlite3_bind_text(sc->st, 6 + 2 * (int)i, o->labels[i].value, -1,
 					  SQLITE_STATIC);
 		}
 	} else {
@@ -272,13 +349,12 @@ scan_open(struct store *s, const struct store_list_options *o, const struct list
 		if (!sc->st)
 			return KORCH_ESYSTEM;
 	}
-	sqlite3_bind_text(sc->st, 1, o->group, -1, SQLITE_STATIC);
-	sqlite3_bind_text(sc->st, 2, o->resource, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(sc->st, 1, b->res);
 	/* Copies: the scan replaces start's strings with each key it examines. */
-	sqlite3_bind_text(sc->st, 3, o->ns ? o->ns : start->ns, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(sc->st, 4, o->ns && !streq(o->ns, start->ns) ? "" : start->name, -1,
+	sqlite3_bind_text(sc->st, 2, o->ns ? o->ns : start->ns, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(sc->st, 3, o->ns && !streq(o->ns, start->ns) ? "" : start->name, -1,
 			  SQLITE_TRANSIENT);
-	sqlite3_bind_int64(sc->st, 5, start->rev);
+	sqlite3_bind_int64(sc->st, 4, b->live_id);
 	return scan_step(s, sc, err);
 }
 
@@ -291,20 +367,14 @@ scan_close(struct scan *sc)
 		else
 			sqlite3_reset(sc->st);
 	}
-	for (size_t i = 0; i < sc->n_ch; i++) {
-		free(sc->ch[i].ns);
-		free(sc->ch[i].name);
-		free(sc->ch[i].text);
-		json_decref(sc->ch[i].obj);
-	}
-	free(sc->ch);
+	changed_free(sc->ch, sc->n_ch);
 }
 
 /*
  * Takes the next candidate in key order: *ret_item (a new reference: the object, or its text
  * with text_items) and *ret_obj (the parsed object, borrowed from *ret_item or a new reference of
  * its own with text_items; only when a filter needs it); its key is copied into pos. Both are
- * NULL at the end. A changed key whose old labels fail the requirements comes back with *ret_skip
+ * NULL at the end. A changed key whose labels then fail the requirements comes back with *ret_skip
  * set and no item (it still counts as examined).
  */
 static int
@@ -328,15 +398,18 @@ scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, 
 		struct changed *c = &sc->ch[sc->i_ch++];
 		ns = strdup(c->ns);
 		name = strdup(c->name);
-		if (!labels_match(c->obj, o->labels, o->n_labels)) {
+		bool match = false;
+		int len = (int)strlen(c->text);
+		r = labels_match(c->labels, o->labels, o->n_labels, &match, err);
+		if (r < 0 || !match) {
 			*ret_skip = true;
 		} else if (o->text_items) {
-			if (!(item = json_string(c->text)))
+			if (!(item = json_stringn(c->text, (size_t)len)))
 				r = error_oom(err);
 			else if (o->filter)
-				obj = json_incref(c->obj);
+				r = store_parse_value(c->text, len, &obj, err);
 		} else {
-			item = json_incref(c->obj);
+			r = store_parse_value(c->text, len, &item, err);
 		}
 	} else {
 		const char *text = (const char *)sqlite3_column_text(sc->st, 2);
@@ -431,13 +504,22 @@ list_page(struct store *s, const struct store_list_options *o, struct list_pos *
 	  bool *ret_more, korch_error **err)
 {
 	struct scan sc = { 0 };
+	struct page_bounds b = { .rev_id = HIST_ID_AFTER(pos->rev) };
+	int64_t cur = 0, label_pos = 0;
 	int r = 0;
-	int64_t cur = 0;
-	if ((r = store_current_revision(s, &cur, err)) < 0)
+	if ((r = store_current_revision(s, &cur, err)) < 0 ||
+	    (r = store_res_id(s, o->group, o->resource, false, &b.res, err)) < 0)
 		return r;
-	if (pos->rev < cur && (r = load_changed(s, o, pos, &sc.ch, &sc.n_ch, err)) < 0)
+	b.live_id = b.rev_id;
+	if (o->n_labels > 0) {
+		/* The label index shows the live objects as of its position only. */
+		if ((r = store_meta_get(s, "label_pos", &label_pos, err)) < 0)
+			return r;
+		b.live_id = MIN(b.rev_id, label_pos + 1);
+	}
+	if ((r = load_changed(s, o, pos, &b, cur, &sc.ch, &sc.n_ch, err)) < 0)
 		return r;
-	if ((r = scan_open(s, o, pos, &sc, err)) < 0)
+	if ((r = scan_open(s, o, pos, &b, &sc, err)) < 0)
 		goto out;
 	for (;;) {
 		json_t *item = NULL, *obj = NULL;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/codec.h"
 #include "base/error.h"
 #include "base/util.h"
 #include "store/store-internal.h"
@@ -27,52 +28,71 @@ static const char *const stmt_sql[STMT_MAX] = {
 			  " coalesce((SELECT max(id) FROM history), 0) >> 20)",
 	[STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[STMT_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-	[STMT_OBJ_GET] = "SELECT create_rev, mod_rev, hid, lease, labels FROM objects"
-			 " WHERE grp = ?1 AND res = ?2 AND ns = ?3 AND name = ?4",
-	[STMT_OBJ_INSERT] = "INSERT INTO objects"
-			    " (grp, res, ns, name, create_rev, mod_rev, hid, lease, labels)"
-			    " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
-	[STMT_OBJ_UPDATE] = "UPDATE objects SET mod_rev = ?5, hid = ?6, lease = ?7, labels = ?8"
-			    " WHERE grp = ?1 AND res = ?2 AND ns = ?3 AND name = ?4",
-	[STMT_OBJ_DELETE] = "DELETE FROM objects"
-			    " WHERE grp = ?1 AND res = ?2 AND ns = ?3 AND name = ?4",
+	[STMT_RES_GET] = "SELECT id FROM resources WHERE grp = ?1 AND res = ?2",
+	[STMT_RES_INSERT] = "INSERT INTO resources (grp, res) VALUES (?1, ?2)",
+	[STMT_OBJ_GET] = "SELECT create_rev, mod_rev, hid, lease FROM objects"
+			 " WHERE res = ?1 AND ns = ?2 AND name = ?3",
+	[STMT_OBJ_INSERT] = "INSERT INTO objects (res, ns, name, create_rev, mod_rev, hid, lease)"
+			    " VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+	[STMT_OBJ_UPDATE] = "UPDATE objects SET mod_rev = ?4, hid = ?5, lease = ?6"
+			    " WHERE res = ?1 AND ns = ?2 AND name = ?3",
+	[STMT_OBJ_DELETE] = "DELETE FROM objects WHERE res = ?1 AND ns = ?2 AND name = ?3",
 	[STMT_HIST_INSERT] = "INSERT INTO history"
-			     " (id, type, grp, res, ns, name, prev, time_ns, value)"
+			     " (id, type, res, ns, name, prev, time_ns, labels, value)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[STMT_HIST_VALUE] = "SELECT value FROM history WHERE id = ?1",
-	[STMT_LABEL_INSERT] = "INSERT INTO labels (grp, res, key, value, ns, name)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[STMT_LABEL_DELETE] = "DELETE FROM labels WHERE grp = ?1 AND res = ?2 AND key = ?3"
-			      " AND value = ?4 AND ns = ?5 AND name = ?6",
+	[STMT_LABEL_INSERT] = "INSERT OR IGNORE INTO labels (res, key, value, ns, name)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_LABEL_DELETE] = "DELETE FROM labels WHERE res = ?1 AND key = ?2 AND value = ?3"
+			      " AND ns = ?4 AND name = ?5",
+	[STMT_LABEL_TAIL_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM history WHERE id > ?1"
+				  " LIMIT ?2)",
+	/* Per key changed after ?1: its labels then (the version before its first change) and
+	   now (its last version, none when that is a delete). */
+	[STMT_LABEL_TAIL_KEYS] = "SELECT g.res, g.ns, g.name, g.last, l.type, l.labels, p.labels"
+				 " FROM (SELECT res, ns, name, min(id) AS first, max(id) AS last"
+				 " FROM history WHERE id > ?1 GROUP BY res, ns, name) g"
+				 " JOIN history f ON f.id = g.first JOIN history l ON l.id = g.last"
+				 " LEFT JOIN history p ON p.id = f.prev",
 	[STMT_GET] = "SELECT o.create_rev, o.mod_rev, o.lease, h.value"
 		     " FROM objects o JOIN history h ON h.id = o.hid"
-		     " WHERE o.grp = ?1 AND o.res = ?2 AND o.ns = ?3 AND o.name = ?4",
+		     " WHERE o.res = (SELECT id FROM resources WHERE grp = ?1 AND res = ?2)"
+		     " AND o.ns = ?3 AND o.name = ?4",
 	[STMT_LEASE_GET] = "SELECT ttl_s, expiry_ns FROM leases WHERE id = ?1",
 	[STMT_LEASE_INSERT] = "INSERT INTO leases (id, ttl_s, expiry_ns) VALUES (?1, ?2, ?3)",
 	[STMT_LEASE_SET_EXPIRY] = "UPDATE leases SET expiry_ns = ?2 WHERE id = ?1",
 	[STMT_LEASE_DELETE] = "DELETE FROM leases WHERE id = ?1",
-	[STMT_LEASE_KEYS] = "SELECT grp, res, ns, name, hid, labels FROM objects"
-			    " WHERE lease = ?1 LIMIT ?2",
+	[STMT_LEASE_KEYS] = "SELECT o.res, r.grp, r.res, o.ns, o.name, o.hid FROM objects o"
+			    " JOIN resources r ON r.id = o.res WHERE o.lease = ?1 LIMIT ?2",
 	[STMT_LEASE_EXPIRED] = "SELECT id FROM leases WHERE expiry_ns <= ?1"
 			       " ORDER BY expiry_ns LIMIT 1",
 	[STMT_LEASE_NEXT_EXPIRY] = "SELECT MIN(expiry_ns) FROM leases",
+	/* Lists bind ?1 resource, ?2 and ?3 the start key, ?4 the first history id not shown. */
 	[STMT_LIST_ALL] = "SELECT o.ns, o.name, h.value FROM objects o"
 			  " JOIN history h ON h.id = o.hid"
-			  " WHERE o.grp = ?1 AND o.res = ?2 AND (o.ns, o.name) > (?3, ?4)"
-			  " AND o.mod_rev <= ?5 ORDER BY o.ns, o.name",
+			  " WHERE o.res = ?1 AND (o.ns, o.name) > (?2, ?3) AND o.hid < ?4"
+			  " ORDER BY o.ns, o.name",
 	[STMT_LIST_NS] = "SELECT o.ns, o.name, h.value FROM objects o"
 			 " JOIN history h ON h.id = o.hid"
-			 " WHERE o.grp = ?1 AND o.res = ?2 AND o.ns = ?3 AND o.name > ?4"
-			 " AND o.mod_rev <= ?5 ORDER BY o.name",
-	[STMT_LIST_CHANGED] = "SELECT h.ns, h.name, p.value FROM history h"
+			 " WHERE o.res = ?1 AND o.ns = ?2 AND o.name > ?3 AND o.hid < ?4"
+			 " ORDER BY o.name",
+	/* Keys changed from ?1 on whose version before is older than ?2: that version. */
+	[STMT_LIST_CHANGED] = "SELECT h.ns, h.name, p.labels, p.value FROM history h"
 			      " JOIN history p ON p.id = h.prev"
-			      " WHERE h.id >= ?1 AND h.prev < ?1 AND h.grp = ?2 AND h.res = ?3"
+			      " WHERE h.id >= ?1 AND h.prev < ?2 AND h.res = ?3"
 			      " AND (?4 IS NULL OR h.ns = ?4) AND (h.ns, h.name) > (?5, ?6)"
 			      " ORDER BY h.ns, h.name",
-	[STMT_WATCH_ROWS] = "SELECT h.id, h.type, h.grp, h.res, h.ns, h.name, h.value, p.value"
-			    " FROM history h LEFT JOIN history p ON p.id = h.prev"
+	/* Keys written in [?1, ?2): their last version there (SQLite takes the bare columns
+	   from the row of max()). */
+	[STMT_LIST_TAIL] = "SELECT ns, name, max(id), type, labels, value FROM history"
+			   " WHERE id >= ?1 AND id < ?2 AND res = ?3 AND (?4 IS NULL OR ns = ?4)"
+			   " AND (ns, name) > (?5, ?6) GROUP BY ns, name ORDER BY ns, name",
+	[STMT_WATCH_ROWS] = "SELECT h.id, h.type, r.grp, r.res, h.ns, h.name, h.value, p.value"
+			    " FROM history h CROSS JOIN resources r ON r.id = h.res"
+			    " LEFT JOIN history p ON p.id = h.prev"
 			    " WHERE h.id >= ?1 AND h.id < ?2"
-			    " AND (?3 IS NULL OR (h.grp = ?3 AND h.res = ?4))"
+			    " AND (?3 IS NULL OR h.res = (SELECT id FROM resources"
+			    " WHERE grp = ?3 AND res = ?4))"
 			    " AND (?5 IS NULL OR h.ns = ?5) AND (?6 IS NULL OR h.name = ?6)"
 			    " ORDER BY h.id LIMIT ?7",
 	[STMT_COMPACT_ROWS] = "SELECT id, type, prev, time_ns FROM history"
@@ -81,27 +101,34 @@ static const char *const stmt_sql[STMT_MAX] = {
 };
 
 /* The tables every schema version shares, as version 1 created them. */
-#define SCHEMA_V1_TABLES                                                                  \
+#define SCHEMA_META_LEASES                                                                \
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;" \
-	"CREATE TABLE history (id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"            \
-	" grp TEXT NOT NULL, res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"    \
-	" prev INTEGER, time_ns INTEGER NOT NULL, value TEXT);"                           \
 	"CREATE TABLE leases (id INTEGER PRIMARY KEY, ttl_s INTEGER NOT NULL,"            \
 	" expiry_ns INTEGER NOT NULL);"                                                   \
 	"CREATE INDEX leases_expiry ON leases (expiry_ns);"                               \
 	"INSERT INTO meta (key, value) VALUES ('revision', 0), ('compacted', 0),"         \
 	" ('compact_pos', 0);"
 
+/* The tables of version 3, which version 2's migrate into. */
+#define SCHEMA_V3_TABLES(suffix)                                                            \
+	"CREATE TABLE history" suffix " (id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"    \
+	" res INTEGER NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, prev INTEGER,"        \
+	" time_ns INTEGER NOT NULL, labels TEXT, value TEXT);"                              \
+	"CREATE TABLE objects" suffix " (res INTEGER NOT NULL, ns TEXT NOT NULL,"           \
+	" name TEXT NOT NULL, create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL,"       \
+	" hid INTEGER NOT NULL, lease INTEGER, PRIMARY KEY (res, ns, name)) WITHOUT ROWID;" \
+	"CREATE TABLE labels" suffix " (res INTEGER NOT NULL, key TEXT NOT NULL,"           \
+	" value TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"                       \
+	" PRIMARY KEY (res, key, value, ns, name)) WITHOUT ROWID;"
+
+#define SCHEMA_RESOURCES                                                     \
+	"CREATE TABLE resources (id INTEGER PRIMARY KEY, grp TEXT NOT NULL," \
+	" res TEXT NOT NULL, UNIQUE (grp, res));"
+
 /* A new file gets the current schema directly. */
-static const char schema_current[] = SCHEMA_V1_TABLES
-	"CREATE TABLE objects (grp TEXT NOT NULL, res TEXT NOT NULL, ns TEXT NOT NULL,"
-	" name TEXT NOT NULL, create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL,"
-	" hid INTEGER NOT NULL, lease INTEGER, labels TEXT,"
-	" PRIMARY KEY (grp, res, ns, name)) WITHOUT ROWID;"
-	"CREATE INDEX objects_lease ON objects (lease) WHERE lease IS NOT NULL;"
-	"CREATE TABLE labels (grp TEXT NOT NULL, res TEXT NOT NULL, key TEXT NOT NULL,"
-	" value TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"
-	" PRIMARY KEY (grp, res, key, value, ns, name)) WITHOUT ROWID;";
+static const char schema_current[] = SCHEMA_META_LEASES SCHEMA_RESOURCES SCHEMA_V3_TABLES(
+	"") "CREATE INDEX objects_lease ON objects (lease) WHERE lease IS NOT NULL;"
+	    "INSERT INTO meta (key, value) VALUES ('label_pos', 0);";
 
 /*
  * Version 1 -> 2: the label index. Fills labels and objects.labels from the stored objects
@@ -121,9 +148,40 @@ static const char migrate_1_2[] =
 	" FROM objects o JOIN history h ON h.id = o.hid, json_each(h.value, '$.metadata.labels') j"
 	" WHERE json_type(h.value, '$.metadata.labels') = 'object' AND j.type = 'text';";
 
+/*
+ * Version 2 -> 3: (group, resource) interned in resources, so history, objects and label rows
+ * carry a small integer; each history row carries its object's metadata.labels (the label index
+ * is brought up to date from them, in batches, and lists read them for the keys it has not
+ * reached yet); objects lose their labels column. The index starts complete ('label_pos' at
+ * the last history row).
+ */
+static const char migrate_2_3[] = SCHEMA_RESOURCES
+	"INSERT INTO resources (grp, res) SELECT grp, res FROM history"
+	" UNION SELECT grp, res FROM objects UNION SELECT grp, res FROM labels;" SCHEMA_V3_TABLES(
+		"_v3") "INSERT INTO history_v3 (id, type, res, ns, name, prev, time_ns, labels, value)"
+		       " SELECT h.id, h.type, r.id, h.ns, h.name, h.prev, h.time_ns,"
+		       " CASE WHEN json_type(h.value, '$.metadata.labels') = 'object'"
+		       " AND json_extract(h.value, '$.metadata.labels') <> '{}'"
+		       " THEN json_extract(h.value, '$.metadata.labels') END, h.value"
+		       " FROM history h JOIN resources r ON r.grp = h.grp AND r.res = h.res;"
+		       "INSERT INTO objects_v3 (res, ns, name, create_rev, mod_rev, hid, lease)"
+		       " SELECT r.id, o.ns, o.name, o.create_rev, o.mod_rev, o.hid, o.lease"
+		       " FROM objects o JOIN resources r ON r.grp = o.grp AND r.res = o.res;"
+		       "INSERT INTO labels_v3 (res, key, value, ns, name)"
+		       " SELECT r.id, l.key, l.value, l.ns, l.name"
+		       " FROM labels l JOIN resources r ON r.grp = l.grp AND r.res = l.res;"
+		       "DROP TABLE history; DROP TABLE objects; DROP TABLE labels;"
+		       "ALTER TABLE history_v3 RENAME TO history;"
+		       "ALTER TABLE objects_v3 RENAME TO objects;"
+		       "ALTER TABLE labels_v3 RENAME TO labels;"
+		       "CREATE INDEX objects_lease ON objects (lease) WHERE lease IS NOT NULL;"
+		       "INSERT OR REPLACE INTO meta (key, value)"
+		       " VALUES ('label_pos', coalesce((SELECT max(id) FROM history), 0));";
+
 /* migrations[i] takes a file from version i + 1 to i + 2. */
 static const char *const migrations[STORE_SCHEMA_VERSION - 1] = {
 	migrate_1_2,
+	migrate_2_3,
 };
 
 /* ---- errors and statements ---- */
@@ -216,6 +274,7 @@ store_begin_write(struct store *s, korch_error **err)
 	if (s->in_txn)
 		return error_set(err, KORCH_EINVALID, "store %s: a transaction is already open",
 				 s->path);
+	store_res_forget(s);
 	sqlite3_stmt *st = store_stmt(s, STMT_BEGIN_IMMEDIATE, err);
 	if (!st)
 		return KORCH_ESYSTEM;
@@ -232,6 +291,7 @@ store_begin_read(struct store *s, korch_error **err)
 	if (s->in_txn)
 		return error_set(err, KORCH_EINVALID, "store %s: a transaction is already open",
 				 s->path);
+	store_res_forget(s);
 	sqlite3_stmt *st = store_stmt(s, STMT_BEGIN, err);
 	if (!st)
 		return KORCH_ESYSTEM;
@@ -262,6 +322,8 @@ store_commit_txn(struct store *s, korch_error **err)
 void
 store_rollback(struct store *s)
 {
+	/* What the transaction counted is not there. */
+	s->label_tail_rev = -1;
 	if (!sqlite3_get_autocommit(s->db)) {
 		sqlite3_stmt *st = store_stmt(s, STMT_ROLLBACK, NULL);
 		if (st)
@@ -346,13 +408,14 @@ store_key_check(const struct store_key *key, korch_error **err)
 int
 store_parse_value(const char *text, int len, json_t **ret, korch_error **err)
 {
-	json_error_t jerr;
-	json_t *v = json_loadb(text ? text : "", len > 0 ? (size_t)len : 0, 0, &jerr);
-	if (!v)
-		return error_set(err, KORCH_ESYSTEM,
-				 "stored object is not valid JSON: %s (line %d)", jerr.text,
-				 jerr.line);
-	*ret = v;
+	_cleanup_error_ korch_error *e = NULL;
+	int r = codec_json_decode_stored(text ? text : "", len > 0 ? (size_t)len : 0, ret, &e);
+	/* Not the caller's input: the file holds something korch did not write. */
+	if (r == KORCH_EINVALID)
+		return error_set(err, KORCH_ESYSTEM, "stored object is not valid JSON: %s",
+				 korch_error_message(e));
+	if (r < 0)
+		return error_propagate(err, &e, r);
 	return 0;
 }
 
@@ -552,6 +615,10 @@ fill_defaults(struct store_options *o)
 		o->compact_interval_ms = 5000;
 	if (o->poll_interval_ms == 0)
 		o->poll_interval_ms = 1000;
+	if (o->label_lag_rows == 0)
+		o->label_lag_rows = LABEL_LAG_DEFAULT;
+	else if (o->label_lag_rows < 0)
+		o->label_lag_rows = 0;
 }
 
 /* fsync of the directory, so that a new database file's name survives a power loss. */
@@ -575,6 +642,7 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 	if (!s)
 		return error_oom(err);
 	s->inotify_fd = -1;
+	s->label_tail_rev = -1;
 	if (opts)
 		s->opts = *opts;
 	fill_defaults(&s->opts);
@@ -630,6 +698,9 @@ store_close(struct store *s)
 	for (size_t i = 0; i < 2; i++)
 		for (size_t j = 0; j < LABEL_STMT_CACHE; j++)
 			sqlite3_finalize(s->label_stmts[i][j]);
+	store_res_forget(s);
+	strbuf_free(&s->value_buf);
+	strbuf_free(&s->labels_buf);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	korch_clock_free(s->own_clock);

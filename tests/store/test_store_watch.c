@@ -423,11 +423,13 @@ test_poll_fallback(void **state)
 		sqlite3_exec(
 			db,
 			"BEGIN IMMEDIATE;"
-			"INSERT INTO history VALUES (1048576, 1, 'apps', 'deployments', 'ns1',"
-			" 'foreign', NULL, 1, '{\"metadata\":{\"name\":\"foreign\","
+			"INSERT INTO resources (grp, res) VALUES ('apps', 'deployments');"
+			"INSERT INTO history VALUES (1048576, 1, (SELECT id FROM resources),"
+			" 'ns1',"
+			" 'foreign', NULL, 1, NULL, '{\"metadata\":{\"name\":\"foreign\","
 			"\"resourceVersion\":\"1\"},\"spec\":{\"n\":7}}');"
-			"INSERT INTO objects VALUES ('apps', 'deployments', 'ns1', 'foreign', 1,"
-			" 1, 1048576, NULL, NULL);"
+			"INSERT INTO objects VALUES ((SELECT id FROM resources), 'ns1', 'foreign', 1,"
+			" 1, 1048576, NULL);"
 			"COMMIT",
 			NULL, NULL, NULL),
 		SQLITE_OK);
