@@ -35,6 +35,46 @@ static const unsigned char byte_class[256] = {
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
+/*
+ * Whether none of the 8 bytes of w needs attention in a string (a control character, '"',
+ * '\\', or a byte of a multi-byte UTF-8 sequence), tested all at once: (x - 0x01..) & ~x has a
+ * byte's top bit set where that byte of x is 0, and only if some byte is.
+ */
+static inline bool
+word_plain(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, tops = 0x8080808080808080ULL;
+	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+	uint64_t below_space = w - ones * 0x20;
+	uint64_t flags = (below_space & ~w) | ((quote - ones) & ~quote) |
+			 ((backslash - ones) & ~backslash) | w;
+	return (flags & tops) == 0;
+}
+
+/*
+ * The first byte of p (before end) that needs attention in a string: byte by byte for the
+ * short strings most are, then 8 bytes at a time.
+ */
+static inline const unsigned char *
+skip_plain(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *short_end = end - p > 16 ? p + 16 : end;
+	while (p < short_end && byte_class[*p] == 0)
+		p++;
+	if (p < short_end || p == end)
+		return p;
+	while (end - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		if (!word_plain(w))
+			break;
+		p += 8;
+	}
+	while (p < end && byte_class[*p] == 0)
+		p++;
+	return p;
+}
+
 /* The containers being encoded, outermost first: cycles show as one of them seen again. */
 struct encoder {
 	struct strbuf *out;  /* where the text goes */
@@ -42,6 +82,40 @@ struct encoder {
 	size_t depth, cap;   /* entries used, allocated */
 	bool invalid;        /* refused (not out of memory) */
 };
+
+/* Makes room for n more bytes in e->out (the common case is one comparison). */
+static inline bool
+room(struct encoder *e, size_t n)
+{
+	struct strbuf *out = e->out;
+	return likely(out->len + n < out->cap) || strbuf_reserve(out, n) == 0;
+}
+
+/* Appends one byte; room() said there is space. */
+static inline void
+put_byte(struct encoder *e, char c)
+{
+	e->out->buf[e->out->len++] = c;
+}
+
+static inline bool
+put_char(struct encoder *e, char c)
+{
+	if (!room(e, 1))
+		return false;
+	put_byte(e, c);
+	return true;
+}
+
+static inline bool
+put_bytes(struct encoder *e, const char *s, size_t n)
+{
+	if (!room(e, n))
+		return false;
+	memcpy(e->out->buf + e->out->len, s, n);
+	e->out->len += n;
+	return true;
+}
 
 /*
  * Appends s as a quoted JSON string the way jansson's dump_string() does without flags: the
@@ -52,17 +126,15 @@ struct encoder {
 static bool
 put_string(struct encoder *e, const char *s, size_t len)
 {
-	struct strbuf *out = e->out;
 	/* At most 6 bytes per input byte (\u00XX), plus the quotes. */
-	if (len > (SIZE_MAX - 3) / 6 || strbuf_reserve(out, 6 * len + 2) < 0)
+	if (len > (SIZE_MAX - 3) / 6 || !room(e, 6 * len + 2))
 		return false;
-	char *o = out->buf + out->len;
+	char *o = e->out->buf + e->out->len;
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	*o++ = '"';
 	while (p < end) {
 		const unsigned char *run = p;
-		while (p < end && byte_class[*p] == 0)
-			p++;
+		p = skip_plain(p, end);
 		memcpy(o, run, (size_t)(p - run));
 		o += p - run;
 		if (p == end)
@@ -99,13 +171,12 @@ put_string(struct encoder *e, const char *s, size_t len)
 		p++;
 	}
 	*o++ = '"';
-	out->len = (size_t)(o - out->buf);
-	out->buf[out->len] = '\0';
+	e->out->len = (size_t)(o - e->out->buf);
 	return true;
 }
 
 static bool
-put_integer(struct strbuf *out, json_int_t v)
+put_integer(struct encoder *e, json_int_t v)
 {
 	char tmp[24], *t = tmp + sizeof(tmp);
 	/* In unsigned arithmetic, so that the most negative value needs no special case. */
@@ -116,7 +187,7 @@ put_integer(struct strbuf *out, json_int_t v)
 	} while (u);
 	if (v < 0)
 		*--t = '-';
-	return strbuf_append(out, t, (size_t)(tmp + sizeof(tmp) - t)) == 0;
+	return put_bytes(e, t, (size_t)(tmp + sizeof(tmp) - t));
 }
 
 /*
@@ -150,39 +221,36 @@ enter(struct encoder *e, const json_t *v)
 static bool
 encode_value(struct encoder *e, const json_t *v)
 {
-	struct strbuf *out = e->out;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
-		if (!enter(e, v) || strbuf_putc(out, '{') < 0)
+		if (!enter(e, v) || !put_char(e, '{'))
 			return false;
 		bool first = true;
 		for (void *it = json_object_iter((json_t *)v); it;
 		     it = json_object_iter_next((json_t *)v, it)) {
-			if (!first && strbuf_putc(out, ',') < 0)
+			if (!first && !put_char(e, ','))
 				return false;
 			first = false;
 			if (!put_string(e, json_object_iter_key(it),
 					json_object_iter_key_len(it)) ||
-			    strbuf_putc(out, ':') < 0 ||
-			    !encode_value(e, json_object_iter_value(it)))
+			    !put_char(e, ':') || !encode_value(e, json_object_iter_value(it)))
 				return false;
 		}
 		e->depth--;
-		return strbuf_putc(out, '}') == 0;
+		return put_char(e, '}');
 	}
 	case JSON_ARRAY: {
-		if (!enter(e, v) || strbuf_putc(out, '[') < 0)
+		if (!enter(e, v) || !put_char(e, '['))
 			return false;
 		size_t n = json_array_size(v);
 		for (size_t i = 0; i < n; i++)
-			if ((i && strbuf_putc(out, ',') < 0) ||
-			    !encode_value(e, json_array_get(v, i)))
+			if ((i && !put_char(e, ',')) || !encode_value(e, json_array_get(v, i)))
 				return false;
 		e->depth--;
-		return strbuf_putc(out, ']') == 0;
+		return put_char(e, ']');
 	}
 	case JSON_STRING: return put_string(e, json_string_value(v), json_string_length(v));
-	case JSON_INTEGER: return put_integer(out, json_integer_value(v));
+	case JSON_INTEGER: return put_integer(e, json_integer_value(v));
 	case JSON_REAL: {
 		/* jansson's real formatting depends on how it was built: let it format. */
 		char buf[128];
@@ -191,11 +259,11 @@ encode_value(struct encoder *e, const json_t *v)
 			e->invalid = true;
 			return false;
 		}
-		return strbuf_append(out, buf, n) == 0;
+		return put_bytes(e, buf, n);
 	}
-	case JSON_TRUE: return strbuf_append(out, "true", 4) == 0;
-	case JSON_FALSE: return strbuf_append(out, "false", 5) == 0;
-	case JSON_NULL: return strbuf_append(out, "null", 4) == 0;
+	case JSON_TRUE: return put_bytes(e, "true", 4);
+	case JSON_FALSE: return put_bytes(e, "false", 5);
+	case JSON_NULL: return put_bytes(e, "null", 4);
 	}
 	e->invalid = true;
 	return false;
@@ -212,11 +280,17 @@ codec_json_encode_append(const json_t *value, struct strbuf *out)
 	struct encoder e = { .out = out };
 	bool ok = encode_value(&e, value);
 	free(e.path);
-	if (ok)
+	if (ok) {
+		/* The writes above leave the terminating NUL to the end. */
+		out->buf[out->len] = '\0';
 		return 0;
+	}
 	int r = e.invalid ? KORCH_EINVALID : KORCH_ENOMEM;
+	/* Partly written (maybe past len): back to what it was. */
 	out->oom = false;
-	strbuf_truncate(out, start);
+	out->len = start;
+	if (out->buf)
+		out->buf[start] = '\0';
 	return r;
 }
 
@@ -382,8 +456,7 @@ parse_string(struct parser *ps, const char **ret_s, size_t *ret_len)
 {
 	const char *start = ++ps->p, *p = start, *end = ps->end;
 	for (;;) {
-		while (p < end && byte_class[(unsigned char)*p] == 0)
-			p++;
+		p = (const char *)skip_plain((const unsigned char *)p, (const unsigned char *)end);
 		if (p == end)
 			return false;
 		unsigned char c = (unsigned char)*p;

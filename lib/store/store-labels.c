@@ -6,8 +6,9 @@
  * than double what a single durable create writes. The index instead follows the history up to
  * meta 'label_pos' (the last history id it reflects), and the write transaction that leaves it
  * more than label_lag_rows rows behind brings it up to date, for all the keys changed since at
- * once (many of their index rows share pages). Lists read the few rows past 'label_pos' from
- * the history themselves (store-read.c).
+ * once (many of their index rows share pages), replaying each change in order: a row's labels
+ * replace its previous version's. Lists read the few rows past 'label_pos' from the history
+ * themselves (store-read.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,7 @@ store_labels_catch_up(struct store *s, bool force, int64_t cur, int64_t added, k
 			return 0;
 	}
 	s->label_tail_rev = -1;
-	sqlite3_stmt *st = store_stmt(s, STMT_LABEL_TAIL_KEYS, err);
+	sqlite3_stmt *st = store_stmt(s, STMT_LABEL_TAIL_ROWS, err);
 	if (!st)
 		return KORCH_ESYSTEM;
 	sqlite3_bind_int64(st, 1, pos);

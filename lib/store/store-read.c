@@ -30,13 +30,14 @@ struct list_pos {
 
 /*
  * A key the live scan cannot show (changed after the list's revision, or after the label
- * index's position), with its version at the list's revision.
+ * index's position), with its version at the list's revision when that matches the list's label
+ * requirements.
  */
 struct changed {
-	char *ns;     /* namespace */
-	char *name;   /* name */
-	char *labels; /* that version's metadata.labels as stored, or NULL */
-	char *text;   /* that version as stored */
+	char *ns;   /* namespace */
+	char *name; /* name */
+	int64_t id; /* the history row read */
+	char *text; /* that version as stored; NULL: absent at the revision, or not matching */
 };
 
 static int
@@ -202,36 +203,48 @@ col_dup(sqlite3_stmt *st, int col)
 }
 
 static void
+changed_clear(struct changed *c)
+{
+	free(c->ns);
+	free(c->name);
+	free(c->text);
+}
+
+static void
 changed_free(struct changed *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].ns);
-		free(v[i].name);
-		free(v[i].labels);
-		free(v[i].text);
-	}
+	for (size_t i = 0; i < n; i++)
+		changed_clear(&v[i]);
 	free(v);
 }
 
-/* Appends st's rows to *v: ns, name, then (labels, value) at the given columns. */
+/*
+ * Appends st's rows to *v: ns, name, id, type, labels, value in columns 0-5 (type -1: no
+ * column, never a delete). Only the values that match the list's label requirements are kept.
+ */
 static int
-changed_read(struct store *s, sqlite3_stmt *st, int type_col, int labels_col, struct changed **v,
-	     size_t *n, size_t *cap, korch_error **err)
+changed_read(struct store *s, const struct store_list_options *o, sqlite3_stmt *st,
+	     struct changed **v, size_t *n, size_t *cap, korch_error **err)
 {
 	int rc, r = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		/* A key whose last version there is a delete: absent at the revision. */
-		if (type_col >= 0 && sqlite3_column_int(st, type_col) == HIST_DELETE)
-			continue;
 		struct changed *c = VEC_PUSH(*v, *n, *cap);
 		if (!c) {
 			r = error_oom(err);
 			break;
 		}
-		*c = (struct changed){ col_dup(st, 0), col_dup(st, 1), col_dup(st, labels_col),
-				       col_dup(st, labels_col + 1) };
-		if (!c->ns || !c->name || !c->text ||
-		    (!c->labels && sqlite3_column_type(st, labels_col) != SQLITE_NULL)) {
+		*c = (struct changed){ col_dup(st, 0), col_dup(st, 1), sqlite3_column_int64(st, 2),
+				       NULL };
+		if (!c->ns || !c->name) {
+			r = error_oom(err);
+			break;
+		}
+		bool match = false;
+		if (sqlite3_column_int(st, 3) != HIST_DELETE &&
+		    (r = labels_match((const char *)sqlite3_column_text(st, 4), o->labels,
+				      o->n_labels, &match, err)) < 0)
+			break;
+		if (match && !(c->text = col_dup(st, 5))) {
 			r = error_oom(err);
 			break;
 		}
@@ -242,11 +255,32 @@ changed_read(struct store *s, sqlite3_stmt *st, int type_col, int labels_col, st
 	return r;
 }
 
+/* Key order, and the latest history row first within a key. */
 static int
 changed_cmp(const void *a, const void *b)
 {
 	const struct changed *x = a, *y = b;
-	return key_cmp(x->ns, x->name, y->ns, y->name);
+	int c = key_cmp(x->ns, x->name, y->ns, y->name);
+	return c ? c : (x->id < y->id) - (x->id > y->id);
+}
+
+/* Sorts v, keeps each key's latest row, then drops what is absent or does not match. */
+static size_t
+changed_settle(struct changed *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), changed_cmp);
+	size_t out = 0;
+	for (size_t i = 0; i < n;) {
+		size_t end = i + 1;
+		while (end < n && key_cmp(v[end].ns, v[end].name, v[i].ns, v[i].name) == 0)
+			changed_clear(&v[end++]);
+		if (v[i].text)
+			v[out++] = v[i];
+		else
+			changed_clear(&v[i]);
+		i = end;
+	}
+	return out;
 }
 
 /* Where a page's scan stops trusting the live objects, and what it reads from history instead. */
@@ -257,10 +291,10 @@ struct page_bounds {
 };
 
 /*
- * Loads, in key order, the keys the live scan leaves out, with their version at the list's
- * revision R: keys changed after R keep the version before their first change (when it is older
- * than live_id), and keys written in [live_id, R's end) (the label index has not reached them
- * yet) their last version there.
+ * Loads, in key order, the keys the live scan leaves out and that match the list's labels, with
+ * their version at the list's revision R: keys changed after R keep the version before their
+ * first change (when it is older than live_id), and keys written in [live_id, R's end) (the
+ * label index has not reached them yet) their last version there.
  */
 static int
 load_changed(struct store *s, const struct store_list_options *o, const struct list_pos *start,
@@ -270,10 +304,16 @@ load_changed(struct store *s, const struct store_list_options *o, const struct l
 	struct changed *v = NULL;
 	size_t n = 0, cap = 0;
 	int r = 0;
-	if (start->rev < cur) {
-		sqlite3_stmt *st = store_stmt(s, STMT_LIST_CHANGED, err);
-		if (!st)
-			return KORCH_ESYSTEM;
+	enum stmt_id ids[2] = { STMT_LIST_CHANGED, STMT_LIST_TAIL };
+	bool wanted[2] = { start->rev < cur, b->live_id < b->rev_id };
+	for (size_t i = 0; i < 2 && r == 0; i++) {
+		if (!wanted[i])
+			continue;
+		sqlite3_stmt *st = store_stmt(s, ids[i], err);
+		if (!st) {
+			r = KORCH_ESYSTEM;
+			break;
+		}
 		sqlite3_bind_int64(st, 1, b->rev_id);
 		sqlite3_bind_int64(st, 2, b->live_id);
 		sqlite3_bind_int64(st, 3, b->res);
@@ -281,33 +321,14 @@ load_changed(struct store *s, const struct store_list_options *o, const struct l
 			sqlite3_bind_text(st, 4, o->ns, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 6, start->name, -1, SQLITE_TRANSIENT);
-		r = changed_read(s, st, -1, 2, &v, &n, &cap, err);
-	}
-	size_t n_changed = n;
-	if (r == 0 && b->live_id < b->rev_id) {
-		sqlite3_stmt *st = store_stmt(s, STMT_LIST_TAIL, err);
-		if (!st) {
-			changed_free(v, n);
-			return KORCH_ESYSTEM;
-		}
-		sqlite3_bind_int64(st, 1, b->live_id);
-		sqlite3_bind_int64(st, 2, b->rev_id);
-		sqlite3_bind_int64(st, 3, b->res);
-		if (o->ns)
-			sqlite3_bind_text(st, 4, o->ns, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 6, start->name, -1, SQLITE_TRANSIENT);
-		r = changed_read(s, st, 3, 4, &v, &n, &cap, err);
+		r = changed_read(s, o, st, &v, &n, &cap, err);
 	}
 	if (r < 0) {
 		changed_free(v, n);
 		return r;
 	}
-	/* Two sorted runs of different keys. */
-	if (n_changed && n > n_changed)
-		qsort(v, n, sizeof(*v), changed_cmp);
 	*ret = v;
-	*ret_n = n;
+	*ret_n = changed_settle(v, n);
 	return 0;
 }
 
@@ -318,6 +339,8 @@ struct scan {
 	bool st_row;        /* st has a current row */
 	struct changed *ch; /* keys changed after the revision */
 	size_t n_ch, i_ch;  /* entries, next one */
+	struct strbuf ns;   /* the key of the last item taken */
+	struct strbuf name; /* (copies: reused from one item to the next) */
 };
 
 static int
@@ -350,7 +373,6 @@ scan_open(struct store *s, const struct store_list_options *o, const struct list
 			return KORCH_ESYSTEM;
 	}
 	sqlite3_bind_int64(sc->st, 1, b->res);
-	/* Copies: the scan replaces start's strings with each key it examines. */
 	sqlite3_bind_text(sc->st, 2, o->ns ? o->ns : start->ns, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(sc->st, 3, o->ns && !streq(o->ns, start->ns) ? "" : start->name, -1,
 			  SQLITE_TRANSIENT);
@@ -368,21 +390,31 @@ scan_close(struct scan *sc)
 			sqlite3_reset(sc->st);
 	}
 	changed_free(sc->ch, sc->n_ch);
+	strbuf_free(&sc->ns);
+	strbuf_free(&sc->name);
+}
+
+static int
+remember_key(struct scan *sc, const char *ns, const char *name, korch_error **err)
+{
+	strbuf_truncate(&sc->ns, 0);
+	strbuf_truncate(&sc->name, 0);
+	if (strbuf_puts(&sc->ns, ns) < 0 || strbuf_puts(&sc->name, name) < 0)
+		return error_oom(err);
+	return 0;
 }
 
 /*
- * Takes the next candidate in key order: *ret_item (a new reference: the object, or its text
- * with text_items) and *ret_obj (the parsed object, borrowed from *ret_item or a new reference of
- * its own with text_items; only when a filter needs it); its key is copied into pos. Both are
- * NULL at the end. A changed key whose labels then fail the requirements comes back with *ret_skip
- * set and no item (it still counts as examined).
+ * Takes the next item in key order: *ret_item (a new reference: the object, or its text with
+ * text_items) and *ret_obj (the parsed object, borrowed from *ret_item or a new reference of its
+ * own with text_items; only when a filter needs it); its key is kept in sc->ns and sc->name.
+ * Both are NULL at the end.
  */
 static int
 scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, json_t **ret_item,
-	  json_t **ret_obj, bool *ret_skip, struct list_pos *pos, korch_error **err)
+	  json_t **ret_obj, korch_error **err)
 {
 	*ret_item = *ret_obj = NULL;
-	*ret_skip = false;
 	bool have_ch = sc->i_ch < sc->n_ch;
 	if (!sc->st_row && !have_ch)
 		return 0;
@@ -391,49 +423,31 @@ scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, 
 		take_ch = key_cmp(sc->ch[sc->i_ch].ns, sc->ch[sc->i_ch].name,
 				  (const char *)sqlite3_column_text(sc->st, 0),
 				  (const char *)sqlite3_column_text(sc->st, 1)) < 0;
-	char *ns, *name;
-	json_t *item = NULL, *obj = NULL;
-	int r = 0;
+	const char *text;
+	int len, r;
 	if (take_ch) {
 		struct changed *c = &sc->ch[sc->i_ch++];
-		ns = strdup(c->ns);
-		name = strdup(c->name);
-		bool match = false;
-		int len = (int)strlen(c->text);
-		r = labels_match(c->labels, o->labels, o->n_labels, &match, err);
-		if (r < 0 || !match) {
-			*ret_skip = true;
-		} else if (o->text_items) {
-			if (!(item = json_stringn(c->text, (size_t)len)))
-				r = error_oom(err);
-			else if (o->filter)
-				r = store_parse_value(c->text, len, &obj, err);
-		} else {
-			r = store_parse_value(c->text, len, &item, err);
-		}
+		text = c->text;
+		len = (int)strlen(text);
+		r = remember_key(sc, c->ns, c->name, err);
 	} else {
-		const char *text = (const char *)sqlite3_column_text(sc->st, 2);
-		int len = sqlite3_column_bytes(sc->st, 2);
-		ns = strdup((const char *)sqlite3_column_text(sc->st, 0));
-		name = strdup((const char *)sqlite3_column_text(sc->st, 1));
-		if (!o->text_items) {
-			r = store_parse_value(text, len, &item, err);
-		} else {
-			/* Handed out as stored: no parsing unless the filter must look. */
-			if (!(item = json_stringn(text, (size_t)len)))
-				r = error_oom(err);
-			else if (o->filter)
-				r = store_parse_value(text, len, &obj, err);
-		}
-		if (r == 0)
-			r = scan_step(s, sc, err);
+		text = (const char *)sqlite3_column_text(sc->st, 2);
+		len = sqlite3_column_bytes(sc->st, 2);
+		r = remember_key(sc, (const char *)sqlite3_column_text(sc->st, 0),
+				 (const char *)sqlite3_column_text(sc->st, 1), err);
 	}
-	free(pos->ns);
-	free(pos->name);
-	pos->ns = ns;
-	pos->name = name;
-	if (r == 0 && (!ns || !name))
-		r = error_oom(err);
+	json_t *item = NULL, *obj = NULL;
+	if (r == 0 && !o->text_items) {
+		r = store_parse_value(text, len, &item, err);
+	} else if (r == 0) {
+		/* Handed out as stored: no parsing unless the filter must look. */
+		if (!(item = json_stringn(text, (size_t)len)))
+			r = error_oom(err);
+		else if (o->filter)
+			r = store_parse_value(text, len, &obj, err);
+	}
+	if (r == 0 && !take_ch)
+		r = scan_step(s, sc, err);
 	if (r < 0) {
 		json_decref(item);
 		json_decref(obj);
@@ -523,12 +537,11 @@ list_page(struct store *s, const struct store_list_options *o, struct list_pos *
 		goto out;
 	for (;;) {
 		json_t *item = NULL, *obj = NULL;
-		bool skip = false;
-		if ((r = scan_next(s, o, &sc, &item, &obj, &skip, pos, err)) < 0)
+		if ((r = scan_next(s, o, &sc, &item, &obj, err)) < 0)
 			goto out;
-		if (!item && !skip)
+		if (!item)
 			break;
-		bool keep = item && (!o->filter || o->filter(obj, o->filter_userdata));
+		bool keep = !o->filter || o->filter(obj, o->filter_userdata);
 		if (o->text_items)
 			json_decref(obj);
 		if (keep && json_array_append(items, item) < 0) {
@@ -538,7 +551,14 @@ list_page(struct store *s, const struct store_list_options *o, struct list_pos *
 		}
 		json_decref(item);
 		if (o->limit && json_array_size(items) >= o->limit) {
+			/* The next page starts after this key. */
 			*ret_more = sc.st_row || sc.i_ch < sc.n_ch;
+			free(pos->ns);
+			free(pos->name);
+			pos->ns = strdup(strbuf_str(&sc.ns));
+			pos->name = strdup(strbuf_str(&sc.name));
+			if (!pos->ns || !pos->name)
+				r = error_oom(err);
 			goto out;
 		}
 	}

@@ -47,13 +47,10 @@ static const char *const stmt_sql[STMT_MAX] = {
 			      " AND ns = ?4 AND name = ?5",
 	[STMT_LABEL_TAIL_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM history WHERE id > ?1"
 				  " LIMIT ?2)",
-	/* Per key changed after ?1: its labels then (the version before its first change) and
-	   now (its last version, none when that is a delete). */
-	[STMT_LABEL_TAIL_KEYS] = "SELECT g.res, g.ns, g.name, g.last, l.type, l.labels, p.labels"
-				 " FROM (SELECT res, ns, name, min(id) AS first, max(id) AS last"
-				 " FROM history WHERE id > ?1 GROUP BY res, ns, name) g"
-				 " JOIN history f ON f.id = g.first JOIN history l ON l.id = g.last"
-				 " LEFT JOIN history p ON p.id = f.prev",
+	/* The history after ?1 in order, each row with its previous version's labels. */
+	[STMT_LABEL_TAIL_ROWS] = "SELECT h.res, h.ns, h.name, h.id, h.type, h.labels, p.labels"
+				 " FROM history h LEFT JOIN history p ON p.id = h.prev"
+				 " WHERE h.id > ?1 ORDER BY h.id",
 	[STMT_GET] = "SELECT o.create_rev, o.mod_rev, o.lease, h.value"
 		     " FROM objects o JOIN history h ON h.id = o.hid"
 		     " WHERE o.res = (SELECT id FROM resources WHERE grp = ?1 AND res = ?2)"
@@ -76,17 +73,18 @@ static const char *const stmt_sql[STMT_MAX] = {
 			 " JOIN history h ON h.id = o.hid"
 			 " WHERE o.res = ?1 AND o.ns = ?2 AND o.name > ?3 AND o.hid < ?4"
 			 " ORDER BY o.name",
-	/* Keys changed from ?1 on whose version before is older than ?2: that version. */
-	[STMT_LIST_CHANGED] = "SELECT h.ns, h.name, p.labels, p.value FROM history h"
-			      " JOIN history p ON p.id = h.prev"
+	/* Lists read history rows as (ns, name, id, type, labels, value), binding ?1 the first
+	   id after the list's revision, ?2 where the live scan stops, ?3 the resource, ?4 the
+	   namespace or NULL, ?5 and ?6 the start key. Keys changed after the revision whose
+	   version then is older than ?2: that version. */
+	[STMT_LIST_CHANGED] = "SELECT h.ns, h.name, p.id, p.type, p.labels, p.value"
+			      " FROM history h JOIN history p ON p.id = h.prev"
 			      " WHERE h.id >= ?1 AND h.prev < ?2 AND h.res = ?3"
-			      " AND (?4 IS NULL OR h.ns = ?4) AND (h.ns, h.name) > (?5, ?6)"
-			      " ORDER BY h.ns, h.name",
-	/* Keys written in [?1, ?2): their last version there (SQLite takes the bare columns
-	   from the row of max()). */
-	[STMT_LIST_TAIL] = "SELECT ns, name, max(id), type, labels, value FROM history"
-			   " WHERE id >= ?1 AND id < ?2 AND res = ?3 AND (?4 IS NULL OR ns = ?4)"
-			   " AND (ns, name) > (?5, ?6) GROUP BY ns, name ORDER BY ns, name",
+			      " AND (?4 IS NULL OR h.ns = ?4) AND (h.ns, h.name) > (?5, ?6)",
+	/* Every row in [?2, ?1) (the caller keeps each key's last). */
+	[STMT_LIST_TAIL] = "SELECT ns, name, id, type, labels, value FROM history"
+			   " WHERE id >= ?2 AND id < ?1 AND res = ?3 AND (?4 IS NULL OR ns = ?4)"
+			   " AND (ns, name) > (?5, ?6)",
 	[STMT_WATCH_ROWS] = "SELECT h.id, h.type, r.grp, r.res, h.ns, h.name, h.value, p.value"
 			    " FROM history h CROSS JOIN resources r ON r.id = h.res"
 			    " LEFT JOIN history p ON p.id = h.prev"

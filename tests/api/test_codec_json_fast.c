@@ -138,6 +138,45 @@ test_encode_edge_cases(void **state)
 	json_decref(deep);
 }
 
+/*
+ * Long strings with one byte that needs attention at every offset: the fast paths check 8
+ * bytes at a time past the first 16, so each position of a word is covered.
+ */
+static void
+test_long_strings(void **state)
+{
+	static const char *const specials[] = {
+		"\"", "\\", "\n", "\001", "\177", "\303\251", "\342\202\254", "\360\237\214\200",
+		"/"
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(specials); k++) {
+		for (size_t at = 0; at < 48; at++) {
+			char text[128];
+			size_t n = strlen(specials[k]);
+			memset(text, 'a', sizeof(text));
+			memcpy(text + at, specials[k], n);
+			text[100] = '\0';
+			json_t *v = json_pack("{s:s, s:[s]}", text, text, "k", text);
+			assert_non_null(v);
+			assert_encodes_like_jansson(v);
+			char *json = jansson_text(v);
+			assert_decodes_like_jansson(json, strlen(json));
+			free(json);
+			json_decref(v);
+		}
+	}
+	/* A string that is not UTF-8 far into a long string. */
+	char bad[200];
+	memset(bad, 'b', sizeof(bad));
+	bad[150] = (char)0xff;
+	json_t *v = json_stringn_nocheck(bad, sizeof(bad));
+	assert_null(codec_json_encode(v));
+	json_decref(v);
+	char quoted[210];
+	snprintf(quoted, sizeof(quoted), "\"%.*s\"", (int)sizeof(bad), bad);
+	assert_decodes_like_jansson(quoted, strlen(quoted));
+}
+
 static void
 test_encode_refusals(void **state)
 {
@@ -440,9 +479,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encode_edge_cases), cmocka_unit_test(test_encode_refusals),
-		cmocka_unit_test(test_encode_append),     cmocka_unit_test(test_decode_edge_cases),
-		cmocka_unit_test(test_decode_stored),     cmocka_unit_test(test_random_trees),
+		cmocka_unit_test(test_encode_edge_cases), cmocka_unit_test(test_long_strings),
+		cmocka_unit_test(test_encode_refusals),   cmocka_unit_test(test_encode_append),
+		cmocka_unit_test(test_decode_edge_cases), cmocka_unit_test(test_decode_stored),
+		cmocka_unit_test(test_random_trees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
