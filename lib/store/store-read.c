@@ -219,8 +219,8 @@ changed_free(struct changed *v, size_t n)
 }
 
 /*
- * Appends st's rows to *v: ns, name, id, type, labels, value in columns 0-5 (type -1: no
- * column, never a delete). Only the values that match the list's label requirements are kept.
+ * Appends st's rows (ns, name, id, type, labels, value) to *v, with the value only when the
+ * version is no delete and its labels match the list's requirements.
  */
 static int
 changed_read(struct store *s, const struct store_list_options *o, sqlite3_stmt *st,
