@@ -268,6 +268,8 @@ changed_cmp(const void *a, const void *b)
 static size_t
 changed_settle(struct changed *v, size_t n)
 {
+	if (n == 0)
+		return 0;
 	qsort(v, n, sizeof(*v), changed_cmp);
 	size_t out = 0;
 	for (size_t i = 0; i < n;) {
