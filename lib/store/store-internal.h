@@ -35,6 +35,7 @@ enum stmt_id {
 	STMT_COMMIT,
 	STMT_ROLLBACK,
 	STMT_REVISION,
+	STMT_TXN_STATE,
 	STMT_META_GET,
 	STMT_META_SET,
 	STMT_RES_GET,
@@ -68,7 +69,7 @@ enum stmt_id {
 	STMT_MAX,
 };
 
-/* A resource's id in this transaction (interned resources keep history and index rows short). */
+/* A resource's id (interned resources keep history and index rows short). */
 struct res_cache {
 	char *group;    /* API group */
 	char *resource; /* plural resource name */
@@ -88,8 +89,9 @@ struct store {
 	sqlite3_stmt *label_stmts[2][LABEL_STMT_CACHE]; /* [ns given][requirements - 1] */
 	char *write_error;        /* set after an I/O error: writes are refused */
 	bool in_txn;              /* inside BEGIN ... COMMIT of this handle */
-	struct res_cache res[4];  /* resource ids resolved in the current write transaction */
+	struct res_cache res[8];  /* resource ids resolved, while 'compacted' is res_compacted */
 	size_t n_res;             /* entries of res in use */
+	int64_t res_compacted;    /* 'compacted' when res was filled (-1: unknown) */
 	struct strbuf value_buf;  /* the object being written, as stored (reused) */
 	struct strbuf labels_buf; /* its metadata.labels, as stored (reused) */
 	/* History rows past the label index's position, as this handle last counted them: */
@@ -138,6 +140,19 @@ void store_rollback(struct store *s);
  */
 int store_current_revision(struct store *s, int64_t *ret, korch_error **err);
 
+/* What a transaction reads first, in one statement. */
+struct txn_state {
+	int64_t revision;  /* the latest revision */
+	int64_t compacted; /* meta 'compacted' */
+	int64_t label_pos; /* meta 'label_pos' */
+};
+
+/*
+ * Reads the transaction's state. A change of 'compacted' (compaction, or a restore that
+ * replaced the whole file) drops the handle's resource ids.
+ */
+int store_txn_state(struct store *s, struct txn_state *ret, korch_error **err);
+
 /* Reads an integer from meta (0 when missing). */
 int store_meta_get(struct store *s, const char *key, int64_t *ret, korch_error **err);
 int store_meta_set(struct store *s, const char *key, int64_t value, korch_error **err);
@@ -149,22 +164,24 @@ void store_notify_written(struct store *s);
 const char *store_qualified_resource(const char *group, const char *resource, char buf[static 256]);
 
 /*
- * The id of (group, resource) in resources, inside the caller's write transaction; with create,
- * a missing one is added, else *ret is 0.
+ * The id of (group, resource) in resources, inside the caller's transaction (which read
+ * store_txn_state() first); with create (write transactions only), a missing one is added,
+ * else *ret is 0.
  */
 int store_res_id(struct store *s, const char *group, const char *resource, bool create,
 		 int64_t *ret, korch_error **err);
 
-/* Forgets the resource ids of the transaction (at its end: another writer may restore a file). */
+/* Forgets the resource ids (a rolled back transaction may have added some). */
 void store_res_forget(struct store *s);
 
 /*
  * Brings the label index up to the last history row when it lags by more than the options
  * allow (force: whatever the lag). Inside the caller's write transaction, which started at
- * revision cur and wrote `added` history rows at revision cur + 1 (added < 0: not known).
+ * revision cur with the index at label_pos (-1: read it) and wrote `added` history rows at
+ * revision cur + 1 (added < 0: not known).
  */
-int store_labels_catch_up(struct store *s, bool force, int64_t cur, int64_t added,
-			  korch_error **err);
+int store_labels_catch_up(struct store *s, bool force, int64_t cur, int64_t label_pos,
+			  int64_t added, korch_error **err);
 
 /* Checks that a key is usable: resource and name non-empty, no field NULL. */
 int store_key_check(const struct store_key *key, korch_error **err);

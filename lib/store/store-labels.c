@@ -92,11 +92,12 @@ tail_rows(struct store *s, int64_t pos, int64_t limit, int64_t *ret, korch_error
 }
 
 int
-store_labels_catch_up(struct store *s, bool force, int64_t cur, int64_t added, korch_error **err)
+store_labels_catch_up(struct store *s, bool force, int64_t cur, int64_t label_pos, int64_t added,
+		      korch_error **err)
 {
-	int64_t pos = 0, n = 0;
-	int r = store_meta_get(s, "label_pos", &pos, err);
-	if (r < 0)
+	int64_t pos = label_pos, n = 0;
+	int r;
+	if (pos < 0 && (r = store_meta_get(s, "label_pos", &pos, err)) < 0)
 		return r;
 	int64_t lag = s->opts.label_lag_rows, rev = added > 0 ? cur + 1 : cur;
 	if (!force) {

@@ -143,7 +143,7 @@ store_compact(struct store *s, int64_t revision, size_t max_rows, bool *ret_more
 	 * The label index first: bringing it up to date reads the versions that keys had before
 	 * their changes since its position, which compaction may remove.
 	 */
-	if ((r = store_labels_catch_up(s, true, -1, -1, err)) < 0 ||
+	if ((r = store_labels_catch_up(s, true, -1, -1, -1, err)) < 0 ||
 	    (r = store_current_revision(s, &cur, err)) < 0 ||
 	    (r = store_meta_get(s, "compacted", &compacted, err)) < 0 ||
 	    (r = store_meta_get(s, "compact_pos", &pos, err)) < 0)

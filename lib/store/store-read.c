@@ -480,14 +480,10 @@ list_check_options(const struct store_list_options *o, korch_error **err)
 
 /* Chooses the page's revision and start key; fails on compacted or future revisions. */
 static int
-list_start(struct store *s, const struct store_list_options *o, struct list_pos *pos,
+list_start(const struct store_list_options *o, const struct txn_state *state, struct list_pos *pos,
 	   korch_error **err)
 {
-	int64_t cur = 0, compacted = 0;
-	int r;
-	if ((r = store_current_revision(s, &cur, err)) < 0 ||
-	    (r = store_meta_get(s, "compacted", &compacted, err)) < 0)
-		return r;
+	int64_t cur = state->revision, compacted = state->compacted;
 	if (o->continue_token) {
 		if (o->ns && !streq(o->ns, pos->ns))
 			return error_set(
@@ -516,24 +512,17 @@ list_start(struct store *s, const struct store_list_options *o, struct list_pos 
 }
 
 static int
-list_page(struct store *s, const struct store_list_options *o, struct list_pos *pos, json_t *items,
-	  bool *ret_more, korch_error **err)
+list_page(struct store *s, const struct store_list_options *o, const struct txn_state *state,
+	  struct list_pos *pos, json_t *items, bool *ret_more, korch_error **err)
 {
 	struct scan sc = { 0 };
 	struct page_bounds b = { .rev_id = HIST_ID_AFTER(pos->rev) };
-	int64_t cur = 0, label_pos = 0;
-	int r = 0;
-	if ((r = store_current_revision(s, &cur, err)) < 0 ||
-	    (r = store_res_id(s, o->group, o->resource, false, &b.res, err)) < 0)
+	int r = store_res_id(s, o->group, o->resource, false, &b.res, err);
+	if (r < 0)
 		return r;
-	b.live_id = b.rev_id;
-	if (o->n_labels > 0) {
-		/* The label index shows the live objects as of its position only. */
-		if ((r = store_meta_get(s, "label_pos", &label_pos, err)) < 0)
-			return r;
-		b.live_id = MIN(b.rev_id, label_pos + 1);
-	}
-	if ((r = load_changed(s, o, pos, &b, cur, &sc.ch, &sc.n_ch, err)) < 0)
+	/* The label index shows the live objects as of its position only. */
+	b.live_id = o->n_labels > 0 ? MIN(b.rev_id, state->label_pos + 1) : b.rev_id;
+	if ((r = load_changed(s, o, pos, &b, state->revision, &sc.ch, &sc.n_ch, err)) < 0)
 		return r;
 	if ((r = scan_open(s, o, pos, &b, &sc, err)) < 0)
 		goto out;
@@ -588,8 +577,10 @@ store_list(struct store *s, const struct store_list_options *o, struct store_lis
 	bool more = false;
 	if ((r = store_begin_read(s, err)) < 0)
 		goto out;
-	if ((r = list_start(s, o, &pos, err)) < 0 ||
-	    (r = list_page(s, o, &pos, items, &more, err)) < 0) {
+	struct txn_state state;
+	if ((r = store_txn_state(s, &state, err)) < 0 ||
+	    (r = list_start(o, &state, &pos, err)) < 0 ||
+	    (r = list_page(s, o, &state, &pos, items, &more, err)) < 0) {
 		store_rollback(s);
 		goto out;
 	}

@@ -512,10 +512,10 @@ store_commit(struct store *s, struct store_op *ops, size_t n_ops, int64_t *ret_r
 		return error_oom(err);
 	if ((r = store_begin_write(s, err)) < 0)
 		return r;
-	int64_t cur = 0;
-	if ((r = store_current_revision(s, &cur, err)) < 0)
+	struct txn_state state;
+	if ((r = store_txn_state(s, &state, err)) < 0)
 		goto fail;
-	int64_t rev = cur + 1, now_ns = korch_clock_wall_ns(s->clock);
+	int64_t cur = state.revision, rev = cur + 1, now_ns = korch_clock_wall_ns(s->clock);
 	size_t seq = 0;
 	for (size_t i = 0; i < n_ops; i++) {
 		struct store_op *op = &ops[i];
@@ -529,7 +529,8 @@ store_commit(struct store *s, struct store_op *ops, size_t n_ops, int64_t *ret_r
 		if (op->type != STORE_OP_CHECK)
 			seq++;
 	}
-	if (seq > 0 && (r = store_labels_catch_up(s, false, cur, (int64_t)seq, err)) < 0)
+	if (seq > 0 &&
+	    (r = store_labels_catch_up(s, false, cur, state.label_pos, (int64_t)seq, err)) < 0)
 		goto fail;
 	if ((r = store_commit_txn(s, err)) < 0)
 		goto undo;
@@ -782,7 +783,7 @@ revoke_in_txn(struct store *s, int64_t lease, int64_t cur, int64_t *ret_rev, kor
 	sqlite3_bind_int64(st, 1, lease);
 	if ((r = store_exec_stmt(s, st, err, "delete lease")) < 0)
 		return r;
-	if (rev > cur && (r = store_labels_catch_up(s, false, cur, -1, err)) < 0)
+	if (rev > cur && (r = store_labels_catch_up(s, false, cur, -1, -1, err)) < 0)
 		return r;
 	*ret_rev = rev;
 	return 0;

@@ -26,6 +26,9 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_ROLLBACK] = "ROLLBACK",
 	[STMT_REVISION] = "SELECT max((SELECT value FROM meta WHERE key = 'revision'),"
 			  " coalesce((SELECT max(id) FROM history), 0) >> 20)",
+	/* The meta rows, and the last history row's id after them (key NULL). */
+	[STMT_TXN_STATE] = "SELECT key, value FROM meta"
+			   " UNION ALL SELECT NULL, coalesce(max(id), 0) FROM history",
 	[STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[STMT_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
 	[STMT_RES_GET] = "SELECT id FROM resources WHERE grp = ?1 AND res = ?2",
@@ -272,7 +275,6 @@ store_begin_write(struct store *s, korch_error **err)
 	if (s->in_txn)
 		return error_set(err, KORCH_EINVALID, "store %s: a transaction is already open",
 				 s->path);
-	store_res_forget(s);
 	sqlite3_stmt *st = store_stmt(s, STMT_BEGIN_IMMEDIATE, err);
 	if (!st)
 		return KORCH_ESYSTEM;
@@ -289,7 +291,6 @@ store_begin_read(struct store *s, korch_error **err)
 	if (s->in_txn)
 		return error_set(err, KORCH_EINVALID, "store %s: a transaction is already open",
 				 s->path);
-	store_res_forget(s);
 	sqlite3_stmt *st = store_stmt(s, STMT_BEGIN, err);
 	if (!st)
 		return KORCH_ESYSTEM;
@@ -320,8 +321,9 @@ store_commit_txn(struct store *s, korch_error **err)
 void
 store_rollback(struct store *s)
 {
-	/* What the transaction counted is not there. */
+	/* What the transaction counted or added is not there. */
 	s->label_tail_rev = -1;
+	store_res_forget(s);
 	if (!sqlite3_get_autocommit(s->db)) {
 		sqlite3_stmt *st = store_stmt(s, STMT_ROLLBACK, NULL);
 		if (st)
@@ -360,6 +362,39 @@ store_current_revision(struct store *s, int64_t *ret, korch_error **err)
 	if (rc != SQLITE_ROW)
 		return store_sqlite_error(s, rc, err, "read the revision");
 	*ret = v;
+	return 0;
+}
+
+int
+store_txn_state(struct store *s, struct txn_state *ret, korch_error **err)
+{
+	sqlite3_stmt *st = store_stmt(s, STMT_TXN_STATE, err);
+	if (!st)
+		return KORCH_ESYSTEM;
+	struct txn_state state = { 0 };
+	int64_t floor = 0, last_id = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		int64_t v = sqlite3_column_int64(st, 1);
+		if (!key)
+			last_id = v;
+		else if (streq(key, "revision"))
+			floor = v;
+		else if (streq(key, "compacted"))
+			state.compacted = v;
+		else if (streq(key, "label_pos"))
+			state.label_pos = v;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return store_sqlite_error(s, rc, err, "read the revision");
+	state.revision = MAX(floor, HIST_REV(last_id));
+	if (state.compacted != s->res_compacted) {
+		store_res_forget(s);
+		s->res_compacted = state.compacted;
+	}
+	*ret = state;
 	return 0;
 }
 
@@ -641,6 +676,7 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 		return error_oom(err);
 	s->inotify_fd = -1;
 	s->label_tail_rev = -1;
+	s->res_compacted = -1;
 	if (opts)
 		s->opts = *opts;
 	fill_defaults(&s->opts);
