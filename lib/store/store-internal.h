@@ -91,6 +91,7 @@ struct store {
 	bool in_txn;              /* inside BEGIN ... COMMIT of this handle */
 	struct res_cache res[8];  /* resource ids resolved, while 'compacted' is res_compacted */
 	size_t n_res;             /* entries of res in use */
+	size_t res_next;          /* the entry a new resource takes (round robin) */
 	int64_t res_compacted;    /* 'compacted' when res was filled (-1: unknown) */
 	struct strbuf value_buf;  /* the object being written, as stored (reused) */
 	struct strbuf labels_buf; /* its metadata.labels, as stored (reused) */

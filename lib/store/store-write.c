@@ -1,6 +1,6 @@
 /*
  * store-write.c - the write path of the store: transactions of create, update, delete and check
- * operations under one revision, the label index, and TTL leases.
+ * operations under one revision, interned resources, and TTL leases.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,11 +39,12 @@ struct res_key {
 void
 store_res_forget(struct store *s)
 {
-	for (size_t i = 0; i < s->n_res; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(s->res); i++) {
 		free(s->res[i].group);
 		free(s->res[i].resource);
+		s->res[i] = (struct res_cache){ 0 };
 	}
-	s->n_res = 0;
+	s->n_res = s->res_next = 0;
 }
 
 int
@@ -51,7 +52,8 @@ store_res_id(struct store *s, const char *group, const char *resource, bool crea
 	     korch_error **err)
 {
 	for (size_t i = 0; i < s->n_res; i++)
-		if (streq(s->res[i].resource, resource) && streq(s->res[i].group, group)) {
+		if (s->res[i].resource && streq(s->res[i].resource, resource) &&
+		    streq(s->res[i].group, group)) {
 			*ret = s->res[i].id;
 			return 0;
 		}
@@ -75,18 +77,23 @@ store_res_id(struct store *s, const char *group, const char *resource, bool crea
 			return r;
 		id = sqlite3_last_insert_rowid(s->db);
 	}
-	/* Remembered for the rest of the transaction (a few resources per transaction at most). */
-	if (id && s->n_res < ARRAY_SIZE(s->res)) {
-		struct res_cache *c = &s->res[s->n_res];
+	/*
+	 * Remembered (see store_txn_state() for how long); when the cache is full, a new resource
+	 * takes the place of the oldest. A missing one is not: another writer may add it.
+	 */
+	if (id) {
+		struct res_cache *c = &s->res[s->res_next++ % ARRAY_SIZE(s->res)];
+		free(c->group);
+		free(c->resource);
 		c->group = strdup(group);
 		c->resource = strdup(resource);
-		if (c->group && c->resource) {
-			c->id = id;
-			s->n_res++;
-		} else {
+		c->id = id;
+		if (!c->group || !c->resource) {
 			free(c->group);
 			free(c->resource);
+			c->group = c->resource = NULL;
 		}
+		s->n_res = MIN(s->n_res + 1, ARRAY_SIZE(s->res));
 	}
 	*ret = id;
 	return 0;

@@ -902,6 +902,60 @@ test_backup_restore(void **state)
 	assert_int_equal(files, 0);
 }
 
+/*
+ * A restore brings the backup's resource ids: a handle that had ids of the replaced file must
+ * not write with them.
+ */
+static void
+test_restore_changes_resource_ids(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *other = test_path(f->dir, "other.db");
+	_cleanup_free_ char *backup = test_path(f->dir, "other-backup.db");
+	struct store_key pod = { "", "pods", "default", "p" };
+	struct store_key dep = test_key("default", "d");
+	int64_t rev = 0;
+	/* The other store knows pods first, deployments second. */
+	_cleanup_(store_closep) struct store *o = NULL;
+	assert_int_equal(store_open(other, NULL, &o, NULL), 0);
+	json_t *p = test_obj("default", "p", "app=web", 1), *d = test_obj("default", "d", NULL, 2);
+	assert_int_equal(store_create(o, &pod, p, 0, &rev, NULL), 0);
+	assert_int_equal(store_create(o, &dep, d, 0, &rev, NULL), 0);
+	json_decref(p);
+	json_decref(d);
+	assert_int_equal(store_backup(o, backup, NULL), 0);
+	/* This one knows deployments first: its handle keeps that resource's id. */
+	_cleanup_(store_closep) struct store *s = NULL;
+	assert_int_equal(store_open(f->path, NULL, &s, NULL), 0);
+	struct store_key first = test_key("default", "first");
+	json_t *x = test_obj("default", "first", NULL, 3);
+	assert_int_equal(store_create(s, &first, x, 0, &rev, NULL), 0);
+	json_decref(x);
+	assert_int_equal(pragma(s->db, "SELECT id FROM resources WHERE res = 'deployments'"), 1);
+
+	assert_int_equal(store_restore(f->path, backup, &rev, NULL), 0);
+	assert_int_equal(pragma(s->db, "SELECT id FROM resources WHERE res = 'deployments'"), 2);
+	/* Written through the same handle: a deployment, not a pod. */
+	struct store_key after = test_key("default", "after");
+	x = test_obj("default", "after", "app=web", 4);
+	assert_int_equal(store_create(s, &after, x, 0, &rev, NULL), 0);
+	json_decref(x);
+	_cleanup_(store_closep) struct store *fresh = NULL;
+	assert_int_equal(store_open(f->path, NULL, &fresh, NULL), 0);
+	json_t *got = NULL;
+	assert_int_equal(store_get(fresh, &after, &got, NULL, NULL), 0);
+	assert_int_equal(test_n(got), 4);
+	json_decref(got);
+	struct store_key not_pod = { "", "pods", "default", "after" };
+	assert_int_equal(store_get(fresh, &not_pod, &got, NULL, NULL), KORCH_ENOTFOUND);
+	_cleanup_free_ char *pods = label_list(fresh, "", "pods", "app", "web", 0);
+	assert_string_equal(pods, "default/p");
+	_cleanup_free_ char *deps = label_list(fresh, "apps", "deployments", "app", "web", 0);
+	assert_string_equal(deps, "default/after");
+	assert_int_equal(store_get(fresh, &first, &got, NULL, NULL), KORCH_ENOTFOUND);
+	assert_int_equal(store_check(fresh, NULL), 0);
+}
+
 static void
 test_check_finds_damage(void **state)
 {
@@ -1154,6 +1208,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migration_from_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_foreign_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_changes_resource_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_finds_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_error_refuses_writes, setup, teardown),
 	};
