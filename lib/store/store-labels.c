@@ -6,9 +6,18 @@
  * than double what a single durable create writes. The index instead follows the history up to
  * meta 'label_pos' (the last history id it reflects), and the write transaction that leaves it
  * more than label_lag_rows rows behind brings it up to date, for all the keys changed since at
- * once (many of their index rows share pages), replaying each change in order: a row's labels
- * replace its previous version's. Lists read the few rows past 'label_pos' from the history
- * themselves (store-read.c).
+ * once (many of their index rows share pages). Lists read the few rows past 'label_pos' from
+ * the history themselves (store-read.c).
+ *
+ * Catching up takes two passes over the rows past 'label_pos':
+ *  1. the updates and deletes, in order, each moving its key's index rows from its previous
+ *     version's labels to its own (nothing to do when they are the same text, as for most status
+ *     updates); a previous version that is a create of this same batch has no index rows yet;
+ *  2. the creates that no later row of the batch replaced, whose labels SQLite inserts in one
+ *     statement (json_each over the labels each history row carries).
+ * A create that a later row replaced is covered by pass 1 (that row starts from no rows), and a
+ * key deleted and created again in one batch loses its old rows in pass 1 before pass 2 adds the
+ * new ones.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +82,41 @@ index_key(struct store *s, int64_t res, const char *ns, const char *name, const 
 	return 0;
 }
 
+/* Pass 1: the updates and deletes after pos, in order. */
+static int
+index_changes(struct store *s, int64_t pos, korch_error **err)
+{
+	sqlite3_stmt *st = store_stmt(s, STMT_LABEL_TAIL_CHANGES, err);
+	if (!st)
+		return KORCH_ESYSTEM;
+	sqlite3_bind_int64(st, 1, pos);
+	int rc, r = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t res = sqlite3_column_int64(st, 0);
+		const char *ns = (const char *)sqlite3_column_text(st, 1);
+		const char *name = (const char *)sqlite3_column_text(st, 2);
+		bool deleted = sqlite3_column_int(st, 3) == HIST_DELETE;
+		const char *now = deleted ? NULL : (const char *)sqlite3_column_text(st, 4);
+		bool prev_unindexed = sqlite3_column_int(st, 6);
+		const char *before =
+			prev_unindexed ? NULL : (const char *)sqlite3_column_text(st, 5);
+		if (streq_null(now, before))
+			continue;
+		json_t *old = NULL, *new = NULL;
+		if ((r = parse_labels(before, sqlite3_column_bytes(st, 5), &old, err)) == 0 &&
+		    (r = parse_labels(now, sqlite3_column_bytes(st, 4), &new, err)) == 0)
+			r = index_key(s, res, ns, name, old, new, err);
+		json_decref(old);
+		json_decref(new);
+		if (r < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_sqlite_error(s, rc, err, "read unindexed history");
+	return r;
+}
+
 /* The number of history rows after pos, counting no further than limit. */
 static int
 tail_rows(struct store *s, int64_t pos, int64_t limit, int64_t *ret, korch_error **err)
@@ -116,40 +160,22 @@ store_labels_catch_up(struct store *s, bool force, int64_t cur, int64_t label_po
 			return 0;
 	}
 	s->label_tail_rev = -1;
-	sqlite3_stmt *st = store_stmt(s, STMT_LABEL_TAIL_ROWS, err);
+	if ((r = index_changes(s, pos, err)) < 0)
+		return korch_error_prefix(err, r, "label index");
+	sqlite3_stmt *st = store_stmt(s, STMT_LABEL_TAIL_NEW, err);
 	if (!st)
 		return KORCH_ESYSTEM;
 	sqlite3_bind_int64(st, 1, pos);
-	int64_t last = pos;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t res = sqlite3_column_int64(st, 0);
-		const char *ns = (const char *)sqlite3_column_text(st, 1);
-		const char *name = (const char *)sqlite3_column_text(st, 2);
-		last = MAX(last, sqlite3_column_int64(st, 3));
-		bool deleted = sqlite3_column_int(st, 4) == HIST_DELETE;
-		const char *now = deleted ? NULL : (const char *)sqlite3_column_text(st, 5);
-		const char *before = (const char *)sqlite3_column_text(st, 6);
-		if (streq_null(now, before))
-			continue;
-		json_t *old = NULL, *new = NULL;
-		if ((r = parse_labels(before, sqlite3_column_bytes(st, 6), &old, err)) == 0 &&
-		    (r = parse_labels(now, sqlite3_column_bytes(st, 5), &new, err)) == 0)
-			r = index_key(s, res, ns, name, old, new, err);
-		json_decref(old);
-		json_decref(new);
-		if (r < 0) {
-			sqlite3_reset(st);
-			return korch_error_prefix(err, r, "label index");
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return store_sqlite_error(s, rc, err, "read unindexed history");
-	if (last != pos && (r = store_meta_set(s, "label_pos", last, err)) < 0)
+	if ((r = store_exec_stmt(s, st, err, "index labels")) < 0)
+		return korch_error_prefix(err, r, "label index");
+	if (!(st = store_stmt(s, STMT_LABEL_POS_SET, err)))
+		return KORCH_ESYSTEM;
+	sqlite3_bind_int64(st, 1, pos);
+	if ((r = store_exec_stmt(s, st, err, "move the label index position")) < 0)
 		return r;
+	/* The position is the last row now (this transaction's last, when it wrote). */
 	s->label_tail_rows = 0;
-	s->label_tail_pos = last;
+	s->label_tail_pos = added > 0 ? HIST_ID(rev, added - 1) : -1;
 	s->label_tail_rev = rev;
 	return 0;
 }

@@ -50,10 +50,21 @@ static const char *const stmt_sql[STMT_MAX] = {
 			      " AND ns = ?4 AND name = ?5",
 	[STMT_LABEL_TAIL_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM history WHERE id > ?1"
 				  " LIMIT ?2)",
-	/* The history after ?1 in order, each row with its previous version's labels. */
-	[STMT_LABEL_TAIL_ROWS] = "SELECT h.res, h.ns, h.name, h.id, h.type, h.labels, p.labels"
-				 " FROM history h LEFT JOIN history p ON p.id = h.prev"
-				 " WHERE h.id > ?1 ORDER BY h.id",
+	/* The updates and deletes after ?1 in order: their labels, their previous version's, and
+	   whether that one is a create after ?1 too (not in the index yet). */
+	[STMT_LABEL_TAIL_CHANGES] = "SELECT h.res, h.ns, h.name, h.type, h.labels, p.labels,"
+				    " p.id > ?1 AND p.type = 1"
+				    " FROM history h JOIN history p ON p.id = h.prev"
+				    " WHERE h.id > ?1 ORDER BY h.id",
+	/* The string labels of the creates after ?1 that no later version replaced. */
+	[STMT_LABEL_TAIL_NEW] = "INSERT OR IGNORE INTO labels (res, key, value, ns, name)"
+				" SELECT h.res, j.key, j.value, h.ns, h.name"
+				" FROM history h, json_each(h.labels) j"
+				" WHERE h.id > ?1 AND h.type = 1 AND j.type = 'text'"
+				" AND h.id NOT IN (SELECT prev FROM history"
+				" WHERE id > ?1 AND prev IS NOT NULL)",
+	[STMT_LABEL_POS_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES ('label_pos',"
+			       " coalesce((SELECT max(id) FROM history), ?1))",
 	[STMT_GET] = "SELECT o.create_rev, o.mod_rev, o.lease, h.value"
 		     " FROM objects o JOIN history h ON h.id = o.hid"
 		     " WHERE o.res = (SELECT id FROM resources WHERE grp = ?1 AND res = ?2)"
