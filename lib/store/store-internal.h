@@ -105,7 +105,8 @@ struct store {
 	unsigned busy_seed;      /* jitter of the busy handler's sleeps */
 	/* watches and background work, only with a loop */
 	struct ptrvec watches;             /* struct store_watch *, in creation order */
-	int inotify_fd;                    /* IN_ATTRIB on the database file, or -1 */
+	int notify_fd;                     /* PATH-notify, read after each commit, or -1 */
+	int inotify_fd;                    /* IN_ACCESS on PATH-notify, IN_ATTRIB on PATH, or -1 */
 	struct loop_source *inotify_src;   /* loop source for inotify_fd */
 	struct loop_source *defer_src;     /* runs store_dispatch() at the end of a dispatch */
 	struct loop_source *poll_timer;    /* fallback check for foreign writers */
@@ -162,6 +163,9 @@ int store_meta_set(struct store *s, const char *key, int64_t value, korch_error 
 
 /* Tells other handles and processes that a write was committed, and wakes our own watches. */
 void store_notify_written(struct store *s);
+
+/* "PATH-notify", the file watchers watch for reads (caller frees; NULL: out of memory). */
+char *store_notify_path(const char *path);
 
 /* "deployments.apps" or "pods"; buf holds 256 bytes. */
 const char *store_qualified_resource(const char *group, const char *resource, char buf[static 256]);

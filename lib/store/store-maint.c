@@ -277,6 +277,8 @@ unlink_db_files(const char *path)
 	unlink(buf);
 	snprintf(buf, sizeof(buf), "%s-journal", path);
 	unlink(buf);
+	snprintf(buf, sizeof(buf), "%s-notify", path);
+	unlink(buf);
 }
 
 /* Copies all of src into dst with the backup API, in one step (one consistent snapshot). */
@@ -461,6 +463,10 @@ store_restore(const char *path, const char *backup_path, int64_t *ret_revision, 
 	} else {
 		store_close(staged);
 		staged = NULL;
+		/* The staged store's own notify file goes; the new store makes its own. */
+		_cleanup_free_ char *notify = store_notify_path(tmp);
+		if (notify)
+			unlink(notify);
 		if (rename(tmp, path) < 0) {
 			r = error_errno(err, errno, "restore: rename to %s", path);
 			goto out;

@@ -665,6 +665,37 @@ fill_defaults(struct store_options *o)
 		o->label_lag_rows = 0;
 }
 
+char *
+store_notify_path(const char *path)
+{
+	char *p;
+	return asprintf(&p, "%s-notify", path) < 0 ? NULL : p;
+}
+
+/*
+ * Opens (creating it, one byte long) the file writers read after each commit so that watchers
+ * wake up (see store_notify_written()). Never the database file itself: closing a descriptor of
+ * it would drop the POSIX locks SQLite holds on it in this process. -1 when it cannot be had
+ * (writers then touch the database file instead).
+ */
+static int
+notify_open(const char *path)
+{
+	_cleanup_free_ char *notify = store_notify_path(path);
+	struct stat st;
+	if (!notify || stat(path, &st) < 0)
+		return -1;
+	int fd = open(notify, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, st.st_mode & 0666);
+	if (fd < 0)
+		return -1;
+	char c;
+	if (pread(fd, &c, 1, 0) != 1 && pwrite(fd, "\n", 1, 0) != 1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* fsync of the directory, so that a new database file's name survives a power loss. */
 static int
 sync_parent_dir(const char *path, korch_error **err)
@@ -686,6 +717,7 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 	if (!s)
 		return error_oom(err);
 	s->inotify_fd = -1;
+	s->notify_fd = -1;
 	s->label_tail_rev = -1;
 	s->res_compacted = -1;
 	if (opts)
@@ -719,6 +751,7 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 		goto fail;
 	if (is_new && (r = sync_parent_dir(s->path, err)) < 0)
 		goto fail;
+	s->notify_fd = notify_open(s->path);
 	if ((r = store_current_revision(s, &s->known_revision, err)) < 0)
 		goto fail;
 	if (s->opts.loop && (r = store_loop_attach(s, err)) < 0)
@@ -737,6 +770,8 @@ store_close(struct store *s)
 		return;
 	store_watches_free_all(s);
 	store_loop_detach(s);
+	if (s->notify_fd >= 0)
+		close(s->notify_fd);
 	ptrvec_free(&s->watches, NULL);
 	for (size_t i = 0; i < STMT_MAX; i++)
 		sqlite3_finalize(s->stmts[i]);

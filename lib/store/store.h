@@ -7,8 +7,9 @@
  * before it calls the store. The only field the store writes is metadata.resourceVersion.
  *
  * ---- File ----------------------------------------------------------------------------------
- * One SQLite database, WAL journal, synchronous=FULL by default (a write that returned 0 survives
- * a crash or power loss; NORMAL may lose the last commits on power loss), auto_vacuum=INCREMENTAL,
+ * One SQLite database (with SQLite's PATH-wal and PATH-shm, and korch's PATH-notify beside it),
+ * WAL journal, synchronous=FULL by default (a write that returned 0 survives a crash or power
+ * loss; NORMAL may lose the last commits on power loss), auto_vacuum=INCREMENTAL,
  * application_id 0x6b6f7263 ("korc") so that a file that is not a korch store is refused, and the
  * schema version in user_version. Several processes may open the same file: SQLite's locks order
  * their writes, and every write runs in BEGIN IMMEDIATE (it takes the write lock first, so the
@@ -62,8 +63,11 @@
  * A watch reads the history table from its own position, so it never drops anything: a slow
  * watcher only falls behind, and if compaction passes its position it gets KORCH_EGONE through its
  * callback, explicitly. Changes are noticed by: this handle's own commits (a deferred call on the
- * loop); other handles and processes (every korch writer touches the database file's mtime
- * after each commit, and each handle with a loop has an inotify watch on that file for
+ * loop); other handles and processes (every korch writer reads one byte of PATH-notify, a
+ * one-byte file beside the database, after each commit, and each handle with a loop has an
+ * inotify watch on it for IN_ACCESS: a read dirties no inode on disk, where touching the
+ * database file's mtime cost a durable commit up to a quarter of its time on a fast disk;
+ * writers that cannot open PATH-notify touch the mtime instead, which handles also watch for,
  * IN_ATTRIB); and writers that are not korch (a periodic fallback that compares PRAGMA
  * data_version, every poll_interval_ms). The WAL file itself is not watched: its last
  * modification comes before the commit becomes visible, so a reader woken by it can miss the
