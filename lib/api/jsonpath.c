@@ -4,13 +4,13 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/jsonpath.h"
 #include "base/error.h"
+#include "base/quote.h"
 #include "base/vec.h"
 
 enum step_type {
@@ -806,39 +806,6 @@ eval_path(struct eval *ev, const struct path *path, struct ptrvec *in, struct pt
 	return r;
 }
 
-/* A float64 the way Go's strconv.FormatFloat(f, 'g', -1, 64) prints it. */
-static void
-format_go_float(double f, struct strbuf *out)
-{
-	if (isnan(f)) {
-		strbuf_puts(out, "NaN");
-		return;
-	}
-	if (isinf(f)) {
-		strbuf_puts(out, f > 0 ? "+Inf" : "-Inf");
-		return;
-	}
-	char buf[40];
-	int prec;
-	/* The shortest digit string that reads back as the same double. */
-	for (prec = 1; prec < 17; prec++) {
-		snprintf(buf, sizeof(buf), "%.*e", prec - 1, f);
-		if (strtod(buf, NULL) == f)
-			break;
-	}
-	snprintf(buf, sizeof(buf), "%.*e", prec - 1, f);
-	char *e = strchr(buf, 'e');
-	int exp = atoi(e + 1);
-	if (exp < -4 || exp >= 6) {
-		/* Go (%v of a float64): %e past these exponents, with at least two exponent digits. */
-		*e = '\0';
-		strbuf_printf(out, "%se%c%02d", buf, exp < 0 ? '-' : '+', abs(exp));
-		return;
-	}
-	snprintf(buf, sizeof(buf), "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, f);
-	strbuf_puts(out, buf);
-}
-
 static int
 print_value(const json_t *v, struct strbuf *out)
 {
@@ -846,20 +813,14 @@ print_value(const json_t *v, struct strbuf *out)
 	case JSON_STRING: return strbuf_append(out, json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
 		return strbuf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	case JSON_REAL: format_go_float(json_real_value(v), out); return 0;
+	case JSON_REAL: return strbuf_put_go_float(out, json_real_value(v), 'g');
 	case JSON_TRUE: return strbuf_puts(out, "true");
 	case JSON_FALSE: return strbuf_puts(out, "false");
 	case JSON_NULL: return 0;
 	case JSON_OBJECT:
-	case JSON_ARRAY: {
-		/* Go's json.Marshal of a map sorts its keys. */
-		char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-		if (!s)
-			return KORCH_ENOMEM;
-		strbuf_puts(out, s);
-		free(s);
-		return 0;
-	}
+	case JSON_ARRAY:
+		/* As Go's json.Marshal writes a decoded value: map keys sorted. */
+		return strbuf_put_go_json(out, v);
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "api/schema.h"
 #include "base/error.h"
+#include "base/quote.h"
 #include "base/strbuf.h"
 #include "base/util.h"
 #include "base/vec.h"
@@ -104,37 +105,6 @@ expected_word(const struct schema_type *t)
 	return "unknown";
 }
 
-/*
- * Appends s quoted the way Go's strconv.Quote (and so %q) writes it, which is how Kubernetes
- * shows string values and paths in its messages. Bytes of 0x80 and above (valid UTF-8 here,
- * the codec refuses anything else) are kept as they are.
- */
-static void
-put_go_quoted(struct strbuf *sb, const char *s, size_t len)
-{
-	strbuf_putc(sb, '"');
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		switch (ch) {
-		case '"': strbuf_puts(sb, "\\\""); break;
-		case '\\': strbuf_puts(sb, "\\\\"); break;
-		case '\a': strbuf_puts(sb, "\\a"); break;
-		case '\b': strbuf_puts(sb, "\\b"); break;
-		case '\f': strbuf_puts(sb, "\\f"); break;
-		case '\n': strbuf_puts(sb, "\\n"); break;
-		case '\r': strbuf_puts(sb, "\\r"); break;
-		case '\t': strbuf_puts(sb, "\\t"); break;
-		case '\v': strbuf_puts(sb, "\\v"); break;
-		default:
-			if (ch < 0x20 || ch == 0x7f)
-				strbuf_printf(sb, "\\x%02x", ch);
-			else
-				strbuf_putc(sb, (char)ch);
-		}
-	}
-	strbuf_putc(sb, '"');
-}
-
 /* The shortest text that reads back as the same double. */
 static void
 put_real(struct strbuf *sb, double d)
@@ -154,7 +124,9 @@ put_invalid_value(struct strbuf *sb, const json_t *v)
 {
 	strbuf_puts(sb, "Invalid value: ");
 	switch (json_typeof(v)) {
-	case JSON_STRING: put_go_quoted(sb, json_string_value(v), json_string_length(v)); break;
+	case JSON_STRING:
+		strbuf_put_go_quoted(sb, json_string_value(v), json_string_length(v));
+		break;
 	case JSON_INTEGER: strbuf_printf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
 	case JSON_REAL: put_real(sb, json_real_value(v)); break;
 	case JSON_TRUE: strbuf_puts(sb, "true"); break;
@@ -246,7 +218,7 @@ unknown_field(struct check *c, json_t *obj, const char *key)
 		return;
 	_cleanup_strbuf_ struct strbuf w = STRBUF_INIT;
 	strbuf_puts(&w, "unknown field ");
-	put_go_quoted(&w, c->path.buf, c->path.len);
+	strbuf_put_go_quoted(&w, c->path.buf, c->path.len);
 	char **slot = VEC_PUSH(c->warnings, c->n_warnings, c->cap_warnings);
 	if (w.oom || !slot) {
 		if (slot)
@@ -392,8 +364,7 @@ check_value(struct check *c, json_t *v, const struct schema_type *t)
 		}
 		const char *key;
 		json_t *item;
-		json_object_foreach(v, key, item)
-		{
+		json_object_foreach (v, key, item) {
 			size_t len = path_push_key(c, key);
 			if (json_is_null(item))
 				null_item(c, v, key, 0, t->elem);
@@ -410,8 +381,7 @@ check_value(struct check *c, json_t *v, const struct schema_type *t)
 		}
 		size_t i;
 		json_t *item;
-		json_array_foreach(v, i, item)
-		{
+		json_array_foreach (v, i, item) {
 			size_t len = path_push_index(c, i);
 			if (json_is_null(item))
 				null_item(c, v, NULL, i, t->elem);
@@ -477,8 +447,7 @@ check_object(struct check *c, json_t *obj, const struct schema_type *t)
 {
 	const char *key;
 	json_t *value;
-	json_object_foreach(obj, key, value)
-	{
+	json_object_foreach (obj, key, value) {
 		if (c->oom)
 			return;
 		size_t len = path_push_field(c, key);
@@ -506,7 +475,7 @@ set_message(struct check *c)
 			strbuf_puts(&strict_part,
 				    strict_part.len ? ", unknown field "
 						    : "strict decoding error: unknown field ");
-			put_go_quoted(&strict_part, field, strlen(field));
+			strbuf_put_go_quoted(&strict_part, field, strlen(field));
 			continue;
 		}
 		if (invalid_part.len)

@@ -1,8 +1,12 @@
 /*
- * quote.c - Go-style quoting (strconv.Quote) for messages that must match Kubernetes' text.
+ * quote.c - Go's text forms for output that must match Kubernetes' byte for byte: quoted strings
+ * (strconv.Quote), shortest floats (strconv.FormatFloat) and JSON as Go's encoders write it.
  */
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <korch/common.h>
@@ -135,4 +139,180 @@ go_quote(const char *s)
 		return NULL;
 	}
 	return strbuf_steal(&sb);
+}
+
+/*
+ * The shortest decimal digits that read back as v (finite, > 0), as strconv finds them: digits
+ * without a point or trailing zeros, and *ret_point, where the point goes (v = 0.DIGITS x
+ * 10^point). C's printf rounds correctly, so the first precision whose output reads back as v
+ * gives the digits Go picks.
+ */
+static void
+shortest_digits(double v, char digits[static 24], int *ret_point)
+{
+	char buf[40];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*e", prec - 1, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	size_t n = 0;
+	const char *p = buf;
+	for (; *p && *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[n++] = *p;
+	while (n > 1 && digits[n - 1] == '0')
+		n--;
+	digits[n] = '\0';
+	*ret_point = atoi(p + 1) + 1;
+}
+
+int
+strbuf_put_go_float(struct strbuf *sb, double v, char fmt)
+{
+	if (isnan(v))
+		return strbuf_puts(sb, "NaN");
+	if (isinf(v))
+		return strbuf_puts(sb, v > 0 ? "+Inf" : "-Inf");
+	if (signbit(v))
+		strbuf_putc(sb, '-');
+	v = fabs(v);
+	char d[24] = "0";
+	int point = 1;
+	if (v != 0)
+		shortest_digits(v, d, &point);
+	int nd = (int)strlen(d), exp = point - 1;
+	if (fmt == 'g')
+		fmt = exp < -4 || exp >= 6 ? 'e' : 'f';
+	if (fmt == 'e') {
+		strbuf_putc(sb, d[0]);
+		if (nd > 1) {
+			strbuf_putc(sb, '.');
+			strbuf_puts(sb, d + 1);
+		}
+		if (v == 0)
+			exp = 0;
+		strbuf_printf(sb, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+	} else if (v == 0) {
+		strbuf_putc(sb, '0');
+	} else if (point <= 0) {
+		strbuf_puts(sb, "0.");
+		for (int i = 0; i < -point; i++)
+			strbuf_putc(sb, '0');
+		strbuf_puts(sb, d);
+	} else if (point >= nd) {
+		strbuf_puts(sb, d);
+		for (int i = nd; i < point; i++)
+			strbuf_putc(sb, '0');
+	} else {
+		strbuf_append(sb, d, (size_t)point);
+		strbuf_putc(sb, '.');
+		strbuf_puts(sb, d + point);
+	}
+	return sb->oom ? KORCH_ENOMEM : 0;
+}
+
+int
+strbuf_put_go_json_string(struct strbuf *sb, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	strbuf_putc(sb, '"');
+	for (size_t i = 0; i < len;) {
+		uint32_t cp = 0;
+		size_t n = utf8_decode(p + i, len - i, &cp);
+		if (n == 0) {
+			strbuf_puts(sb, "\\ufffd");
+			i++;
+			continue;
+		}
+		switch (cp) {
+		case '"': strbuf_puts(sb, "\\\""); break;
+		case '\\': strbuf_puts(sb, "\\\\"); break;
+		case '\n': strbuf_puts(sb, "\\n"); break;
+		case '\r': strbuf_puts(sb, "\\r"); break;
+		case '\t': strbuf_puts(sb, "\\t"); break;
+		default:
+			if (cp < 0x20 || cp == '<' || cp == '>' || cp == '&')
+				strbuf_printf(sb, "\\u00%c%c", hex[cp >> 4], hex[cp & 15]);
+			else if (cp == 0x2028 || cp == 0x2029)
+				strbuf_printf(sb, "\\u%04x", (unsigned)cp);
+			else
+				strbuf_append(sb, s + i, n);
+			break;
+		}
+		i += n;
+	}
+	strbuf_putc(sb, '"');
+	return sb->oom ? KORCH_ENOMEM : 0;
+}
+
+static int
+key_order(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int
+strbuf_put_go_json(struct strbuf *sb, const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return strbuf_put_go_json_string(sb, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER: return strbuf_printf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	case JSON_REAL: {
+		double f = json_real_value(v), a = fabs(f);
+		if (!isfinite(f))
+			return KORCH_EINVALID;
+		size_t start = sb->len;
+		int r = strbuf_put_go_float(sb, f, a != 0 && (a < 1e-6 || a >= 1e21) ? 'e' : 'f');
+		if (r < 0)
+			return r;
+		/* encoding/json shortens a two-digit negative exponent: 1e-07 is written 1e-7 */
+		size_t n = sb->len - start;
+		char *b = sb->buf + start;
+		if (n >= 4 && b[n - 4] == 'e' && b[n - 3] == '-' && b[n - 2] == '0') {
+			b[n - 2] = b[n - 1];
+			strbuf_truncate(sb, sb->len - 1);
+		}
+		return 0;
+	}
+	case JSON_TRUE: return strbuf_puts(sb, "true");
+	case JSON_FALSE: return strbuf_puts(sb, "false");
+	case JSON_NULL: return strbuf_puts(sb, "null");
+	case JSON_ARRAY:
+		strbuf_putc(sb, '[');
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (i)
+				strbuf_putc(sb, ',');
+			int r = strbuf_put_go_json(sb, json_array_get(v, i));
+			if (r < 0)
+				return r;
+		}
+		return strbuf_putc(sb, ']');
+	case JSON_OBJECT: {
+		size_t n = json_object_size(v), i = 0;
+		const char **keys = malloc((n ? n : 1) * sizeof(*keys));
+		if (!keys)
+			return KORCH_ENOMEM;
+		const char *k;
+		json_t *child;
+		json_object_foreach ((json_t *)v, k, child)
+			keys[i++] = k;
+		qsort(keys, n, sizeof(*keys), key_order);
+		int r = strbuf_putc(sb, '{');
+		for (i = 0; i < n && r == 0; i++) {
+			if (i)
+				strbuf_putc(sb, ',');
+			r = strbuf_put_go_json_string(sb, keys[i], strlen(keys[i]));
+			if (r == 0)
+				r = strbuf_putc(sb, ':');
+			if (r == 0)
+				r = strbuf_put_go_json(sb, json_object_get(v, keys[i]));
+		}
+		free(keys);
+		return r < 0 ? r : strbuf_putc(sb, '}');
+	}
+	}
+	return 0;
 }

@@ -795,6 +795,12 @@ store_path(const struct store *s)
 	return s->path;
 }
 
+korch_loop *
+store_loop(const struct store *s)
+{
+	return s->opts.loop;
+}
+
 int
 store_revision(struct store *s, int64_t *ret_revision, int64_t *ret_compacted, korch_error **err)
 {

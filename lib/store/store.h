@@ -169,6 +169,9 @@ void store_close(struct store *s);
 /* The absolute path of the database file; borrowed. */
 const char *store_path(const struct store *s);
 
+/* The loop given at open (watches and background work run on it), or NULL; borrowed. */
+korch_loop *store_loop(const struct store *s);
+
 /* The latest revision and the compacted revision (either output may be NULL). */
 int store_revision(struct store *s, int64_t *ret_revision, int64_t *ret_compacted,
 		   korch_error **err);

@@ -71,6 +71,7 @@ test_paths_and_values(void **state)
 	check("{$.replicas}", true, "3");
 	check("{.users[1]}", true,
 	      "{\"name\":\"e2e\",\"user\":{\"password\":\"secret\",\"username\":\"admin\"}}");
+	check("{.nums}", true, "[1,2.5,1000000,0.0001,0.00001,true,null]");
 	check("{.nums[*]}", true, "1 2.5 1e+06 0.0001 1e-05 true ");
 	check("{.nums[0:2]}", true, "1 2.5");
 	check("{.nums[::3]}", true, "1 0.0001 ");
