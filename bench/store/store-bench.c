@@ -389,19 +389,18 @@ bench_durable(const char *dir, struct etcd *etcd, double *ret_create_rate)
 	 * +-30 % from one run to the next.
 	 */
 	double t_store = 0, t_raw = 0, tu_store = 0, tu_raw = 0;
-	for (int i = 0; i < DURABLE_N; i++) {
-		if (i % 2)
-			t_store += store_creates(s, &d, i, i + 1);
-		t_raw += raw_writes(&raw, false, i, i + 1);
-		if (!(i % 2))
-			t_store += store_creates(s, &d, i, i + 1);
-	}
-	for (int i = 0; i < DURABLE_N; i++) {
-		if (i % 2)
-			tu_store += store_updates(s, &d, i, i + 1);
-		tu_raw += raw_writes(&raw, true, i, i + 1);
-		if (!(i % 2))
-			tu_store += store_updates(s, &d, i, i + 1);
+	for (int pass = 0; pass < 2; pass++) {
+		bool update = pass == 1;
+		double *ts = update ? &tu_store : &t_store, *tr = update ? &tu_raw : &t_raw;
+		for (int i = 0; i < DURABLE_N; i++) {
+			if (i % 2)
+				*ts += update ? store_updates(s, &d, i, i + 1)
+					      : store_creates(s, &d, i, i + 1);
+			*tr += raw_writes(&raw, update, i, i + 1);
+			if (!(i % 2))
+				*ts += update ? store_updates(s, &d, i, i + 1)
+					      : store_creates(s, &d, i, i + 1);
+		}
 	}
 	store_close(s);
 	raw_close(&raw);
