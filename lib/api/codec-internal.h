@@ -37,6 +37,12 @@ void codec_position(const char *data, size_t len, size_t offset, unsigned *ret_l
 /* Length of the valid UTF-8 sequence at s (1 to 4), or 0 when it is invalid or NUL. */
 size_t codec_utf8_char(const unsigned char *s, size_t left);
 
+/*
+ * The tree codec_json_decode() gives for plain valid JSON within the limits, built without
+ * jansson's parser; NULL for anything else (the checked path then finds the error).
+ */
+json_t *codec_json_decode_fast(const char *data, size_t len);
+
 /* Decodes one JSON document; source prefixes errors (see codec_fail). */
 int codec_json_decode_source(const char *data, size_t len, const char *source, json_t **ret,
 			     korch_error **err);

@@ -63,8 +63,26 @@ int codec_yaml_decode(const char *data, size_t len, struct codec_docs *ret, korc
 int codec_decode_manifests(const char *data, size_t len, const char *source,
 			   struct codec_docs *ret, korch_error **err);
 
-/* Compact JSON in insertion order, NUL-terminated; NULL when out of memory. Caller frees. */
+/*
+ * Compact JSON in insertion order, NUL-terminated: json_dumps()'s text, several times faster.
+ * NULL when out of memory or for what json_dumps() refuses (NULL, a cycle, a string that is not
+ * UTF-8). Caller frees.
+ */
 char *codec_json_encode(const json_t *value);
+
+/*
+ * Appends the text codec_json_encode() gives to out (which callers can reuse from one value to
+ * the next). KORCH_ENOMEM, or KORCH_EINVALID for what json_dumps() refuses; out is then as it
+ * was.
+ */
+int codec_json_encode_append(const json_t *value, struct strbuf *out);
+
+/*
+ * Decodes JSON text that korch wrote itself (stored objects): the tree json_loadb(data, len, 0)
+ * builds (an object or an array at the top; a key twice keeps its last value; no size limit),
+ * faster. KORCH_EINVALID with jansson's message ("line L column C: ...") when that fails.
+ */
+int codec_json_decode_stored(const char *data, size_t len, json_t **ret, korch_error **err);
 
 /*
  * Appends value as block-style YAML the way kubectl -o yaml prints it (two-space indent, lists

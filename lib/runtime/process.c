@@ -187,7 +187,7 @@ user_fill(const char *user, char *const *additional_groups, const char *passwd, 
 	if (!u->home)
 		return error_oom(err);
 	if (gpart) {
-		uint32_t gid;
+		uint32_t gid = 0;
 		int r = resolve_group(gpart, group, "group", &gid, err);
 		if (r < 0)
 			return korch_error_prefix(err, r, "user \"%s\"", user);
@@ -199,7 +199,7 @@ user_fill(const char *user, char *const *additional_groups, const char *passwd, 
 			return error_oom(err);
 	}
 	for (size_t i = 0; additional_groups && additional_groups[i]; i++) {
-		uint32_t gid;
+		uint32_t gid = 0;
 		int r = resolve_group(additional_groups[i], group, "additional group", &gid, err);
 		if (r < 0)
 			return r;

@@ -155,7 +155,7 @@ ensure_in_root(int root_fd, const char *path, bool is_file, int *ret_fd, korch_e
 		bool last = !slash || slash[strspn(slash, "/")] == '\0';
 		if (slash)
 			*slash = '\0';
-		int fd, r = openat2_in_root(root_fd, copy, O_PATH, &fd);
+		int fd = -1, r = openat2_in_root(root_fd, copy, O_PATH, &fd);
 		if (r == -ENOENT) {
 			/* Create the component in its (resolved) parent directory. */
 			char *base = strrchr(copy, '/');

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 #include "base/loop.h"
+#include "base/strbuf.h"
 #include "base/vec.h"
 #include "store/store.h"
 
@@ -24,6 +25,9 @@ enum hist_type {
 /* The first id after every row of revision rev. */
 #define HIST_ID_AFTER(rev) HIST_ID((rev) + 1, 0)
 
+/* The label index may lag the history by this many rows unless the options say otherwise. */
+#define LABEL_LAG_DEFAULT 256
+
 /* Statements prepared once per handle (SQL text in store.c). */
 enum stmt_id {
 	STMT_BEGIN,
@@ -31,8 +35,11 @@ enum stmt_id {
 	STMT_COMMIT,
 	STMT_ROLLBACK,
 	STMT_REVISION,
+	STMT_TXN_STATE,
 	STMT_META_GET,
 	STMT_META_SET,
+	STMT_RES_GET,
+	STMT_RES_INSERT,
 	STMT_OBJ_GET,
 	STMT_OBJ_INSERT,
 	STMT_OBJ_UPDATE,
@@ -41,6 +48,10 @@ enum stmt_id {
 	STMT_HIST_VALUE,
 	STMT_LABEL_INSERT,
 	STMT_LABEL_DELETE,
+	STMT_LABEL_TAIL_COUNT,
+	STMT_LABEL_TAIL_CHANGES,
+	STMT_LABEL_TAIL_NEW,
+	STMT_LABEL_POS_SET,
 	STMT_GET,
 	STMT_LEASE_GET,
 	STMT_LEASE_INSERT,
@@ -49,13 +60,22 @@ enum stmt_id {
 	STMT_LEASE_KEYS,
 	STMT_LEASE_EXPIRED,
 	STMT_LEASE_NEXT_EXPIRY,
+	STMT_LIST_RES,
 	STMT_LIST_ALL,
 	STMT_LIST_NS,
 	STMT_LIST_CHANGED,
+	STMT_LIST_TAIL,
 	STMT_WATCH_ROWS,
 	STMT_COMPACT_ROWS,
 	STMT_HIST_DELETE,
 	STMT_MAX,
+};
+
+/* A resource's id (interned resources keep history and index rows short). */
+struct res_cache {
+	char *group;    /* API group */
+	char *resource; /* plural resource name */
+	int64_t id;     /* its row in resources */
 };
 
 /* Label-index list statements are built per (namespace given, number of requirements). */
@@ -69,13 +89,24 @@ struct store {
 	korch_clock *own_clock;        /* a real clock when neither clock nor loop was given */
 	sqlite3_stmt *stmts[STMT_MAX]; /* prepared on first use */
 	sqlite3_stmt *label_stmts[2][LABEL_STMT_CACHE]; /* [ns given][requirements - 1] */
-	char *write_error;      /* set after an I/O error: writes are refused */
-	bool in_txn;            /* inside BEGIN ... COMMIT of this handle */
-	int64_t busy_waited_us; /* waited for the current lock so far */
-	unsigned busy_seed;     /* jitter of the busy handler's sleeps */
+	char *write_error;        /* set after an I/O error: writes are refused */
+	bool in_txn;              /* inside BEGIN ... COMMIT of this handle */
+	struct res_cache res[8];  /* resource ids resolved, while 'compacted' is res_compacted */
+	size_t n_res;             /* entries of res in use */
+	size_t res_next;          /* the entry a new resource takes (round robin) */
+	int64_t res_compacted;    /* 'compacted' when res was filled (-1: unknown) */
+	struct strbuf value_buf;  /* the object being written, as stored (reused) */
+	struct strbuf labels_buf; /* its metadata.labels, as stored (reused) */
+	/* History rows past the label index's position, as this handle last counted them: */
+	int64_t label_tail_rows; /* that many */
+	int64_t label_tail_pos;  /* past this 'label_pos' */
+	int64_t label_tail_rev;  /* at this revision (-1: unknown, count again) */
+	int64_t busy_waited_us;  /* waited for the current lock so far */
+	unsigned busy_seed;      /* jitter of the busy handler's sleeps */
 	/* watches and background work, only with a loop */
 	struct ptrvec watches;             /* struct store_watch *, in creation order */
-	int inotify_fd;                    /* IN_ATTRIB on the database file, or -1 */
+	int notify_fd;                     /* PATH-notify, read after each commit, or -1 */
+	int inotify_fd;                    /* IN_ACCESS on PATH-notify, IN_ATTRIB on PATH, or -1 */
 	struct loop_source *inotify_src;   /* loop source for inotify_fd */
 	struct loop_source *defer_src;     /* runs store_dispatch() at the end of a dispatch */
 	struct loop_source *poll_timer;    /* fallback check for foreign writers */
@@ -113,6 +144,19 @@ void store_rollback(struct store *s);
  */
 int store_current_revision(struct store *s, int64_t *ret, korch_error **err);
 
+/* What a transaction reads first, in one statement. */
+struct txn_state {
+	int64_t revision;  /* the latest revision */
+	int64_t compacted; /* meta 'compacted' */
+	int64_t label_pos; /* meta 'label_pos' */
+};
+
+/*
+ * Reads the transaction's state. A change of 'compacted' (compaction, or a restore that
+ * replaced the whole file) drops the handle's resource ids.
+ */
+int store_txn_state(struct store *s, struct txn_state *ret, korch_error **err);
+
 /* Reads an integer from meta (0 when missing). */
 int store_meta_get(struct store *s, const char *key, int64_t *ret, korch_error **err);
 int store_meta_set(struct store *s, const char *key, int64_t value, korch_error **err);
@@ -120,8 +164,31 @@ int store_meta_set(struct store *s, const char *key, int64_t value, korch_error 
 /* Tells other handles and processes that a write was committed, and wakes our own watches. */
 void store_notify_written(struct store *s);
 
+/* "PATH-notify", the file watchers watch for reads (caller frees; NULL: out of memory). */
+char *store_notify_path(const char *path);
+
 /* "deployments.apps" or "pods"; buf holds 256 bytes. */
 const char *store_qualified_resource(const char *group, const char *resource, char buf[static 256]);
+
+/*
+ * The id of (group, resource) in resources, inside the caller's transaction (which read
+ * store_txn_state() first); with create (write transactions only), a missing one is added,
+ * else *ret is 0.
+ */
+int store_res_id(struct store *s, const char *group, const char *resource, bool create,
+		 int64_t *ret, korch_error **err);
+
+/* Forgets the resource ids (a rolled back transaction may have added some). */
+void store_res_forget(struct store *s);
+
+/*
+ * Brings the label index up to the last history row when it lags by more than the options
+ * allow (force: whatever the lag). Inside the caller's write transaction, which started at
+ * revision cur with the index at label_pos (-1: read it) and wrote `added` history rows at
+ * revision cur + 1 (added < 0: not known).
+ */
+int store_labels_catch_up(struct store *s, bool force, int64_t cur, int64_t label_pos,
+			  int64_t added, korch_error **err);
 
 /* Checks that a key is usable: resource and name non-empty, no field NULL. */
 int store_key_check(const struct store_key *key, korch_error **err);

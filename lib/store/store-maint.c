@@ -139,7 +139,12 @@ store_compact(struct store *s, int64_t revision, size_t max_rows, bool *ret_more
 	struct compact_row *rows = NULL;
 	size_t n = 0;
 	int64_t cur = 0, compacted = 0, pos = 0;
-	if ((r = store_current_revision(s, &cur, err)) < 0 ||
+	/*
+	 * The label index first: bringing it up to date reads the versions that keys had before
+	 * their changes since its position, which compaction may remove.
+	 */
+	if ((r = store_labels_catch_up(s, true, -1, -1, -1, err)) < 0 ||
+	    (r = store_current_revision(s, &cur, err)) < 0 ||
 	    (r = store_meta_get(s, "compacted", &compacted, err)) < 0 ||
 	    (r = store_meta_get(s, "compact_pos", &pos, err)) < 0)
 		goto fail;
@@ -271,6 +276,8 @@ unlink_db_files(const char *path)
 	snprintf(buf, sizeof(buf), "%s-shm", path);
 	unlink(buf);
 	snprintf(buf, sizeof(buf), "%s-journal", path);
+	unlink(buf);
+	snprintf(buf, sizeof(buf), "%s-notify", path);
 	unlink(buf);
 }
 
@@ -456,6 +463,10 @@ store_restore(const char *path, const char *backup_path, int64_t *ret_revision, 
 	} else {
 		store_close(staged);
 		staged = NULL;
+		/* The staged store's own notify file goes; the new store makes its own. */
+		_cleanup_free_ char *notify = store_notify_path(tmp);
+		if (notify)
+			unlink(notify);
 		if (rename(tmp, path) < 0) {
 			r = error_errno(err, errno, "restore: rename to %s", path);
 			goto out;
@@ -512,9 +523,21 @@ store_check(struct store *s, korch_error **err)
 		{ "SELECT count(*) FROM objects WHERE mod_rev > " CURRENT_REVISION
 		  " OR create_rev > mod_rev OR hid >> 20 != mod_rev",
 		  "objects whose revisions disagree with the history" },
-		{ "SELECT count(*) FROM labels l LEFT JOIN objects o ON o.grp = l.grp"
-		  " AND o.res = l.res AND o.ns = l.ns AND o.name = l.name WHERE o.name IS NULL",
+		/* Rows of keys changed past the index's position wait for it to catch up. */
+		{ "SELECT count(*) FROM labels l WHERE NOT EXISTS (SELECT 1 FROM objects o"
+		  " WHERE o.res = l.res AND o.ns = l.ns AND o.name = l.name)"
+		  " AND NOT EXISTS (SELECT 1 FROM history h"
+		  " WHERE h.id > (SELECT value FROM meta WHERE key = 'label_pos')"
+		  " AND h.res = l.res AND h.ns = l.ns AND h.name = l.name)",
 		  "label index rows of objects that do not exist" },
+		{ "SELECT (SELECT value FROM meta WHERE key = 'label_pos') >"
+		  " coalesce((SELECT max(id) FROM history), 0)"
+		  " AND (SELECT value FROM meta WHERE key = 'label_pos') >= "
+		  " (SELECT value FROM meta WHERE key = 'revision') + 1 << 20",
+		  "label index position past the history" },
+		{ "SELECT count(*) FROM objects o WHERE NOT EXISTS (SELECT 1 FROM resources r"
+		  " WHERE r.id = o.res)",
+		  "objects of resources that are not recorded" },
 		{ "SELECT (SELECT value FROM meta WHERE key = 'compacted') > " CURRENT_REVISION,
 		  "compacted revision past the store's revision" },
 	};

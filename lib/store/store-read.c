@@ -28,12 +28,16 @@ struct list_pos {
 	char *name;  /* last key examined: name */
 };
 
-/* A key changed after the list's revision, with its value at that revision. */
+/*
+ * A key the live scan cannot show (changed after the list's revision, or after the label
+ * index's position), with its version at the list's revision when that matches the list's label
+ * requirements.
+ */
 struct changed {
-	char *ns;    /* namespace */
-	char *name;  /* name */
-	json_t *obj; /* the version current at the list's revision */
-	char *text;  /* the same as stored */
+	char *ns;   /* namespace */
+	char *name; /* name */
+	int64_t id; /* the history row read */
+	char *text; /* that version as stored; NULL: absent at the revision, or not matching */
 };
 
 static int
@@ -121,17 +125,29 @@ key_cmp(const char *ns_a, const char *name_a, const char *ns_b, const char *name
 	return c ? c : strcmp(name_a, name_b);
 }
 
-/* Whether every equality requirement holds on obj's labels. */
-static bool
-labels_match(const json_t *obj, const struct store_label *labels, size_t n)
+/* Whether every equality requirement holds on a labels text as stored (NULL: none). */
+static int
+labels_match(const char *text, const struct store_label *req, size_t n, bool *ret,
+	     korch_error **err)
 {
-	const json_t *l = json_object_get(json_object_get(obj, "metadata"), "labels");
-	for (size_t i = 0; i < n; i++) {
-		const json_t *v = json_object_get(l, labels[i].key);
-		if (!json_is_string(v) || !streq(json_string_value(v), labels[i].value))
-			return false;
+	*ret = true;
+	if (n == 0)
+		return 0;
+	*ret = false;
+	if (!text)
+		return 0;
+	json_t *l = NULL;
+	int r = store_parse_value(text, (int)strlen(text), &l, err);
+	if (r < 0)
+		return r;
+	bool ok = true;
+	for (size_t i = 0; i < n && ok; i++) {
+		const json_t *v = json_object_get(l, req[i].key);
+		ok = json_is_string(v) && streq(json_string_value(v), req[i].value);
 	}
-	return true;
+	json_decref(l);
+	*ret = ok;
+	return 0;
 }
 
 /*
@@ -151,17 +167,17 @@ label_stmt(struct store *s, bool ns, size_t n, bool *ret_owned, korch_error **er
 	}
 	_cleanup_strbuf_ struct strbuf sql = STRBUF_INIT;
 	strbuf_puts(&sql, "SELECT l.ns, l.name, h.value FROM labels l"
-			  " JOIN objects o ON o.grp = l.grp AND o.res = l.res AND o.ns = l.ns"
-			  " AND o.name = l.name JOIN history h ON h.id = o.hid"
-			  " WHERE l.grp = ?1 AND l.res = ?2 AND l.key = ?6 AND l.value = ?7 AND ");
-	strbuf_puts(&sql, ns ? "l.ns = ?3 AND l.name > ?4" : "(l.ns, l.name) > (?3, ?4)");
-	strbuf_puts(&sql, " AND o.mod_rev <= ?5");
+			  " JOIN objects o ON o.res = l.res AND o.ns = l.ns AND o.name = l.name"
+			  " JOIN history h ON h.id = o.hid"
+			  " WHERE l.res = ?1 AND l.key = ?5 AND l.value = ?6 AND ");
+	strbuf_puts(&sql, ns ? "l.ns = ?2 AND l.name > ?3" : "(l.ns, l.name) > (?2, ?3)");
+	strbuf_puts(&sql, " AND o.hid < ?4");
 	for (size_t i = 1; i < n; i++)
 		strbuf_printf(&sql,
-			      " AND EXISTS (SELECT 1 FROM labels x WHERE x.grp = ?1 AND x.res = ?2"
+			      " AND EXISTS (SELECT 1 FROM labels x WHERE x.res = ?1"
 			      " AND x.key = ?%zu AND x.value = ?%zu AND x.ns = l.ns"
 			      " AND x.name = l.name)",
-			      6 + 2 * i, 7 + 2 * i);
+			      5 + 2 * i, 6 + 2 * i);
 	strbuf_puts(&sql, " ORDER BY l.ns, l.name");
 	if (sql.oom) {
 		error_oom(err);
@@ -179,58 +195,142 @@ label_stmt(struct store *s, bool ns, size_t n, bool *ret_owned, korch_error **er
 	return st;
 }
 
-/* Loads the keys changed after rev (that existed at rev), with their value at rev, in order. */
-static int
-load_changed(struct store *s, const struct store_list_options *o, const struct list_pos *start,
-	     struct changed **ret, size_t *ret_n, korch_error **err)
+static char *
+col_dup(sqlite3_stmt *st, int col)
 {
-	sqlite3_stmt *st = store_stmt(s, STMT_LIST_CHANGED, err);
-	if (!st)
-		return KORCH_ESYSTEM;
-	sqlite3_bind_int64(st, 1, HIST_ID_AFTER(start->rev));
-	sqlite3_bind_text(st, 2, o->group, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, o->resource, -1, SQLITE_STATIC);
-	if (o->ns)
-		sqlite3_bind_text(st, 4, o->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, start->name, -1, SQLITE_TRANSIENT);
-	struct changed *v = NULL;
-	size_t n = 0, cap = 0;
+	const char *t = (const char *)sqlite3_column_text(st, col);
+	return t ? strdup(t) : NULL;
+}
+
+static void
+changed_clear(struct changed *c)
+{
+	free(c->ns);
+	free(c->name);
+	free(c->text);
+}
+
+static void
+changed_free(struct changed *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		changed_clear(&v[i]);
+	free(v);
+}
+
+/*
+ * Appends st's rows (ns, name, id, type, labels, value) to *v, with the value only when the
+ * version is no delete and its labels match the list's requirements.
+ */
+static int
+changed_read(struct store *s, const struct store_list_options *o, sqlite3_stmt *st,
+	     struct changed **v, size_t *n, size_t *cap, korch_error **err)
+{
 	int rc, r = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct changed *c = VEC_PUSH(v, n, cap);
+		struct changed *c = VEC_PUSH(*v, *n, *cap);
 		if (!c) {
 			r = error_oom(err);
 			break;
 		}
-		c->ns = strdup((const char *)sqlite3_column_text(st, 0));
-		c->name = strdup((const char *)sqlite3_column_text(st, 1));
+		*c = (struct changed){ col_dup(st, 0), col_dup(st, 1), sqlite3_column_int64(st, 2),
+				       NULL };
 		if (!c->ns || !c->name) {
 			r = error_oom(err);
 			break;
 		}
-		if (!(c->text = strdup((const char *)sqlite3_column_text(st, 2)))) {
+		bool match = false;
+		if (sqlite3_column_int(st, 3) != HIST_DELETE &&
+		    (r = labels_match((const char *)sqlite3_column_text(st, 4), o->labels,
+				      o->n_labels, &match, err)) < 0)
+			break;
+		if (match && !(c->text = col_dup(st, 5))) {
 			r = error_oom(err);
 			break;
 		}
-		if ((r = store_parse_value(c->text, sqlite3_column_bytes(st, 2), &c->obj, err)) < 0)
-			break;
 	}
 	sqlite3_reset(st);
 	if (r == 0 && rc != SQLITE_DONE)
 		r = store_sqlite_error(s, rc, err, "read history");
-	if (r < 0) {
-		for (size_t i = 0; i < n; i++) {
-			free(v[i].ns);
-			free(v[i].name);
-			free(v[i].text);
-			json_decref(v[i].obj);
+	return r;
+}
+
+/* Key order, and the latest history row first within a key. */
+static int
+changed_cmp(const void *a, const void *b)
+{
+	const struct changed *x = a, *y = b;
+	int c = key_cmp(x->ns, x->name, y->ns, y->name);
+	return c ? c : (x->id < y->id) - (x->id > y->id);
+}
+
+/* Sorts v, keeps each key's latest row, then drops what is absent or does not match. */
+static size_t
+changed_settle(struct changed *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), changed_cmp);
+	size_t out = 0;
+	for (size_t i = 0; i < n;) {
+		size_t end = i + 1;
+		while (end < n && key_cmp(v[end].ns, v[end].name, v[i].ns, v[i].name) == 0)
+			changed_clear(&v[end++]);
+		if (v[i].text)
+			v[out++] = v[i];
+		else
+			changed_clear(&v[i]);
+		i = end;
+	}
+	return out;
+}
+
+/* Where a page's scan stops trusting the live objects, and what it reads from history instead. */
+struct page_bounds {
+	int64_t res;     /* the resource's id (0: it has no row, so no objects) */
+	int64_t rev_id;  /* the first history id after the list's revision */
+	int64_t live_id; /* live objects whose current version is older are taken as they are */
+};
+
+/*
+ * Loads, in key order, the keys the live scan leaves out and that match the list's labels, with
+ * their version at the list's revision R: keys changed after R keep the version before their
+ * first change (when it is older than live_id), and keys written in [live_id, R's end) (the
+ * label index has not reached them yet) their last version there.
+ */
+static int
+load_changed(struct store *s, const struct store_list_options *o, const struct list_pos *start,
+	     const struct page_bounds *b, int64_t cur, struct changed **ret, size_t *ret_n,
+	     korch_error **err)
+{
+	struct changed *v = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	enum stmt_id ids[2] = { STMT_LIST_CHANGED, STMT_LIST_TAIL };
+	bool wanted[2] = { start->rev < cur, b->live_id < b->rev_id };
+	for (size_t i = 0; i < 2 && r == 0; i++) {
+		if (!wanted[i])
+			continue;
+		sqlite3_stmt *st = store_stmt(s, ids[i], err);
+		if (!st) {
+			r = KORCH_ESYSTEM;
+			break;
 		}
-		free(v);
+		sqlite3_bind_int64(st, 1, b->rev_id);
+		sqlite3_bind_int64(st, 2, b->live_id);
+		sqlite3_bind_int64(st, 3, b->res);
+		if (o->ns)
+			sqlite3_bind_text(st, 4, o->ns, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, start->ns, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 6, start->name, -1, SQLITE_TRANSIENT);
+		r = changed_read(s, o, st, &v, &n, &cap, err);
+	}
+	if (r < 0) {
+		changed_free(v, n);
 		return r;
 	}
 	*ret = v;
-	*ret_n = n;
+	*ret_n = changed_settle(v, n);
 	return 0;
 }
 
@@ -241,6 +341,8 @@ struct scan {
 	bool st_row;        /* st has a current row */
 	struct changed *ch; /* keys changed after the revision */
 	size_t n_ch, i_ch;  /* entries, next one */
+	struct strbuf ns;   /* the key of the last item taken */
+	struct strbuf name; /* (copies: reused from one item to the next) */
 };
 
 static int
@@ -255,16 +357,16 @@ scan_step(struct store *s, struct scan *sc, korch_error **err)
 
 static int
 scan_open(struct store *s, const struct store_list_options *o, const struct list_pos *start,
-	  struct scan *sc, korch_error **err)
+	  const struct page_bounds *b, struct scan *sc, korch_error **err)
 {
 	if (o->n_labels > 0) {
 		sc->st = label_stmt(s, o->ns != NULL, o->n_labels, &sc->st_owned, err);
 		if (!sc->st)
 			return KORCH_ESYSTEM;
 		for (size_t i = 0; i < o->n_labels; i++) {
-			sqlite3_bind_text(sc->st, 6 + 2 * (int)i, o->labels[i].key, -1,
+			sqlite3_bind_text(sc->st, 5 + 2 * (int)i, o->labels[i].key, -1,
 					  SQLITE_STATIC);
-			sqlite3_bind_text(sc->st, 7 + 2 * (int)i, o->labels[i].value, -1,
+			sqlite3_bind_text(sc->st, 6 + 2 * (int)i, o->labels[i].value, -1,
 					  SQLITE_STATIC);
 		}
 	} else {
@@ -272,13 +374,11 @@ scan_open(struct store *s, const struct store_list_options *o, const struct list
 		if (!sc->st)
 			return KORCH_ESYSTEM;
 	}
-	sqlite3_bind_text(sc->st, 1, o->group, -1, SQLITE_STATIC);
-	sqlite3_bind_text(sc->st, 2, o->resource, -1, SQLITE_STATIC);
-	/* Copies: the scan replaces start's strings with each key it examines. */
-	sqlite3_bind_text(sc->st, 3, o->ns ? o->ns : start->ns, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(sc->st, 4, o->ns && !streq(o->ns, start->ns) ? "" : start->name, -1,
+	sqlite3_bind_int64(sc->st, 1, b->res);
+	sqlite3_bind_text(sc->st, 2, o->ns ? o->ns : start->ns, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(sc->st, 3, o->ns && !streq(o->ns, start->ns) ? "" : start->name, -1,
 			  SQLITE_TRANSIENT);
-	sqlite3_bind_int64(sc->st, 5, start->rev);
+	sqlite3_bind_int64(sc->st, 4, b->live_id);
 	return scan_step(s, sc, err);
 }
 
@@ -291,28 +391,32 @@ scan_close(struct scan *sc)
 		else
 			sqlite3_reset(sc->st);
 	}
-	for (size_t i = 0; i < sc->n_ch; i++) {
-		free(sc->ch[i].ns);
-		free(sc->ch[i].name);
-		free(sc->ch[i].text);
-		json_decref(sc->ch[i].obj);
-	}
-	free(sc->ch);
+	changed_free(sc->ch, sc->n_ch);
+	strbuf_free(&sc->ns);
+	strbuf_free(&sc->name);
+}
+
+static int
+remember_key(struct scan *sc, const char *ns, const char *name, korch_error **err)
+{
+	strbuf_truncate(&sc->ns, 0);
+	strbuf_truncate(&sc->name, 0);
+	if (strbuf_puts(&sc->ns, ns) < 0 || strbuf_puts(&sc->name, name) < 0)
+		return error_oom(err);
+	return 0;
 }
 
 /*
- * Takes the next candidate in key order: *ret_item (a new reference: the object, or its text
- * with text_items) and *ret_obj (the parsed object, borrowed from *ret_item or a new reference of
- * its own with text_items; only when a filter needs it); its key is copied into pos. Both are
- * NULL at the end. A changed key whose old labels fail the requirements comes back with *ret_skip
- * set and no item (it still counts as examined).
+ * Takes the next item in key order: *ret_item (a new reference: the object, or its text with
+ * text_items) and *ret_obj (the parsed object, borrowed from *ret_item or a new reference of its
+ * own with text_items; only when a filter needs it); its key is kept in sc->ns and sc->name.
+ * Both are NULL at the end.
  */
 static int
 scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, json_t **ret_item,
-	  json_t **ret_obj, bool *ret_skip, struct list_pos *pos, korch_error **err)
+	  json_t **ret_obj, korch_error **err)
 {
 	*ret_item = *ret_obj = NULL;
-	*ret_skip = false;
 	bool have_ch = sc->i_ch < sc->n_ch;
 	if (!sc->st_row && !have_ch)
 		return 0;
@@ -321,46 +425,31 @@ scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, 
 		take_ch = key_cmp(sc->ch[sc->i_ch].ns, sc->ch[sc->i_ch].name,
 				  (const char *)sqlite3_column_text(sc->st, 0),
 				  (const char *)sqlite3_column_text(sc->st, 1)) < 0;
-	char *ns, *name;
-	json_t *item = NULL, *obj = NULL;
-	int r = 0;
+	const char *text;
+	int len, r;
 	if (take_ch) {
 		struct changed *c = &sc->ch[sc->i_ch++];
-		ns = strdup(c->ns);
-		name = strdup(c->name);
-		if (!labels_match(c->obj, o->labels, o->n_labels)) {
-			*ret_skip = true;
-		} else if (o->text_items) {
-			if (!(item = json_string(c->text)))
-				r = error_oom(err);
-			else if (o->filter)
-				obj = json_incref(c->obj);
-		} else {
-			item = json_incref(c->obj);
-		}
+		text = c->text;
+		len = (int)strlen(text);
+		r = remember_key(sc, c->ns, c->name, err);
 	} else {
-		const char *text = (const char *)sqlite3_column_text(sc->st, 2);
-		int len = sqlite3_column_bytes(sc->st, 2);
-		ns = strdup((const char *)sqlite3_column_text(sc->st, 0));
-		name = strdup((const char *)sqlite3_column_text(sc->st, 1));
-		if (!o->text_items) {
-			r = store_parse_value(text, len, &item, err);
-		} else {
-			/* Handed out as stored: no parsing unless the filter must look. */
-			if (!(item = json_stringn(text, (size_t)len)))
-				r = error_oom(err);
-			else if (o->filter)
-				r = store_parse_value(text, len, &obj, err);
-		}
-		if (r == 0)
-			r = scan_step(s, sc, err);
+		text = (const char *)sqlite3_column_text(sc->st, 2);
+		len = sqlite3_column_bytes(sc->st, 2);
+		r = remember_key(sc, (const char *)sqlite3_column_text(sc->st, 0),
+				 (const char *)sqlite3_column_text(sc->st, 1), err);
 	}
-	free(pos->ns);
-	free(pos->name);
-	pos->ns = ns;
-	pos->name = name;
-	if (r == 0 && (!ns || !name))
-		r = error_oom(err);
+	json_t *item = NULL, *obj = NULL;
+	if (r == 0 && !o->text_items) {
+		r = store_parse_value(text, len, &item, err);
+	} else if (r == 0) {
+		/* Handed out as stored: no parsing unless the filter must look. */
+		if (!(item = json_stringn(text, (size_t)len)))
+			r = error_oom(err);
+		else if (o->filter)
+			r = store_parse_value(text, len, &obj, err);
+	}
+	if (r == 0 && !take_ch)
+		r = scan_step(s, sc, err);
 	if (r < 0) {
 		json_decref(item);
 		json_decref(obj);
@@ -391,14 +480,10 @@ list_check_options(const struct store_list_options *o, korch_error **err)
 
 /* Chooses the page's revision and start key; fails on compacted or future revisions. */
 static int
-list_start(struct store *s, const struct store_list_options *o, struct list_pos *pos,
+list_start(const struct store_list_options *o, const struct txn_state *state, struct list_pos *pos,
 	   korch_error **err)
 {
-	int64_t cur = 0, compacted = 0;
-	int r;
-	if ((r = store_current_revision(s, &cur, err)) < 0 ||
-	    (r = store_meta_get(s, "compacted", &compacted, err)) < 0)
-		return r;
+	int64_t cur = state->revision, compacted = state->compacted;
 	if (o->continue_token) {
 		if (o->ns && !streq(o->ns, pos->ns))
 			return error_set(
@@ -427,26 +512,27 @@ list_start(struct store *s, const struct store_list_options *o, struct list_pos 
 }
 
 static int
-list_page(struct store *s, const struct store_list_options *o, struct list_pos *pos, json_t *items,
-	  bool *ret_more, korch_error **err)
+list_page(struct store *s, const struct store_list_options *o, const struct txn_state *state,
+	  struct list_pos *pos, json_t *items, bool *ret_more, korch_error **err)
 {
 	struct scan sc = { 0 };
-	int r = 0;
-	int64_t cur = 0;
-	if ((r = store_current_revision(s, &cur, err)) < 0)
+	struct page_bounds b = { .rev_id = HIST_ID_AFTER(pos->rev) };
+	int r = store_res_id(s, o->group, o->resource, false, &b.res, err);
+	if (r < 0)
 		return r;
-	if (pos->rev < cur && (r = load_changed(s, o, pos, &sc.ch, &sc.n_ch, err)) < 0)
+	/* The label index shows the live objects as of its position only. */
+	b.live_id = o->n_labels > 0 ? MIN(b.rev_id, state->label_pos + 1) : b.rev_id;
+	if ((r = load_changed(s, o, pos, &b, state->revision, &sc.ch, &sc.n_ch, err)) < 0)
 		return r;
-	if ((r = scan_open(s, o, pos, &sc, err)) < 0)
+	if ((r = scan_open(s, o, pos, &b, &sc, err)) < 0)
 		goto out;
 	for (;;) {
 		json_t *item = NULL, *obj = NULL;
-		bool skip = false;
-		if ((r = scan_next(s, o, &sc, &item, &obj, &skip, pos, err)) < 0)
+		if ((r = scan_next(s, o, &sc, &item, &obj, err)) < 0)
 			goto out;
-		if (!item && !skip)
+		if (!item)
 			break;
-		bool keep = item && (!o->filter || o->filter(obj, o->filter_userdata));
+		bool keep = !o->filter || o->filter(obj, o->filter_userdata);
 		if (o->text_items)
 			json_decref(obj);
 		if (keep && json_array_append(items, item) < 0) {
@@ -456,7 +542,14 @@ list_page(struct store *s, const struct store_list_options *o, struct list_pos *
 		}
 		json_decref(item);
 		if (o->limit && json_array_size(items) >= o->limit) {
+			/* The next page starts after this key. */
 			*ret_more = sc.st_row || sc.i_ch < sc.n_ch;
+			free(pos->ns);
+			free(pos->name);
+			pos->ns = strdup(strbuf_str(&sc.ns));
+			pos->name = strdup(strbuf_str(&sc.name));
+			if (!pos->ns || !pos->name)
+				r = error_oom(err);
 			goto out;
 		}
 	}
@@ -484,8 +577,10 @@ store_list(struct store *s, const struct store_list_options *o, struct store_lis
 	bool more = false;
 	if ((r = store_begin_read(s, err)) < 0)
 		goto out;
-	if ((r = list_start(s, o, &pos, err)) < 0 ||
-	    (r = list_page(s, o, &pos, items, &more, err)) < 0) {
+	struct txn_state state;
+	if ((r = store_txn_state(s, &state, err)) < 0 ||
+	    (r = list_start(o, &state, &pos, err)) < 0 ||
+	    (r = list_page(s, o, &state, &pos, items, &more, err)) < 0) {
 		store_rollback(s);
 		goto out;
 	}

@@ -341,8 +341,16 @@ store_poll(struct store *s, korch_error **err)
 void
 store_notify_written(struct store *s)
 {
-	/* Other handles and processes watch the file's attributes; errors only delay them. */
-	(void)utimensat(AT_FDCWD, s->path, NULL, 0);
+	/*
+	 * Other handles and processes watch PATH-notify for reads (IN_ACCESS): a read changes no
+	 * inode on disk (atime is left alone under relatime), where touching the database file's
+	 * mtime, as korch did first, dirtied an inode per commit and cost a durable commit up to a
+	 * quarter of its time on a fast disk. The mtime stays the fallback when there is no such
+	 * file. Errors only delay the watchers (until their poll).
+	 */
+	char c;
+	if (s->notify_fd < 0 || pread(s->notify_fd, &c, 1, 0) != 1)
+		(void)utimensat(AT_FDCWD, s->path, NULL, 0);
 	if (s->defer_src)
 		loop_defer_enable(s->defer_src);
 }
@@ -423,6 +431,13 @@ store_loop_attach(struct store *s, korch_error **err)
 		return error_errno(err, errno, "inotify for %s", s->path);
 	if (inotify_add_watch(s->inotify_fd, s->path, IN_ATTRIB) < 0)
 		return error_errno(err, errno, "inotify watch on %s", s->path);
+	if (s->notify_fd >= 0) {
+		_cleanup_free_ char *notify = store_notify_path(s->path);
+		if (!notify)
+			return error_oom(err);
+		if (inotify_add_watch(s->inotify_fd, notify, IN_ACCESS) < 0)
+			return error_errno(err, errno, "inotify watch on %s", notify);
+	}
 	if ((r = loop_add_io(loop, s->inotify_fd, EPOLLIN, on_inotify, s, &s->inotify_src, err)) <
 		    0 ||
 	    (r = loop_add_defer(loop, on_defer, s, &s->defer_src, err)) < 0 ||

@@ -1,6 +1,6 @@
 /*
  * store-write.c - the write path of the store: transactions of create, update, delete and check
- * operations under one revision, the label index, and TTL leases.
+ * operations under one revision, interned resources, and TTL leases.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "api/codec.h"
 #include "base/error.h"
-#include "base/hashmap.h"
 #include "base/util.h"
 #include "store/store-internal.h"
 
@@ -28,16 +28,83 @@ struct obj_row {
 	int64_t mod_rev;    /* its resourceVersion */
 	int64_t hid;        /* history row of its current version */
 	int64_t lease;      /* 0: none */
-	char *labels;       /* compact JSON of metadata.labels, or NULL */
 };
 
-static void
-bind_key(sqlite3_stmt *st, const struct store_key *key)
+/* A key with its resource resolved. */
+struct res_key {
+	int64_t res;                 /* resources.id, 0 when the resource has no row yet */
+	const struct store_key *key; /* the caller's key (names for messages) */
+};
+
+void
+store_res_forget(struct store *s)
 {
-	sqlite3_bind_text(st, 1, key->group, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key->resource, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, key->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, key->name, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < ARRAY_SIZE(s->res); i++) {
+		free(s->res[i].group);
+		free(s->res[i].resource);
+		s->res[i] = (struct res_cache){ 0 };
+	}
+	s->n_res = s->res_next = 0;
+}
+
+int
+store_res_id(struct store *s, const char *group, const char *resource, bool create, int64_t *ret,
+	     korch_error **err)
+{
+	for (size_t i = 0; i < s->n_res; i++)
+		if (s->res[i].resource && streq(s->res[i].resource, resource) &&
+		    streq(s->res[i].group, group)) {
+			*ret = s->res[i].id;
+			return 0;
+		}
+	sqlite3_stmt *st = store_stmt(s, STMT_RES_GET, err);
+	if (!st)
+		return KORCH_ESYSTEM;
+	sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, resource, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_sqlite_error(s, rc, err, "read resource %s", resource);
+	if (!id && create) {
+		if (!(st = store_stmt(s, STMT_RES_INSERT, err)))
+			return KORCH_ESYSTEM;
+		sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, resource, -1, SQLITE_STATIC);
+		int r = store_exec_stmt(s, st, err, "add resource");
+		if (r < 0)
+			return r;
+		id = sqlite3_last_insert_rowid(s->db);
+	}
+	/*
+	 * Remembered (see store_txn_state() for how long); when the cache is full, a new resource
+	 * takes the place of the oldest. A missing one is not: another writer may add it.
+	 */
+	if (id) {
+		struct res_cache *c = &s->res[s->res_next++ % ARRAY_SIZE(s->res)];
+		free(c->group);
+		free(c->resource);
+		c->group = strdup(group);
+		c->resource = strdup(resource);
+		c->id = id;
+		if (!c->group || !c->resource) {
+			free(c->group);
+			free(c->resource);
+			c->group = c->resource = NULL;
+		}
+		s->n_res = MIN(s->n_res + 1, ARRAY_SIZE(s->res));
+	}
+	*ret = id;
+	return 0;
+}
+
+static void
+bind_key(sqlite3_stmt *st, const struct res_key *k)
+{
+	sqlite3_bind_int64(st, 1, k->res);
+	sqlite3_bind_text(st, 2, k->key->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, k->key->name, -1, SQLITE_STATIC);
 }
 
 static int
@@ -60,34 +127,30 @@ conflict(const struct store_key *key, korch_error **err)
 
 /* Reads the object row of key; KORCH_ENOTFOUND when there is none. */
 static int
-obj_row_get(struct store *s, const struct store_key *key, struct obj_row *ret, korch_error **err)
+obj_row_get(struct store *s, const struct res_key *k, struct obj_row *ret, korch_error **err)
 {
+	if (!k->res)
+		return not_found(k->key, err);
 	sqlite3_stmt *st = store_stmt(s, STMT_OBJ_GET, err);
 	if (!st)
 		return KORCH_ESYSTEM;
-	bind_key(st, key);
+	bind_key(st, k);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(st);
-		return not_found(key, err);
+		return not_found(k->key, err);
 	}
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		return store_sqlite_error(s, rc, err, "read %s", key->name);
+		return store_sqlite_error(s, rc, err, "read %s", k->key->name);
 	}
-	struct obj_row row = {
+	*ret = (struct obj_row){
 		.create_rev = sqlite3_column_int64(st, 0),
 		.mod_rev = sqlite3_column_int64(st, 1),
 		.hid = sqlite3_column_int64(st, 2),
 		.lease = sqlite3_column_int64(st, 3),
 	};
-	const char *labels = (const char *)sqlite3_column_text(st, 4);
-	if (labels && !(row.labels = strdup(labels))) {
-		sqlite3_reset(st);
-		return error_oom(err);
-	}
 	sqlite3_reset(st);
-	*ret = row;
 	return 0;
 }
 
@@ -131,63 +194,31 @@ lease_check(struct store *s, int64_t lease, korch_error **err)
 	return 0;
 }
 
-/* Inserts (or deletes) one label row per string label of labels (a JSON object). */
+/*
+ * Encodes obj as stored (into s->value_buf) and its metadata.labels, when it has any, into
+ * s->labels_buf; *ret_labels is that text or NULL.
+ */
 static int
-labels_apply(struct store *s, const struct store_key *key, const json_t *labels, bool insert,
-	     korch_error **err)
+encode_object(struct store *s, const struct store_key *key, const json_t *obj,
+	      const char **ret_labels, korch_error **err)
 {
-	if (!json_is_object(labels))
-		return 0;
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)labels, k, v)
-	{
-		if (!json_is_string(v))
-			continue;
-		sqlite3_stmt *st =
-			store_stmt(s, insert ? STMT_LABEL_INSERT : STMT_LABEL_DELETE, err);
-		if (!st)
-			return KORCH_ESYSTEM;
-		sqlite3_bind_text(st, 1, key->group, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, key->resource, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, k, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, json_string_value(v), (int)json_string_length(v),
-				  SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, key->ns, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, key->name, -1, SQLITE_STATIC);
-		int r = store_exec_stmt(s, st, err, insert ? "index label" : "unindex label");
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* Removes the label rows described by the stored labels text. */
-static int
-labels_remove_text(struct store *s, const struct store_key *key, const char *text,
-		   korch_error **err)
-{
-	if (!text)
-		return 0;
-	json_t *labels = NULL;
-	int r = store_parse_value(text, (int)strlen(text), &labels, err);
-	if (r < 0)
-		return r;
-	r = labels_apply(s, key, labels, false, err);
-	json_decref(labels);
-	return r;
-}
-
-/* metadata.labels of obj as compact JSON; *ret NULL when there are none. */
-static int
-labels_text(const json_t *obj, char **ret, korch_error **err)
-{
+	strbuf_truncate(&s->value_buf, 0);
+	strbuf_truncate(&s->labels_buf, 0);
 	const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-	*ret = NULL;
-	if (!json_is_object(labels) || json_object_size(labels) == 0)
-		return 0;
-	*ret = json_dumps(labels, JSON_COMPACT);
-	return *ret ? 0 : error_oom(err);
+	int r = codec_json_encode_append(obj, &s->value_buf);
+	if (r == 0 && json_is_object(labels) && json_object_size(labels) > 0)
+		r = codec_json_encode_append(labels, &s->labels_buf);
+	if (r == KORCH_EINVALID) {
+		char q[256];
+		return error_set(err, KORCH_EINVALID,
+				 "%s \"%s\": the object cannot be written as JSON (a string that is"
+				 " not UTF-8, or a cycle)",
+				 store_qualified_resource(key->group, key->resource, q), key->name);
+	}
+	if (r < 0)
+		return error_oom(err);
+	*ret_labels = s->labels_buf.len ? s->labels_buf.buf : NULL;
+	return 0;
 }
 
 /* Sets metadata.resourceVersion, remembering what to restore. */
@@ -233,47 +264,45 @@ undo_clear(struct op_undo *u)
 	memset(u, 0, sizeof(*u));
 }
 
+/* One history row; labels and value NULL for a delete. */
 static int
-hist_insert(struct store *s, int64_t hid, enum hist_type type, const struct store_key *key,
-	    int64_t prev, int64_t now_ns, const char *value, korch_error **err)
+hist_insert(struct store *s, int64_t hid, enum hist_type type, const struct res_key *k,
+	    int64_t prev, int64_t now_ns, const char *labels, const struct strbuf *value,
+	    korch_error **err)
 {
 	sqlite3_stmt *st = store_stmt(s, STMT_HIST_INSERT, err);
 	if (!st)
 		return KORCH_ESYSTEM;
 	sqlite3_bind_int64(st, 1, hid);
 	sqlite3_bind_int(st, 2, type);
-	sqlite3_bind_text(st, 3, key->group, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, key->resource, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, key->ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, key->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, k->res);
+	sqlite3_bind_text(st, 4, k->key->ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, k->key->name, -1, SQLITE_STATIC);
 	if (prev)
-		sqlite3_bind_int64(st, 7, prev);
-	sqlite3_bind_int64(st, 8, now_ns);
+		sqlite3_bind_int64(st, 6, prev);
+	sqlite3_bind_int64(st, 7, now_ns);
+	if (labels)
+		sqlite3_bind_text(st, 8, labels, -1, SQLITE_STATIC);
 	if (value)
-		sqlite3_bind_text(st, 9, value, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 9, value->buf, (int)value->len, SQLITE_STATIC);
 	return store_exec_stmt(s, st, err, "write history");
 }
 
 static int
-apply_create(struct store *s, struct store_op *op, int64_t rev, int64_t hid, int64_t now_ns,
-	     struct op_undo *u, korch_error **err)
+apply_create(struct store *s, struct store_op *op, const struct res_key *k, int64_t rev,
+	     int64_t hid, int64_t now_ns, struct op_undo *u, korch_error **err)
 {
-	_cleanup_free_ char *labels = NULL, *text = NULL;
-	int r = labels_text(op->obj, &labels, err);
-	if (r < 0)
-		return r;
+	int r;
 	if (op->lease > 0 && (r = lease_check(s, op->lease, err)) < 0)
 		return r;
 	sqlite3_stmt *st = store_stmt(s, STMT_OBJ_INSERT, err);
 	if (!st)
 		return KORCH_ESYSTEM;
-	bind_key(st, &op->key);
-	sqlite3_bind_int64(st, 5, rev);
-	sqlite3_bind_int64(st, 6, hid);
+	bind_key(st, k);
+	sqlite3_bind_int64(st, 4, rev);
+	sqlite3_bind_int64(st, 5, hid);
 	if (op->lease > 0)
-		sqlite3_bind_int64(st, 7, op->lease);
-	if (labels)
-		sqlite3_bind_text(st, 8, labels, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, op->lease);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -284,23 +313,19 @@ apply_create(struct store *s, struct store_op *op, int64_t rev, int64_t hid, int
 	}
 	if (rc != SQLITE_DONE)
 		return store_sqlite_error(s, rc, err, "write object");
-	if ((r = set_rv(op->obj, rev, u, err)) < 0)
+	const char *labels = NULL;
+	if ((r = set_rv(op->obj, rev, u, err)) < 0 ||
+	    (r = encode_object(s, &op->key, op->obj, &labels, err)) < 0)
 		return r;
-	if (!(text = json_dumps(op->obj, JSON_COMPACT)))
-		return error_oom(err);
-	if ((r = hist_insert(s, hid, HIST_CREATE, &op->key, 0, now_ns, text, err)) < 0)
-		return r;
-	return labels_apply(s, &op->key,
-			    json_object_get(json_object_get(op->obj, "metadata"), "labels"), true,
-			    err);
+	return hist_insert(s, hid, HIST_CREATE, k, 0, now_ns, labels, &s->value_buf, err);
 }
 
 /* Update, delete and check share the lookup and the precondition. */
 static int
-load_current(struct store *s, struct store_op *op, struct obj_row *row, struct op_undo *u,
-	     korch_error **err)
+load_current(struct store *s, struct store_op *op, const struct res_key *k, struct obj_row *row,
+	     struct op_undo *u, korch_error **err)
 {
-	int r = obj_row_get(s, &op->key, row, err);
+	int r = obj_row_get(s, k, row, err);
 	if (r < 0)
 		return r;
 	if (op->expected_revision && op->expected_revision != row->mod_rev)
@@ -311,13 +336,11 @@ load_current(struct store *s, struct store_op *op, struct obj_row *row, struct o
 }
 
 static int
-apply_update(struct store *s, struct store_op *op, int64_t rev, int64_t hid, int64_t now_ns,
-	     struct op_undo *u, korch_error **err)
+apply_update(struct store *s, struct store_op *op, const struct res_key *k, int64_t rev,
+	     int64_t hid, int64_t now_ns, struct op_undo *u, korch_error **err)
 {
 	struct obj_row row = { 0 };
-	_cleanup_free_ char *labels = NULL, *text = NULL;
-	int r = load_current(s, op, &row, u, err);
-	_cleanup_free_ _unused_ char *old_labels = row.labels; /* freed on every path */
+	int r = load_current(s, op, k, &row, u, err);
 	if (r < 0)
 		return r;
 	int64_t lease = row.lease;
@@ -328,63 +351,103 @@ apply_update(struct store *s, struct store_op *op, int64_t rev, int64_t hid, int
 	} else if (op->lease == STORE_LEASE_DETACH) {
 		lease = 0;
 	}
-	if ((r = labels_text(op->obj, &labels, err)) < 0 || (r = set_rv(op->obj, rev, u, err)) < 0)
+	const char *labels = NULL;
+	if ((r = set_rv(op->obj, rev, u, err)) < 0 ||
+	    (r = encode_object(s, &op->key, op->obj, &labels, err)) < 0)
 		return r;
-	if (!(text = json_dumps(op->obj, JSON_COMPACT)))
-		return error_oom(err);
-	if ((r = hist_insert(s, hid, HIST_UPDATE, &op->key, row.hid, now_ns, text, err)) < 0)
+	if ((r = hist_insert(s, hid, HIST_UPDATE, k, row.hid, now_ns, labels, &s->value_buf, err)) <
+	    0)
 		return r;
 	sqlite3_stmt *st = store_stmt(s, STMT_OBJ_UPDATE, err);
 	if (!st)
 		return KORCH_ESYSTEM;
-	bind_key(st, &op->key);
-	sqlite3_bind_int64(st, 5, rev);
-	sqlite3_bind_int64(st, 6, hid);
+	bind_key(st, k);
+	sqlite3_bind_int64(st, 4, rev);
+	sqlite3_bind_int64(st, 5, hid);
 	if (lease)
-		sqlite3_bind_int64(st, 7, lease);
-	if (labels)
-		sqlite3_bind_text(st, 8, labels, -1, SQLITE_STATIC);
-	if ((r = store_exec_stmt(s, st, err, "write object")) < 0)
-		return r;
-	if (streq_null(labels, old_labels))
-		return 0;
-	if ((r = labels_remove_text(s, &op->key, old_labels, err)) < 0)
-		return r;
-	return labels_apply(s, &op->key,
-			    json_object_get(json_object_get(op->obj, "metadata"), "labels"), true,
-			    err);
+		sqlite3_bind_int64(st, 6, lease);
+	return store_exec_stmt(s, st, err, "write object");
 }
 
-/* Deletes one live object at hid: its history row, its object row, its label rows. */
+/*
+ * Deletes one live object at hid: a history row and the object row go. Its label index rows
+ * stay until the index catches up with the history (lists join them to objects, so they show
+ * nothing meanwhile).
+ */
 static int
-delete_object(struct store *s, const struct store_key *key, const struct obj_row *row, int64_t hid,
+delete_object(struct store *s, const struct res_key *k, const struct obj_row *row, int64_t hid,
 	      int64_t now_ns, korch_error **err)
 {
-	int r = hist_insert(s, hid, HIST_DELETE, key, row->hid, now_ns, NULL, err);
+	int r = hist_insert(s, hid, HIST_DELETE, k, row->hid, now_ns, NULL, NULL, err);
 	if (r < 0)
 		return r;
 	sqlite3_stmt *st = store_stmt(s, STMT_OBJ_DELETE, err);
 	if (!st)
 		return KORCH_ESYSTEM;
-	bind_key(st, key);
-	if ((r = store_exec_stmt(s, st, err, "delete object")) < 0)
-		return r;
-	return labels_remove_text(s, key, row->labels, err);
+	bind_key(st, k);
+	return store_exec_stmt(s, st, err, "delete object");
 }
 
 static int
-apply_delete(struct store *s, struct store_op *op, int64_t hid, int64_t now_ns, struct op_undo *u,
-	     korch_error **err)
+apply_delete(struct store *s, struct store_op *op, const struct res_key *k, int64_t hid,
+	     int64_t now_ns, struct op_undo *u, korch_error **err)
 {
 	struct obj_row row = { 0 };
-	int r = load_current(s, op, &row, u, err);
-	_cleanup_free_ _unused_ char *old_labels = row.labels; /* freed on every path */
+	int r = load_current(s, op, k, &row, u, err);
 	if (r < 0)
 		return r;
-	return delete_object(s, &op->key, &row, hid, now_ns, err);
+	return delete_object(s, k, &row, hid, now_ns, err);
 }
 
-/* Checks what can be checked before taking the write lock. */
+/* The checks of one operation that need nothing from the file. */
+static int
+validate_op(const struct store_op *op, korch_error **err)
+{
+	char q[256];
+	int r = store_key_check(&op->key, err);
+	if (r < 0)
+		return r;
+	if ((op->type == STORE_OP_CREATE || op->type == STORE_OP_UPDATE) &&
+	    !json_is_object(op->obj))
+		return error_set(err, KORCH_EINVALID, "%s \"%s\": the object is not a JSON object",
+				 store_qualified_resource(op->key.group, op->key.resource, q),
+				 op->key.name);
+	if (op->type > STORE_OP_CHECK)
+		return error_set(err, KORCH_EINVALID, "unknown store operation %d", op->type);
+	if (op->expected_revision < 0 || op->lease < STORE_LEASE_DETACH)
+		return error_set(err, KORCH_EINVALID, "%s \"%s\": negative revision or lease",
+				 store_qualified_resource(op->key.group, op->key.resource, q),
+				 op->key.name);
+	return 0;
+}
+
+static int
+key_cmp(const struct store_key *a, const struct store_key *b)
+{
+	int c = strcmp(a->name, b->name);
+	if (!c)
+		c = strcmp(a->ns, b->ns);
+	if (!c)
+		c = strcmp(a->resource, b->resource);
+	if (!c)
+		c = strcmp(a->group, b->group);
+	return c;
+}
+
+/* Orders operations by key, then by position (qsort_r's userdata is the ops array). */
+static int
+op_index_cmp(const void *a, const void *b, void *userdata)
+{
+	const struct store_op *ops = userdata;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = key_cmp(&ops[i].key, &ops[j].key);
+	return c ? c : (i > j) - (i < j);
+}
+
+/*
+ * Checks what can be checked before taking the write lock, reporting the first problem in
+ * operation order: an invalid operation, or a key written a second time.
+ */
 static int
 validate_ops(const struct store_op *ops, size_t n_ops, korch_error **err)
 {
@@ -394,51 +457,54 @@ validate_ops(const struct store_op *ops, size_t n_ops, korch_error **err)
 		return error_set(err, KORCH_ETOOLARGE,
 				 "transaction has %zu operations; the limit is %d", n_ops,
 				 STORE_TXN_MAX_OPS);
-	struct hashmap seen = HASHMAP_INIT;
-	int r = 0;
-	for (size_t i = 0; i < n_ops && r == 0; i++) {
-		const struct store_op *op = &ops[i];
-		char q[256];
-		if ((r = store_key_check(&op->key, err)) < 0)
-			break;
-		if ((op->type == STORE_OP_CREATE || op->type == STORE_OP_UPDATE) &&
-		    !json_is_object(op->obj)) {
-			r = error_set(err, KORCH_EINVALID,
-				      "%s \"%s\": the object is not a JSON object",
-				      store_qualified_resource(op->key.group, op->key.resource, q),
-				      op->key.name);
-			break;
-		}
-		if (op->type > STORE_OP_CHECK) {
-			r = error_set(err, KORCH_EINVALID, "unknown store operation %d", op->type);
-			break;
-		}
-		if (op->expected_revision < 0 || op->lease < STORE_LEASE_DETACH) {
-			r = error_set(err, KORCH_EINVALID, "%s \"%s\": negative revision or lease",
-				      store_qualified_resource(op->key.group, op->key.resource, q),
-				      op->key.name);
-			break;
-		}
-		if (n_ops == 1)
-			break;
-		char *joined = NULL;
-		if (asprintf(&joined, "%s\x1f%s\x1f%s\x1f%s", op->key.group, op->key.resource,
-			     op->key.ns, op->key.name) < 0) {
-			r = error_oom(err);
-			break;
-		}
-		if (hashmap_contains(&seen, joined)) {
-			r = error_set(err, KORCH_EINVALID, "transaction writes %s \"%s\"%s%s twice",
-				      store_qualified_resource(op->key.group, op->key.resource, q),
-				      op->key.name, op->key.ns[0] ? " in namespace " : "",
-				      op->key.ns);
-		} else if (hashmap_put(&seen, joined, NULL, NULL) < 0) {
-			r = error_oom(err);
-		}
-		free(joined);
+	size_t bad = 0;
+	while (bad < n_ops && validate_op(&ops[bad], NULL) == 0)
+		bad++;
+	/* Among the valid operations before it, the first that repeats an earlier key. */
+	size_t dup = bad;
+	if (bad > 1) {
+		_cleanup_free_ size_t *order = malloc(bad * sizeof(*order));
+		if (!order)
+			return error_oom(err);
+		for (size_t i = 0; i < bad; i++)
+			order[i] = i;
+		qsort_r(order, bad, sizeof(*order), op_index_cmp, (void *)ops);
+		for (size_t i = 1; i < bad; i++)
+			if (order[i] < dup &&
+			    key_cmp(&ops[order[i]].key, &ops[order[i - 1]].key) == 0)
+				dup = order[i];
 	}
-	hashmap_free(&seen, NULL);
-	return r;
+	if (dup < bad) {
+		const struct store_key *k = &ops[dup].key;
+		char q[256];
+		return error_set(err, KORCH_EINVALID, "transaction writes %s \"%s\"%s%s twice",
+				 store_qualified_resource(k->group, k->resource, q), k->name,
+				 k->ns[0] ? " in namespace " : "", k->ns);
+	}
+	if (bad < n_ops)
+		return validate_op(&ops[bad], err);
+	return 0;
+}
+
+static int
+apply_op(struct store *s, struct store_op *op, int64_t rev, int64_t hid, int64_t now_ns,
+	 struct op_undo *u, korch_error **err)
+{
+	struct res_key k = { .key = &op->key };
+	int r = store_res_id(s, op->key.group, op->key.resource, op->type == STORE_OP_CREATE,
+			     &k.res, err);
+	if (r < 0)
+		return r;
+	switch (op->type) {
+	case STORE_OP_CREATE: return apply_create(s, op, &k, rev, hid, now_ns, u, err);
+	case STORE_OP_UPDATE: return apply_update(s, op, &k, rev, hid, now_ns, u, err);
+	case STORE_OP_DELETE: return apply_delete(s, op, &k, hid, now_ns, u, err);
+	case STORE_OP_CHECK: {
+		struct obj_row row = { 0 };
+		return load_current(s, op, &k, &row, u, err);
+	}
+	}
+	return error_set(err, KORCH_EINVALID, "unknown store operation %d", op->type);
 }
 
 int
@@ -453,29 +519,14 @@ store_commit(struct store *s, struct store_op *ops, size_t n_ops, int64_t *ret_r
 		return error_oom(err);
 	if ((r = store_begin_write(s, err)) < 0)
 		return r;
-	int64_t cur = 0;
-	if ((r = store_current_revision(s, &cur, err)) < 0)
+	struct txn_state state;
+	if ((r = store_txn_state(s, &state, err)) < 0)
 		goto fail;
-	int64_t rev = cur + 1, now_ns = korch_clock_wall_ns(s->clock);
+	int64_t cur = state.revision, rev = cur + 1, now_ns = korch_clock_wall_ns(s->clock);
 	size_t seq = 0;
 	for (size_t i = 0; i < n_ops; i++) {
 		struct store_op *op = &ops[i];
-		int64_t hid = HIST_ID(rev, seq);
-		switch (op->type) {
-		case STORE_OP_CREATE:
-			r = apply_create(s, op, rev, hid, now_ns, &undo[i], err);
-			break;
-		case STORE_OP_UPDATE:
-			r = apply_update(s, op, rev, hid, now_ns, &undo[i], err);
-			break;
-		case STORE_OP_DELETE: r = apply_delete(s, op, hid, now_ns, &undo[i], err); break;
-		case STORE_OP_CHECK: {
-			struct obj_row row = { 0 };
-			r = load_current(s, op, &row, &undo[i], err);
-			free(row.labels);
-			break;
-		}
-		}
+		r = apply_op(s, op, rev, HIST_ID(rev, seq), now_ns, &undo[i], err);
 		if (r < 0) {
 			if (n_ops > 1)
 				korch_error_prefix(err, r, "transaction operation %zu of %zu",
@@ -485,6 +536,9 @@ store_commit(struct store *s, struct store_op *ops, size_t n_ops, int64_t *ret_r
 		if (op->type != STORE_OP_CHECK)
 			seq++;
 	}
+	if (seq > 0 &&
+	    (r = store_labels_catch_up(s, false, cur, state.label_pos, (int64_t)seq, err)) < 0)
+		goto fail;
 	if ((r = store_commit_txn(s, err)) < 0)
 		goto undo;
 	if (seq > 0)
@@ -547,7 +601,8 @@ store_delete(struct store *s, const struct store_key *key, int64_t expected_revi
 /* A key collected from a lease before deleting it (the SELECT must finish first). */
 struct lease_key {
 	char *grp, *res, *ns, *name; /* the key */
-	struct obj_row row;          /* its object row (hid, labels) */
+	int64_t res_id;              /* its resource */
+	int64_t hid;                 /* its current version */
 };
 
 static void
@@ -558,7 +613,6 @@ lease_keys_free(struct lease_key *keys, size_t n)
 		free(keys[i].res);
 		free(keys[i].ns);
 		free(keys[i].name);
-		free(keys[i].row.labels);
 	}
 	free(keys);
 }
@@ -588,12 +642,12 @@ store_write_lease_keys_delete(struct store *s, int64_t lease, int64_t revision, 
 			r = error_oom(err);
 			break;
 		}
-		k->grp = col_dup(st, 0);
-		k->res = col_dup(st, 1);
-		k->ns = col_dup(st, 2);
-		k->name = col_dup(st, 3);
-		k->row.hid = sqlite3_column_int64(st, 4);
-		k->row.labels = col_dup(st, 5);
+		k->res_id = sqlite3_column_int64(st, 0);
+		k->grp = col_dup(st, 1);
+		k->res = col_dup(st, 2);
+		k->ns = col_dup(st, 3);
+		k->name = col_dup(st, 4);
+		k->hid = sqlite3_column_int64(st, 5);
 		if (!k->grp || !k->res || !k->ns || !k->name) {
 			r = error_oom(err);
 			break;
@@ -609,7 +663,9 @@ store_write_lease_keys_delete(struct store *s, int64_t lease, int64_t revision, 
 	int64_t now_ns = korch_clock_wall_ns(s->clock);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct store_key key = { keys[i].grp, keys[i].res, keys[i].ns, keys[i].name };
-		r = delete_object(s, &key, &keys[i].row, HIST_ID(revision, i), now_ns, err);
+		struct res_key k = { .res = keys[i].res_id, .key = &key };
+		struct obj_row row = { .hid = keys[i].hid };
+		r = delete_object(s, &k, &row, HIST_ID(revision, i), now_ns, err);
 	}
 	lease_keys_free(keys, n_read);
 	if (r < 0)
@@ -733,6 +789,8 @@ revoke_in_txn(struct store *s, int64_t lease, int64_t cur, int64_t *ret_rev, kor
 		return KORCH_ESYSTEM;
 	sqlite3_bind_int64(st, 1, lease);
 	if ((r = store_exec_stmt(s, st, err, "delete lease")) < 0)
+		return r;
+	if (rev > cur && (r = store_labels_catch_up(s, false, cur, -1, -1, err)) < 0)
 		return r;
 	*ret_rev = rev;
 	return 0;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/codec.h"
 #include "base/error.h"
 #include "base/util.h"
 #include "store/store-internal.h"
@@ -25,54 +26,85 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_ROLLBACK] = "ROLLBACK",
 	[STMT_REVISION] = "SELECT max((SELECT value FROM meta WHERE key = 'revision'),"
 			  " coalesce((SELECT max(id) FROM history), 0) >> 20)",
+	/* The meta rows, and the last history row's id after them (key NULL). */
+	[STMT_TXN_STATE] = "SELECT key, value FROM meta"
+			   " UNION ALL SELECT NULL, coalesce(max(id), 0) FROM history",
 	[STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[STMT_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-	[STMT_OBJ_GET] = "SELECT create_rev, mod_rev, hid, lease, labels FROM objects"
-			 " WHERE grp = ?1 AND res = ?2 AND ns = ?3 AND name = ?4",
-	[STMT_OBJ_INSERT] = "INSERT INTO objects"
-			    " (grp, res, ns, name, create_rev, mod_rev, hid, lease, labels)"
-			    " VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
-	[STMT_OBJ_UPDATE] = "UPDATE objects SET mod_rev = ?5, hid = ?6, lease = ?7, labels = ?8"
-			    " WHERE grp = ?1 AND res = ?2 AND ns = ?3 AND name = ?4",
-	[STMT_OBJ_DELETE] = "DELETE FROM objects"
-			    " WHERE grp = ?1 AND res = ?2 AND ns = ?3 AND name = ?4",
+	[STMT_RES_GET] = "SELECT id FROM resources WHERE grp = ?1 AND res = ?2",
+	[STMT_RES_INSERT] = "INSERT INTO resources (grp, res) VALUES (?1, ?2)",
+	[STMT_OBJ_GET] = "SELECT create_rev, mod_rev, hid, lease FROM objects"
+			 " WHERE res = ?1 AND ns = ?2 AND name = ?3",
+	[STMT_OBJ_INSERT] = "INSERT INTO objects (res, ns, name, create_rev, mod_rev, hid, lease)"
+			    " VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+	[STMT_OBJ_UPDATE] = "UPDATE objects SET mod_rev = ?4, hid = ?5, lease = ?6"
+			    " WHERE res = ?1 AND ns = ?2 AND name = ?3",
+	[STMT_OBJ_DELETE] = "DELETE FROM objects WHERE res = ?1 AND ns = ?2 AND name = ?3",
 	[STMT_HIST_INSERT] = "INSERT INTO history"
-			     " (id, type, grp, res, ns, name, prev, time_ns, value)"
+			     " (id, type, res, ns, name, prev, time_ns, labels, value)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[STMT_HIST_VALUE] = "SELECT value FROM history WHERE id = ?1",
-	[STMT_LABEL_INSERT] = "INSERT INTO labels (grp, res, key, value, ns, name)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[STMT_LABEL_DELETE] = "DELETE FROM labels WHERE grp = ?1 AND res = ?2 AND key = ?3"
-			      " AND value = ?4 AND ns = ?5 AND name = ?6",
+	[STMT_LABEL_INSERT] = "INSERT OR IGNORE INTO labels (res, key, value, ns, name)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_LABEL_DELETE] = "DELETE FROM labels WHERE res = ?1 AND key = ?2 AND value = ?3"
+			      " AND ns = ?4 AND name = ?5",
+	[STMT_LABEL_TAIL_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM history WHERE id > ?1"
+				  " LIMIT ?2)",
+	/* The updates and deletes after ?1 in order: their labels, their previous version's, and
+	   whether that one is a create after ?1 too (not in the index yet). */
+	[STMT_LABEL_TAIL_CHANGES] = "SELECT h.res, h.ns, h.name, h.type, h.labels, p.labels,"
+				    " p.id > ?1 AND p.type = 1"
+				    " FROM history h JOIN history p ON p.id = h.prev"
+				    " WHERE h.id > ?1 ORDER BY h.id",
+	/* The string labels of the creates after ?1 that no later version replaced. */
+	[STMT_LABEL_TAIL_NEW] = "INSERT OR IGNORE INTO labels (res, key, value, ns, name)"
+				" SELECT h.res, j.key, j.value, h.ns, h.name"
+				" FROM history h, json_each(h.labels) j"
+				" WHERE h.id > ?1 AND h.type = 1 AND j.type = 'text'"
+				" AND h.id NOT IN (SELECT prev FROM history"
+				" WHERE id > ?1 AND prev IS NOT NULL)",
+	[STMT_LABEL_POS_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES ('label_pos',"
+			       " coalesce((SELECT max(id) FROM history), ?1))",
 	[STMT_GET] = "SELECT o.create_rev, o.mod_rev, o.lease, h.value"
 		     " FROM objects o JOIN history h ON h.id = o.hid"
-		     " WHERE o.grp = ?1 AND o.res = ?2 AND o.ns = ?3 AND o.name = ?4",
+		     " WHERE o.res = (SELECT id FROM resources WHERE grp = ?1 AND res = ?2)"
+		     " AND o.ns = ?3 AND o.name = ?4",
 	[STMT_LEASE_GET] = "SELECT ttl_s, expiry_ns FROM leases WHERE id = ?1",
 	[STMT_LEASE_INSERT] = "INSERT INTO leases (id, ttl_s, expiry_ns) VALUES (?1, ?2, ?3)",
 	[STMT_LEASE_SET_EXPIRY] = "UPDATE leases SET expiry_ns = ?2 WHERE id = ?1",
 	[STMT_LEASE_DELETE] = "DELETE FROM leases WHERE id = ?1",
-	[STMT_LEASE_KEYS] = "SELECT grp, res, ns, name, hid, labels FROM objects"
-			    " WHERE lease = ?1 LIMIT ?2",
+	[STMT_LEASE_KEYS] = "SELECT o.res, r.grp, r.res, o.ns, o.name, o.hid FROM objects o"
+			    " JOIN resources r ON r.id = o.res WHERE o.lease = ?1 LIMIT ?2",
 	[STMT_LEASE_EXPIRED] = "SELECT id FROM leases WHERE expiry_ns <= ?1"
 			       " ORDER BY expiry_ns LIMIT 1",
 	[STMT_LEASE_NEXT_EXPIRY] = "SELECT MIN(expiry_ns) FROM leases",
+	/* Lists bind ?1 resource, ?2 and ?3 the start key, ?4 the first history id not shown. */
 	[STMT_LIST_ALL] = "SELECT o.ns, o.name, h.value FROM objects o"
 			  " JOIN history h ON h.id = o.hid"
-			  " WHERE o.grp = ?1 AND o.res = ?2 AND (o.ns, o.name) > (?3, ?4)"
-			  " AND o.mod_rev <= ?5 ORDER BY o.ns, o.name",
+			  " WHERE o.res = ?1 AND (o.ns, o.name) > (?2, ?3) AND o.hid < ?4"
+			  " ORDER BY o.ns, o.name",
 	[STMT_LIST_NS] = "SELECT o.ns, o.name, h.value FROM objects o"
 			 " JOIN history h ON h.id = o.hid"
-			 " WHERE o.grp = ?1 AND o.res = ?2 AND o.ns = ?3 AND o.name > ?4"
-			 " AND o.mod_rev <= ?5 ORDER BY o.name",
-	[STMT_LIST_CHANGED] = "SELECT h.ns, h.name, p.value FROM history h"
-			      " JOIN history p ON p.id = h.prev"
-			      " WHERE h.id >= ?1 AND h.prev < ?1 AND h.grp = ?2 AND h.res = ?3"
-			      " AND (?4 IS NULL OR h.ns = ?4) AND (h.ns, h.name) > (?5, ?6)"
-			      " ORDER BY h.ns, h.name",
-	[STMT_WATCH_ROWS] = "SELECT h.id, h.type, h.grp, h.res, h.ns, h.name, h.value, p.value"
-			    " FROM history h LEFT JOIN history p ON p.id = h.prev"
+			 " WHERE o.res = ?1 AND o.ns = ?2 AND o.name > ?3 AND o.hid < ?4"
+			 " ORDER BY o.name",
+	/* Lists read history rows as (ns, name, id, type, labels, value), binding ?1 the first
+	   id after the list's revision, ?2 where the live scan stops, ?3 the resource, ?4 the
+	   namespace or NULL, ?5 and ?6 the start key. Keys changed after the revision whose
+	   version then is older than ?2: that version. */
+	[STMT_LIST_CHANGED] = "SELECT h.ns, h.name, p.id, p.type, p.labels, p.value"
+			      " FROM history h JOIN history p ON p.id = h.prev"
+			      " WHERE h.id >= ?1 AND h.prev < ?2 AND h.res = ?3"
+			      " AND (?4 IS NULL OR h.ns = ?4) AND (h.ns, h.name) > (?5, ?6)",
+	/* Every row in [?2, ?1) (the caller keeps each key's last). */
+	[STMT_LIST_TAIL] = "SELECT ns, name, id, type, labels, value FROM history"
+			   " WHERE id >= ?2 AND id < ?1 AND res = ?3 AND (?4 IS NULL OR ns = ?4)"
+			   " AND (ns, name) > (?5, ?6)",
+	[STMT_WATCH_ROWS] = "SELECT h.id, h.type, r.grp, r.res, h.ns, h.name, h.value, p.value"
+			    " FROM history h CROSS JOIN resources r ON r.id = h.res"
+			    " LEFT JOIN history p ON p.id = h.prev"
 			    " WHERE h.id >= ?1 AND h.id < ?2"
-			    " AND (?3 IS NULL OR (h.grp = ?3 AND h.res = ?4))"
+			    " AND (?3 IS NULL OR h.res = (SELECT id FROM resources"
+			    " WHERE grp = ?3 AND res = ?4))"
 			    " AND (?5 IS NULL OR h.ns = ?5) AND (?6 IS NULL OR h.name = ?6)"
 			    " ORDER BY h.id LIMIT ?7",
 	[STMT_COMPACT_ROWS] = "SELECT id, type, prev, time_ns FROM history"
@@ -81,27 +113,34 @@ static const char *const stmt_sql[STMT_MAX] = {
 };
 
 /* The tables every schema version shares, as version 1 created them. */
-#define SCHEMA_V1_TABLES                                                                  \
+#define SCHEMA_META_LEASES                                                                \
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;" \
-	"CREATE TABLE history (id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"            \
-	" grp TEXT NOT NULL, res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"    \
-	" prev INTEGER, time_ns INTEGER NOT NULL, value TEXT);"                           \
 	"CREATE TABLE leases (id INTEGER PRIMARY KEY, ttl_s INTEGER NOT NULL,"            \
 	" expiry_ns INTEGER NOT NULL);"                                                   \
 	"CREATE INDEX leases_expiry ON leases (expiry_ns);"                               \
 	"INSERT INTO meta (key, value) VALUES ('revision', 0), ('compacted', 0),"         \
 	" ('compact_pos', 0);"
 
+/* The tables of version 3, which version 2's migrate into. */
+#define SCHEMA_V3_TABLES(suffix)                                                            \
+	"CREATE TABLE history" suffix " (id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"    \
+	" res INTEGER NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, prev INTEGER,"        \
+	" time_ns INTEGER NOT NULL, labels TEXT, value TEXT);"                              \
+	"CREATE TABLE objects" suffix " (res INTEGER NOT NULL, ns TEXT NOT NULL,"           \
+	" name TEXT NOT NULL, create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL,"       \
+	" hid INTEGER NOT NULL, lease INTEGER, PRIMARY KEY (res, ns, name)) WITHOUT ROWID;" \
+	"CREATE TABLE labels" suffix " (res INTEGER NOT NULL, key TEXT NOT NULL,"           \
+	" value TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"                       \
+	" PRIMARY KEY (res, key, value, ns, name)) WITHOUT ROWID;"
+
+#define SCHEMA_RESOURCES                                                     \
+	"CREATE TABLE resources (id INTEGER PRIMARY KEY, grp TEXT NOT NULL," \
+	" res TEXT NOT NULL, UNIQUE (grp, res));"
+
 /* A new file gets the current schema directly. */
-static const char schema_current[] = SCHEMA_V1_TABLES
-	"CREATE TABLE objects (grp TEXT NOT NULL, res TEXT NOT NULL, ns TEXT NOT NULL,"
-	" name TEXT NOT NULL, create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL,"
-	" hid INTEGER NOT NULL, lease INTEGER, labels TEXT,"
-	" PRIMARY KEY (grp, res, ns, name)) WITHOUT ROWID;"
-	"CREATE INDEX objects_lease ON objects (lease) WHERE lease IS NOT NULL;"
-	"CREATE TABLE labels (grp TEXT NOT NULL, res TEXT NOT NULL, key TEXT NOT NULL,"
-	" value TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"
-	" PRIMARY KEY (grp, res, key, value, ns, name)) WITHOUT ROWID;";
+static const char schema_current[] = SCHEMA_META_LEASES SCHEMA_RESOURCES SCHEMA_V3_TABLES(
+	"") "CREATE INDEX objects_lease ON objects (lease) WHERE lease IS NOT NULL;"
+	    "INSERT INTO meta (key, value) VALUES ('label_pos', 0);";
 
 /*
  * Version 1 -> 2: the label index. Fills labels and objects.labels from the stored objects
@@ -121,9 +160,40 @@ static const char migrate_1_2[] =
 	" FROM objects o JOIN history h ON h.id = o.hid, json_each(h.value, '$.metadata.labels') j"
 	" WHERE json_type(h.value, '$.metadata.labels') = 'object' AND j.type = 'text';";
 
+/*
+ * Version 2 -> 3: (group, resource) interned in resources, so history, objects and label rows
+ * carry a small integer; each history row carries its object's metadata.labels (the label index
+ * is brought up to date from them, in batches, and lists read them for the keys it has not
+ * reached yet); objects lose their labels column. The index starts complete ('label_pos' at
+ * the last history row).
+ */
+static const char migrate_2_3[] = SCHEMA_RESOURCES
+	"INSERT INTO resources (grp, res) SELECT grp, res FROM history"
+	" UNION SELECT grp, res FROM objects UNION SELECT grp, res FROM labels;" SCHEMA_V3_TABLES(
+		"_v3") "INSERT INTO history_v3 (id, type, res, ns, name, prev, time_ns, labels, value)"
+		       " SELECT h.id, h.type, r.id, h.ns, h.name, h.prev, h.time_ns,"
+		       " CASE WHEN json_type(h.value, '$.metadata.labels') = 'object'"
+		       " AND json_extract(h.value, '$.metadata.labels') <> '{}'"
+		       " THEN json_extract(h.value, '$.metadata.labels') END, h.value"
+		       " FROM history h JOIN resources r ON r.grp = h.grp AND r.res = h.res;"
+		       "INSERT INTO objects_v3 (res, ns, name, create_rev, mod_rev, hid, lease)"
+		       " SELECT r.id, o.ns, o.name, o.create_rev, o.mod_rev, o.hid, o.lease"
+		       " FROM objects o JOIN resources r ON r.grp = o.grp AND r.res = o.res;"
+		       "INSERT INTO labels_v3 (res, key, value, ns, name)"
+		       " SELECT r.id, l.key, l.value, l.ns, l.name"
+		       " FROM labels l JOIN resources r ON r.grp = l.grp AND r.res = l.res;"
+		       "DROP TABLE history; DROP TABLE objects; DROP TABLE labels;"
+		       "ALTER TABLE history_v3 RENAME TO history;"
+		       "ALTER TABLE objects_v3 RENAME TO objects;"
+		       "ALTER TABLE labels_v3 RENAME TO labels;"
+		       "CREATE INDEX objects_lease ON objects (lease) WHERE lease IS NOT NULL;"
+		       "INSERT OR REPLACE INTO meta (key, value)"
+		       " VALUES ('label_pos', coalesce((SELECT max(id) FROM history), 0));";
+
 /* migrations[i] takes a file from version i + 1 to i + 2. */
 static const char *const migrations[STORE_SCHEMA_VERSION - 1] = {
 	migrate_1_2,
+	migrate_2_3,
 };
 
 /* ---- errors and statements ---- */
@@ -262,6 +332,9 @@ store_commit_txn(struct store *s, korch_error **err)
 void
 store_rollback(struct store *s)
 {
+	/* What the transaction counted or added is not there. */
+	s->label_tail_rev = -1;
+	store_res_forget(s);
 	if (!sqlite3_get_autocommit(s->db)) {
 		sqlite3_stmt *st = store_stmt(s, STMT_ROLLBACK, NULL);
 		if (st)
@@ -300,6 +373,39 @@ store_current_revision(struct store *s, int64_t *ret, korch_error **err)
 	if (rc != SQLITE_ROW)
 		return store_sqlite_error(s, rc, err, "read the revision");
 	*ret = v;
+	return 0;
+}
+
+int
+store_txn_state(struct store *s, struct txn_state *ret, korch_error **err)
+{
+	sqlite3_stmt *st = store_stmt(s, STMT_TXN_STATE, err);
+	if (!st)
+		return KORCH_ESYSTEM;
+	struct txn_state state = { 0 };
+	int64_t floor = 0, last_id = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		int64_t v = sqlite3_column_int64(st, 1);
+		if (!key)
+			last_id = v;
+		else if (streq(key, "revision"))
+			floor = v;
+		else if (streq(key, "compacted"))
+			state.compacted = v;
+		else if (streq(key, "label_pos"))
+			state.label_pos = v;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return store_sqlite_error(s, rc, err, "read the revision");
+	state.revision = MAX(floor, HIST_REV(last_id));
+	if (state.compacted != s->res_compacted) {
+		store_res_forget(s);
+		s->res_compacted = state.compacted;
+	}
+	*ret = state;
 	return 0;
 }
 
@@ -346,13 +452,14 @@ store_key_check(const struct store_key *key, korch_error **err)
 int
 store_parse_value(const char *text, int len, json_t **ret, korch_error **err)
 {
-	json_error_t jerr;
-	json_t *v = json_loadb(text ? text : "", len > 0 ? (size_t)len : 0, 0, &jerr);
-	if (!v)
-		return error_set(err, KORCH_ESYSTEM,
-				 "stored object is not valid JSON: %s (line %d)", jerr.text,
-				 jerr.line);
-	*ret = v;
+	_cleanup_error_ korch_error *e = NULL;
+	int r = codec_json_decode_stored(text ? text : "", len > 0 ? (size_t)len : 0, ret, &e);
+	/* Not the caller's input: the file holds something korch did not write. */
+	if (r == KORCH_EINVALID)
+		return error_set(err, KORCH_ESYSTEM, "stored object is not valid JSON: %s",
+				 korch_error_message(e));
+	if (r < 0)
+		return error_propagate(err, &e, r);
 	return 0;
 }
 
@@ -552,6 +659,41 @@ fill_defaults(struct store_options *o)
 		o->compact_interval_ms = 5000;
 	if (o->poll_interval_ms == 0)
 		o->poll_interval_ms = 1000;
+	if (o->label_lag_rows == 0)
+		o->label_lag_rows = LABEL_LAG_DEFAULT;
+	else if (o->label_lag_rows < 0)
+		o->label_lag_rows = 0;
+}
+
+char *
+store_notify_path(const char *path)
+{
+	char *p;
+	return asprintf(&p, "%s-notify", path) < 0 ? NULL : p;
+}
+
+/*
+ * Opens (creating it, one byte long) the file writers read after each commit so that watchers
+ * wake up (see store_notify_written()). Never the database file itself: closing a descriptor of
+ * it would drop the POSIX locks SQLite holds on it in this process. -1 when it cannot be had
+ * (writers then touch the database file instead).
+ */
+static int
+notify_open(const char *path)
+{
+	_cleanup_free_ char *notify = store_notify_path(path);
+	struct stat st;
+	if (!notify || stat(path, &st) < 0)
+		return -1;
+	int fd = open(notify, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, st.st_mode & 0666);
+	if (fd < 0)
+		return -1;
+	char c;
+	if (pread(fd, &c, 1, 0) != 1 && pwrite(fd, "\n", 1, 0) != 1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* fsync of the directory, so that a new database file's name survives a power loss. */
@@ -575,6 +717,9 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 	if (!s)
 		return error_oom(err);
 	s->inotify_fd = -1;
+	s->notify_fd = -1;
+	s->label_tail_rev = -1;
+	s->res_compacted = -1;
 	if (opts)
 		s->opts = *opts;
 	fill_defaults(&s->opts);
@@ -606,6 +751,7 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 		goto fail;
 	if (is_new && (r = sync_parent_dir(s->path, err)) < 0)
 		goto fail;
+	s->notify_fd = notify_open(s->path);
 	if ((r = store_current_revision(s, &s->known_revision, err)) < 0)
 		goto fail;
 	if (s->opts.loop && (r = store_loop_attach(s, err)) < 0)
@@ -624,12 +770,17 @@ store_close(struct store *s)
 		return;
 	store_watches_free_all(s);
 	store_loop_detach(s);
+	if (s->notify_fd >= 0)
+		close(s->notify_fd);
 	ptrvec_free(&s->watches, NULL);
 	for (size_t i = 0; i < STMT_MAX; i++)
 		sqlite3_finalize(s->stmts[i]);
 	for (size_t i = 0; i < 2; i++)
 		for (size_t j = 0; j < LABEL_STMT_CACHE; j++)
 			sqlite3_finalize(s->label_stmts[i][j]);
+	store_res_forget(s);
+	strbuf_free(&s->value_buf);
+	strbuf_free(&s->labels_buf);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	korch_clock_free(s->own_clock);

@@ -7,40 +7,47 @@
  * before it calls the store. The only field the store writes is metadata.resourceVersion.
  *
  * ---- File ----------------------------------------------------------------------------------
- * One SQLite database, WAL journal, synchronous=FULL by default (a write that returned 0 survives
- * a crash or power loss; NORMAL may lose the last commits on power loss), auto_vacuum=INCREMENTAL,
+ * One SQLite database (with SQLite's PATH-wal and PATH-shm, and korch's PATH-notify beside it),
+ * WAL journal, synchronous=FULL by default (a write that returned 0 survives a crash or power
+ * loss; NORMAL may lose the last commits on power loss), auto_vacuum=INCREMENTAL,
  * application_id 0x6b6f7263 ("korc") so that a file that is not a korch store is refused, and the
  * schema version in user_version. Several processes may open the same file: SQLite's locks order
  * their writes, and every write runs in BEGIN IMMEDIATE (it takes the write lock first, so the
  * revision it reads is the latest and no other writer can interleave).
  *
- * ---- Tables (schema version 2) -------------------------------------------------------------
+ * ---- Tables (schema version 3) -------------------------------------------------------------
  *   meta(key, value)       'revision': a floor under the latest revision, written by
  *                          compaction and restore (ordinary writes leave it alone: one page
  *                          less per commit; the latest revision is the larger of it and the
  *                          last history row's);
  *                          'compacted': no list or watch may start below it;
- *                          'compact_pos': the last history row compaction has processed.
- *   history(id, type, grp, res, ns, name, prev, time_ns, value)
+ *                          'compact_pos': the last history row compaction has processed;
+ *                          'label_pos': the last history row the label index reflects.
+ *   resources(id, grp, res) (group, resource) interned: the other tables carry the small id.
+ *   history(id, type, res, ns, name, prev, time_ns, labels, value)
  *                          one row per change. id = revision << 20 | index in the transaction,
  *                          so id order is revision order. type 1 create, 2 update, 3 delete;
- *                          value is the object as stored (NULL for a delete); prev is the id of
- *                          the key's previous version (NULL for a create); time_ns is the wall
- *                          time of the commit (for time-based compaction).
- *   objects(grp, res, ns, name, create_rev, mod_rev, hid, lease, labels)
+ *                          value is the object as stored (NULL for a delete) and labels its
+ *                          metadata.labels as compact JSON (NULL when it has none); prev is the
+ *                          id of the key's previous version (NULL for a create); time_ns is the
+ *                          wall time of the commit (for time-based compaction).
+ *   objects(res, ns, name, create_rev, mod_rev, hid, lease)
  *                          the live objects: the history row of the current version (hid),
  *                          etcd's create and modification revisions, the lease the key is
- *                          attached to, and metadata.labels as compact JSON (to diff the label
- *                          index on update without parsing the old object).
- *   labels(grp, res, key, value, ns, name)
- *                          the label index: one row per string label of a live object, ordered
- *                          so that an equality requirement is an index range in key order.
+ *                          attached to.
+ *   labels(res, key, value, ns, name)
+ *                          the label index: one row per string label, ordered so that an
+ *                          equality requirement is an index range in key order. It reflects
+ *                          the history up to 'label_pos' (see Lists).
  *   leases(id, ttl_s, expiry_ns)
  *                          TTL leases; expiry_ns is wall time on the store's clock.
- * An object's value is stored once (in history); a get joins objects to history by hid.
- * Schema history: version 1 had no label index (no labels table, no objects.labels column);
- * opening a version 1 file migrates it in one transaction. A file with a newer version is
- * refused (KORCH_EPROTO).
+ * An object's value is stored once (in history); a get joins objects to history by hid. So a
+ * create writes two B-tree rows (history, objects), as a plain SQLite table with a text key
+ * does (its rows and its key index).
+ * Schema history: version 1 had no label index; version 2 kept (group, resource) as text in
+ * every row, the labels in objects, and the label index in step with every write. Opening an
+ * older file migrates it in one transaction; a file with a newer version is refused
+ * (KORCH_EPROTO).
  *
  * ---- Revisions ------------------------------------------------------------------------------
  * Every write transaction takes the next revision (the latest + 1) inside the transaction;
@@ -56,8 +63,11 @@
  * A watch reads the history table from its own position, so it never drops anything: a slow
  * watcher only falls behind, and if compaction passes its position it gets KORCH_EGONE through its
  * callback, explicitly. Changes are noticed by: this handle's own commits (a deferred call on the
- * loop); other handles and processes (every korch writer touches the database file's mtime
- * after each commit, and each handle with a loop has an inotify watch on that file for
+ * loop); other handles and processes (every korch writer reads one byte of PATH-notify, a
+ * one-byte file beside the database, after each commit, and each handle with a loop has an
+ * inotify watch on it for IN_ACCESS: a read dirties no inode on disk, where touching the
+ * database file's mtime cost a durable commit up to a quarter of its time on a fast disk;
+ * writers that cannot open PATH-notify touch the mtime instead, which handles also watch for,
  * IN_ATTRIB); and writers that are not korch (a periodic fallback that compares PRAGMA
  * data_version, every poll_interval_ms). The WAL file itself is not watched: its last
  * modification comes before the commit becomes visible, so a reader woken by it can miss the
@@ -71,13 +81,20 @@
  * change after R. Equality label requirements are answered from the labels table; the caller's
  * filter function decides the rest. Compaction keeps every version a list at R >= 'compacted'
  * needs (as etcd's does: the latest version at or below the compaction point of every key).
+ * The label index is not written by each write transaction (one index page per label would
+ * more than double the pages of a durable create): it follows the history up to 'label_pos',
+ * and the write transaction that leaves it more than label_lag_rows history rows behind brings
+ * it up to date for every key changed since, in one go. A label list takes from the index the
+ * live objects whose current version is at or before 'label_pos' (and R), and reads the keys
+ * written after that from the history itself, a few hundred rows at most.
  *
  * ---- Compaction -----------------------------------------------------------------------------
  * Compacting to revision C removes the versions superseded at or before C and the delete rows at
  * or before C, walking the history in id order from 'compact_pos' a bounded number of rows per
- * write transaction, so writers never wait long. Automatic compaction (with a loop) keeps the
- * last keep_revisions revisions and everything newer than keep_ns; freed pages go back to the
- * file system with PRAGMA incremental_vacuum, a bounded number per step.
+ * write transaction, so writers never wait long. Each step first brings the label index up to
+ * date (which reads the versions keys had at 'label_pos'). Automatic compaction (with a loop)
+ * keeps the last keep_revisions revisions and everything newer than keep_ns; freed pages go back
+ * to the file system with PRAGMA incremental_vacuum, a bounded number per step.
  *
  * ---- Errors and durability ------------------------------------------------------------------
  * Any SQLite I/O error during a write (a failed write or fsync of the WAL) makes the handle
@@ -103,7 +120,7 @@
 #include "base/macro.h"
 
 /* The current schema version (PRAGMA user_version) and application_id of a store file. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_APPLICATION_ID 0x6b6f7263
 
 /* At most this many operations in one transaction (and deletions per lease revision). */
@@ -129,7 +146,9 @@ struct store_options {
 	int64_t compact_keep_ns; /* and everything newer than this; 0: 5 minutes; <0: no floor */
 	int64_t compact_interval_ms; /* how often it looks for work; 0: 5,000 */
 	int poll_interval_ms;        /* fallback check for foreign writers; 0: 1,000; <0: never */
-	const char *vfs;             /* SQLite VFS name (fault injection in tests), or NULL */
+	int label_lag_rows; /* history rows the label index may lag behind (see Lists); 0: 256;
+	                       <0: none, every write transaction brings it up to date */
+	const char *vfs;    /* SQLite VFS name (fault injection in tests), or NULL */
 };
 
 /*

@@ -518,7 +518,7 @@ test_migration_from_v1(void **state)
 
 	_cleanup_(store_closep) struct store *s = NULL;
 	assert_int_equal(store_open(f->path, NULL, &s, NULL), 0);
-	assert_int_equal(pragma(s->db, "PRAGMA user_version"), 2);
+	assert_int_equal(pragma(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	struct store_label web = { "app", "web" };
 	struct store_list_options lo = {
 		.group = "apps", .resource = "deployments", .labels = &web, .n_labels = 1
@@ -531,7 +531,8 @@ test_migration_from_v1(void **state)
 	/* Only string labels are indexed. */
 	assert_int_equal(pragma(s->db, "SELECT count(*) FROM labels"), 2);
 	_cleanup_free_ char *labels =
-		pragma_text(s->db, "SELECT labels FROM objects WHERE name = 'a'");
+		pragma_text(s->db, "SELECT h.labels FROM objects o JOIN history h ON h.id = o.hid"
+				   " WHERE o.name = 'a'");
 	assert_string_equal(labels, "{\"app\":\"web\",\"n\":3}");
 	assert_int_equal(store_check(s, NULL), 0);
 
@@ -549,7 +550,143 @@ test_migration_from_v1(void **state)
 
 	/* Opening again migrates nothing. */
 	assert_int_equal(store_open(f->path, NULL, &s, NULL), 0);
-	assert_int_equal(pragma(s->db, "PRAGMA user_version"), 2);
+	assert_int_equal(pragma(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+}
+
+/*
+ * Version 2 of the schema: (group, resource) as text in every row, labels in objects, the label
+ * index in step with the writes. Five revisions: a created with labels (one not a string), p (a
+ * core-group pod) created, a relabelled, b created on a lease, p deleted.
+ */
+static const char schema_v2[] =
+	"PRAGMA application_id = 1802465891; PRAGMA user_version = 2;"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE history (id INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
+	" grp TEXT NOT NULL, res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"
+	" prev INTEGER, time_ns INTEGER NOT NULL, value TEXT);"
+	"CREATE TABLE leases (id INTEGER PRIMARY KEY, ttl_s INTEGER NOT NULL,"
+	" expiry_ns INTEGER NOT NULL);"
+	"CREATE INDEX leases_expiry ON leases (expiry_ns);"
+	"CREATE TABLE objects (grp TEXT NOT NULL, res TEXT NOT NULL, ns TEXT NOT NULL,"
+	" name TEXT NOT NULL, create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL,"
+	" hid INTEGER NOT NULL, lease INTEGER, labels TEXT,"
+	" PRIMARY KEY (grp, res, ns, name)) WITHOUT ROWID;"
+	"CREATE INDEX objects_lease ON objects (lease) WHERE lease IS NOT NULL;"
+	"CREATE TABLE labels (grp TEXT NOT NULL, res TEXT NOT NULL, key TEXT NOT NULL,"
+	" value TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"
+	" PRIMARY KEY (grp, res, key, value, ns, name)) WITHOUT ROWID;"
+	"INSERT INTO meta VALUES ('revision', 0), ('compacted', 0), ('compact_pos', 0);"
+	"INSERT INTO history VALUES (1048576, 1, 'apps', 'deployments', 'default', 'a', NULL, 1,"
+	" '{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\",\"labels\":{\"app\":\"web\","
+	"\"n\":3},\"resourceVersion\":\"1\"},\"spec\":{\"n\":1}}');"
+	"INSERT INTO history VALUES (2097152, 1, '', 'pods', 'default', 'p', NULL, 2,"
+	" '{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"labels\":{\"app\":\"web\"},"
+	"\"resourceVersion\":\"2\"},\"spec\":{\"n\":2}}');"
+	"INSERT INTO history VALUES (3145728, 2, 'apps', 'deployments', 'default', 'a', 1048576,"
+	" 3, '{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\",\"labels\":{\"app\":\"db\"},"
+	"\"resourceVersion\":\"3\"},\"spec\":{\"n\":3}}');"
+	"INSERT INTO history VALUES (4194304, 1, 'apps', 'deployments', 'default', 'b', NULL, 4,"
+	" '{\"metadata\":{\"name\":\"b\",\"namespace\":\"default\",\"resourceVersion\":\"4\"},"
+	"\"spec\":{\"n\":4}}');"
+	"INSERT INTO history VALUES (5242880, 3, '', 'pods', 'default', 'p', 2097152, 5, NULL);"
+	"INSERT INTO objects VALUES ('apps', 'deployments', 'default', 'a', 1, 3, 3145728, NULL,"
+	" '{\"app\":\"db\"}');"
+	"INSERT INTO objects VALUES ('apps', 'deployments', 'default', 'b', 4, 4, 4194304, 77,"
+	" NULL);"
+	"INSERT INTO labels VALUES ('apps', 'deployments', 'app', 'db', 'default', 'a');"
+	"INSERT INTO leases VALUES (77, 3600, 9000000000000000000);";
+
+/* The names of a label list's items, "ns/name ...". */
+static char *
+label_list(struct store *s, const char *group, const char *resource, const char *key,
+	   const char *value, int64_t revision)
+{
+	struct store_label req = { key, value };
+	struct store_list_options lo = { .group = group,
+					 .resource = resource,
+					 .labels = &req,
+					 .n_labels = 1,
+					 .revision = revision };
+	struct store_list l = { 0 };
+	assert_int_equal(store_list(s, &lo, &l, NULL), 0);
+	char *out = calloc(1, 1024);
+	size_t i;
+	json_t *it;
+	json_array_foreach (l.items, i, it) {
+		json_t *m = json_object_get(it, "metadata");
+		snprintf(out + strlen(out), 1024 - strlen(out), "%s%s/%s", i ? " " : "",
+			 json_string_value(json_object_get(m, "namespace")),
+			 json_string_value(json_object_get(m, "name")));
+	}
+	store_list_clear(&l);
+	return out;
+}
+
+static void
+test_migration_from_v2(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, schema_v2, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	_cleanup_(store_closep) struct store *s = NULL;
+	assert_int_equal(store_open(f->path, NULL, &s, NULL), 0);
+	assert_int_equal(pragma(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(pragma(s->db, "SELECT count(*) FROM resources"), 2);
+	assert_int_equal(pragma(s->db, "SELECT count(*) FROM history"), 5);
+	/* The index is complete: its position is the last history row. */
+	assert_int_equal(pragma(s->db, "SELECT value FROM meta WHERE key = 'label_pos'"), 5242880);
+	_cleanup_free_ char *labels1 =
+		pragma_text(s->db, "SELECT labels FROM history WHERE id = 1048576");
+	assert_string_equal(labels1, "{\"app\":\"web\",\"n\":3}");
+	assert_int_equal(pragma(s->db, "SELECT labels IS NULL FROM history WHERE id = 4194304"), 1);
+	assert_int_equal(store_check(s, NULL), 0);
+	int64_t rev = 0;
+	assert_int_equal(store_revision(s, &rev, NULL, NULL), 0);
+	assert_int_equal(rev, 5);
+
+	/* Objects, their revisions and leases. */
+	struct store_key ka = test_key("default", "a"), kb = test_key("default", "b");
+	struct store_key kp = { "", "pods", "default", "p" };
+	json_t *got = NULL;
+	struct store_object_meta meta;
+	assert_int_equal(store_get(s, &ka, &got, &meta, NULL), 0);
+	assert_int_equal(test_n(got), 3);
+	assert_int_equal(meta.create_revision, 1);
+	assert_int_equal(meta.mod_revision, 3);
+	json_decref(got);
+	assert_int_equal(store_get(s, &kb, &got, &meta, NULL), 0);
+	assert_int_equal(meta.lease, 77);
+	json_decref(got);
+	assert_int_equal(store_get(s, &kp, &got, NULL, NULL), KORCH_ENOTFOUND);
+
+	/* Label lists now and at the older revisions (read from the history). */
+	_cleanup_free_ char *db_now = label_list(s, "apps", "deployments", "app", "db", 0);
+	assert_string_equal(db_now, "default/a");
+	_cleanup_free_ char *web_now = label_list(s, "apps", "deployments", "app", "web", 0);
+	assert_string_equal(web_now, "");
+	_cleanup_free_ char *web_1 = label_list(s, "apps", "deployments", "app", "web", 1);
+	assert_string_equal(web_1, "default/a");
+	_cleanup_free_ char *pods_2 = label_list(s, "", "pods", "app", "web", 2);
+	assert_string_equal(pods_2, "default/p");
+	_cleanup_free_ char *pods_5 = label_list(s, "", "pods", "app", "web", 5);
+	assert_string_equal(pods_5, "");
+
+	/* Writes go on: b gets a label, the lease still deletes it. */
+	json_t *b = test_obj("default", "b", "app=web", 6);
+	assert_int_equal(store_update(s, &kb, b, 4, &rev, NULL), 0);
+	assert_int_equal(rev, 6);
+	json_decref(b);
+	_cleanup_free_ char *web_6 = label_list(s, "apps", "deployments", "app", "web", 0);
+	assert_string_equal(web_6, "default/b");
+	assert_int_equal(store_lease_revoke(s, 77, &rev, NULL), 0);
+	assert_int_equal(rev, 7);
+	assert_int_equal(store_get(s, &kb, &got, NULL, NULL), KORCH_ENOTFOUND);
+	_cleanup_free_ char *web_7 = label_list(s, "apps", "deployments", "app", "web", 0);
+	assert_string_equal(web_7, "");
+	assert_int_equal(store_check(s, NULL), 0);
 }
 
 static void
@@ -592,7 +729,8 @@ test_refuses_foreign_files(void **state)
 	korch_error_free(steal_pointer(&err));
 	assert_int_equal(store_open(f->path, NULL, &s, &err), KORCH_EPROTO);
 	snprintf(msg, sizeof(msg),
-		 "store %s has schema version 9, newer than this korch supports (2)", f->path);
+		 "store %s has schema version 9, newer than this korch supports (%d)", f->path,
+		 STORE_SCHEMA_VERSION);
 	assert_string_equal(korch_error_message(err), msg);
 
 	/* A directory that does not exist. */
@@ -762,6 +900,60 @@ test_backup_restore(void **state)
 			files++;
 	closedir(d);
 	assert_int_equal(files, 0);
+}
+
+/*
+ * A restore brings the backup's resource ids: a handle that had ids of the replaced file must
+ * not write with them.
+ */
+static void
+test_restore_changes_resource_ids(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *other = test_path(f->dir, "other.db");
+	_cleanup_free_ char *backup = test_path(f->dir, "other-backup.db");
+	struct store_key pod = { "", "pods", "default", "p" };
+	struct store_key dep = test_key("default", "d");
+	int64_t rev = 0;
+	/* The other store knows pods first, deployments second. */
+	_cleanup_(store_closep) struct store *o = NULL;
+	assert_int_equal(store_open(other, NULL, &o, NULL), 0);
+	json_t *p = test_obj("default", "p", "app=web", 1), *d = test_obj("default", "d", NULL, 2);
+	assert_int_equal(store_create(o, &pod, p, 0, &rev, NULL), 0);
+	assert_int_equal(store_create(o, &dep, d, 0, &rev, NULL), 0);
+	json_decref(p);
+	json_decref(d);
+	assert_int_equal(store_backup(o, backup, NULL), 0);
+	/* This one knows deployments first: its handle keeps that resource's id. */
+	_cleanup_(store_closep) struct store *s = NULL;
+	assert_int_equal(store_open(f->path, NULL, &s, NULL), 0);
+	struct store_key first = test_key("default", "first");
+	json_t *x = test_obj("default", "first", NULL, 3);
+	assert_int_equal(store_create(s, &first, x, 0, &rev, NULL), 0);
+	json_decref(x);
+	assert_int_equal(pragma(s->db, "SELECT id FROM resources WHERE res = 'deployments'"), 1);
+
+	assert_int_equal(store_restore(f->path, backup, &rev, NULL), 0);
+	assert_int_equal(pragma(s->db, "SELECT id FROM resources WHERE res = 'deployments'"), 2);
+	/* Written through the same handle: a deployment, not a pod. */
+	struct store_key after = test_key("default", "after");
+	x = test_obj("default", "after", "app=web", 4);
+	assert_int_equal(store_create(s, &after, x, 0, &rev, NULL), 0);
+	json_decref(x);
+	_cleanup_(store_closep) struct store *fresh = NULL;
+	assert_int_equal(store_open(f->path, NULL, &fresh, NULL), 0);
+	json_t *got = NULL;
+	assert_int_equal(store_get(fresh, &after, &got, NULL, NULL), 0);
+	assert_int_equal(test_n(got), 4);
+	json_decref(got);
+	struct store_key not_pod = { "", "pods", "default", "after" };
+	assert_int_equal(store_get(fresh, &not_pod, &got, NULL, NULL), KORCH_ENOTFOUND);
+	_cleanup_free_ char *pods = label_list(fresh, "", "pods", "app", "web", 0);
+	assert_string_equal(pods, "default/p");
+	_cleanup_free_ char *deps = label_list(fresh, "apps", "deployments", "app", "web", 0);
+	assert_string_equal(deps, "default/after");
+	assert_int_equal(store_get(fresh, &first, &got, NULL, NULL), KORCH_ENOTFOUND);
+	assert_int_equal(store_check(fresh, NULL), 0);
 }
 
 static void
@@ -1013,8 +1205,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_txn_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_foreign_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_changes_resource_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_finds_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_error_refuses_writes, setup, teardown),
 	};

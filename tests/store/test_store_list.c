@@ -2,7 +2,10 @@
  * Lists: key order and scopes, label requirements from the index plus a caller filter,
  * pagination consistent at the first page's revision while writes happen, lists at an exact
  * revision, Gone after compaction, bad continue tokens, and the query plans that keep label
- * lists fast (index ranges, no sorting).
+ * lists fast (index ranges, no sorting). The list tests run three times: with the label index
+ * brought up to date by every write, lagging a few rows (caught up now and then, mid-test),
+ * and never caught up (lists read everything from the history); and a model checks label lists
+ * against the objects themselves after every write of a random workload, for several lags.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/strbuf.h"
 #include "helpers.h"
 #include "store/store-internal.h"
 
@@ -23,16 +27,37 @@ struct fixture {
 };
 
 static int
-setup(void **state)
+setup_lag(void **state, int label_lag_rows)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	f->dir = test_tmpdir();
 	_cleanup_free_ char *path = test_path(f->dir, "state.db");
-	struct store_options o = { .sync_normal = true };
+	struct store_options o = { .sync_normal = true, .label_lag_rows = label_lag_rows };
 	if (store_open(path, &o, &f->s, NULL) < 0)
 		return -1;
 	*state = f;
 	return 0;
+}
+
+/* The label index follows every write transaction. */
+static int
+setup(void **state)
+{
+	return setup_lag(state, -1);
+}
+
+/* It lags up to 7 rows: lists read some keys from the index, some from the history. */
+static int
+setup_lagging(void **state)
+{
+	return setup_lag(state, 7);
+}
+
+/* It never catches up (unless compaction makes it): lists read every key from the history. */
+static int
+setup_behind(void **state)
+{
+	return setup_lag(state, INT32_MAX);
 }
 
 static int
@@ -61,10 +86,10 @@ names(const json_t *items)
 {
 	size_t len = 1, i;
 	json_t *it;
-	json_array_foreach(items, i, it) len += 256;
+	json_array_foreach (items, i, it)
+		len += 256;
 	char *out = calloc(1, len);
-	json_array_foreach(items, i, it)
-	{
+	json_array_foreach (items, i, it) {
 		json_t *m = json_object_get(it, "metadata");
 		const char *ns = json_string_value(json_object_get(m, "namespace"));
 		sprintf(out + strlen(out), "%s%s/%s", i ? " " : "", ns ? ns : "",
@@ -518,6 +543,15 @@ test_text_items(void **state)
 	}
 }
 
+/* The SQL of one of the handle's statements (prepared on first use). */
+static const char *
+stmt_sql_of(struct store *s, enum stmt_id id)
+{
+	sqlite3_stmt *st = store_stmt(s, id, NULL);
+	assert_non_null(st);
+	return sqlite3_sql(st);
+}
+
 /* Every line of the plan of sql, joined by " | ". */
 static char *
 plan(sqlite3 *db, const char *sql)
@@ -554,16 +588,15 @@ test_query_plans(void **state)
 
 	_cleanup_free_ char *p_all = plan(f->s->db, sqlite3_sql(f->s->label_stmts[0][1]));
 	assert_string_equal(p_all,
-			    "SEARCH l USING PRIMARY KEY (grp=? AND res=? AND key=? AND value=? AND "
+			    "SEARCH l USING PRIMARY KEY (res=? AND key=? AND value=? AND "
 			    "(ns,name)>(?,?)) | CORRELATED SCALAR SUBQUERY 1 | SEARCH x USING "
-			    "PRIMARY KEY (grp=? AND res=? AND key=? AND value=? AND ns=? AND "
-			    "name=?) | SEARCH o USING PRIMARY KEY (grp=? AND res=? AND ns=? AND "
-			    "name=?) | SEARCH h USING INTEGER PRIMARY KEY (rowid=?)");
+			    "PRIMARY KEY (res=? AND key=? AND value=? AND ns=? AND name=?) | "
+			    "SEARCH o USING PRIMARY KEY (res=? AND ns=? AND name=?) | SEARCH h "
+			    "USING INTEGER PRIMARY KEY (rowid=?)");
 	_cleanup_free_ char *p_ns = plan(f->s->db, sqlite3_sql(f->s->label_stmts[1][0]));
-	assert_string_equal(p_ns,
-			    "SEARCH l USING PRIMARY KEY (grp=? AND res=? AND key=? AND value=? AND "
-			    "ns=? AND name>?) | SEARCH o USING PRIMARY KEY (grp=? AND res=? AND "
-			    "ns=? AND name=?) | SEARCH h USING INTEGER PRIMARY KEY (rowid=?)");
+	assert_string_equal(p_ns, "SEARCH l USING PRIMARY KEY (res=? AND key=? AND value=? AND "
+				  "ns=? AND name>?) | SEARCH o USING PRIMARY KEY (res=? AND ns=? "
+				  "AND name=?) | SEARCH h USING INTEGER PRIMARY KEY (rowid=?)");
 	lo.n_labels = 0;
 	assert_int_equal(store_list(f->s, &lo, &l, NULL), 0);
 	store_list_clear(&l);
@@ -571,25 +604,262 @@ test_query_plans(void **state)
 	assert_int_equal(store_list(f->s, &lo, &l, NULL), 0);
 	store_list_clear(&l);
 	_cleanup_free_ char *p_plain = plan(f->s->db, sqlite3_sql(f->s->stmts[STMT_LIST_ALL]));
-	assert_string_equal(p_plain, "SEARCH o USING PRIMARY KEY (grp=? AND res=? AND "
-				     "(ns,name)>(?,?)) | SEARCH h USING INTEGER PRIMARY KEY "
-				     "(rowid=?)");
+	assert_string_equal(p_plain, "SEARCH o USING PRIMARY KEY (res=? AND (ns,name)>(?,?)) | "
+				     "SEARCH h USING INTEGER PRIMARY KEY (rowid=?)");
 	_cleanup_free_ char *p_get = plan(f->s->db, sqlite3_sql(f->s->stmts[STMT_LIST_NS]));
-	assert_string_equal(p_get, "SEARCH o USING PRIMARY KEY (grp=? AND res=? AND ns=? AND "
-				   "name>?) | SEARCH h USING INTEGER PRIMARY KEY (rowid=?)");
+	assert_string_equal(p_get, "SEARCH o USING PRIMARY KEY (res=? AND ns=? AND name>?) | "
+				   "SEARCH h USING INTEGER PRIMARY KEY (rowid=?)");
+	/* The history a list reads besides: id ranges (the changes since its revision, and
+	   what the label index has not reached). */
+	_cleanup_free_ char *p_changed = plan(f->s->db, stmt_sql_of(f->s, STMT_LIST_CHANGED));
+	assert_string_equal(p_changed, "SEARCH h USING INTEGER PRIMARY KEY (rowid>?) | SEARCH p "
+				       "USING INTEGER PRIMARY KEY (rowid=?)");
+	_cleanup_free_ char *p_tail = plan(f->s->db, stmt_sql_of(f->s, STMT_LIST_TAIL));
+	assert_string_equal(p_tail, "SEARCH history USING INTEGER PRIMARY KEY (rowid>? AND "
+				    "rowid<?)");
+	/* A point read. */
+	_cleanup_free_ char *p_point = plan(f->s->db, stmt_sql_of(f->s, STMT_GET));
+	assert_string_equal(p_point, "SEARCH o USING PRIMARY KEY (res=? AND ns=? AND name=?) | "
+				     "SCALAR SUBQUERY 1 | SEARCH resources USING COVERING INDEX "
+				     "sqlite_autoindex_resources_1 (grp=? AND res=?) | SEARCH h "
+				     "USING INTEGER PRIMARY KEY (rowid=?)");
+}
+
+/* ---- the label index against a model ---- */
+
+#define MODEL_KEYS 24
+
+/* Whether obj's labels hold every requirement (a plain reading of the object). */
+static bool
+model_match(const json_t *obj, const struct store_label *req, size_t n)
+{
+	const json_t *l = json_object_get(json_object_get(obj, "metadata"), "labels");
+	for (size_t i = 0; i < n; i++) {
+		const json_t *v = json_object_get(l, req[i].key);
+		if (!json_is_string(v) || strcmp(json_string_value(v), req[i].value) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Every label list of the store against a filter over all of its objects. */
+static void
+model_check(struct store *s)
+{
+	static const struct store_label reqs[][2] = {
+		{ { "app", "a" } },
+		{ { "app", "b" }, { "tier", "x" } },
+		{ { "tier", "y" } },
+		{ { "app", "c" }, { "tier", "y" } },
+	};
+	static const size_t n_reqs[] = { 1, 2, 1, 2 };
+	struct store_list all = { 0 };
+	struct store_list_options lo = { .group = "apps", .resource = "deployments" };
+	assert_int_equal(store_list(s, &lo, &all, NULL), 0);
+	for (size_t r = 0; r < ARRAY_SIZE(reqs); r++) {
+		for (int scoped = 0; scoped < 2; scoped++) {
+			json_t *want = json_array();
+			size_t i;
+			json_t *it;
+			json_array_foreach (all.items, i, it) {
+				const char *ns = json_string_value(json_object_get(
+					json_object_get(it, "metadata"), "namespace"));
+				if (model_match(it, reqs[r], n_reqs[r]) &&
+				    (!scoped || strcmp(ns, "n1") == 0))
+					json_array_append(want, it);
+			}
+			struct store_list_options q = lo;
+			q.labels = reqs[r];
+			q.n_labels = n_reqs[r];
+			q.ns = scoped ? "n1" : NULL;
+			struct store_list got = { 0 };
+			assert_int_equal(store_list(s, &q, &got, NULL), 0);
+			assert_int_equal(got.revision, all.revision);
+			assert_same_items(got.items, want);
+			store_list_clear(&got);
+			/* In pages of 2 too. */
+			int64_t rev = 0;
+			json_t *pages = paged(s, q, 2, NULL, &rev);
+			assert_same_items(pages, want);
+			json_decref(pages);
+			json_decref(want);
+		}
+	}
+	store_list_clear(&all);
+}
+
+/* Random labels: sometimes none, sometimes one that is not a string (never indexed). */
+static json_t *
+model_obj(const char *ns, const char *name, unsigned *seed, int n)
+{
+	static const char *const label_sets[] = {
+		NULL,           "app=a",        "app=b",        "app=c",
+		"tier=x",       "tier=y",       "app=a,tier=x", "app=b,tier=x",
+		"app=c,tier=y", "app=a,tier=y", "app=b,tier=y",
+	};
+	json_t *o = test_obj(ns, name, label_sets[rand_r(seed) % ARRAY_SIZE(label_sets)], n);
+	if (rand_r(seed) % 5 == 0) {
+		json_t *meta = json_object_get(o, "metadata");
+		if (!json_object_get(meta, "labels"))
+			json_object_set_new(meta, "labels", json_object());
+		json_object_set_new(json_object_get(meta, "labels"), "app", json_integer(3));
+	}
+	return o;
+}
+
+/* Compares two strings' lines as sets (both sorted with qsort first). */
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "key=value ns/name" of every string label of the live objects, sorted, one per line. */
+static char *
+model_index_rows(struct store *s)
+{
+	struct store_list all = { 0 };
+	struct store_list_options lo = { .group = "apps", .resource = "deployments" };
+	assert_int_equal(store_list(s, &lo, &all, NULL), 0);
+	char *rows[4 * MODEL_KEYS];
+	size_t n = 0, i;
+	json_t *it;
+	json_array_foreach (all.items, i, it) {
+		json_t *m = json_object_get(it, "metadata");
+		const char *k;
+		json_t *v;
+		json_object_foreach (json_object_get(m, "labels"), k, v) {
+			if (!json_is_string(v))
+				continue;
+			assert_true(n < ARRAY_SIZE(rows));
+			assert_true(asprintf(&rows[n++], "%s=%s %s/%s", k, json_string_value(v),
+					     json_string_value(json_object_get(m, "namespace")),
+					     json_string_value(json_object_get(m, "name"))) > 0);
+		}
+	}
+	store_list_clear(&all);
+	qsort(rows, n, sizeof(*rows), cmp_str);
+	struct strbuf sb = STRBUF_INIT;
+	for (i = 0; i < n; i++) {
+		strbuf_printf(&sb, "%s\n", rows[i]);
+		free(rows[i]);
+	}
+	return strbuf_steal(&sb);
+}
+
+/* The label index's rows in the same form. */
+static char *
+index_rows(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(s->db,
+					    "SELECT key || '=' || value || ' ' || ns || '/' || name"
+					    " FROM labels",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	char *rows[8 * MODEL_KEYS];
+	size_t n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		assert_true(n < ARRAY_SIZE(rows));
+		rows[n++] = strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	qsort(rows, n, sizeof(*rows), cmp_str);
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		strbuf_printf(&sb, "%s\n", rows[i]);
+		free(rows[i]);
+	}
+	return strbuf_steal(&sb);
+}
+
+/* When the index has caught up with the whole history, it holds exactly the live labels. */
+static void
+model_check_index(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(
+		sqlite3_prepare_v2(s->db,
+				   "SELECT (SELECT value FROM meta WHERE key = 'label_pos')"
+				   " = (SELECT max(id) FROM history)",
+				   -1, &st, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	bool caught_up = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (!caught_up)
+		return;
+	_cleanup_free_ char *want = model_index_rows(s), *got = index_rows(s);
+	assert_string_equal(got, want);
+}
+
+static void
+test_label_lag_model(void **state)
+{
+	static const int lags[] = { -1, 1, 3, 10, 100000 };
+	for (size_t m = 0; m < ARRAY_SIZE(lags); m++) {
+		void *fs = NULL;
+		assert_int_equal(setup_lag(&fs, lags[m]), 0);
+		struct fixture *f = fs;
+		unsigned seed = 7 + (unsigned)m;
+		bool live[MODEL_KEYS] = { false };
+		for (int step = 0; step < 150; step++) {
+			/* One to three writes of different keys in one transaction. */
+			struct store_op ops[3];
+			json_t *objs[3] = { NULL };
+			char names[3][16];
+			size_t n = 1 + (size_t)(rand_r(&seed) % 3);
+			int first = rand_r(&seed) % MODEL_KEYS;
+			for (size_t i = 0; i < n; i++) {
+				int k = (first + (int)i * 7) % MODEL_KEYS;
+				const char *ns = k % 2 ? "n1" : "n2";
+				snprintf(names[i], sizeof(names[i]), "k%02d", k);
+				ops[i] = (struct store_op){ .key = test_key(ns, names[i]) };
+				if (!live[k]) {
+					ops[i].type = STORE_OP_CREATE;
+				} else if (rand_r(&seed) % 4 == 0) {
+					ops[i].type = STORE_OP_DELETE;
+				} else {
+					ops[i].type = STORE_OP_UPDATE;
+				}
+				if (ops[i].type != STORE_OP_DELETE)
+					ops[i].obj = objs[i] = model_obj(ns, names[i], &seed, step);
+				live[k] = ops[i].type != STORE_OP_DELETE;
+			}
+			assert_int_equal(store_commit(f->s, ops, n, NULL, NULL), 0);
+			for (size_t i = 0; i < n; i++)
+				json_decref(objs[i]);
+			model_check(f->s);
+			model_check_index(f->s);
+		}
+		assert_int_equal(store_check(f->s, NULL), 0);
+		/* Compaction brings the index up to date: then it holds exactly the live
+		   objects' string labels. */
+		assert_int_equal(store_compact(f->s, 1, 0, NULL, NULL), 0);
+		model_check(f->s);
+		_cleanup_free_ char *want = model_index_rows(f->s), *got = index_rows(f->s);
+		assert_string_equal(got, want);
+		assert_int_equal(store_check(f->s, NULL), 0);
+		assert_int_equal(teardown(&fs), 0);
+	}
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_order_and_scope, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_labels_and_filter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pagination_consistent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gone_and_future, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_tokens, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_text_items, setup, teardown),
+#define IN_ALL_MODES(test)                                                      \
+	cmocka_unit_test_setup_teardown(test, setup, teardown),                 \
+		cmocka_unit_test_setup_teardown(test, setup_lagging, teardown), \
+		cmocka_unit_test_setup_teardown(test, setup_behind, teardown)
+		IN_ALL_MODES(test_order_and_scope),
+		IN_ALL_MODES(test_labels_and_filter),
+		IN_ALL_MODES(test_pagination_consistent),
+		IN_ALL_MODES(test_gone_and_future),
+		IN_ALL_MODES(test_bad_tokens),
+		IN_ALL_MODES(test_text_items),
 		cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
+		cmocka_unit_test(test_label_lag_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

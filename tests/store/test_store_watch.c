@@ -1,7 +1,7 @@
 /*
  * Watches: every change after the start revision exactly once, in order, a transaction per
  * callback, with the objects before and after; changes from another process (through inotify,
- * within 2 s); Gone for compacted revisions, also for a watch compaction overtook; 20 watchers
+ * within 2 s) and from another handle, by both ways of notifying; Gone for compacted revisions, also for a watch compaction overtook; 20 watchers
  * resuming after a simulated restart (scenario 26); transactions larger than a delivery batch;
  * watches freed inside callbacks.
  */
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -401,6 +402,54 @@ test_cross_process(void **state)
 }
 
 /*
+ * Another handle's commits wake a watcher with no polling: through reads of PATH-notify, and,
+ * where that file cannot be made (here a directory stands in its way), through the database
+ * file's mtime.
+ */
+static void
+test_notify_paths(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *notify = test_path(f->dir, "state.db-notify");
+	for (int fallback = 0; fallback < 2; fallback++) {
+		if (fallback) {
+			/* A fresh store whose notify file cannot be opened for reading and writing. */
+			unlink(notify);
+			assert_int_equal(mkdir(notify, 0755), 0);
+		}
+		struct store_options o = { .loop = f->loop, .poll_interval_ms = -1 };
+		_cleanup_(store_closep) struct store *s = NULL, *writer = NULL;
+		assert_int_equal(store_open(f->path, &o, &s, NULL), 0);
+		assert_int_equal(store_open(f->path, NULL, &writer, NULL), 0);
+		struct stat st;
+		assert_int_equal(stat(notify, &st), 0);
+		assert_int_equal(S_ISDIR(st.st_mode), fallback);
+		if (!fallback)
+			assert_int_equal(st.st_size, 1);
+		int64_t rev = 0;
+		assert_int_equal(store_revision(s, &rev, NULL, NULL), 0);
+		struct evlist got = { 0 };
+		struct store_watch_options wo = { .from_revision = STORE_REVISION_NOW };
+		struct store_watch *w = NULL;
+		assert_int_equal(store_watch_new(s, &wo, on_event, &got, &w, NULL), 0);
+		korch_loop_dispatch(f->loop, 0, NULL);
+		char name[16];
+		snprintf(name, sizeof(name), "n%d", fallback);
+		struct store_key k = test_key("ns1", name);
+		json_t *o1 = test_obj("ns1", name, NULL, 5);
+		assert_int_equal(store_create(writer, &k, o1, 0, NULL, NULL), 0);
+		json_decref(o1);
+		struct caught_up c = { &w, 1, rev + 1 };
+		assert_true(test_dispatch_until(f->loop, all_caught_up, &c, 2000));
+		assert_int_equal(got.n, 1);
+		assert_string_equal(got.v[0].name, name);
+		store_watch_free(w);
+		free(got.v);
+	}
+	rmdir(notify);
+}
+
+/*
  * A writer that does not touch the file's mtime (here a plain SQLite connection adding a
  * change the way the store would) is noticed by the data_version fallback poll.
  */
@@ -423,11 +472,13 @@ test_poll_fallback(void **state)
 		sqlite3_exec(
 			db,
 			"BEGIN IMMEDIATE;"
-			"INSERT INTO history VALUES (1048576, 1, 'apps', 'deployments', 'ns1',"
-			" 'foreign', NULL, 1, '{\"metadata\":{\"name\":\"foreign\","
+			"INSERT INTO resources (grp, res) VALUES ('apps', 'deployments');"
+			"INSERT INTO history VALUES (1048576, 1, (SELECT id FROM resources),"
+			" 'ns1',"
+			" 'foreign', NULL, 1, NULL, '{\"metadata\":{\"name\":\"foreign\","
 			"\"resourceVersion\":\"1\"},\"spec\":{\"n\":7}}');"
-			"INSERT INTO objects VALUES ('apps', 'deployments', 'ns1', 'foreign', 1,"
-			" 1, 1048576, NULL, NULL);"
+			"INSERT INTO objects VALUES ((SELECT id FROM resources), 'ns1', 'foreign', 1,"
+			" 1, 1048576, NULL);"
 			"COMMIT",
 			NULL, NULL, NULL),
 		SQLITE_OK);
@@ -684,6 +735,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_order_exactly_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
