@@ -16,6 +16,7 @@
 #include "base/strv.h"
 #include "base/util.h"
 #include "base/vec.h"
+#include "client/events.h"
 #include "client/informer.h"
 #include "net/addr.h"
 #include "net/node.h"
@@ -29,34 +30,35 @@
 #define KUBERNETES_KEY "default/kubernetes"
 
 struct node_network {
-	struct client *client;        /* borrowed */
-	korch_loop *loop;             /* the store's */
-	char *node_name;              /* whose pods and podCIDR */
-	char *node_ip;                /* NodePorts, hostPorts */
-	char *instance;               /* names the bridge and the table */
-	char *pod_cidr;               /* the option's, or the Node's once seen */
-	char *cluster_cidr;           /* or NULL */
-	char *cluster_domain;         /* or NULL */
-	char **dns_upstreams;         /* strv */
-	uint16_t dns_port;            /* the responder's */
-	unsigned mtu;                 /* pods' */
-	char *api_host;               /* default/kubernetes' endpoint, or NULL */
-	int api_port;                 /* its port */
-	int64_t retry_ns;             /* after a failure */
-	struct informer *node;        /* this Node */
-	struct informer *pods;        /* all pods (DNS; this node's seed the allocator) */
-	struct informer *svcs;        /* Services */
-	struct informer *slices;      /* EndpointSlices */
-	struct hashmap slices_of;     /* "NS/SVC" -> struct hashmap * of slice names (set) */
-	struct hashmap dirty;         /* "NS/SVC" keys changed since the last sync (no values) */
-	bool dns_dirty;               /* DNS records to rebuild */
-	struct node_net *nn;          /* NULL until the pod CIDR is known */
-	bool proxy_synced;            /* the first full sync was done */
-	json_t *local_slices;         /* object: "NS/SVC" -> the EndpointSlice this node uses */
-	bool kube_dns_created;        /* the create of kube-system/kube-dns was sent */
-	struct loop_source *pass;     /* the deferred sync pass */
-	struct loop_source *retry;    /* a pass again after a failure */
-	struct node_network_stats st; /* counters */
+	struct client *client;         /* borrowed */
+	korch_loop *loop;              /* the store's */
+	char *node_name;               /* whose pods and podCIDR */
+	char *node_ip;                 /* NodePorts, hostPorts */
+	char *instance;                /* names the bridge and the table */
+	char *pod_cidr;                /* the option's, or the Node's once seen */
+	char *cluster_cidr;            /* or NULL */
+	char *cluster_domain;          /* or NULL */
+	char **dns_upstreams;          /* strv */
+	uint16_t dns_port;             /* the responder's */
+	unsigned mtu;                  /* pods' */
+	char *api_host;                /* default/kubernetes' endpoint, or NULL */
+	int api_port;                  /* its port */
+	int64_t retry_ns;              /* after a failure */
+	struct informer *node;         /* this Node */
+	struct informer *pods;         /* all pods (DNS; this node's seed the allocator) */
+	struct informer *svcs;         /* Services */
+	struct informer *slices;       /* EndpointSlices */
+	struct hashmap slices_of;      /* "NS/SVC" -> struct hashmap * of slice names (set) */
+	struct hashmap dirty;          /* "NS/SVC" keys changed since the last sync (no values) */
+	bool dns_dirty;                /* DNS records to rebuild */
+	struct node_net *nn;           /* NULL until the pod CIDR is known */
+	bool proxy_synced;             /* the first full sync was done */
+	json_t *local_slices;          /* object: "NS/SVC" -> the EndpointSlice this node uses */
+	bool kube_dns_created;         /* the create of kube-system/kube-dns was sent */
+	struct loop_source *pass;      /* the deferred sync pass */
+	struct loop_source *retry;     /* a pass again after a failure */
+	struct node_network_stats st;  /* counters */
+	struct event_recorder *events; /* FailedCreatePodSandBox */
 };
 
 static void schedule(struct node_network *nw);
@@ -614,11 +616,22 @@ pod_setup(void *data, const char *uid, const char *ns, const char *name, const j
 	_cleanup_free_ struct node_net_hostport *ports = NULL;
 	size_t n = 0;
 	uint32_t ip;
-	int r = host_ports(spec, &ports, &n, err);
+	korch_error *e = NULL;
+	int r = host_ports(spec, &ports, &n, &e);
 	if (r == 0)
-		r = node_net_pod_add(nw->nn, uid, -1, netns_path, ports, n, &ip, err);
-	if (r < 0)
-		return r;
+		r = node_net_pod_add(nw->nn, uid, -1, netns_path, ports, n, &ip, &e);
+	if (r < 0) {
+		/* As the kubelet reports it; the agent retries (and the recorder counts repeats). */
+		_cleanup_free_ char *msg = NULL;
+		_cleanup_json_ json_t *pod =
+			json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "apiVersion", "v1", "kind",
+				  "Pod", "metadata", "name", name, "namespace", ns, "uid", uid);
+		if (pod && asprintf(&msg, "Failed to create pod sandbox: set up network: %s",
+				    korch_error_message(e)) >= 0)
+			event_record(nw->events, "kubelet", pod, "Warning",
+				     "FailedCreatePodSandBox", msg);
+		return error_propagate(err, &e, r);
+	}
 	char buf[NET_IP4_STRLEN];
 	char *s = strdup(ip4_format(ip, buf));
 	if (!s) {
@@ -718,7 +731,8 @@ node_network_start(const struct node_network_options *o, struct node_network **r
 				 nw->api_port);
 	if ((r = upstreams(nw, o->dns_upstreams, err)) < 0)
 		return r;
-	if ((r = loop_add_defer(loop, on_pass, nw, &nw->pass, err)) < 0 ||
+	if ((r = event_recorder_new(nw->client, korch_loop_clock(loop), &nw->events, err)) < 0 ||
+	    (r = loop_add_defer(loop, on_pass, nw, &nw->pass, err)) < 0 ||
 	    (r = loop_add_timer(loop, -1, on_retry, nw, &nw->retry, err)) < 0)
 		return r;
 	_cleanup_free_ char *node_fields = NULL;
@@ -755,6 +769,7 @@ node_network_free(struct node_network *nw)
 	loop_source_free(nw->pass);
 	loop_source_free(nw->retry);
 	node_net_close(nw->nn);
+	event_recorder_free(nw->events);
 	json_decref(nw->local_slices);
 	hashmap_free(&nw->slices_of, free_set);
 	hashmap_free(&nw->dirty, NULL);

@@ -512,6 +512,26 @@ test_exhausted_cidr(void **state)
 	}
 	assert_non_null(msg);
 	assert_string_equal(msg, want);
+	/* ...and a Warning Event about the pod, as the kubelet records it. */
+	json_t *list = NULL;
+	assert_int_equal(
+		client_list(e.t.client, kind_lookup("v1", "Event"), "default", NULL, &list, NULL),
+		0);
+	size_t i, found = 0;
+	json_t *ev;
+	json_array_foreach (json_object_get(list, "items"), i, ev) {
+		if (!streq(json_string_value(json_object_get(ev, "reason")),
+			   "FailedCreatePodSandBox"))
+			continue;
+		found++;
+		assert_string_equal(json_string_value(json_object_get(ev, "type")), "Warning");
+		assert_string_equal(json_string_value(json_object_get(ev, "message")), want);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(ev, "involvedObject"), "uid")),
+				    uid);
+	}
+	json_decref(list);
+	assert_int_equal(found, 1);
 	assert_int_equal(env_close(&e), 0);
 }
 
