@@ -4,7 +4,8 @@
  * inside a test-host network namespace, with busybox containers as the workloads. Pods reach
  * each other and the node reaches them; a Service VIP balances over 3 backends and drops one
  * within a probe period of its turning unready; nslookup in a pod answers a Service and a
- * headless Service; ClientIP affinity pins a client; NodePort, hostPort and a hostNetwork pod
+ * headless Service (one address per pod, POD.SVC.NS.svc for a pod with hostname and subdomain,
+ * A-B-C-D.NS.pod); ClientIP affinity pins a client; NodePort, hostPort and a hostNetwork pod
  * are reached from the test host; a pod reaches the kubernetes Service (10.96.0.1:443) on the
  * API server's address; addresses survive an agent restart and are not given twice; a deleted
  * pod leaves no veth and no rule; an exhausted pod CIDR shows in the pod's status.
@@ -126,13 +127,14 @@ teardown(void **state)
 
 /* A busybox httpd pod answering its own name, ready while /flag/ready exists. */
 static void
-web_pod(struct env *e, const char *name, const char *app, const char *extra_port)
+web_pod_spec(struct env *e, const char *name, const char *app, const char *extra_port,
+	     const char *spec_extra)
 {
 	char text[2048];
 	snprintf(text, sizeof(text),
 		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\","
 		 "\"namespace\":\"default\",\"labels\":{\"app\":\"%s\"}},\"spec\":{"
-		 "\"terminationGracePeriodSeconds\":0,"
+		 "\"terminationGracePeriodSeconds\":0,%s"
 		 "\"volumes\":[{\"name\":\"flag\",\"emptyDir\":{}}],"
 		 "\"containers\":[{\"name\":\"httpd\",\"image\":\"" IMAGE "\","
 		 "\"command\":[\"sh\",\"-c\",\"mkdir -p /www && echo %s > /www/index.html && "
@@ -141,8 +143,14 @@ web_pod(struct env *e, const char *name, const char *app, const char *extra_port
 		 "\"readinessProbe\":{\"exec\":{\"command\":[\"test\",\"-f\",\"/flag/ready\"]},"
 		 "\"periodSeconds\":1,\"failureThreshold\":1},"
 		 "\"ports\":[{\"name\":\"http\",\"containerPort\":80%s}]}]}}",
-		 name, app, name, extra_port ? extra_port : "");
+		 name, app, spec_extra ? spec_extra : "", name, extra_port ? extra_port : "");
 	rn_create(&e->t, text);
+}
+
+static void
+web_pod(struct env *e, const char *name, const char *app, const char *extra_port)
+{
+	web_pod_spec(e, name, app, extra_port, NULL);
 }
 
 /* A pod running one shell command and then sleeping (its log tells what it saw). */
@@ -367,11 +375,12 @@ test_headless_dns(void **state)
 {
 	static struct env e; /* static: teardown closes it after a failure */
 	env_open(&e, state, "10.244.0.0/24");
-	web_pod(&e, "db-1", "db", NULL);
+	/* db-1 as a StatefulSet's pod is: its hostname under the Service as subdomain. */
+	web_pod_spec(&e, "db-1", "db", NULL, "\"hostname\":\"db-1\",\"subdomain\":\"db\",");
 	web_pod(&e, "db-2", "db", NULL);
 	service(&e, "db", "db", ",\"clusterIP\":\"None\"");
 	uint32_t a = ready_ip(&e, "db-1"), b = ready_ip(&e, "db-2");
-	char ipa[NET_IP4_STRLEN], ipb[NET_IP4_STRLEN], want[64];
+	char ipa[NET_IP4_STRLEN], ipb[NET_IP4_STRLEN], want[128];
 	ip4_format(a, ipa);
 	ip4_format(b, ipb);
 	shell_pod(&e, "dig", "sleep 2; nslookup db.default.svc.cluster.local", NULL);
@@ -379,6 +388,22 @@ test_headless_dns(void **state)
 	assert_true(rn_wait_log(&e.t, "dig", "sh", want, 20000));
 	snprintf(want, sizeof(want), "Address: %s", ipb);
 	assert_true(rn_wait_log(&e.t, "dig", "sh", want, 20000));
+	/* POD.SVC.NS.svc for the pod with a hostname, A-B-C-D.NS.pod for any pod. */
+	char cmd[256], dashed[NET_IP4_STRLEN];
+	snprintf(dashed, sizeof(dashed), "%s", ipb);
+	for (char *c = dashed; *c; c++)
+		if (*c == '.')
+			*c = '-';
+	snprintf(
+		cmd, sizeof(cmd),
+		"nslookup db-1.db.default.svc.cluster.local; nslookup %s.default.pod.cluster.local",
+		dashed);
+	shell_pod(&e, "dig2", cmd, NULL);
+	snprintf(want, sizeof(want), "Name:\tdb-1.db.default.svc.cluster.local\nAddress: %s", ipa);
+	assert_true(rn_wait_log(&e.t, "dig2", "sh", want, 20000));
+	snprintf(want, sizeof(want), "Name:\t%s.default.pod.cluster.local\nAddress: %s", dashed,
+		 ipb);
+	assert_true(rn_wait_log(&e.t, "dig2", "sh", want, 20000));
 	assert_int_equal(env_close(&e), 0);
 }
 
