@@ -104,11 +104,13 @@ bench_program(int n, bool with_change)
 	struct proxy *p = make_proxy();
 	struct proxy_stats st;
 	korch_error *err = NULL;
-	double t = now_ms();
+	double t = now_ms(), c0 = cpu_ms();
 	if (proxy_sync(p, svcs, eps, &st, &err) < 0)
 		die("program", err);
 	double ms = now_ms() - t;
 	printf("bench: net.program_%d_services_ms %.1f ms\n", n, ms);
+	printf("bench: net.program_%d_services_cpu_ms %.1f ms (CPU time, user and system)\n", n,
+	       cpu_ms() - c0);
 	printf("bench: net.program_%d_services_bytes %zu B\n", n, st.bytes);
 	fflush(stdout);
 	t = now_ms();
