@@ -92,10 +92,12 @@ test_full_sync(void **state)
 	free(out);
 	expect_chain("service-shop/web/tcp/80",
 		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
-		     "dnat ip to ip daddr . meta l4proto . tcp dport . numgen random mod 3 map "
-		     "@service-backends-tcp\n");
+		     "goto pick-tcp-3\n");
+	expect_chain("pick-tcp-3", "dnat ip to ip daddr . meta l4proto . tcp dport . numgen random "
+				   "mod 3 map @service-backends-tcp\n");
 	/* Slot i of the ClusterIP and of the NodePort on the node's address -> endpoint i. */
-	out = th_capture("nft list map inet " TABLE " service-backends-tcp | tr -s ' \\n\\t' ' ' | sed 's/, /,/g; s/,/, /g' | "
+	out = th_capture("nft list map inet " TABLE
+			 " service-backends-tcp | tr -s ' \\n\\t' ' ' | sed 's/, /,/g; s/,/, /g' | "
 			 "sed 's/.*elements = { //; s/ }.*//'");
 	assert_string_equal(out, "10.96.0.20 . tcp . 80 . 0 : 10.244.0.5 . 8080, "
 				 "198.51.100.10 . tcp . 30080 . 0 : 10.244.0.5 . 8080, "
@@ -262,8 +264,7 @@ test_update(void **state)
 	/* Two endpoints instead of three: the chain's numgen changes with the count. */
 	expect_chain("service-shop/web/tcp/80",
 		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
-		     "dnat ip to ip daddr . meta l4proto . tcp dport . numgen random mod 2 map "
-		     "@service-backends-tcp\n");
+		     "goto pick-tcp-2\n");
 	char *map = th_capture("nft list map inet " TABLE " service-backends-tcp");
 	assert_non_null(strstr(map, "10.96.0.20 . tcp . 80 . 1 : 10.244.0.8 . 8080"));
 	assert_null(strstr(map, "10.96.0.20 . tcp . 80 . 2"));
@@ -380,6 +381,33 @@ test_other_tables_untouched(void **state)
 	json_decref(eps);
 }
 
+/* Past 16 endpoints a Service's chain DNATs itself instead of going to a shared pick chain. */
+static void
+test_many_endpoints(void **state)
+{
+	struct proxy *p = make_proxy();
+	char ips[17][NET_IP4_STRLEN];
+	const char *v[17];
+	for (int i = 0; i < 17; i++) {
+		snprintf(ips[i], sizeof(ips[i]), "10.244.1.%d", i + 1);
+		v[i] = ips[i];
+	}
+	json_t *svcs = json_pack("[o]", obj_service("shop", "big", "10.96.0.30", 80, 0, NULL));
+	json_t *eps = json_pack("[o]", obj_slice("shop", "big", v, 17, 8080));
+	assert_int_equal(proxy_sync(p, svcs, eps, NULL, NULL), 0);
+	expect_chain("service-shop/big/tcp/80",
+		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
+		     "dnat ip to ip daddr . meta l4proto . tcp dport . numgen random mod 17 map "
+		     "@service-backends-tcp\n");
+	char *out = th_capture("nft list map inet " TABLE " service-backends-tcp | "
+			       "grep -c '10.96.0.30 . tcp . 80 . 16 : 10.244.1.17 . 8080'");
+	assert_string_equal(out, "1\n");
+	free(out);
+	proxy_free(p);
+	json_decref(svcs);
+	json_decref(eps);
+}
+
 int
 main(void)
 {
@@ -392,6 +420,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_update, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_drift_and_bad_input, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_other_tables_untouched, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_many_endpoints, th_setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
