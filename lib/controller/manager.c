@@ -15,7 +15,7 @@
 #include "base/util.h"
 #include "base/vec.h"
 #include "controller/controllers.h"
-#include "controller/events.h"
+#include "client/events.h"
 #include "controller/index.h"
 #include "controller/leader.h"
 #include "controller/manager.h"

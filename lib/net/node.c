@@ -369,6 +369,24 @@ node_net_pod_remove(struct node_net *nn, const char *pod_key, korch_error **err)
 }
 
 int
+node_net_pod_forget(struct node_net *nn, const char *pod_key, korch_error **err)
+{
+	int r = net_pod_key_check(pod_key, err);
+	if (r < 0)
+		return r;
+	char veth[NET_IFNAME_MAX];
+	net_veth_name(nn->instance, pod_key, veth);
+	struct link_info info;
+	r = link_find(nn->nl, veth, &info, err);
+	if (r < 0)
+		return korch_error_prefix(err, r, "forget pod %s", pod_key);
+	free(info.alias);
+	if (!info.ifindex)
+		ipam_release(nn->ipam, pod_key);
+	return 0;
+}
+
+int
 node_net_services_sync(struct node_net *nn, const json_t *services, const json_t *endpoints,
 		       struct proxy_stats *ret_stats, korch_error **err)
 {

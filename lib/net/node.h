@@ -71,6 +71,12 @@ int node_net_pod_add(struct node_net *nn, const char *pod_key, int netns_fd, con
 /* Disconnects a pod: its veth, its address and its hostPort rules go. Unknown pods: success. */
 int node_net_pod_remove(struct node_net *nn, const char *pod_key, korch_error **err);
 
+/*
+ * Releases the address held for a pod that is gone, unless it is still connected (its veth
+ * exists: node_net_pod_remove() is then the way). Unknown pods: success.
+ */
+int node_net_pod_forget(struct node_net *nn, const char *pod_key, korch_error **err);
+
 /* Programs the Services (see proxy_sync()); *ret_stats optional. */
 int node_net_services_sync(struct node_net *nn, const json_t *services, const json_t *endpoints,
 			   struct proxy_stats *ret_stats, korch_error **err);

@@ -20,6 +20,12 @@
 #include "net/proxy.h"
 
 #define MASQ_MARK "0x00004000"
+/*
+ * Services with up to this many endpoints share the chains pick-PROTO-N that DNAT through the
+ * slot maps: the kernel checks every element added to a map against every rule that reads it,
+ * so 10,000 rules reading a map of 30,000 elements made the first sync 2.5 s slower.
+ */
+#define PICK_MAX 16
 #define AFFINITY_SET_DEF "type ipv4_addr; flags dynamic,timeout;"
 
 enum piece_kind { P_MAP, P_SET, P_CHAIN, P_ELEM };
@@ -104,6 +110,16 @@ static const struct {
 	{ "service-nodeports", true, "type inet_proto . inet_service : verdict;" },
 	{ "no-endpoint-services", true, "type ipv4_addr . inet_proto . inet_service : verdict;" },
 	{ "no-endpoint-nodeports", true, "type inet_proto . inet_service : verdict;" },
+	/* one per protocol: libnftables refuses to read back a rule whose "udp dport" meets a
+	 * map typed "th dport" or "tcp dport" ("conflicting protocols") */
+	{ "service-backends-tcp", true,
+	  "typeof ip daddr . meta l4proto . tcp dport . numgen random mod 2 : ip daddr . tcp dport;" },
+	{ "service-backends-udp", true,
+	  "typeof ip daddr . meta l4proto . udp dport . numgen random mod 2 : ip daddr . udp dport;" },
+	{ "service-backends-sctp", true,
+	  "typeof ip daddr . meta l4proto . sctp dport . numgen random mod 2 : ip daddr . sctp "
+	  "dport;" },
+	{ "hairpin", false, "typeof ip saddr . ip daddr . ct original ip daddr;" },
 };
 
 static void
@@ -125,7 +141,10 @@ pieces_clear(struct pieces *p)
 static int
 pieces_add(struct pieces *p, enum piece_kind kind, int level, char *name, char *body, char *value)
 {
-	bool ok = name && body && (kind != P_ELEM || value || streq(name, "nodeport-ips"));
+	/* elements of sets (not maps) have no value */
+	bool ok =
+		name && body &&
+		(kind != P_ELEM || value || streq(name, "nodeport-ips") || streq(name, "hairpin"));
 	struct piece *x = ok ? VEC_PUSH(p->items, p->n, p->cap) : NULL;
 	if (!x) {
 		free(name);
@@ -255,6 +274,15 @@ ip_str(uint32_t ip, char buf[static NET_IP4_STRLEN])
 }
 
 /* The pieces of the table that do not belong to one Service. */
+/* A DNAT to slot numgen-mod-n of the Service port the packet is addressed to. */
+static char *
+pick_rule(const char *proto, size_t n)
+{
+	return fmt("meta l4proto %s dnat ip to ip daddr . meta l4proto . %s dport . numgen random "
+		   "mod %zu map @service-backends-%s;",
+		   proto, proto, n, proto);
+}
+
 static int
 render_global(struct proxy *p, struct pieces *out)
 {
@@ -298,14 +326,23 @@ render_global(struct proxy *p, struct pieces *out)
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(fixed); i++)
 		r = pieces_add(out, P_CHAIN, fixed[i].level, strdup(fixed[i].name),
 			       strdup(fixed[i].body), NULL);
+	/* The shared DNAT chains of Services with up to PICK_MAX endpoints (see
+	 * render_port_with_endpoints()). */
+	static const enum svc_proto protos[] = { SVC_TCP, SVC_UDP, SVC_SCTP };
+	for (size_t k = 0; r == 0 && k < ARRAY_SIZE(protos); k++)
+		for (unsigned n = 1; r == 0 && n <= PICK_MAX; n++)
+			r = pieces_add(out, P_CHAIN, 0,
+				       fmt("pick-%s-%u", svc_proto_nft(protos[k]), n),
+				       pick_rule(svc_proto_nft(protos[k]), n), NULL);
 	if (r == 0)
-		r = pieces_add(out, P_CHAIN, 4, strdup("masquerading"),
-			       fmt("ip saddr %s ip daddr != %s masquerade; "
-				   "meta mark & " MASQ_MARK " == 0 return; "
-				   "meta mark set meta mark ^ " MASQ_MARK
-				   "; masquerade fully-random;",
-				   cluster, cluster),
-			       NULL);
+		r = pieces_add(
+			out, P_CHAIN, 4, strdup("masquerading"),
+			fmt("ct status dnat ip saddr . ip daddr . ct original ip daddr @hairpin "
+			    "masquerade; ip saddr %s ip daddr != %s masquerade; "
+			    "meta mark & " MASQ_MARK " == 0 return; "
+			    "meta mark set meta mark ^ " MASQ_MARK "; masquerade fully-random;",
+			    cluster, cluster),
+			NULL);
 	for (size_t i = 0; r == 0 && i < p->n_node_ips; i++)
 		r = pieces_add(out, P_ELEM, 0, strdup("nodeport-ips"),
 			       strdup(ip_str(p->node_ips[i], ipb)), NULL);
@@ -348,11 +385,17 @@ struct ep_target {
 	uint16_t port; /* target port */
 };
 
-/* The chains, sets and elements of one Service port that has ready endpoints. */
+static int render_entries(struct proxy *p, const struct svc *s, const struct svc_port *sp,
+			  const char *base, struct pieces *out);
+
+/*
+ * The chains, sets and elements of one Service port with ClientIP affinity and ready endpoints:
+ * a chain per endpoint, which updates the endpoint's affinity set and DNATs.
+ */
 static int
-render_port_with_endpoints(struct proxy *p, const struct svc *s, const struct svc_port *sp,
-			   const char *base, const struct ep_target *eps, size_t n,
-			   struct pieces *out)
+render_port_with_affinity(struct proxy *p, const struct svc *s, const struct svc_port *sp,
+			  const char *base, const struct ep_target *eps, size_t n,
+			  struct pieces *out)
 {
 	char cb[20], ipb[NET_IP4_STRLEN];
 	const char *proto = svc_proto_nft(sp->proto);
@@ -400,9 +443,24 @@ render_port_with_endpoints(struct proxy *p, const struct svc *s, const struct sv
 		r = pieces_add(out, P_CHAIN, 2, fmt("service-%s", base), strbuf_steal(&chain),
 			       NULL);
 	if (r == 0)
-		r = pieces_add(out, P_ELEM, 0, strdup("service-ips"),
-			       fmt("%s . %s . %u", ip_str(s->cluster_ip, ipb), proto, sp->port),
-			       fmt("goto service-%s", base));
+		r = render_entries(p, s, sp, base, out);
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	strbuf_free(&chain);
+	strbuf_free(&checks);
+	return r;
+}
+
+/* The entry points of a Service port: its ClusterIP, externalIPs and NodePort. */
+static int
+render_entries(struct proxy *p, const struct svc *s, const struct svc_port *sp, const char *base,
+	       struct pieces *out)
+{
+	char ipb[NET_IP4_STRLEN];
+	const char *proto = svc_proto_nft(sp->proto);
+	int r = pieces_add(out, P_ELEM, 0, strdup("service-ips"),
+			   fmt("%s . %s . %u", ip_str(s->cluster_ip, ipb), proto, sp->port),
+			   fmt("goto service-%s", base));
 	bool external = sp->node_port || s->n_external_ips;
 	if (r == 0 && external)
 		r = pieces_add(out, P_CHAIN, 3, fmt("external-%s", base),
@@ -415,11 +473,55 @@ render_port_with_endpoints(struct proxy *p, const struct svc *s, const struct sv
 	if (r == 0 && sp->node_port)
 		r = pieces_add(out, P_ELEM, 0, strdup("service-nodeports"),
 			       fmt("%s . %u", proto, sp->node_port), fmt("goto external-%s", base));
-	for (size_t i = 0; names && i < n; i++)
-		free(names[i]);
-	strbuf_free(&chain);
-	strbuf_free(&checks);
 	return r;
+}
+
+/* The elements of service-backends for one entry address: slot i -> endpoint i. */
+static int
+render_backends(const char *entry, const char *proto, unsigned port, const struct ep_target *eps,
+		size_t n, struct pieces *out)
+{
+	char ipb[NET_IP4_STRLEN];
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = pieces_add(out, P_ELEM, 0, fmt("service-backends-%s", proto),
+			       fmt("%s . %s . %u . %zu", entry, proto, port, i),
+			       fmt("%s . %u", ip_str(eps[i].ip, ipb), eps[i].port));
+	return r;
+}
+
+/*
+ * The chains and elements of one Service port with ready endpoints (without affinity). Its
+ * chain picks a slot with numgen and DNATs to the endpoint the service-backends-PROTO map holds for
+ * (destination, protocol, port, slot): replacing an endpoint changes only map elements, and a
+ * transaction that adds no rule spares the kernel the validation of every chain of the table
+ * (see proxy.h). Only a change in the number of endpoints rewrites the chain.
+ */
+static int
+render_port_with_endpoints(struct proxy *p, const struct svc *s, const struct svc_port *sp,
+			   const char *base, const struct ep_target *eps, size_t n,
+			   struct pieces *out)
+{
+	if (s->affinity_timeout_s)
+		return render_port_with_affinity(p, s, sp, base, eps, n, out);
+	char cb[20], ipb[NET_IP4_STRLEN];
+	const char *proto = svc_proto_nft(sp->proto);
+	/* The node's own connections keep their source: see render_port_with_affinity(). */
+	_cleanup_free_ char *pick =
+		n <= PICK_MAX ? fmt("goto pick-%s-%zu;", proto, n) : pick_rule(proto, n);
+	int r = pick ? pieces_add(out, P_CHAIN, 2, fmt("service-%s", base),
+				  fmt("ip saddr != %s fib saddr type != local jump "
+				      "mark-for-masquerade; %s",
+				      cidr_format(&p->cluster_cidr, cb), pick),
+				  NULL)
+		     : KORCH_ENOMEM;
+	if (r == 0)
+		r = render_backends(ip_str(s->cluster_ip, ipb), proto, sp->port, eps, n, out);
+	for (size_t i = 0; r == 0 && i < s->n_external_ips; i++)
+		r = render_backends(ip_str(s->external_ips[i], ipb), proto, sp->port, eps, n, out);
+	for (size_t i = 0; r == 0 && sp->node_port && i < p->n_node_ips; i++)
+		r = render_backends(ip_str(p->node_ips[i], ipb), proto, sp->node_port, eps, n, out);
+	return r == 0 ? render_entries(p, s, sp, base, out) : r;
 }
 
 /* A port without ready endpoints: new connections to it are rejected. */
@@ -467,6 +569,18 @@ render_service(struct proxy *p, const struct svc *s, struct pieces *out)
 			return KORCH_ENOMEM;
 		int r = n ? render_port_with_endpoints(p, s, sp, base, eps, n, out)
 			  : render_port_without_endpoints(s, sp, out);
+		if (r < 0)
+			return r;
+	}
+	/* Hairpin: a pod reaching itself through the ClusterIP is masqueraded, or its reply
+	 * would skip the NAT (the endpoint chains of affinity Services do it themselves). */
+	char ipb[NET_IP4_STRLEN], vb[NET_IP4_STRLEN];
+	for (size_t e = 0; !s->affinity_timeout_s && e < s->n_eps; e++) {
+		if (e && s->eps[e].ip == s->eps[e - 1].ip)
+			continue;
+		ip_str(s->eps[e].ip, ipb);
+		int r = pieces_add(out, P_ELEM, 0, strdup("hairpin"),
+				   fmt("%s . %s . %s", ipb, ipb, ip_str(s->cluster_ip, vb)), NULL);
 		if (r < 0)
 			return r;
 	}
@@ -950,6 +1064,7 @@ sync_common(struct proxy *p, const struct sync_input *in, struct proxy_stats *re
 			_cleanup_error_ korch_error *e = NULL;
 			r = nft_apply(p->netns_fd, text, &e);
 			if (r < 0 && !full) {
+				log_debug("net", "proxy: the transaction refused:\n%s", text);
 				log_warn("net",
 					 "proxy: incremental sync failed, rewriting the table: %s",
 					 korch_error_message(e));

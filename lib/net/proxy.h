@@ -12,29 +12,40 @@
  *    for NodePorts on the node's addresses;
  *  - per Service port a chain service-NS/NAME/PROTO/PORT: masquerade for sources outside the
  *    cluster CIDR that are not the node itself (kube-proxy masquerades the node's own
- *    connections too; korch keeps their source, which the replies reach anyway), then for ClientIP affinity `ip saddr @affinity-... goto endpoint-...` per
- *    endpoint, then random balancing over the ready endpoints with numgen;
- *  - per endpoint a chain endpoint-NS/NAME/PROTO/PORT__IP/PORT: hairpin masquerade (a pod
- *    reaching its own Service), the affinity set update, DNAT;
+ *    connections too; korch keeps their source, which the replies reach anyway), then `goto
+ *    pick-tcp-N` for N endpoints, a chain shared by all such Services (up to 16 endpoints;
+ *    beyond, the rule is in the service chain itself): `dnat ip to ip daddr . meta l4proto . tcp
+ *    dport . numgen random mod N map @service-backends-tcp` (udp, sctp likewise). The map holds,
+ *    for each address the Service is reached at (ClusterIP, externalIPs, the node's addresses
+ *    for a NodePort), port and slot 0..N-1, the endpoint's address and port. The chains are
+ *    shared because the kernel checks each element added to a map against every rule that
+ *    reads it: 10,000 such rules made the first sync of 10,000 Services 5 s slower;
+ *  - the "hairpin" set (endpoint . endpoint . ClusterIP): "masquerading" masquerades a pod that
+ *    reached itself through its Service, whose reply would otherwise skip the NAT;
+ *  - with ClientIP affinity, kube-proxy's layout instead: the service chain goes first to the
+ *    endpoint whose `@affinity-...` set holds the client, then balances with `numgen random mod
+ *    N-i 0 goto endpoint-i` rules; per endpoint a chain endpoint-NS/NAME/PROTO/PORT__IP/PORT:
+ *    hairpin masquerade, the affinity set update, DNAT;
  *  - external-... chains (NodePort, externalIPs) mark for masquerade and go to the service chain;
- *  - "masquerading": pod traffic leaving the cluster CIDR, and marked traffic;
+ *  - "masquerading": hairpin, pod traffic leaving the cluster CIDR, and marked traffic;
  *  - "hostports": DNAT from the node's addresses to pods' hostPorts.
  *
- * Balancing is `numgen random mod N-i 0 goto endpoint-i` rules (uniform overall) instead of
- * kube-proxy's one `numgen random mod N vmap { ... }`: every anonymous vmap is a kernel set,
- * and the kernel names each new anonymous set by scanning all of the table's sets, so 10,000
- * Services took 83 s to program with vmaps here against 3.5 s with rules.
+ * Endpoints are map elements rather than kube-proxy's chains because of the kernel: a
+ * transaction that adds any rule makes it validate every chain reachable from the table's base
+ * chains (nft_table_validate), once per base chain that reaches it (nat-prerouting and
+ * nat-output both do): about 70 ms of system time with 10,000 Services and 3 endpoints each on
+ * this machine, where replacing map elements needs no validation (about 10-20 ms). So an
+ * endpoint replaced is a delete and an add of elements; only a change in the number of a
+ * Service's endpoints rewrites its chain (numgen's modulus). The slot maps are not anonymous
+ * vmaps either: the kernel names each new anonymous set by scanning all of the table's sets,
+ * so 10,000 Services took 83 s to program with them. One map per protocol, because
+ * libnftables refuses to read back a rule whose `udp dport` meets a map typed by `tcp dport`.
  *
  * Changes are written as `add chain NAME { rules }` and `add map NAME { elements = ... }`
  * commands, which libnftables evaluates without fetching the table's contents from the kernel
  * (plain `add rule` and `add element` fetch every chain: 200-300 ms at 10,000 Services). Chains
  * that are no longer needed are flushed at once (cheap) and deleted later by
  * proxy_collect_garbage(), as kube-proxy does, because deleting needs that fetch.
- *
- * What bounds a change's latency at scale is the kernel: a transaction that adds any rule makes
- * it validate every chain reachable from the table's base chains (nft_table_validate), about
- * 55-80 ms of system time with 10,000 Services and 3 endpoints each on this machine, against
- * about 6 ms for a transaction that adds no rule.
  */
 #ifndef KORCH_NET_PROXY_H
 #define KORCH_NET_PROXY_H

@@ -248,9 +248,9 @@ resolv_conf_render(const struct resolv_params *p, char **ret_text, korch_error *
 	const char *policy = p->dns_policy ? p->dns_policy : "ClusterFirst";
 	enum { CLUSTER, HOST, NONE } kind;
 	if (streq(policy, "ClusterFirst"))
-		kind = p->host_network ? HOST : CLUSTER;
+		kind = p->host_network || !p->cluster_dns ? HOST : CLUSTER;
 	else if (streq(policy, "ClusterFirstWithHostNet"))
-		kind = CLUSTER;
+		kind = p->cluster_dns ? CLUSTER : HOST;
 	else if (streq(policy, "Default"))
 		kind = HOST;
 	else if (streq(policy, "None"))
@@ -284,4 +284,18 @@ resolv_conf_render(const struct resolv_params *p, char **ret_text, korch_error *
 		r = error_oom(err);
 	dns_conf_clear(&c);
 	return r;
+}
+
+int
+resolv_host_nameservers(const char *text, char ***ret, korch_error **err)
+{
+	struct dns_conf c = { PTRVEC_INIT, PTRVEC_INIT, PTRVEC_INIT };
+	if (parse_host(text ? text : "", &c) < 0 || ptrvec_push(&c.servers, NULL) < 0) {
+		dns_conf_clear(&c);
+		return error_oom(err);
+	}
+	*ret = (char **)c.servers.items;
+	c.servers = (struct ptrvec)PTRVEC_INIT;
+	dns_conf_clear(&c);
+	return 0;
 }

@@ -3,7 +3,8 @@
  *
  * Policies: ClusterFirst (the default; a hostNetwork pod falls back to Default), Default (the
  * node's resolv.conf), None (dnsConfig only; it must name at least one nameserver) and
- * ClusterFirstWithHostNet (ClusterFirst even with hostNetwork). Cluster DNS gives
+ * ClusterFirstWithHostNet (ClusterFirst even with hostNetwork); without a cluster DNS address both
+ * cluster policies fall back to Default, as the kubelet's do. Cluster DNS gives
  * "nameserver CLUSTER_DNS", "search NS.svc.DOMAIN svc.DOMAIN DOMAIN" followed by the node's
  * search domains, and "options ndots:5". dnsConfig then appends nameservers and searches (without
  * duplicates) and merges options by name (dnsConfig's value wins). The result is cut to the
@@ -32,5 +33,11 @@ struct resolv_params {
  * dnsConfig, or None without a nameserver (messages name the field: "spec.dnsPolicy: ...").
  */
 int resolv_conf_render(const struct resolv_params *p, char **ret_text, korch_error **err);
+
+/*
+ * The nameserver addresses of a resolv.conf text (NULL: none), in order and without duplicates,
+ * as a NULL-terminated array the caller frees with strv_free().
+ */
+int resolv_host_nameservers(const char *text, char ***ret, korch_error **err);
 
 #endif

@@ -525,8 +525,8 @@ on_stats(struct loop_source *src, void *userdata)
  * The node's InternalIP when none was given: the IPv4 address of the interface the default
  * route leaves by (/proc/net/route), as the kubelet picks it. NULL when there is none.
  */
-static char *
-default_route_address(void)
+char *
+node_default_route_address(void)
 {
 	FILE *f = fopen("/proc/net/route", "re");
 	if (!f)
@@ -608,7 +608,7 @@ node_agent_new(const struct node_agent_options *o, struct node_agent **ret, korc
 			return error_oom(err);
 	}
 	if (!a->node_ip && o->backend->ops->real)
-		a->node_ip = default_route_address();
+		a->node_ip = node_default_route_address();
 	a->max_pods = o->max_pods > 0 ? o->max_pods : 110;
 	a->eviction_threshold = o->eviction_memory_available_bytes == 0
 					? DEFAULT_EVICTION_BYTES

@@ -57,13 +57,16 @@
 struct node_agent;
 
 /*
- * Pod networking, provided by lib/net once it is wired in: set up the pod's interface inside the
- * sandbox's network namespace and return its address; tear it down when the pod goes. Without
- * it, pods get no IP (status.podIP stays absent; hostNetwork pods show the node's address).
+ * Pod networking (node/network.h provides it over lib/net): set up the pod's interface inside the
+ * sandbox's network namespace and return its address (the same one when called again for a pod
+ * already connected, as after an agent restart); tear it down when the pod goes. pod_spec is the
+ * pod's spec (borrowed; hostPorts come from it). Not called for hostNetwork pods. Without it,
+ * pods get no IP (status.podIP stays absent; hostNetwork pods show the node's address).
  */
 struct node_network_ops {
 	int (*setup)(void *data, const char *pod_uid, const char *ns, const char *name,
-		     const char *netns_path, char **ret_ip, korch_error **err);
+		     const json_t *pod_spec, const char *netns_path, char **ret_ip,
+		     korch_error **err);
 	int (*teardown)(void *data, const char *pod_uid, const char *netns_path, korch_error **err);
 };
 

@@ -20,6 +20,7 @@
 #include "base/strbuf.h"
 #include "base/strv.h"
 #include "base/util.h"
+#include "net/resolv.h"
 #include "node/node-internal.h"
 #include "runtime/cgroup.h"
 
@@ -408,26 +409,23 @@ write_hosts(struct apod *p, const char *dir, char **ret_hosts, char **ret_hostna
 	int hlen = snprintf(hn, sizeof(hn), "%s\n", name);
 	if ((r = write_file_replace(hostname, hn, (size_t)hlen, 0644, err)) < 0)
 		return r;
-	/* resolv.conf: ClusterFirst with the cluster's DNS, else the host's. */
-	bool cluster = a->cluster_dns && (streq(s->dns_policy, "ClusterFirst") ||
-					  (streq(s->dns_policy, "ClusterFirstWithHostNet")));
-	if (cluster && !(s->host_network && streq(s->dns_policy, "ClusterFirst"))) {
-		char buf[512];
-		int len = snprintf(buf, sizeof(buf),
-				   "search %s.svc.%s svc.%s %s\nnameserver %s\noptions ndots:5\n",
-				   p->ns, a->cluster_domain, a->cluster_domain, a->cluster_domain,
-				   a->cluster_dns);
-		r = write_file_replace(resolv, buf, (size_t)len, 0644, err);
-	} else {
-		char *data = NULL;
-		size_t len = 0;
-		if (read_file("/etc/resolv.conf", 1 << 20, &data, &len, NULL) < 0) {
-			data = NULL;
-			len = 0;
-		}
-		r = write_file_replace(resolv, data ? data : "", len, 0644, err);
-		free(data);
-	}
+	/* resolv.conf from dnsPolicy and dnsConfig, over the node's own. */
+	_cleanup_free_ char *host_resolv = NULL, *text = NULL;
+	size_t len = 0;
+	if (read_file("/etc/resolv.conf", 1 << 20, &host_resolv, &len, NULL) < 0)
+		host_resolv = NULL;
+	struct resolv_params rp = {
+		.namespace_ = p->ns,
+		.dns_policy = s->dns_policy,
+		.dns_config = json_object_get(s->spec_json, "dnsConfig"),
+		.host_network = s->host_network,
+		.cluster_domain = a->cluster_domain,
+		.cluster_dns = a->cluster_dns,
+		.host_resolv = host_resolv,
+	};
+	r = resolv_conf_render(&rp, &text, err);
+	if (r == 0)
+		r = write_file_replace(resolv, text, strlen(text), 0644, err);
 	if (r < 0)
 		return r;
 	*ret_hosts = steal_pointer(&hosts);

@@ -354,4 +354,10 @@ bool stats_pod_memory(struct stats_store *s, const char *uid, uint64_t *ret_byte
 int stats_pod_json(struct node_agent *a, struct apod *p, json_t **ret, korch_error **err);
 int stats_node_json(struct node_agent *a, json_t **ret, korch_error **err);
 
+/*
+ * The node's InternalIP when none was given: the IPv4 address of the interface the default route
+ * leaves by, in the calling thread's network namespace. NULL when there is none; caller frees.
+ */
+char *node_default_route_address(void);
+
 #endif

@@ -760,11 +760,27 @@ admit(struct apod *p)
 
 /* --- sandbox --- */
 
+/* The pod's address from the network (again after an adoption: the same one). */
+static int
+ensure_network(struct apod *p, korch_error **err)
+{
+	struct node_agent *a = p->agent;
+	if (!a->network || p->spec->host_network || !p->netns_path || p->pod_ip)
+		return 0;
+	char *ip = NULL;
+	int r = a->network->setup(a->network_data, p->uid, p->ns, p->name, p->spec->spec_json,
+				  p->netns_path, &ip, err);
+	if (r < 0)
+		return korch_error_prefix(err, r, "Failed to create pod sandbox: set up network");
+	p->pod_ip = ip;
+	return 0;
+}
+
 static int
 ensure_sandbox(struct apod *p, korch_error **err)
 {
 	if (p->sandbox_ready)
-		return 0;
+		return ensure_network(p, err);
 	struct node_agent *a = p->agent;
 	const struct podspec *s = p->spec;
 	_cleanup_json_ json_t *labels =
@@ -799,17 +815,12 @@ ensure_sandbox(struct apod *p, korch_error **err)
 		return korch_error_prefix(err, r, "Failed to create pod sandbox");
 	set_str(&p->netns_path, sb->netns_path);
 	backend_sandbox_free(sb);
-	if (a->network && !s->host_network && p->netns_path) {
-		char *ip = NULL;
-		r = a->network->setup(a->network_data, p->uid, p->ns, p->name, p->netns_path, &ip,
-				      err);
-		if (r < 0) {
-			a->backend->ops->sandbox_remove(a->backend->data, p->uid, NULL);
-			return korch_error_prefix(err, r,
-						  "Failed to create pod sandbox: set up network");
-		}
-		free(p->pod_ip);
-		p->pod_ip = ip;
+	free(p->pod_ip);
+	p->pod_ip = NULL;
+	r = ensure_network(p, err);
+	if (r < 0) {
+		a->backend->ops->sandbox_remove(a->backend->data, p->uid, NULL);
+		return r;
 	}
 	p->sandbox_ready = true;
 	p->sandbox_removed = false;

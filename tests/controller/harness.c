@@ -116,8 +116,8 @@ cluster_start(struct cluster *c)
  * interface is made: the sandbox's namespace is simulated.
  */
 static int
-net_setup(void *data, const char *pod_uid, const char *ns, const char *name, const char *netns_path,
-	  char **ret_ip, korch_error **err)
+net_setup(void *data, const char *pod_uid, const char *ns, const char *name, const json_t *pod_spec,
+	  const char *netns_path, char **ret_ip, korch_error **err)
 {
 	struct cluster_node *n = data;
 	if (!n->ipam) {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <korch/log.h>
 #include "base/error.h"
 #include "base/fs.h"
 #include "base/loop.h"
@@ -37,6 +38,10 @@ th_ip(const char *text)
 int
 th_init(void)
 {
+	korch_log_level level;
+	if (getenv("KORCH_TEST_LOG") &&
+	    korch_log_level_parse(getenv("KORCH_TEST_LOG"), &level) == 0)
+		korch_log_set_handler(korch_log_stderr, level, NULL);
 	if (geteuid() != 0) {
 		printf("1..0 # SKIP needs root\n");
 		return 1;

@@ -92,12 +92,24 @@ test_full_sync(void **state)
 	free(out);
 	expect_chain("service-shop/web/tcp/80",
 		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
-		     "numgen random mod 3 0 goto endpoint-shop/web/tcp/80__10.244.0.5/8080\n"
-		     "numgen random mod 2 0 goto endpoint-shop/web/tcp/80__10.244.0.6/8080\n"
-		     "goto endpoint-shop/web/tcp/80__10.244.0.7/8080\n");
-	expect_chain("endpoint-shop/web/tcp/80__10.244.0.6/8080",
-		     "ip saddr 10.244.0.6 jump mark-for-masquerade\n"
-		     "meta l4proto tcp dnat ip to 10.244.0.6:8080\n");
+		     "goto pick-tcp-3\n");
+	expect_chain("pick-tcp-3", "dnat ip to ip daddr . meta l4proto . tcp dport . numgen random "
+				   "mod 3 map @service-backends-tcp\n");
+	/* Slot i of the ClusterIP and of the NodePort on the node's address -> endpoint i. */
+	out = th_capture("nft list map inet " TABLE
+			 " service-backends-tcp | tr -s ' \\n\\t' ' ' | sed 's/, /,/g; s/,/, /g' | "
+			 "sed 's/.*elements = { //; s/ }.*//'");
+	assert_string_equal(out, "10.96.0.20 . tcp . 80 . 0 : 10.244.0.5 . 8080, "
+				 "198.51.100.10 . tcp . 30080 . 0 : 10.244.0.5 . 8080, "
+				 "10.96.0.20 . tcp . 80 . 1 : 10.244.0.6 . 8080, "
+				 "198.51.100.10 . tcp . 30080 . 1 : 10.244.0.6 . 8080, "
+				 "10.96.0.20 . tcp . 80 . 2 : 10.244.0.7 . 8080, "
+				 "198.51.100.10 . tcp . 30080 . 2 : 10.244.0.7 . 8080");
+	free(out);
+	/* Hairpin: each endpoint reaching itself through the ClusterIP. */
+	out = th_capture("nft list set inet " TABLE " hairpin | grep -c '10.96.0.20'");
+	assert_string_equal(out, "3\n");
+	free(out);
 	expect_chain("external-shop/web/tcp/80",
 		     "jump mark-for-masquerade\ngoto service-shop/web/tcp/80\n");
 	expect_chain("service-shop/sticky/tcp/80",
@@ -112,10 +124,12 @@ test_full_sync(void **state)
 		"meta l4proto tcp dnat ip to 10.244.0.5:8080\n");
 	expect_chain("hostports",
 		     "ip daddr @nodeport-ips tcp dport 8081 dnat ip to 10.244.0.9:80\n");
-	expect_chain("masquerading",
-		     "ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 masquerade\n"
-		     "meta mark & 0x00004000 == 0x00000000 return\n"
-		     "meta mark set meta mark ^ 0x00004000\nmasquerade fully-random\n");
+	expect_chain(
+		"masquerading",
+		"ct status dnat ip saddr . ip daddr . ct original ip daddr @hairpin masquerade\n"
+		"ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 masquerade\n"
+		"meta mark & 0x00004000 == 0x00000000 return\n"
+		"meta mark set meta mark ^ 0x00004000\nmasquerade fully-random\n");
 	/* Headless Services have no rules. */
 	out = th_capture("nft list table inet " TABLE);
 	assert_null(strstr(out, "headless"));
@@ -152,8 +166,9 @@ test_incremental(void **state)
 	assert_string_equal(before, after);
 	free(after);
 
-	/* One endpoint of web replaced: the new endpoint chain (1 command), the service chain
-	 * rewritten (3), the old endpoint chain flushed (2). */
+	/* One endpoint of web replaced: only elements change, of service-backends-tcp (its slot
+	 * 2, for the ClusterIP and the NodePort) and of hairpin: a delete and an add each. No rule
+	 * is written, so the kernel validates no chain. */
 	json_t *slice = json_array_get(eps, 0);
 	json_t *addr = json_array_get(
 		json_object_get(json_array_get(json_object_get(slice, "endpoints"), 2),
@@ -164,18 +179,39 @@ test_incremental(void **state)
 	assert_int_equal(proxy_sync(p, svcs, eps, &st, NULL), 0);
 	assert_false(st.full);
 	assert_int_equal(st.services, 1);
-	/* 6, plus 4 declarations of the chains the new rules name (see note_sets()). */
-	assert_int_equal(st.commands, 10);
-	assert_int_equal(st.garbage, 1);
-	expect_chain("service-shop/web/tcp/80",
+	assert_int_equal(st.commands, 4);
+	assert_int_equal(st.garbage, 0);
+	char *map = th_capture("nft list map inet " TABLE " service-backends-tcp");
+	assert_non_null(strstr(map, "10.96.0.20 . tcp . 80 . 2 : 10.244.0.8 . 8080"));
+	assert_null(strstr(map, "10.244.0.7"));
+	free(map);
+	map = th_capture("nft list set inet " TABLE " hairpin");
+	assert_non_null(strstr(map, "10.244.0.8 . 10.244.0.8 . 10.96.0.20"));
+	assert_null(strstr(map, "10.244.0.7"));
+	free(map);
+
+	/* The affinity Service's endpoint replaced: its endpoint chain and affinity set are new,
+	 * the old ones flushed now and deleted by the garbage collection. */
+	slice = json_array_get(eps, 1);
+	addr = json_array_get(
+		json_object_get(json_array_get(json_object_get(slice, "endpoints"), 0),
+				"addresses"),
+		0);
+	json_string_set(addr, "10.244.0.8");
+	obj_set_rv(slice, 201);
+	assert_int_equal(proxy_sync(p, svcs, eps, &st, NULL), 0);
+	assert_false(st.full);
+	assert_int_equal(st.services, 1);
+	assert_int_equal(st.garbage, 2);
+	expect_chain("service-shop/sticky/tcp/80",
 		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
-		     "numgen random mod 3 0 goto endpoint-shop/web/tcp/80__10.244.0.5/8080\n"
-		     "numgen random mod 2 0 goto endpoint-shop/web/tcp/80__10.244.0.6/8080\n"
-		     "goto endpoint-shop/web/tcp/80__10.244.0.8/8080\n");
-	expect_chain("endpoint-shop/web/tcp/80__10.244.0.7/8080", ""); /* flushed, not deleted */
-	assert_int_equal(proxy_collect_garbage(p, NULL), 1);
+		     "ip saddr @affinity-shop/sticky/tcp/80__10.244.0.8/8080 goto "
+		     "endpoint-shop/sticky/tcp/80__10.244.0.8/8080\n"
+		     "goto endpoint-shop/sticky/tcp/80__10.244.0.8/8080\n");
+	expect_chain("endpoint-shop/sticky/tcp/80__10.244.0.5/8080", ""); /* flushed */
+	assert_int_equal(proxy_collect_garbage(p, NULL), 2);
 	assert_int_equal(th_sh("nft list chain inet " TABLE
-			       " endpoint-shop/web/tcp/80__10.244.0.7/8080 2>/dev/null"),
+			       " endpoint-shop/sticky/tcp/80__10.244.0.5/8080 2>/dev/null"),
 			 1);
 	assert_int_equal(proxy_collect_garbage(p, NULL), 0);
 
@@ -190,7 +226,7 @@ test_incremental(void **state)
 	json_array_remove(svcs, 1); /* sticky */
 	assert_int_equal(proxy_sync(p, svcs, eps, &st, NULL), 0);
 	assert_false(st.full);
-	char *map = th_capture("nft list map inet " TABLE " service-ips");
+	map = th_capture("nft list map inet " TABLE " service-ips");
 	assert_null(strstr(map, "10.96.0.21"));
 	assert_non_null(strstr(map, "10.96.0.20"));
 	free(map);
@@ -225,11 +261,15 @@ test_update(void **state)
 	assert_int_equal(proxy_update(p, web, web_eps, NULL, 0, &st, NULL), 0);
 	assert_false(st.full);
 	assert_int_equal(st.services, 1);
+	/* Two endpoints instead of three: the chain's numgen changes with the count. */
 	expect_chain("service-shop/web/tcp/80",
 		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
-		     "numgen random mod 2 0 goto endpoint-shop/web/tcp/80__10.244.0.5/8080\n"
-		     "goto endpoint-shop/web/tcp/80__10.244.0.8/8080\n");
-	char *map = th_capture("nft list map inet " TABLE " service-ips");
+		     "goto pick-tcp-2\n");
+	char *map = th_capture("nft list map inet " TABLE " service-backends-tcp");
+	assert_non_null(strstr(map, "10.96.0.20 . tcp . 80 . 1 : 10.244.0.8 . 8080"));
+	assert_null(strstr(map, "10.96.0.20 . tcp . 80 . 2"));
+	free(map);
+	map = th_capture("nft list map inet " TABLE " service-ips");
 	assert_non_null(strstr(map, "10.96.0.21 . tcp . 80")); /* sticky untouched */
 	free(map);
 
@@ -341,6 +381,33 @@ test_other_tables_untouched(void **state)
 	json_decref(eps);
 }
 
+/* Past 16 endpoints a Service's chain DNATs itself instead of going to a shared pick chain. */
+static void
+test_many_endpoints(void **state)
+{
+	struct proxy *p = make_proxy();
+	char ips[17][NET_IP4_STRLEN];
+	const char *v[17];
+	for (int i = 0; i < 17; i++) {
+		snprintf(ips[i], sizeof(ips[i]), "10.244.1.%d", i + 1);
+		v[i] = ips[i];
+	}
+	json_t *svcs = json_pack("[o]", obj_service("shop", "big", "10.96.0.30", 80, 0, NULL));
+	json_t *eps = json_pack("[o]", obj_slice("shop", "big", v, 17, 8080));
+	assert_int_equal(proxy_sync(p, svcs, eps, NULL, NULL), 0);
+	expect_chain("service-shop/big/tcp/80",
+		     "ip saddr != 10.244.0.0/16 fib saddr type != local jump mark-for-masquerade\n"
+		     "dnat ip to ip daddr . meta l4proto . tcp dport . numgen random mod 17 map "
+		     "@service-backends-tcp\n");
+	char *out = th_capture("nft list map inet " TABLE " service-backends-tcp | "
+			       "grep -c '10.96.0.30 . tcp . 80 . 16 : 10.244.1.17 . 8080'");
+	assert_string_equal(out, "1\n");
+	free(out);
+	proxy_free(p);
+	json_decref(svcs);
+	json_decref(eps);
+}
+
 int
 main(void)
 {
@@ -353,6 +420,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_update, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_drift_and_bad_input, th_setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_other_tables_untouched, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_many_endpoints, th_setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/strv.h"
 #include "net/resolv.h"
 
 static const char host[] = "# written by the installer\n"
@@ -125,13 +126,48 @@ test_search_limits(void **state)
 	free(got);
 }
 
+/* Without a cluster DNS address, both cluster policies give the node's file, as the kubelet's. */
+static void
+test_no_cluster_dns(void **state)
+{
+	struct resolv_params p = {
+		.namespace_ = "shop",
+		.dns_policy = "ClusterFirstWithHostNet",
+		.cluster_domain = "cluster.local",
+		.host_resolv = host,
+	};
+	char *text = NULL;
+	assert_int_equal(resolv_conf_render(&p, &text, NULL), 0);
+	assert_string_equal(text, "search example.com corp.example.com\n"
+				  "nameserver 192.0.2.53\n"
+				  "nameserver 192.0.2.54\n"
+				  "options timeout:2 rotate\n");
+	free(text);
+}
+
+/* The node's nameservers, for the DNS responder's upstreams. */
+static void
+test_host_nameservers(void **state)
+{
+	char **v = NULL;
+	assert_int_equal(resolv_host_nameservers(host, &v, NULL), 0);
+	assert_string_equal(v[0], "192.0.2.53");
+	assert_string_equal(v[1], "192.0.2.54");
+	assert_null(v[2]);
+	strv_free(v);
+	assert_int_equal(resolv_host_nameservers(NULL, &v, NULL), 0);
+	assert_null(v[0]);
+	strv_free(v);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cluster_first),   cmocka_unit_test(test_default),
-		cmocka_unit_test(test_none_and_config), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_search_limits),
+		cmocka_unit_test(test_cluster_first),    cmocka_unit_test(test_default),
+		cmocka_unit_test(test_none_and_config),  cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_search_limits),    cmocka_unit_test(test_no_cluster_dns),
+		cmocka_unit_test(test_host_nameservers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

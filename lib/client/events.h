@@ -4,9 +4,10 @@
  * objects), with involvedObject, source, first/last timestamps and count; a repeat of the same
  * event (object, type, reason, message, source) increments its count and lastTimestamp instead
  * (the EventCorrelator's de-duplication). The write path gives every Event its one-hour lease.
+ * The controllers and the node agent (its network role) record through it.
  */
-#ifndef KORCH_CONTROLLER_EVENTS_H
-#define KORCH_CONTROLLER_EVENTS_H
+#ifndef KORCH_CLIENT_EVENTS_H
+#define KORCH_CLIENT_EVENTS_H
 
 #include <stdbool.h>
 #include <jansson.h>

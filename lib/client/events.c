@@ -10,8 +10,24 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "controller/events.h"
-#include "controller/util.h"
+#include "client/events.h"
+
+/* The string at "metadata.FIELD" or "FIELD" of obj, or NULL. */
+static const char *
+field(const json_t *obj, const char *path)
+{
+	if (startswith(path, "metadata."))
+		return json_string_value(json_object_get(json_object_get(obj, "metadata"),
+							 path + strlen("metadata.")));
+	return json_string_value(json_object_get(obj, path));
+}
+
+static const char *
+field0(const json_t *obj, const char *path)
+{
+	const char *s = field(obj, path);
+	return s ? s : "";
+}
 
 /* client-go keeps 4096 events in its de-duplication cache. */
 #define EVENT_CACHE_MAX 4096
@@ -90,13 +106,13 @@ bool
 event_record(struct event_recorder *r, const char *component, const json_t *obj, const char *type,
 	     const char *reason, const char *message)
 {
-	const char *ns = jp_str(obj, "metadata.namespace");
+	const char *ns = field(obj, "metadata.namespace");
 	if (!ns || !*ns)
 		ns = "default";
-	const char *uid = jp_str0(obj, "metadata.uid");
+	const char *uid = field0(obj, "metadata.uid");
 	int64_t wall = korch_clock_wall_ns(r->clock);
 	char now[32];
-	time_text(wall, now);
+	format_rfc3339(wall - wall % NSEC_PER_SEC, false, now);
 	char *identity = NULL;
 	if (asprintf(&identity, "%s\x1f%s\x1f%s\x1f%s\x1f%s", component, uid, type, reason,
 		     message) < 0)
@@ -112,13 +128,13 @@ event_record(struct event_recorder *r, const char *component, const json_t *obj,
 	int64_t stamp = wall > r->last_ns ? wall : r->last_ns + 1;
 	r->last_ns = stamp;
 	char name[320];
-	snprintf(name, sizeof(name), "%.240s.%llx", jp_str0(obj, "metadata.name"),
+	snprintf(name, sizeof(name), "%.240s.%llx", field0(obj, "metadata.name"),
 		 (unsigned long long)stamp);
-	json_t *involved = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", jp_str0(obj, "kind"),
-				     "name", jp_str0(obj, "metadata.name"), "uid", uid,
-				     "apiVersion", jp_str0(obj, "apiVersion"), "resourceVersion",
-				     jp_str0(obj, "metadata.resourceVersion"));
-	if (involved && jp_str(obj, "metadata.namespace"))
+	json_t *involved = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", field0(obj, "kind"),
+				     "name", field0(obj, "metadata.name"), "uid", uid, "apiVersion",
+				     field0(obj, "apiVersion"), "resourceVersion",
+				     field0(obj, "metadata.resourceVersion"));
+	if (involved && field(obj, "metadata.namespace"))
 		json_object_set_new(involved, "namespace", json_string(ns));
 	json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:{s:s}, s:s, s:s, s:i, "
 			       "s:s, s:s, s:s}",
@@ -133,7 +149,7 @@ event_record(struct event_recorder *r, const char *component, const json_t *obj,
 	json_decref(ev);
 	if (rc < 0) {
 		log_warn("events", "event %s %s on %s: %s", type, reason,
-			 jp_str0(obj, "metadata.name"), e ? korch_error_message(e) : "no memory");
+			 field0(obj, "metadata.name"), e ? korch_error_message(e) : "no memory");
 		korch_error_free(e);
 		free(identity);
 		return false;
