@@ -211,8 +211,16 @@ test_image_change(void **state)
 	trepo_put(&e->repo, "deploy/web.yaml", w);
 	free(w);
 	trepo_commit(&e->repo, "main", "web 2", sha2);
+	int64_t before = revision(e);
 	sync_ok(e);
+	/* The object, the status and the Event went in one store transaction. */
+	assert_int_equal(revision(e), before + 1);
 	_cleanup_json_ json_t *d = get(e, "apps/v1", "Deployment", "default", "web");
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%lld", (long long)before + 1);
+	assert_string_equal(str_at(d, "metadata.resourceVersion"), rv);
+	_cleanup_json_ json_t *synced = get_repo(e);
+	assert_string_equal(str_at(synced, "metadata.resourceVersion"), rv);
 	assert_string_equal(image_of(d), "registry.example/web:2");
 	assert_int_equal(
 		json_integer_value(json_object_get(json_object_get(d, "metadata"), "generation")),
