@@ -350,6 +350,8 @@ struct gitops_sync_output {
 	enum gitops_reason reason;         /* GITOPS_OK, or why the sync failed */
 	korch_error *error;                /* when it failed */
 	bool status_written;               /* the status changed */
+	bool record_after;                 /* the transaction applied the GitRepository itself:
+	                                      its status is recorded by one of its own */
 	json_t *repo_after;                /* when written: the GitRepository as stored */
 };
 

@@ -187,6 +187,14 @@ record(struct client_txn *t, const struct gitops_apply_result *res, void *userda
 	/* A transaction planned again starts over. */
 	json_decref(steal_pointer(&out->repo_after));
 	out->status_written = false;
+	const json_t *meta = json_object_get(in->repo, "metadata");
+	/* A repository that manages itself: its status cannot join its own apply. */
+	out->record_after =
+		res && client_txn_find(t, kind_lookup("gitops.korch.io/v1", "GitRepository"),
+				       json_string_value(json_object_get(meta, "namespace")),
+				       json_string_value(json_object_get(meta, "name")));
+	if (out->record_after)
+		return 0;
 	bool wrote = client_txn_size(t) > 0;
 	_cleanup_free_ char *revision =
 		in->commit ? gitops_revision_name(in->source, in->commit) : NULL;
@@ -314,7 +322,7 @@ gitops_sync_finish(const struct gitops_sync_input *in, struct gitops_sync_output
 			return error_oom(err);
 		if (out->reason == GITOPS_OK)
 			out->reason = GITOPS_FETCH_FAILED;
-	} else if (build_and_apply(in, out) == 0) {
+	} else if (build_and_apply(in, out) == 0 && !out->record_after) {
 		return 0;
 	}
 	return gitops_sync_record(in, out, false, err);
@@ -337,7 +345,7 @@ gitops_sync_correct(const struct gitops_sync_input *in, struct gitops_sync_outpu
 		out->error = e;
 	}
 	if (r == 0)
-		return 0;
+		return out->record_after ? gitops_sync_record(in, out, true, err) : 0;
 	/* Nothing was applied: the failure alone is recorded. */
 	int rr = gitops_sync_record(in, out, true, err);
 	if (rr < 0)

@@ -281,6 +281,31 @@ test_prune(void **state)
 	assert_events(e, want);
 }
 
+/* A repository whose manifests hold its own GitRepository: applied, and its status recorded. */
+static void
+test_self_managed(void **state)
+{
+	struct env *e = *state;
+	char sha[41];
+	commit_app(e, "registry.example/web:1", sha);
+	char self[512];
+	snprintf(self, sizeof(self),
+		 "apiVersion: gitops.korch.io/v1\nkind: GitRepository\n"
+		 "metadata: {name: apps, namespace: default}\n"
+		 "spec:\n  url: %s\n  path: deploy\n  interval: 2m\n",
+		 e->repo_path);
+	trepo_put(&e->repo, "deploy/self.yaml", self);
+	trepo_commit(&e->repo, "main", "self", sha);
+	add_repo(e, e->repo_path, "  path: deploy\n");
+	sync_ok(e);
+	_cleanup_json_ json_t *repo = get_repo(e);
+	assert_string_equal(str_at(repo, "spec.interval"), "2m");
+	const json_t *labels = json_object_get(json_object_get(repo, "metadata"), "labels");
+	assert_string_equal(json_string_value(json_object_get(labels, "gitops.korch.io/name")),
+			    "apps");
+	assert_string_equal(str_at(repo, "status.lastAppliedCommit"), sha);
+}
+
 static void
 test_no_prune(void **state)
 {
@@ -754,6 +779,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_first_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_image_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_self_managed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drift, setup, teardown),
