@@ -38,8 +38,8 @@ typedef struct korch_gitops_options {
 	}
 
 /**
- * Syncs the GitRepository ns/name now: fetches, applies the commit's objects in one
- * transaction (all or none), prunes, and records the outcome in its status and in Events. An
+ * Syncs the GitRepository ns/name now: fetches, applies the commit's objects, prunes, and
+ * records the outcome in its status and in Events, all in one transaction (all or none). An
  * unchanged commit whose objects nobody changed writes nothing at all.
  *
  * *ret (may be NULL) receives the GitRepository as the sync left it. Errors: KORCH_ENOTFOUND

@@ -109,6 +109,13 @@ int client_plan_ops(const struct client_plan *p, struct store_op **ret, size_t *
 
 void client_plan_clear(struct client_plan *p);
 
+/* Works out a create of obj (not changed), as client_create() writes it. */
+int client_plan_create(struct client *c, const json_t *obj, const struct client_write_opts *o,
+		       struct client_plan *ret, korch_error **err);
+/* Works out an update of obj (not changed) against the current state, as client_update(). */
+int client_plan_update(struct client *c, const json_t *obj, const char *subresource,
+		       const struct client_write_opts *o, struct client_plan *ret,
+		       korch_error **err);
 /* Works out an apply (create when missing) of obj against the current state. */
 int client_plan_apply(struct client *c, const json_t *obj, const struct client_write_opts *o,
 		      struct client_plan *ret, korch_error **err);

@@ -208,6 +208,23 @@ int client_txn_apply(struct client_txn *t, const json_t *obj, const struct clien
 		     korch_error **err);
 int client_txn_delete(struct client_txn *t, const struct kind_info *k, const char *ns,
 		      const char *name, korch_error **err);
+/*
+ * Adds a create (as client_create()) or an update (as client_update(): subresource "status"
+ * changes only the status; metadata.resourceVersion, when set, must be the current one), worked
+ * out now and checked again at commit. *ret (may be NULL) receives the object as the commit
+ * will store it (a new reference); a successful commit fills in its metadata.resourceVersion.
+ * An update that changes nothing holds no write and *ret is the current object.
+ */
+int client_txn_create(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
+		      json_t **ret, korch_error **err);
+int client_txn_update(struct client_txn *t, const json_t *obj, const char *subresource,
+		      const struct client_write_opts *o, json_t **ret, korch_error **err);
+/*
+ * The object the transaction will store under a key (borrowed; NULL when it holds no write of
+ * that key, or deletes it at once): what a reader of the state after the commit will see.
+ */
+const json_t *client_txn_find(const struct client_txn *t, const struct kind_info *k, const char *ns,
+			      const char *name);
 /* How many writes the transaction holds (applies that change nothing hold none). */
 size_t client_txn_size(const struct client_txn *t);
 /* Commits (KORCH_ECONFLICT when something it read changed meanwhile) and frees it. */

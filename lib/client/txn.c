@@ -2,6 +2,8 @@
  * txn.c - client transactions: applies and deletes worked out one by one against the current
  * state, then committed to the store all or none, each conditional on the revision it was
  * worked out against (so a change made meanwhile fails the whole transaction with a conflict).
+ * Creates and updates (a status among them) join them, so that a controller records what it
+ * wrote and its own status in one store commit.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +125,54 @@ client_txn_delete(struct client_txn *t, const struct kind_info *k, const char *n
 	struct client_plan p;
 	int r = client_plan_delete(t->client, k, ns, name, NULL, &p, err);
 	return r < 0 ? r : add_plan(t, &p, err);
+}
+
+/* Keeps a create's or an update's plan, handing out a reference to the object it writes. */
+static int
+add_write(struct client_txn *t, struct client_plan *p, json_t **ret, korch_error **err)
+{
+	json_t *obj = json_incref(p->obj);
+	int r = add_plan(t, p, err);
+	if (r == 0 && ret)
+		*ret = obj;
+	else
+		json_decref(obj);
+	return r;
+}
+
+int
+client_txn_create(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
+		  json_t **ret, korch_error **err)
+{
+	struct client_write_opts opts = o ? *o : (struct client_write_opts){ 0 };
+	opts.txn_namespaces = &t->namespaces;
+	struct client_plan p;
+	int r = client_plan_create(t->client, obj, &opts, &p, err);
+	return r < 0 ? r : add_write(t, &p, ret, err);
+}
+
+int
+client_txn_update(struct client_txn *t, const json_t *obj, const char *subresource,
+		  const struct client_write_opts *o, json_t **ret, korch_error **err)
+{
+	struct client_write_opts opts = o ? *o : (struct client_write_opts){ 0 };
+	opts.txn_namespaces = &t->namespaces;
+	struct client_plan p;
+	int r = client_plan_update(t->client, obj, subresource, &opts, &p, err);
+	return r < 0 ? r : add_write(t, &p, ret, err);
+}
+
+const json_t *
+client_txn_find(const struct client_txn *t, const struct kind_info *k, const char *ns,
+		const char *name)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct client_plan *p = &t->plans[i];
+		if (p->kind == k && strcmp(p->ns, k->namespaced && ns ? ns : "") == 0 &&
+		    strcmp(p->name, name) == 0)
+			return p->op == STORE_OP_DELETE ? NULL : p->obj;
+	}
+	return NULL;
 }
 
 size_t

@@ -471,13 +471,17 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 	return 0;
 }
 
-/* The lease an Event attaches to: one per wall-clock minute, living an hour past it. */
+/*
+ * The lease an Event attaches to: one per wall-clock minute, living an hour past it. Within its
+ * minute the lease is reused as it is: granted for an hour and a minute, it outlives every
+ * Event of that minute by an hour, and renewing it would cost a store commit (an fsync) per
+ * Event.
+ */
 static int
 event_lease(struct client *c, int64_t *ret, korch_error **err)
 {
 	int64_t minute = korch_clock_wall_ns(c->clock) / (60 * NSEC_PER_SEC);
-	if (c->event_lease && c->event_lease_minute == minute &&
-	    store_lease_keepalive(c->store, c->event_lease, NULL) == 0) {
+	if (c->event_lease && c->event_lease_minute == minute) {
 		*ret = c->event_lease;
 		return 0;
 	}
@@ -620,23 +624,30 @@ resolve(const json_t *obj, const struct kind_info **ret, korch_error **err)
 }
 
 int
-client_create(struct client *c, const json_t *obj_in, const struct client_write_opts *o,
-	      json_t **ret, korch_error **err)
+client_plan_create(struct client *c, const json_t *obj_in, const struct client_write_opts *o,
+		   struct client_plan *ret, korch_error **err)
 {
 	const struct kind_info *k = NULL;
 	int r = resolve(obj_in, &k, err);
 	if (r < 0)
 		return r;
+	json_t *obj = json_deep_copy(obj_in);
+	if (!obj)
+		return error_oom(err);
+	if ((r = plan_create(c, k, obj, o, false, ret, err)) < 0)
+		json_decref(obj);
+	return r;
+}
+
+int
+client_create(struct client *c, const json_t *obj_in, const struct client_write_opts *o,
+	      json_t **ret, korch_error **err)
+{
 	for (int attempt = 0;; attempt++) {
-		json_t *obj = json_deep_copy(obj_in);
-		if (!obj)
-			return error_oom(err);
 		struct client_plan p;
-		r = plan_create(c, k, obj, o, false, &p, err);
-		if (r < 0) {
-			json_decref(obj);
+		int r = client_plan_create(c, obj_in, o, &p, err);
+		if (r < 0)
 			return r;
-		}
 		korch_error *e = NULL;
 		r = execute(c, &p, o, ret, &e);
 		bool raced = r == KORCH_EEXISTS && p.n_allocs > 0 && !object_exists(c, &p);
@@ -649,8 +660,8 @@ client_create(struct client *c, const json_t *obj_in, const struct client_write_
 }
 
 int
-client_update(struct client *c, const json_t *obj_in, const char *subresource,
-	      const struct client_write_opts *o, json_t **ret, korch_error **err)
+client_plan_update(struct client *c, const json_t *obj_in, const char *subresource,
+		   const struct client_write_opts *o, struct client_plan *ret, korch_error **err)
 {
 	const struct kind_info *k = NULL;
 	int r = resolve(obj_in, &k, err);
@@ -679,12 +690,19 @@ client_update(struct client *c, const json_t *obj_in, const char *subresource,
 	json_t *obj = json_deep_copy(obj_in);
 	if (!obj)
 		return error_oom(err);
-	struct client_plan p;
-	r = plan_update(c, k, obj, old, revision, subresource, o, false, &p, err);
-	if (r < 0) {
+	if ((r = plan_update(c, k, obj, old, revision, subresource, o, false, ret, err)) < 0)
 		json_decref(obj);
+	return r;
+}
+
+int
+client_update(struct client *c, const json_t *obj_in, const char *subresource,
+	      const struct client_write_opts *o, json_t **ret, korch_error **err)
+{
+	struct client_plan p;
+	int r = client_plan_update(c, obj_in, subresource, o, &p, err);
+	if (r < 0)
 		return r;
-	}
 	r = execute(c, &p, o, ret, err);
 	client_plan_clear(&p);
 	return r;

@@ -154,7 +154,8 @@ plan(struct client *c, struct client_txn *t, const json_t *repo, const struct gi
 int
 gitops_apply(struct client *c, const json_t *repo, const struct gitops_desired *d,
 	     const struct hashmap *only, const json_t *prev_inventory, bool prune,
-	     struct gitops_apply_result *ret, korch_error **err)
+	     gitops_record_fn record, void *record_userdata, struct gitops_apply_result *ret,
+	     korch_error **err)
 {
 	for (int attempt = 1;; attempt++) {
 		struct gitops_apply_result res = { .changed = json_array() };
@@ -164,6 +165,10 @@ gitops_apply(struct client *c, const json_t *repo, const struct gitops_desired *
 		int r = client_txn_new(c, &t, err);
 		if (r == 0)
 			r = plan(c, t, repo, d, only, prev_inventory, prune, &res, err);
+		/* Whether objects are written, before the record joins them. */
+		bool objects = r == 0 && client_txn_size(t) > 0;
+		if (r == 0 && record)
+			r = record(t, &res, record_userdata, err);
 		if (r < 0) {
 			client_txn_free(t);
 			gitops_apply_result_clear(&res);
@@ -178,6 +183,8 @@ gitops_apply(struct client *c, const json_t *repo, const struct gitops_desired *
 		korch_error *e = NULL;
 		r = client_txn_commit(t, &res.revision, &e);
 		if (r == 0) {
+			if (!objects)
+				res.revision = 0;
 			*ret = res;
 			return 0;
 		}

@@ -433,23 +433,15 @@ drift_sync(struct gitops_controller *gc, struct repo_state *st, const char *ns, 
 		korch_error_free(e);
 		return 0;
 	}
-	struct gitops_sync_output out = { .reason = st->last_reason };
-	int r = store_revision(client_store(gc->client), &out.plan_revision, NULL, &e);
-	if (r == 0)
-		r = gitops_apply(gc->client, repo, &st->applied, &st->touched, NULL, false,
-				 &out.result, &e);
-	if (r < 0) {
-		out.reason = GITOPS_APPLY_FAILED;
-		out.error = e;
-	} else {
-		out.applied = st->last_reason == GITOPS_OK;
-		out.inventory = out.applied ? json_incref(st->applied_inventory) : NULL;
-		if (st->last_error)
-			error_set(&out.error, korch_error_code(st->last_error), "%s",
-				  korch_error_message(st->last_error));
-		st->seen_revision = MAX(out.plan_revision, out.result.revision);
-		touched_clear(st);
-	}
+	struct gitops_sync_output out = {
+		.reason = st->last_reason,
+		.applied = st->last_reason == GITOPS_OK,
+		.inventory =
+			st->last_reason == GITOPS_OK ? json_incref(st->applied_inventory) : NULL,
+	};
+	if (st->last_error)
+		error_set(&out.error, korch_error_code(st->last_error), "%s",
+			  korch_error_message(st->last_error));
 	struct gitops_sync_input in = {
 		.client = gc->client,
 		.repo = repo,
@@ -460,19 +452,20 @@ drift_sync(struct gitops_controller *gc, struct repo_state *st, const char *ns, 
 		.lookup_userdata = gc,
 		.now_wall_ns = wall_ns(gc),
 	};
-	korch_error *re = NULL;
-	int rr = gitops_sync_record(&in, &out, true, &re);
-	if (rr < 0) {
-		log_warn("gitops", "%s: %s", st->key, korch_error_message(re));
-		korch_error_free(re);
+	int r = gitops_sync_correct(&in, &out, &st->applied, &st->touched, &e);
+	if (r == 0) {
+		st->seen_revision = MAX(out.plan_revision, out.result.revision);
+		touched_clear(st);
+	} else {
+		log_warn("gitops", "%s: %s", st->key, korch_error_message(e));
 	}
+	korch_error_free(e);
 	if (out.repo_after) {
 		json_decref(st->last_repo);
 		st->last_repo = steal_pointer(&out.repo_after);
 	}
 	report(gc, st, false, in.commit, &out);
-	bool failed = r < 0 || rr < 0;
-	if (failed)
+	if (r < 0)
 		schedule(gc, st, repo, true);
 	gitops_sync_output_clear(&out);
 	return 0;

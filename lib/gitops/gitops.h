@@ -6,8 +6,8 @@
  * The flow of one sync: gitops_fetch() (blocking: a worker thread in the controller) gives the
  * commit and its manifests; gitops_desired_build() turns them into the objects to apply;
  * gitops_apply() applies them (and prunes what left git) in one lib/client transaction;
- * gitops_health() looks at the applied workloads; gitops_status_build() and
- * gitops_status_write() record the outcome, and gitops_event() tells it.
+ * gitops_health() looks at the applied workloads; gitops_status_build(), gitops_status_add() and
+ * gitops_event_add() record the outcome in the same transaction as the objects (sync.c).
  */
 #ifndef KORCH_GITOPS_GITOPS_H
 #define KORCH_GITOPS_GITOPS_H
@@ -205,7 +205,7 @@ json_t *gitops_inventory(const struct gitops_desired *d);
 
 /* What one apply did. */
 struct gitops_apply_result {
-	int64_t revision;  /* the transaction's revision; 0 when nothing was written */
+	int64_t revision;  /* the transaction's revision; 0 when it wrote no object */
 	size_t created;    /* objects created */
 	size_t configured; /* objects changed */
 	size_t pruned;     /* objects deleted because they left git */
@@ -217,17 +217,28 @@ struct gitops_apply_result {
 void gitops_apply_result_clear(struct gitops_apply_result *r);
 
 /*
+ * Adds to t, before it commits, the writes that record the outcome of the apply res describes
+ * (the status, Events); client_txn_size(t) on entry says whether the apply writes anything.
+ * Called again when the transaction is planned again after a conflict.
+ */
+typedef int (*gitops_record_fn)(struct client_txn *t, const struct gitops_apply_result *res,
+				void *userdata, korch_error **err);
+
+/*
  * Applies d for repository repo in one transaction: a server-side apply (field manager
  * korch-gitops, forced: fields git sets are git's) of every object, or only of those whose key
  * is in only (when not NULL), and, with prune, a delete of every object of prev_inventory (a
  * JSON array of inventory entries, may be NULL) that d lacks and that still carries repo's
  * labels. Everything is committed, or nothing (a change made meanwhile is planned again, up to
  * three times). An object the API refuses fails the whole apply with KORCH_E* of the API and
- * its message after "FILE:LINE: ".
+ * its message after "FILE:LINE: ". record (may be NULL) adds the writes recording the outcome
+ * to the same transaction, so that one sync is one store commit (or none, when nothing
+ * changed).
  */
 int gitops_apply(struct client *c, const json_t *repo, const struct gitops_desired *d,
 		 const struct hashmap *only, const json_t *prev_inventory, bool prune,
-		 struct gitops_apply_result *ret, korch_error **err);
+		 gitops_record_fn record, void *record_userdata, struct gitops_apply_result *ret,
+		 korch_error **err);
 
 /*
  * What gitops_apply would change, without writing: a JSON array of {action ("create",
@@ -288,16 +299,20 @@ json_t *gitops_status_build(const json_t *repo, const struct gitops_outcome *o,
 			    int64_t now_wall_ns);
 
 /*
- * Writes status to repo's status subresource unless it equals the current one (then nothing is
- * written and *ret_written, may be NULL, is false). *ret_repo (may be NULL) receives the
- * object as stored when it was written.
+ * Adds to t a write of status to repo's status subresource, unless it equals the current one
+ * (then nothing is added and *ret_written is false). *ret_repo receives the object as t will
+ * store it (its resourceVersion filled in by a successful commit).
  */
-int gitops_status_write(struct client *c, const json_t *repo, json_t *status, bool *ret_written,
-			json_t **ret_repo, korch_error **err);
+int gitops_status_add(struct client_txn *t, const json_t *repo, json_t *status, bool *ret_written,
+		      json_t **ret_repo, korch_error **err);
 
-/* Records a core/v1 Event about repo ("Normal" or "Warning") at now_wall_ns. */
-int gitops_event(struct client *c, const json_t *repo, const char *type, const char *reason,
-		 const char *message, int64_t now_wall_ns, korch_error **err);
+/*
+ * Adds to t the creation of a core/v1 Event about repo ("Normal" or "Warning") at now_wall_ns,
+ * under a name neither the store (read through c) nor t holds.
+ */
+int gitops_event_add(struct client *c, struct client_txn *t, const json_t *repo, const char *type,
+		     const char *reason, const char *message, int64_t now_wall_ns,
+		     korch_error **err);
 
 /* The Ready condition's message in repo's status, or NULL. */
 const char *gitops_ready_message(const json_t *repo);
@@ -335,6 +350,8 @@ struct gitops_sync_output {
 	enum gitops_reason reason;         /* GITOPS_OK, or why the sync failed */
 	korch_error *error;                /* when it failed */
 	bool status_written;               /* the status changed */
+	bool record_after;                 /* the transaction applied the GitRepository itself:
+	                                      its status is recorded by one of its own */
 	json_t *repo_after;                /* when written: the GitRepository as stored */
 };
 
@@ -342,21 +359,33 @@ void gitops_sync_output_clear(struct gitops_sync_output *o);
 
 /*
  * Finishes a sync once the fetch is done (or failed): builds the desired objects, applies them
- * in one transaction (only those that changed since in->applied, and those touched, when the
- * caller knows what it applied), prunes, looks at the workloads' health, writes the status when
- * it changed and records Events for what happened. A failed sync is not an error of this call:
- * out->reason and out->error say why; the return value is for failures to record the outcome
- * (the status write itself).
+ * (only those that changed since in->applied, and those touched, when the caller knows what it
+ * applied), prunes, looks at the workloads' health (as they will be after the apply), and
+ * writes the status when it changed and Events for what happened, all in ONE transaction
+ * (none when nothing changed). out->repo_after is the GitRepository as then stored. A failed
+ * sync is not an error of this call: out->reason and out->error say why, and the failure is
+ * recorded (status, Event) by a transaction of its own; the return value is for failures to
+ * record the outcome.
  */
 int gitops_sync_finish(const struct gitops_sync_input *in, struct gitops_sync_output *out,
 		       korch_error **err);
 
 /*
- * The second half of gitops_sync_finish(), for an outcome the caller made itself (the
- * controller's drift correction, which applies what it applied before to the objects others
- * changed): the health of what is applied, the status, and the Events (drift: a write is
- * DriftCorrected rather than Synced). out->applied, out->inventory, out->result, out->reason
- * and out->error describe the outcome; in->commit and in->source name the revision.
+ * The controller's drift correction: applies applied (what it applied before) again to the
+ * keys of touched (the objects others changed), in one transaction with the status and a
+ * DriftCorrected Event. out->applied, out->inventory, out->reason and out->error describe the
+ * outcome before it (the last sync's); a failed apply turns them into ApplyFailed, recorded by
+ * a transaction of its own, and is returned with its message (the recording's own failure
+ * first).
+ */
+int gitops_sync_correct(const struct gitops_sync_input *in, struct gitops_sync_output *out,
+			const struct gitops_desired *applied, const struct hashmap *touched,
+			korch_error **err);
+
+/*
+ * Records an outcome that applied nothing (out->applied, out->inventory, out->reason and
+ * out->error describe it): the health of what is applied, the status and the Events, in one
+ * transaction of their own. in->commit and in->source name the revision.
  */
 int gitops_sync_record(const struct gitops_sync_input *in, struct gitops_sync_output *out,
 		       bool drift, korch_error **err);

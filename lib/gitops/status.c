@@ -14,7 +14,7 @@
  *   Reconciling  True "Progressing" while a workload is not there yet; absent otherwise.
  *
  * A condition keeps its lastTransitionTime while its status stays, so a sync that changes
- * nothing builds the same status, and gitops_status_write() then writes nothing.
+ * nothing builds the same status, and gitops_status_add() then adds no write.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,13 +150,12 @@ gitops_status_build(const json_t *repo, const struct gitops_outcome *o, int64_t 
 }
 
 int
-gitops_status_write(struct client *c, const json_t *repo, json_t *status, bool *ret_written,
-		    json_t **ret_repo, korch_error **err)
+gitops_status_add(struct client_txn *t, const json_t *repo, json_t *status, bool *ret_written,
+		  json_t **ret_repo, korch_error **err)
 {
 	const json_t *old = json_object_get(repo, "status");
 	if (old && json_equal(old, status)) {
-		if (ret_written)
-			*ret_written = false;
+		*ret_written = false;
 		return 0;
 	}
 	_cleanup_json_ json_t *copy = json_deep_copy(repo);
@@ -166,11 +165,10 @@ gitops_status_write(struct client *c, const json_t *repo, json_t *status, bool *
 	json_object_del(json_object_get(copy, "metadata"), "resourceVersion");
 	json_object_del(json_object_get(copy, "metadata"), "managedFields");
 	struct client_write_opts wo = { .field_manager = GITOPS_FIELD_MANAGER };
-	int r = client_update(c, copy, "status", &wo, ret_repo, err);
+	int r = client_txn_update(t, copy, "status", &wo, ret_repo, err);
 	if (r < 0)
 		return korch_error_prefix(err, r, "write the status");
-	if (ret_written)
-		*ret_written = true;
+	*ret_written = true;
 	return 0;
 }
 
@@ -182,42 +180,39 @@ gitops_ready_message(const json_t *repo)
 }
 
 int
-gitops_event(struct client *c, const json_t *repo, const char *type, const char *reason,
-	     const char *message, int64_t now_wall_ns, korch_error **err)
+gitops_event_add(struct client *c, struct client_txn *t, const json_t *repo, const char *type,
+		 const char *reason, const char *message, int64_t now_wall_ns, korch_error **err)
 {
 	const json_t *meta = json_object_get(repo, "metadata");
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	const char *name = json_string_value(json_object_get(meta, "name"));
 	const char *uid = json_string_value(json_object_get(meta, "uid"));
+	const struct kind_info *k = kind_lookup("v1", "Event");
 	char now[32];
 	format_rfc3339(now_wall_ns - now_wall_ns % NSEC_PER_SEC, false, now);
 	_cleanup_free_ char *text = strndup(message, EVENT_MESSAGE_MAX);
 	if (!text)
 		return error_oom(err);
+	/* A name neither the store nor the transaction holds yet (two Events of one sync). */
+	char event_name[320];
 	for (int attempt = 0;; attempt++) {
-		char event_name[320];
 		snprintf(event_name, sizeof(event_name), "%s.%llx", name,
 			 (unsigned long long)now_wall_ns + (unsigned long long)attempt);
-		_cleanup_json_ json_t *ev = json_pack(
-			"{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s,"
-			" s:{s:s}, s:s, s:s, s:i, s:s}",
-			"apiVersion", "v1", "kind", "Event", "metadata", "name", event_name,
-			"namespace", ns, "involvedObject", "apiVersion", "gitops.korch.io/v1",
-			"kind", "GitRepository", "namespace", ns, "name", name, "uid",
-			uid ? uid : "", "reason", reason, "message", text, "type", type, "source",
-			"component", GITOPS_COMPONENT, "firstTimestamp", now, "lastTimestamp", now,
-			"count", 1, "reportingComponent", GITOPS_COMPONENT);
-		if (!ev)
-			return error_oom(err);
-		struct client_write_opts wo = { .field_manager = GITOPS_FIELD_MANAGER };
-		korch_error *e = NULL;
-		int r = client_create(c, ev, &wo, NULL, &e);
-		if (r == KORCH_EEXISTS && attempt < 16) {
-			korch_error_free(e);
-			continue;
-		}
-		if (r < 0)
-			return error_propagate(err, &e, r);
-		return 0;
+		_cleanup_json_ json_t *existing = NULL;
+		if (attempt == 16 || (!client_txn_find(t, k, ns, event_name) &&
+				      client_get(c, k, ns, event_name, &existing, NULL) < 0))
+			break;
 	}
+	_cleanup_json_ json_t *ev = json_pack(
+		"{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s,"
+		" s:{s:s}, s:s, s:s, s:i, s:s}",
+		"apiVersion", "v1", "kind", "Event", "metadata", "name", event_name, "namespace",
+		ns, "involvedObject", "apiVersion", "gitops.korch.io/v1", "kind", "GitRepository",
+		"namespace", ns, "name", name, "uid", uid ? uid : "", "reason", reason, "message",
+		text, "type", type, "source", "component", GITOPS_COMPONENT, "firstTimestamp", now,
+		"lastTimestamp", now, "count", 1, "reportingComponent", GITOPS_COMPONENT);
+	if (!ev)
+		return error_oom(err);
+	struct client_write_opts wo = { .field_manager = GITOPS_FIELD_MANAGER };
+	return client_txn_create(t, ev, &wo, NULL, err);
 }

@@ -101,15 +101,16 @@ condition_status(const json_t *repo, const char *type)
 	return NULL;
 }
 
-/* Events for what the sync did; failures to record them are logged by the caller's error. */
+/* Adds Events for what the sync did to t; wrote: the apply writes objects (res says which). */
 static int
-record_events(const struct gitops_sync_input *in, const struct gitops_sync_output *out, bool drift,
-	      const char *revision, const json_t *status, int64_t generation, korch_error **err)
+add_events(const struct gitops_sync_input *in, const struct gitops_sync_output *out,
+	   struct client_txn *t, const struct gitops_apply_result *res, bool wrote, bool drift,
+	   const char *revision, const json_t *status, int64_t generation, korch_error **err)
 {
 	const json_t *old = json_object_get(in->repo, "status");
 	struct strbuf sb = STRBUF_INIT;
 	int r = 0;
-	if (out->result.revision > 0) {
+	if (wrote) {
 		bool new_commit = !streq_null(
 			json_string_value(json_object_get(old, "lastAppliedCommit")), in->commit);
 		bool new_generation =
@@ -117,24 +118,27 @@ record_events(const struct gitops_sync_input *in, const struct gitops_sync_outpu
 			generation;
 		if (!drift && (new_commit || new_generation)) {
 			strbuf_printf(&sb, "Applied revision %s: ", revision);
-			counts_text(&sb, &out->result);
-			r = gitops_event(in->client, in->repo, "Normal", "Synced", strbuf_str(&sb),
-					 in->now_wall_ns, err);
+			counts_text(&sb, res);
+			r = gitops_event_add(in->client, t, in->repo, "Normal", "Synced",
+					     strbuf_str(&sb), in->now_wall_ns, err);
 		} else {
 			strbuf_puts(&sb, "Put back what changed outside git: ");
-			names_text(&sb, out->result.changed);
-			r = gitops_event(in->client, in->repo, "Normal", "DriftCorrected",
-					 strbuf_str(&sb), in->now_wall_ns, err);
+			names_text(&sb, res->changed);
+			r = gitops_event_add(in->client, t, in->repo, "Normal", "DriftCorrected",
+					     strbuf_str(&sb), in->now_wall_ns, err);
 		}
 	}
 	strbuf_free(&sb);
 	if (r < 0)
 		return r;
 	json_t *new_repo = json_pack("{s:O}", "status", status);
+	if (!new_repo)
+		return error_oom(err);
 	const char *new_ready = gitops_ready_message(new_repo);
 	if (out->reason != GITOPS_OK && !streq_null(gitops_ready_message(in->repo), new_ready))
-		r = gitops_event(in->client, in->repo, "Warning", gitops_reason_name(out->reason),
-				 new_ready ? new_ready : "", in->now_wall_ns, err);
+		r = gitops_event_add(in->client, t, in->repo, "Warning",
+				     gitops_reason_name(out->reason), new_ready ? new_ready : "",
+				     in->now_wall_ns, err);
 	if (r == 0 && streq_null(condition_status(new_repo, "Healthy"), "False") &&
 	    !streq_null(condition_status(in->repo, "Healthy"), "False")) {
 		const char *degraded = NULL;
@@ -143,14 +147,122 @@ record_events(const struct gitops_sync_input *in, const struct gitops_sync_outpu
 		json_array_foreach (json_object_get(status, "conditions"), i, c)
 			if (streq(json_string_value(json_object_get(c, "type")), "Healthy"))
 				degraded = json_string_value(json_object_get(c, "message"));
-		r = gitops_event(in->client, in->repo, "Warning", "Degraded",
-				 degraded ? degraded : "", in->now_wall_ns, err);
+		r = gitops_event_add(in->client, t, in->repo, "Warning", "Degraded",
+				     degraded ? degraded : "", in->now_wall_ns, err);
 	}
 	json_decref(new_repo);
 	return r;
 }
 
-/* Builds and applies; on failure out->reason and out->error say why. */
+/* What recording an outcome into a transaction needs. */
+struct record_ctx {
+	const struct gitops_sync_input *in; /* the sync */
+	struct gitops_sync_output *out;     /* its outcome; repo_after and status_written set */
+	bool drift;                         /* a drift correction rather than a sync */
+	struct client_txn *t;               /* the transaction, while health looks up objects */
+};
+
+/* The live object for health: what the transaction will store, else the caller's lookup. */
+static json_t *
+lookup_after(const struct kind_info *k, const char *ns, const char *name, void *userdata)
+{
+	const struct record_ctx *ctx = userdata;
+	const json_t *planned = client_txn_find(ctx->t, k, ns, name);
+	if (planned)
+		return json_incref((json_t *)planned);
+	return ctx->in->lookup(k, ns, name, ctx->in->lookup_userdata);
+}
+
+/*
+ * Adds the outcome's status and Events to t (a gitops_record_fn). The health is of the state
+ * after the commit: the objects t writes as t writes them, the others as they are.
+ */
+static int
+record(struct client_txn *t, const struct gitops_apply_result *res, void *userdata,
+       korch_error **err)
+{
+	struct record_ctx *ctx = userdata;
+	const struct gitops_sync_input *in = ctx->in;
+	struct gitops_sync_output *out = ctx->out;
+	/* A transaction planned again starts over. */
+	json_decref(steal_pointer(&out->repo_after));
+	out->status_written = false;
+	const json_t *meta = json_object_get(in->repo, "metadata");
+	/* A repository that manages itself: its status cannot join its own apply. */
+	out->record_after =
+		res && client_txn_find(t, kind_lookup("gitops.korch.io/v1", "GitRepository"),
+				       json_string_value(json_object_get(meta, "namespace")),
+				       json_string_value(json_object_get(meta, "name")));
+	if (out->record_after)
+		return 0;
+	bool wrote = client_txn_size(t) > 0;
+	_cleanup_free_ char *revision =
+		in->commit ? gitops_revision_name(in->source, in->commit) : NULL;
+	const json_t *inventory =
+		out->applied ? out->inventory
+			     : json_object_get(json_object_get(in->repo, "status"), "inventory");
+	char *health_message = NULL;
+	ctx->t = t;
+	enum gitops_health health = gitops_health(inventory, lookup_after, ctx, &health_message);
+	ctx->t = NULL;
+	struct gitops_outcome o = {
+		.attempted_commit = in->commit,
+		.revision = out->applied ? revision : NULL,
+		.applied = out->applied,
+		.reason = out->reason,
+		.message = out->error ? korch_error_message(out->error) : NULL,
+		.inventory = out->inventory,
+		.health = health,
+		.health_message = health_message,
+		.sync_request = in->sync_request,
+	};
+	_cleanup_json_ json_t *status = gitops_status_build(in->repo, &o, in->now_wall_ns);
+	free(health_message);
+	if (!status)
+		return error_oom(err);
+	int r = gitops_status_add(t, in->repo, status, &out->status_written, &out->repo_after, err);
+	if (r < 0)
+		return r;
+	int64_t generation = json_integer_value(
+		json_object_get(json_object_get(in->repo, "metadata"), "generation"));
+	return add_events(in, out, t, res, wrote, ctx->drift, revision ? revision : "", status,
+			  generation, err);
+}
+
+/* A commit that did not happen wrote no status. */
+static void
+record_failed(struct gitops_sync_output *out)
+{
+	json_decref(steal_pointer(&out->repo_after));
+	out->status_written = false;
+}
+
+/*
+ * Applies (only the keys of only, when not NULL) with the outcome recorded in the same
+ * transaction; on failure out->reason and out->error say why, and nothing was written.
+ */
+static int
+apply_recorded(const struct gitops_sync_input *in, struct gitops_sync_output *out, bool drift,
+	       const struct gitops_desired *desired, const struct hashmap *only,
+	       const json_t *prev_inventory, bool prune)
+{
+	struct record_ctx ctx = { .in = in, .out = out, .drift = drift };
+	korch_error *e = NULL;
+	int r = gitops_apply(in->client, in->repo, desired, only, prev_inventory, prune, record,
+			     &ctx, &out->result, &e);
+	if (r < 0) {
+		record_failed(out);
+		out->applied = false;
+		json_decref(steal_pointer(&out->inventory));
+		out->reason = GITOPS_APPLY_FAILED;
+		korch_error_free(out->error);
+		out->error = e;
+	}
+	return r;
+}
+
+/* Builds and applies, recording the outcome in the same transaction; on failure out->reason
+ * and out->error say why, and the failure is still to be recorded. */
 static int
 build_and_apply(const struct gitops_sync_input *in, struct gitops_sync_output *out)
 {
@@ -184,22 +296,19 @@ build_and_apply(const struct gitops_sync_input *in, struct gitops_sync_output *o
 		in->applied ? in->applied_inventory
 			    : json_object_get(json_object_get(in->repo, "status"), "inventory");
 	bool prune = !json_is_false(json_object_get(json_object_get(in->repo, "spec"), "prune"));
-	r = gitops_apply(in->client, in->repo, desired, in->applied ? &only : NULL, prev_inventory,
-			 prune, &out->result, &e);
-	hashmap_free(&only, NULL);
-	if (r < 0) {
-		out->reason = GITOPS_APPLY_FAILED;
-		out->error = e;
-		return r;
-	}
+	/* The status to record names the new inventory: made before the transaction. */
 	out->inventory = out->reused ? json_incref((json_t *)in->applied_inventory)
 				     : gitops_inventory(desired);
 	if (!out->inventory) {
+		hashmap_free(&only, NULL);
 		out->reason = GITOPS_APPLY_FAILED;
 		return error_oom(&out->error);
 	}
 	out->applied = true;
-	return 0;
+	r = apply_recorded(in, out, false, desired, in->applied ? &only : NULL, prev_inventory,
+			   prune);
+	hashmap_free(&only, NULL);
+	return r;
 }
 
 int
@@ -213,44 +322,56 @@ gitops_sync_finish(const struct gitops_sync_input *in, struct gitops_sync_output
 			return error_oom(err);
 		if (out->reason == GITOPS_OK)
 			out->reason = GITOPS_FETCH_FAILED;
-	} else {
-		build_and_apply(in, out);
+	} else if (build_and_apply(in, out) == 0 && !out->record_after) {
+		return 0;
 	}
 	return gitops_sync_record(in, out, false, err);
+}
+
+int
+gitops_sync_correct(const struct gitops_sync_input *in, struct gitops_sync_output *out,
+		    const struct gitops_desired *applied, const struct hashmap *touched,
+		    korch_error **err)
+{
+	korch_error *e = NULL;
+	int r = store_revision(client_store(in->client), &out->plan_revision, NULL, &e);
+	if (r == 0)
+		r = apply_recorded(in, out, true, applied, touched, NULL, false);
+	else {
+		json_decref(steal_pointer(&out->inventory));
+		out->applied = false;
+		out->reason = GITOPS_APPLY_FAILED;
+		korch_error_free(out->error);
+		out->error = e;
+	}
+	if (r == 0)
+		return out->record_after ? gitops_sync_record(in, out, true, err) : 0;
+	/* Nothing was applied: the failure alone is recorded. */
+	int rr = gitops_sync_record(in, out, true, err);
+	if (rr < 0)
+		return rr;
+	return error_set(err, r, "%s", korch_error_message(out->error));
 }
 
 int
 gitops_sync_record(const struct gitops_sync_input *in, struct gitops_sync_output *out, bool drift,
 		   korch_error **err)
 {
-	_cleanup_free_ char *revision =
-		in->commit ? gitops_revision_name(in->source, in->commit) : NULL;
-	const json_t *inventory =
-		out->applied ? out->inventory
-			     : json_object_get(json_object_get(in->repo, "status"), "inventory");
-	char *health_message = NULL;
-	enum gitops_health health =
-		gitops_health(inventory, in->lookup, in->lookup_userdata, &health_message);
-	struct gitops_outcome o = {
-		.attempted_commit = in->commit,
-		.revision = out->applied ? revision : NULL,
-		.applied = out->applied,
-		.reason = out->reason,
-		.message = out->error ? korch_error_message(out->error) : NULL,
-		.inventory = out->inventory,
-		.health = health,
-		.health_message = health_message,
-		.sync_request = in->sync_request,
-	};
-	_cleanup_json_ json_t *status = gitops_status_build(in->repo, &o, in->now_wall_ns);
-	free(health_message);
-	if (!status)
-		return error_oom(err);
-	int r = gitops_status_write(in->client, in->repo, status, &out->status_written,
-				    &out->repo_after, err);
+	struct client_txn *t = NULL;
+	struct record_ctx ctx = { .in = in, .out = out, .drift = drift };
+	int r = client_txn_new(in->client, &t, err);
 	if (r < 0)
 		return r;
-	int64_t generation = json_integer_value(
-		json_object_get(json_object_get(in->repo, "metadata"), "generation"));
-	return record_events(in, out, drift, revision ? revision : "", status, generation, err);
+	if ((r = record(t, NULL, &ctx, err)) < 0) {
+		client_txn_free(t);
+		record_failed(out);
+		return r;
+	}
+	if (client_txn_size(t) == 0) {
+		client_txn_free(t);
+		return 0;
+	}
+	if ((r = client_txn_commit(t, NULL, err)) < 0)
+		record_failed(out);
+	return r;
 }

@@ -211,8 +211,16 @@ test_image_change(void **state)
 	trepo_put(&e->repo, "deploy/web.yaml", w);
 	free(w);
 	trepo_commit(&e->repo, "main", "web 2", sha2);
+	int64_t before = revision(e);
 	sync_ok(e);
+	/* The object, the status and the Event went in one store transaction. */
+	assert_int_equal(revision(e), before + 1);
 	_cleanup_json_ json_t *d = get(e, "apps/v1", "Deployment", "default", "web");
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%lld", (long long)before + 1);
+	assert_string_equal(str_at(d, "metadata.resourceVersion"), rv);
+	_cleanup_json_ json_t *synced = get_repo(e);
+	assert_string_equal(str_at(synced, "metadata.resourceVersion"), rv);
 	assert_string_equal(image_of(d), "registry.example/web:2");
 	assert_int_equal(
 		json_integer_value(json_object_get(json_object_get(d, "metadata"), "generation")),
@@ -271,6 +279,31 @@ test_prune(void **state)
 		 "Normal Synced: Applied revision main@sha1:%s: 1 pruned\n",
 		 sha1, sha2);
 	assert_events(e, want);
+}
+
+/* A repository whose manifests hold its own GitRepository: applied, and its status recorded. */
+static void
+test_self_managed(void **state)
+{
+	struct env *e = *state;
+	char sha[41];
+	commit_app(e, "registry.example/web:1", sha);
+	char self[512];
+	snprintf(self, sizeof(self),
+		 "apiVersion: gitops.korch.io/v1\nkind: GitRepository\n"
+		 "metadata: {name: apps, namespace: default}\n"
+		 "spec:\n  url: %s\n  path: deploy\n  interval: 2m\n",
+		 e->repo_path);
+	trepo_put(&e->repo, "deploy/self.yaml", self);
+	trepo_commit(&e->repo, "main", "self", sha);
+	add_repo(e, e->repo_path, "  path: deploy\n");
+	sync_ok(e);
+	_cleanup_json_ json_t *repo = get_repo(e);
+	assert_string_equal(str_at(repo, "spec.interval"), "2m");
+	const json_t *labels = json_object_get(json_object_get(repo, "metadata"), "labels");
+	assert_string_equal(json_string_value(json_object_get(labels, "gitops.korch.io/name")),
+			    "apps");
+	assert_string_equal(str_at(repo, "status.lastAppliedCommit"), sha);
 }
 
 static void
@@ -746,6 +779,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_first_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_image_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_self_managed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drift, setup, teardown),
