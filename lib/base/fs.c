@@ -220,6 +220,21 @@ rm_rf_children(int dfd, dev_t dev, const char *path, korch_error **err)
 }
 
 int
+rm_rf_contents(const char *path, korch_error **err)
+{
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return error_errno(err, errno, "open %s", path);
+	struct stat st;
+	if (fstat(dfd, &st) < 0) {
+		int e = errno;
+		close(dfd);
+		return error_errno(err, e, "stat %s", path);
+	}
+	return rm_rf_children(dfd, st.st_dev, path, err);
+}
+
+int
 rm_rf(const char *path, korch_error **err)
 {
 	struct stat st;

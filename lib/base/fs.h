@@ -42,4 +42,11 @@ int mkdir_p(const char *path, mode_t mode, korch_error **err);
  */
 int rm_rf(const char *path, korch_error **err);
 
+/*
+ * Removes everything inside the directory path, as rm_rf does, and keeps the directory itself
+ * (which may be a mount point: emptying a tmpfs gives its memory back while something else
+ * still holds the mount). A missing path is an error.
+ */
+int rm_rf_contents(const char *path, korch_error **err);
+
 #endif

@@ -404,9 +404,13 @@ mount_tmpfs(const char *dir, int64_t size, korch_error **err)
 	return 0;
 }
 
-/* Unmounts every mount at or below dir, deepest first. */
+/*
+ * Unmounts every mount at or below dir, deepest first. With empty_tmpfs, the tmpfs mounts korch
+ * made there are emptied first: their memory comes back at once, even while a container's
+ * mount namespace still on its way out holds the mount.
+ */
 static void
-unmount_below(const char *dir)
+unmount_below(const char *dir, bool empty_tmpfs)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
@@ -416,11 +420,22 @@ unmount_below(const char *dir)
 	size_t dlen = strlen(dir);
 	while (fgets(line, sizeof(line), f)) {
 		/* id parent major:minor root mountpoint ... */
+		/* A whole tmpfs (root "/", not a bind of part of one): only korch mounts those here. */
+		const char *sep = strstr(line, " - ");
+		bool tmpfs = sep && startswith(sep, " - tmpfs ");
 		char *save = NULL, *tok = strtok_r(line, " ", &save);
-		for (int i = 0; tok && i < 4; i++)
+		for (int i = 0; tok && i < 3; i++)
 			tok = strtok_r(NULL, " ", &save);
-		if (tok && strncmp(tok, dir, dlen) == 0 && (tok[dlen] == '/' || tok[dlen] == '\0'))
-			ptrvec_push(&found, strdup(tok));
+		tmpfs = tmpfs && tok && streq(tok, "/");
+		tok = strtok_r(NULL, " ", &save);
+		if (!tok || strncmp(tok, dir, dlen) != 0 || (tok[dlen] != '/' && tok[dlen] != '\0'))
+			continue;
+		if (empty_tmpfs && tmpfs) {
+			_cleanup_error_ korch_error *err = NULL;
+			if (rm_rf_contents(tok, &err) < 0)
+				log_warn("node", "empty %s: %s", tok, korch_error_message(err));
+		}
+		ptrvec_push(&found, strdup(tok));
 	}
 	fclose(f);
 	for (size_t i = found.n; i > 0; i--) {
@@ -437,7 +452,7 @@ volumes_teardown(struct node_agent *a, const char *uid, korch_error **err)
 	_cleanup_free_ char *dir = pod_dir(a, uid);
 	if (!dir)
 		return error_oom(err);
-	unmount_below(dir);
+	unmount_below(dir, false);
 	return rm_rf(dir, err);
 }
 
@@ -448,7 +463,7 @@ volumes_release(struct apod *p, korch_error **err)
 	_cleanup_free_ char *vols = NULL;
 	if (!dir || asprintf(&vols, "%s/volumes", dir) < 0)
 		return error_oom(err);
-	unmount_below(vols);
+	unmount_below(vols, true);
 	json_decref(p->volume_state);
 	p->volume_state = NULL;
 	p->volumes_released = true;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -134,6 +135,39 @@ test_mkdir_rm(void **state)
 	assert_int_equal(rm_rf(a, NULL), 0);
 }
 
+/* rm_rf_contents empties a directory, keeps it, and never follows a link out of it. */
+static void
+test_rm_contents(void **state)
+{
+	_cleanup_free_ char *dir = join(*state, "vol");
+	_cleanup_free_ char *deep = join(*state, "vol/a/b");
+	assert_int_equal(mkdir_p(deep, 0755, NULL), 0);
+	_cleanup_free_ char *file = join(*state, "vol/a/b/f");
+	assert_int_equal(write_file_atomic(file, "x", 1, 0644, NULL), 0);
+	_cleanup_free_ char *top = join(*state, "vol/top");
+	assert_int_equal(write_file_atomic(top, "y", 1, 0644, NULL), 0);
+	_cleanup_free_ char *outside = join(*state, "outside");
+	assert_int_equal(write_file_atomic(outside, "k", 1, 0644, NULL), 0);
+	_cleanup_free_ char *link = join(*state, "vol/link");
+	assert_int_equal(symlink(outside, link), 0);
+	assert_int_equal(rm_rf_contents(dir, NULL), 0);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int entries = 0;
+	for (struct dirent *de; (de = readdir(d));)
+		entries += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(entries, 0);
+	assert_int_equal(access(outside, F_OK), 0);
+	korch_error *err = NULL;
+	assert_int_equal(rm_rf_contents(deep, &err), KORCH_ESYSTEM);
+	assert_int_equal(korch_error_errno(err), ENOENT);
+	_cleanup_free_ char *want = NULL;
+	assert_true(asprintf(&want, "open %s: No such file or directory", deep) > 0);
+	assert_string_equal(korch_error_message(err), want);
+	korch_error_free(err);
+}
+
 int
 main(void)
 {
@@ -142,6 +176,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir_rm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rm_contents, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,11 +182,11 @@ test_eviction(void **state)
 {
 	struct rn *t = *state;
 	/*
-	 * The threshold sits 600 MiB below what is available now; the pod takes 1200 MiB. The
+	 * The threshold sits 1000 MiB below what is available now; the pod takes 2000 MiB. The
 	 * margins absorb what other processes of the machine do meanwhile.
 	 */
 	char threshold[32];
-	snprintf(threshold, sizeof(threshold), "%lld", mem_available() - (600LL << 20));
+	snprintf(threshold, sizeof(threshold), "%lld", mem_available() - (1000LL << 20));
 	rn_start_helper(t, "--eviction-bytes", threshold, "--eviction-interval-ms", "500", NULL);
 	/* Lowering oom_score_adj takes CAP_SYS_RESOURCE, which some containers lack. */
 	if (has_sys_resource()) {
@@ -208,7 +208,7 @@ test_eviction(void **state)
 		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"best\","
 		"\"namespace\":\"default\"},\"spec\":{\"volumes\":[{\"name\":\"m\",\"emptyDir\":"
 		"{\"medium\":\"Memory\"}}],\"containers\":[{\"name\":\"app\",\"image\":\"" RN_IMAGE
-		"\",\"command\":[\"sh\",\"-c\",\"dd if=/dev/zero of=/m/fill bs=1M count=1200 "
+		"\",\"command\":[\"sh\",\"-c\",\"dd if=/dev/zero of=/m/fill bs=1M count=2000 "
 		"2>/dev/null; exec sleep 3600\"],"
 		"\"volumeMounts\":[{\"name\":\"m\",\"mountPath\":\"/m\"}]}]}}");
 	assert_true(rn_wait_str(t, "best", "reason", "Evicted", 30000));
