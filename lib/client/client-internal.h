@@ -47,6 +47,23 @@ struct client_plan {
 
 void client_plan_clear(struct client_plan *p);
 
+/*
+ * The Priority admission plugin (admission.c): on create, a pod's spec.priority and
+ * preemptionPolicy come from its PriorityClass (or the globalDefault one); on update they are
+ * kept; a second globalDefault PriorityClass is refused. Changes obj in place. KORCH_EFORBIDDEN
+ * with Kubernetes' messages.
+ */
+int client_admit_priority(struct client *c, const struct kind_info *k, json_t *obj,
+			  const json_t *old, const char *subresource, korch_error **err);
+
+/* Works out a create of obj (owned by the caller; changed in place into what is stored). */
+int client_plan_create(struct client *c, json_t *obj, const struct client_write_opts *o,
+		       struct client_plan *ret, korch_error **err);
+
+/* Works out a binding (bind.c) against b->current or the stored pod. */
+int client_plan_bind(struct client *c, const struct client_binding *b, struct client_plan *ret,
+		     korch_error **err);
+
 /* Works out an apply (create when missing) of obj against the current state. */
 int client_plan_apply(struct client *c, const json_t *obj, const struct client_write_opts *o,
 		      struct client_plan *ret, korch_error **err);

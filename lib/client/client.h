@@ -143,6 +143,43 @@ struct client_delete_opts {
 int client_delete(struct client *c, const struct kind_info *k, const char *ns, const char *name,
 		  const struct client_delete_opts *o, json_t **ret, korch_error **err);
 
+/* ---- binding (the pods/binding subresource) ---- */
+
+/*
+ * One binding of a pod to a node. Semantics of Kubernetes' BindingREST: spec.nodeName is set
+ * only when it is unset (KORCH_ECONFLICT `Operation cannot be fulfilled on pods/binding "web":
+ * pod web is already assigned to node "n1"`), never on a pod being deleted (`... is being
+ * deleted, cannot be assigned to a host`) or with scheduling gates; the annotations are merged;
+ * the PodScheduled condition becomes True. Nothing else of the pod changes and it is not
+ * re-validated; no managedFields entry is recorded.
+ */
+struct client_binding {
+	const char *ns;               /* the pod's namespace */
+	const char *name;             /* the pod's name */
+	const char *node;             /* the target node's name (Binding.target.name) */
+	const char *uid;              /* precondition on the pod's uid, or NULL */
+	const char *resource_version; /* precondition on its resourceVersion, or NULL */
+	const json_t *annotations;    /* merged into the pod's annotations, or NULL */
+	/*
+	 * client_txn_bind() only: the pod as the caller last saw it (an informer's copy, with
+	 * metadata.resourceVersion), used instead of reading it; the commit then fails with
+	 * KORCH_ECONFLICT if the stored pod is no longer that version. NULL: read it.
+	 */
+	const json_t *current;
+};
+
+/* Binds a pod in one durable write; *ret (may be NULL) receives the bound pod. */
+int client_bind(struct client *c, const struct client_binding *b, json_t **ret, korch_error **err);
+
+/*
+ * Binds the pod ns/name as a Binding object (v1 Binding: metadata.name, uid, resourceVersion,
+ * annotations; target.kind "" or "Node", target.name) asks, as POST .../pods/NAME/binding does:
+ * KORCH_EINVALID for a name that differs from the URL's or a bad target. name may be NULL (the
+ * Binding's own name is used).
+ */
+int client_bind_object(struct client *c, const char *ns, const char *name, const json_t *binding,
+		       json_t **ret, korch_error **err);
+
 /* ---- transactions ---- */
 
 struct client_txn;
@@ -157,6 +194,15 @@ int client_txn_apply(struct client_txn *t, const json_t *obj, const struct clien
 		     korch_error **err);
 int client_txn_delete(struct client_txn *t, const struct kind_info *k, const char *ns,
 		      const char *name, korch_error **err);
+/* Adds a create (the write path's, as client_create()); obj is not changed. */
+int client_txn_create(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
+		      korch_error **err);
+/*
+ * Adds a binding (see client_bind()). Errors of the binding itself (already assigned, being
+ * deleted, not found) are reported here and add nothing; with b->current the pod is not read
+ * and a change since fails the commit with KORCH_ECONFLICT.
+ */
+int client_txn_bind(struct client_txn *t, const struct client_binding *b, korch_error **err);
 /* How many writes the transaction holds (applies that change nothing hold none). */
 size_t client_txn_size(const struct client_txn *t);
 /* Commits (KORCH_ECONFLICT when something it read changed meanwhile) and frees it. */

@@ -3,10 +3,13 @@
  * state, then committed to the store all or none, each conditional on the revision it was
  * worked out against (so a change made meanwhile fails the whole transaction with a conflict).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
+#include "base/hashmap.h"
+#include "base/json.h"
 #include "base/vec.h"
 #include "client/client-internal.h"
 
@@ -14,6 +17,7 @@ struct client_txn {
 	struct client *client;     /* borrowed */
 	struct client_plan *plans; /* the writes, in the order added */
 	size_t n, cap;             /* entries used and allocated */
+	struct hashmap keys;       /* "plural/ns/name" of every plan (values unused) */
 };
 
 int
@@ -35,31 +39,33 @@ client_txn_free(struct client_txn *t)
 	for (size_t i = 0; i < t->n; i++)
 		client_plan_clear(&t->plans[i]);
 	free(t->plans);
+	hashmap_free(&t->keys, NULL);
 	free(t);
 }
 
-static bool
-same_key(const struct client_plan *a, const struct client_plan *b)
-{
-	return a->kind == b->kind && strcmp(a->ns, b->ns) == 0 && strcmp(a->name, b->name) == 0;
-}
-
-/* Keeps a plan; one that changes nothing is only remembered as a check. */
+/*
+ * Keeps a plan; one that changes nothing is only remembered as a check. A key may appear once
+ * (a hash of the keys keeps large transactions, such as a scheduler's batch of bindings, linear).
+ */
 static int
 add_plan(struct client_txn *t, struct client_plan *p, korch_error **err)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (same_key(&t->plans[i], p)) {
-			int r = error_set(err, KORCH_EINVALID,
-					  "%s \"%s\" appears twice in one transaction",
-					  p->kind->plural, p->name);
-			client_plan_clear(p);
-			return r;
-		}
-	struct client_plan *slot = VEC_PUSH(t->plans, t->n, t->cap);
-	if (!slot) {
+	char *key = NULL;
+	if (asprintf(&key, "%s.%s/%s/%s", p->kind->plural, p->kind->group, p->ns, p->name) < 0) {
 		client_plan_clear(p);
 		return error_oom(err);
+	}
+	int r = 0;
+	if (hashmap_contains(&t->keys, key))
+		r = error_set(err, KORCH_EINVALID, "%s \"%s\" appears twice in one transaction",
+			      p->kind->plural, p->name);
+	else if (hashmap_put(&t->keys, key, NULL, NULL) < 0)
+		r = error_oom(err);
+	free(key);
+	struct client_plan *slot = r < 0 ? NULL : VEC_PUSH(t->plans, t->n, t->cap);
+	if (!slot) {
+		client_plan_clear(p);
+		return r < 0 ? r : error_oom(err);
 	}
 	*slot = *p;
 	return 0;
@@ -80,6 +86,30 @@ client_txn_delete(struct client_txn *t, const struct kind_info *k, const char *n
 {
 	struct client_plan p;
 	int r = client_plan_delete(t->client, k, ns, name, NULL, &p, err);
+	return r < 0 ? r : add_plan(t, &p, err);
+}
+
+int
+client_txn_create(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
+		  korch_error **err)
+{
+	json_t *copy = json_deep_copy(obj);
+	if (!copy)
+		return error_oom(err);
+	struct client_plan p;
+	int r = client_plan_create(t->client, copy, o, &p, err);
+	if (r < 0) {
+		json_decref(copy);
+		return r;
+	}
+	return add_plan(t, &p, err);
+}
+
+int
+client_txn_bind(struct client_txn *t, const struct client_binding *b, korch_error **err)
+{
+	struct client_plan p;
+	int r = client_plan_bind(t->client, b, &p, err);
 	return r < 0 ? r : add_plan(t, &p, err);
 }
 

@@ -6,6 +6,7 @@
  * fields korch refuses, defaults, validation (create or update rules), admission (the namespace
  * exists and is not terminating), server-owned metadata (uid, timestamps, generation, status on
  * create), managedFields, and a no-op check so that an update changing nothing writes nothing.
+ * Admission: the Priority plugin (admission.c) before validation, the namespace after it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +355,9 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 	if (!old && strcmp(k->kind, "Pod") == 0)
 		json_object_set_new(json_object_get(obj, "status"), "qosClass",
 				    json_string(pod_qos_class(obj)));
+	/* Mutating admission comes before validation, as in kube-apiserver. */
+	if ((r = client_admit_priority(c, k, obj, old, subresource, err)) < 0)
+		return r;
 	if ((r = object_validate(obj, old, k, err)) < 0)
 		return r;
 	if ((r = admit_namespace(c, k, obj, !old, err)) < 0)
@@ -532,6 +536,17 @@ client_create(struct client *c, const json_t *obj_in, const struct client_write_
 	r = execute(c, &p, o, ret, err);
 	client_plan_clear(&p);
 	return r;
+}
+
+int
+client_plan_create(struct client *c, json_t *obj, const struct client_write_opts *o,
+		   struct client_plan *ret, korch_error **err)
+{
+	const struct kind_info *k = NULL;
+	int r = resolve(obj, &k, err);
+	if (r < 0)
+		return r;
+	return plan_create(c, k, obj, o, false, ret, err);
 }
 
 int
