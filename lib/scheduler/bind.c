@@ -1,0 +1,455 @@
+/*
+ * bind.c - everything the scheduler writes, through lib/client: bindings (pods/binding
+ * semantics) committed many at a time in one durable transaction with their Scheduled Events,
+ * the PodScheduled=False condition and nominatedNodeName of pods that did not fit, Events
+ * (queued, at most 1,000 waiting like client-go's broadcaster, the rest dropped and counted),
+ * and the preemption of victims (DisruptionTarget condition, then a graceful delete).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "base/util.h"
+#include "scheduler/sched-internal.h"
+
+#define MAX_QUEUED_EVENTS 1000
+#define FIELD_MANAGER "kube-scheduler"
+
+static const struct kind_info *
+pod_kind(void)
+{
+	return kind_lookup("v1", "Pod");
+}
+
+static const char *
+ns_of(const struct scheduler *s, const struct spod *p)
+{
+	return intern_str(&s->strs, p->ns);
+}
+
+static const json_t *
+cached(const struct scheduler *s, const struct spod *p)
+{
+	return informer_get(s->pods_inf, ns_of(s, p), p->name);
+}
+
+/* ---- events ---- */
+
+static void
+push_event(struct scheduler *s, json_t *ev)
+{
+	if (s->n_events == s->cap_events) {
+		uint32_t cap = s->cap_events ? s->cap_events * 2 : 64;
+		json_t **q = realloc(s->events, cap * sizeof(*q));
+		if (!q) {
+			json_decref(ev);
+			return;
+		}
+		s->events = q;
+		s->cap_events = cap;
+	}
+	s->events[s->n_events++] = ev;
+	if (s->run_src)
+		loop_defer_enable(s->run_src);
+}
+
+/* A unique wall time for an Event's name, even with the test clock standing still. */
+static int64_t
+event_time(struct scheduler *s)
+{
+	int64_t now = korch_clock_wall_ns(s->clock);
+	if (now <= s->last_event_ns)
+		now = s->last_event_ns + 1;
+	s->last_event_ns = now;
+	return now;
+}
+
+void
+record_legacy_event(struct scheduler *s, const struct spod *p, const char *component,
+		    const char *type, const char *reason, const char *message)
+{
+	if (s->n_events >= MAX_QUEUED_EVENTS) {
+		s->stats.events_dropped++;
+		return;
+	}
+	int64_t now = event_time(s);
+	char name[600], ts[32];
+	snprintf(name, sizeof(name), "%s.%llx", p->name, (unsigned long long)now);
+	format_rfc3339(now - now % NSEC_PER_SEC, false, ts);
+	const char *ns = ns_of(s, p);
+	json_t *ev = json_pack(
+		"{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:s, s:s, "
+		"s:{s:s}, s:s, s:s, s:i, s:s, s:s, s:s}",
+		"apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", ns,
+		"involvedObject", "kind", "Pod", "namespace", ns, "name", p->name, "uid", p->uid,
+		"apiVersion", "v1", "resourceVersion", p->rv, "reason", reason, "message", message,
+		"source", "component", component, "firstTimestamp", ts, "lastTimestamp", ts,
+		"count", 1, "type", type, "reportingComponent", component, "reportingInstance", "");
+	if (ev)
+		push_event(s, ev);
+}
+
+/*
+ * Queues an Event about pod p as kube-scheduler's events.k8s.io recorder writes it (seen as
+ * core/v1): named after the pod and the time, reportingComponent the scheduler's name.
+ */
+void
+record_event(struct scheduler *s, const json_t *related, const struct spod *p, const char *type,
+	     const char *reason, const char *action, const char *message)
+{
+	if (s->n_events >= MAX_QUEUED_EVENTS) {
+		s->stats.events_dropped++;
+		return;
+	}
+	int64_t now = event_time(s);
+	char name[600], micro[32];
+	snprintf(name, sizeof(name), "%s.%llx", p->name, (unsigned long long)now);
+	format_rfc3339(now - now % 1000, true, micro);
+	const char *ns = ns_of(s, p);
+	json_t *ev = json_pack(
+		"{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:s, s:s, "
+		"s:{}, s:s, s:s, s:s, s:s, s:s}",
+		"apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", ns,
+		"involvedObject", "kind", "Pod", "namespace", ns, "name", p->name, "uid", p->uid,
+		"apiVersion", "v1", "resourceVersion", p->rv, "reason", reason, "message", message,
+		"source", "type", type, "eventTime", micro, "action", action, "reportingComponent",
+		s->scheduler_name, "reportingInstance", s->reporting_instance);
+	if (!ev)
+		return;
+	if (related)
+		json_object_set(ev, "related", (json_t *)related);
+	push_event(s, ev);
+}
+
+static void
+add_events(struct scheduler *s, struct client_txn *t)
+{
+	for (uint32_t i = 0; i < s->n_events; i++) {
+		korch_error *err = NULL;
+		if (client_txn_create(t, s->events[i], NULL, &err) < 0) {
+			log_debug("scheduler", "event dropped: %s", korch_error_message(err));
+			s->stats.events_dropped++;
+			korch_error_free(err);
+		}
+		json_decref(s->events[i]);
+	}
+	s->n_events = 0;
+}
+
+/* Writes the queued Events (when no binding batch carried them). */
+void
+events_flush(struct scheduler *s)
+{
+	if (!s->n_events)
+		return;
+	struct client_txn *t = NULL;
+	if (client_txn_new(s->client, &t, NULL) < 0)
+		return;
+	add_events(s, t);
+	if (!client_txn_size(t)) {
+		client_txn_free(t);
+		return;
+	}
+	korch_error *err = NULL;
+	if (client_txn_commit(t, NULL, &err) < 0) {
+		log_debug("scheduler", "events not written: %s", korch_error_message(err));
+		korch_error_free(err);
+	}
+}
+
+/* ---- bindings ---- */
+
+void
+bind_queue(struct scheduler *s, struct spod *p, struct snode *n)
+{
+	if (s->n_binds == s->cap_binds) {
+		uint32_t cap = s->cap_binds ? s->cap_binds * 2 : 256;
+		struct bind_item *b = realloc(s->binds, cap * sizeof(*b));
+		if (!b) {
+			cache_remove_pod(s, p);
+			queue_unschedulable(s, p, true);
+			return;
+		}
+		s->binds = b;
+		s->cap_binds = cap;
+	}
+	s->binds[s->n_binds++] = (struct bind_item){ p, n, p->enqueued_ns };
+	p->bind_pending = true;
+	if (s->n_binds >= s->opts.bind_batch_max)
+		bind_flush(s);
+}
+
+/* handleBindingCycleError: forget the assumed pod, let others use the room, retry later. */
+static void
+bind_failed(struct scheduler *s, struct spod *p, const char *message)
+{
+	s->stats.bind_failures++;
+	p->bind_pending = false;
+	cache_remove_pod(s, p);
+	queue_event(s, 1u << PL_FIT | 1u << PL_NODE_PORTS | 1u << PL_INTER_POD_AFFINITY |
+			       1u << PL_SPREAD | 1u << PL_VOLUME_RESTRICTIONS);
+	const json_t *obj = cached(s, p);
+	const char *node =
+		json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+	if (!obj || (node && *node)) {
+		/* Gone, or bound by someone else: the informer brings the rest. */
+		p->state = POD_NEW;
+		return;
+	}
+	record_event(s, NULL, p, "Warning", "FailedScheduling", "Scheduling", message);
+	p->unsched_plugins = 0;
+	queue_unschedulable(s, p, true);
+}
+
+/* Builds a transaction of the pending bindings; bindings refused outright are failed here. */
+static struct client_txn *
+build_txn(struct scheduler *s, bool use_cache, uint32_t *ret_ok)
+{
+	struct client_txn *t = NULL;
+	if (client_txn_new(s->client, &t, NULL) < 0)
+		return NULL;
+	uint32_t ok = 0;
+	for (uint32_t i = 0; i < s->n_binds; i++) {
+		struct bind_item *b = &s->binds[i];
+		struct spod *p = b->pod;
+		if (!p) {
+			continue;
+		}
+		const json_t *cur = use_cache ? cached(s, p) : NULL;
+		struct client_binding cb = { .ns = ns_of(s, p),
+					     .name = p->name,
+					     .node = b->node->name,
+					     .uid = p->uid,
+					     .current = cur };
+		korch_error *err = NULL;
+		if ((use_cache && !cur) || client_txn_bind(t, &cb, &err) < 0) {
+			bind_failed(s, p, err ? korch_error_message(err) : "the pod is gone");
+			korch_error_free(err);
+			b->pod = NULL;
+			continue;
+		}
+		ok++;
+		if (!s->opts.no_scheduled_events) {
+			char msg[1200];
+			snprintf(msg, sizeof(msg), "Successfully assigned %s/%s to %s", cb.ns,
+				 p->name, b->node->name);
+			record_event(s, NULL, p, "Normal", "Scheduled", "Binding", msg);
+		}
+	}
+	*ret_ok = ok;
+	return t;
+}
+
+/*
+ * Commits the pending bindings (and queued Events) in one durable transaction. A conflict (a
+ * pod changed since the informer's copy) is retried once from fresh reads; other failures send
+ * the pods back to the queue.
+ */
+void
+bind_flush(struct scheduler *s)
+{
+	if (!s->n_binds) {
+		events_flush(s);
+		return;
+	}
+	int r = -1;
+	korch_error *err = NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		uint32_t ok = 0;
+		struct client_txn *t = build_txn(s, attempt == 0, &ok);
+		if (!t)
+			break;
+		add_events(s, t);
+		if (!client_txn_size(t)) {
+			client_txn_free(t);
+			r = 0;
+			break;
+		}
+		korch_error_free(err);
+		err = NULL;
+		r = client_txn_commit(t, NULL, &err);
+		if (r != KORCH_ECONFLICT)
+			break;
+	}
+	int64_t now = korch_clock_now_ns(s->clock);
+	for (uint32_t i = 0; i < s->n_binds; i++) {
+		struct bind_item *b = &s->binds[i];
+		struct spod *p = b->pod;
+		if (!p)
+			continue;
+		if (r < 0) {
+			bind_failed(s, p, korch_error_message(err));
+			continue;
+		}
+		p->bind_pending = false;
+		s->stats.scheduled++;
+		s->stats.last_bind_ns = now;
+		if (s->n_latencies == s->cap_latencies) {
+			size_t cap = s->cap_latencies ? s->cap_latencies * 2 : 1024;
+			int64_t *l = realloc(s->latencies, cap * sizeof(*l));
+			if (l) {
+				s->latencies = l;
+				s->cap_latencies = cap;
+			}
+		}
+		if (s->n_latencies < s->cap_latencies)
+			s->latencies[s->n_latencies++] = now - b->enqueued_ns;
+	}
+	if (r == 0)
+		s->stats.bind_commits++;
+	korch_error_free(err);
+	s->n_binds = 0;
+}
+
+/* ---- status ---- */
+
+static json_t *
+find_condition(const json_t *pod, const char *type)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+		if (streq(json_string_value(json_object_get(c, "type")), type))
+			return c;
+	return NULL;
+}
+
+/*
+ * podutil.UpdatePodCondition on the cached pod: the condition to write, or NULL when it would
+ * change nothing (the transition time moves only when the status does).
+ */
+static json_t *
+new_condition(struct scheduler *s, const json_t *pod, const char *type, const char *status,
+	      const char *reason, const char *message)
+{
+	const json_t *old = find_condition(pod, type);
+	char now[32];
+	int64_t wall = korch_clock_wall_ns(s->clock);
+	format_rfc3339(wall - wall % NSEC_PER_SEC, false, now);
+	json_t *c = json_pack("{s:s, s:s, s:n, s:s, s:s, s:s}", "type", type, "status", status,
+			      "lastProbeTime", "lastTransitionTime", now, "reason", reason,
+			      "message", message);
+	if (!c || !old)
+		return c;
+	if (streq(json_string_value(json_object_get(old, "status")), status) &&
+	    json_object_get(old, "lastTransitionTime"))
+		json_object_set(c, "lastTransitionTime",
+				json_object_get(old, "lastTransitionTime"));
+	if (json_equal(c, (json_t *)old)) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int
+patch_status(struct scheduler *s, const struct spod *p, json_t *status_patch, korch_error **err)
+{
+	json_t *patch = json_pack("{s:o}", "status", status_patch);
+	if (!patch)
+		return KORCH_ENOMEM;
+	struct client_write_opts o = { .field_manager = FIELD_MANAGER };
+	int r = client_patch(s->client, pod_kind(), ns_of(s, p), p->name, CLIENT_PATCH_STRATEGIC,
+			     patch, "status", &o, NULL, err);
+	json_decref(patch);
+	return r;
+}
+
+/*
+ * updatePod: PodScheduled=False with the reason and message, and nominatedNodeName when
+ * set_nominee (SID_NONE clears it); nothing is written when nothing would change.
+ */
+void
+write_unschedulable(struct scheduler *s, struct spod *p, const char *reason, const char *message,
+		    sid nominee, bool set_nominee)
+{
+	const json_t *pod = cached(s, p);
+	if (!pod)
+		return;
+	const char *want = nominee ? intern_str(&s->strs, nominee) : "";
+	const char *have = json_string_value(
+		json_object_get(json_object_get(pod, "status"), "nominatedNodeName"));
+	bool nnn = set_nominee && !streq(have ? have : "", want);
+	json_t *cond = new_condition(s, pod, "PodScheduled", "False", reason, message);
+	if (!cond && !nnn)
+		return;
+	json_t *st = json_object();
+	if (cond)
+		json_object_set_new(st, "conditions", json_pack("[o]", cond));
+	if (nnn)
+		json_object_set_new(st, "nominatedNodeName",
+				    *want ? json_string(want) : json_null());
+	korch_error *err = NULL;
+	if (patch_status(s, p, st, &err) < 0) {
+		log_debug("scheduler", "updating pod %s: %s", p->key, korch_error_message(err));
+		korch_error_free(err);
+	}
+}
+
+/* Clears a pod's nomination (a higher-priority preemptor took its node). */
+int
+clear_nomination(struct scheduler *s, struct spod *p)
+{
+	cache_nominate(s, p, NULL);
+	const json_t *pod = cached(s, p);
+	const char *have = json_string_value(
+		json_object_get(json_object_get(pod, "status"), "nominatedNodeName"));
+	if (!have || !*have)
+		return 0;
+	korch_error *err = NULL;
+	int r = patch_status(s, p, json_pack("{s:n}", "nominatedNodeName"), &err);
+	korch_error_free(err);
+	return r;
+}
+
+/*
+ * addConditionAndDeletePod: the DisruptionTarget condition with reason and message, then a
+ * delete with the pod's own grace period. A pod already gone counts as done.
+ */
+int
+patch_condition_and_delete(struct scheduler *s, struct spod *p, const char *reason,
+			   const char *message)
+{
+	const json_t *pod = cached(s, p);
+	if (!pod)
+		return 0;
+	json_t *cond = new_condition(s, pod, "DisruptionTarget", "True", reason, message);
+	korch_error *err = NULL;
+	int r = 0;
+	if (cond)
+		r = patch_status(s, p, json_pack("{s:[o]}", "conditions", cond), &err);
+	if (r == 0)
+		r = client_delete(s->client, pod_kind(), ns_of(s, p), p->name, NULL, NULL, &err);
+	if (r == KORCH_ENOTFOUND)
+		r = 0;
+	if (r < 0)
+		log_warn("scheduler", "deleting %s: %s", p->key, korch_error_message(err));
+	korch_error_free(err);
+	return r;
+}
+
+/*
+ * Preempts victim for preemptor: the DisruptionTarget condition (PreemptionByScheduler), then a
+ * delete with the victim's own grace period, and a Preempted Event.
+ */
+int
+delete_victim(struct scheduler *s, struct spod *victim, struct spod *preemptor, const char *node)
+{
+	char message[512];
+	snprintf(message, sizeof(message), "%s: preempting to accommodate a higher priority pod",
+		 s->scheduler_name);
+	int r = patch_condition_and_delete(s, victim, "PreemptionByScheduler", message);
+	if (r < 0)
+		return r;
+	char note[1024];
+	snprintf(note, sizeof(note), "Preempted by pod %s on node %s", preemptor->uid, node);
+	json_t *related = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "Pod", "namespace",
+				    ns_of(s, preemptor), "name", preemptor->name, "uid",
+				    preemptor->uid, "apiVersion", "v1");
+	record_event(s, related, victim, "Normal", "Preempted", "Preempting", note);
+	json_decref(related);
+	return 0;
+}
