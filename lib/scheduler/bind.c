@@ -11,7 +11,9 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/error.h"
 #include "base/loop.h"
+#include "base/pool.h"
 #include "base/util.h"
 #include "scheduler/sched-internal.h"
 
@@ -124,62 +126,152 @@ record_event(struct scheduler *s, const json_t *related, const struct spod *p, c
 	push_event(s, ev);
 }
 
-static void
-add_events(struct scheduler *s, struct client_txn *t)
-{
-	for (uint32_t i = 0; i < s->n_events; i++) {
-		korch_error *err = NULL;
-		if (client_txn_create(t, s->events[i], NULL, &err) < 0) {
-			log_debug("scheduler", "event dropped: %s", korch_error_message(err));
-			s->stats.events_dropped++;
-			korch_error_free(err);
-		}
-		json_decref(s->events[i]);
-	}
-	s->n_events = 0;
-}
-
-/* Writes the queued Events (when no binding batch carried them). */
+/* Writes the queued Events once the queue is empty (with the next batch, if any). */
 void
 events_flush(struct scheduler *s)
 {
-	if (!s->n_events)
-		return;
-	struct client_txn *t = NULL;
-	if (client_txn_new(s->client, &t, NULL) < 0)
-		return;
-	add_events(s, t);
-	if (!client_txn_size(t)) {
-		client_txn_free(t);
-		return;
-	}
-	korch_error *err = NULL;
-	if (client_txn_commit(t, NULL, &err) < 0) {
-		log_debug("scheduler", "events not written: %s", korch_error_message(err));
-		korch_error_free(err);
-	}
+	bind_flush(s);
 }
 
 /* ---- bindings ---- */
 
+static void
+job_free(struct bind_job *job)
+{
+	if (!job)
+		return;
+	for (uint32_t i = 0; i < job->n; i++) {
+		struct bind_item *b = &job->items[i];
+		free(b->ns);
+		free(b->name);
+		free(b->node);
+		free(b->uid);
+		free(b->error);
+		json_decref(b->current);
+	}
+	for (uint32_t i = 0; i < job->n_events; i++)
+		json_decref(job->events[i]);
+	free(job->events);
+	free(job->items);
+	free(job->error);
+	free(job);
+}
+
 void
 bind_queue(struct scheduler *s, struct spod *p, struct snode *n)
 {
-	if (s->n_binds == s->cap_binds) {
-		uint32_t cap = s->cap_binds ? s->cap_binds * 2 : 256;
-		struct bind_item *b = realloc(s->binds, cap * sizeof(*b));
-		if (!b) {
-			cache_remove_pod(s, p);
-			queue_unschedulable(s, p, true);
-			return;
-		}
-		s->binds = b;
-		s->cap_binds = cap;
+	if (!s->job && !(s->job = calloc(1, sizeof(*s->job))))
+		goto oom;
+	struct bind_job *job = s->job;
+	job->s = s;
+	if (job->n == job->cap) {
+		uint32_t cap = job->cap ? job->cap * 2 : 256;
+		struct bind_item *b = realloc(job->items, cap * sizeof(*b));
+		if (!b)
+			goto oom;
+		job->items = b;
+		job->cap = cap;
 	}
-	s->binds[s->n_binds++] = (struct bind_item){ p, n, p->enqueued_ns };
+	struct bind_item *b = &job->items[job->n];
+	*b = (struct bind_item){ .pod = p, .enqueued_ns = p->enqueued_ns };
+	b->ns = strdup(ns_of(s, p));
+	b->name = strdup(p->name);
+	b->node = strdup(n->name);
+	b->uid = strdup(p->uid);
+	b->current = json_incref((json_t *)cached(s, p));
+	if (!b->ns || !b->name || !b->node || !b->uid) {
+		free(b->ns);
+		free(b->name);
+		free(b->node);
+		free(b->uid);
+		json_decref(b->current);
+		goto oom;
+	}
+	job->n++;
 	p->bind_pending = true;
-	if (s->n_binds >= s->opts.bind_batch_max)
+	if (job->n >= s->opts.bind_batch_max)
 		bind_flush(s);
+	return;
+oom:
+	cache_remove_pod(s, p);
+	queue_unschedulable(s, p, true);
+}
+
+/* A pod that goes away leaves the batches it is in (the commit still runs; its result is dropped). */
+void
+bind_forget_pod(struct scheduler *s, struct spod *p)
+{
+	struct bind_job *jobs[] = { s->job, s->inflight };
+	for (size_t j = 0; j < ARRAY_SIZE(jobs); j++)
+		for (uint32_t i = 0; jobs[j] && i < jobs[j]->n; i++)
+			if (jobs[j]->items[i].pod == p)
+				jobs[j]->items[i].pod = NULL;
+	p->bind_pending = false;
+}
+
+/*
+ * Builds and commits a batch with client c: every binding (from the informer's copies first; a
+ * conflict, when a pod changed since, is retried once from fresh reads) and its Events in one
+ * durable transaction. Runs on the pool's thread (or inline); touches only the job.
+ */
+static void
+commit_job(struct bind_job *job, struct client *c)
+{
+	int r = 0;
+	korch_error *err = NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct client_txn *t = NULL;
+		korch_error_free(err);
+		err = NULL;
+		if ((r = client_txn_new(c, &t, &err)) < 0)
+			break;
+		for (uint32_t i = 0; i < job->n; i++) {
+			struct bind_item *b = &job->items[i];
+			b->result = 0;
+			free(b->error);
+			b->error = NULL;
+			struct client_binding cb = { .ns = b->ns,
+						     .name = b->name,
+						     .node = b->node,
+						     .uid = b->uid,
+						     .current = attempt == 0 ? b->current : NULL };
+			korch_error *e = NULL;
+			if (!cb.current && attempt == 0)
+				b->result = KORCH_ENOTFOUND;
+			else
+				b->result = client_txn_bind(t, &cb, &e);
+			if (b->result < 0)
+				b->error = strdup(e ? korch_error_message(e) : "the pod is gone");
+			korch_error_free(e);
+		}
+		for (uint32_t i = 0; i < job->n_events; i++) {
+			korch_error *e = NULL;
+			if (client_txn_create(t, job->events[i], NULL, &e) < 0)
+				log_debug("scheduler", "event dropped: %s", korch_error_message(e));
+			korch_error_free(e);
+		}
+		if (!client_txn_size(t)) {
+			client_txn_free(t);
+			r = 0;
+			break;
+		}
+		r = client_txn_commit(t, NULL, &err);
+		if (r != KORCH_ECONFLICT)
+			break;
+	}
+	job->result = r;
+	if (r < 0)
+		job->error = strdup(err ? korch_error_message(err) : "commit failed");
+	korch_error_free(err);
+	/*
+	 * The informer's copies are released here: once the informer holds the bound versions,
+	 * these references are the last ones, and freeing those trees is work better done off the
+	 * loop's thread (jansson counts references atomically).
+	 */
+	for (uint32_t i = 0; i < job->n; i++) {
+		json_decref(job->items[i].current);
+		job->items[i].current = NULL;
+	}
 }
 
 /* handleBindingCycleError: forget the assumed pod, let others use the room, retry later. */
@@ -188,6 +280,8 @@ bind_failed(struct scheduler *s, struct spod *p, const char *message)
 {
 	s->stats.bind_failures++;
 	p->bind_pending = false;
+	if (p->state != POD_ASSUMED)
+		return; /* bound meanwhile: the informer said so */
 	cache_remove_pod(s, p);
 	queue_event(s, 1u << PL_FIT | 1u << PL_NODE_PORTS | 1u << PL_INTER_POD_AFFINITY |
 			       1u << PL_SPREAD | 1u << PL_VOLUME_RESTRICTIONS);
@@ -199,94 +293,35 @@ bind_failed(struct scheduler *s, struct spod *p, const char *message)
 		p->state = POD_NEW;
 		return;
 	}
-	record_event(s, NULL, p, "Warning", "FailedScheduling", "Scheduling", message);
+	record_event(s, NULL, p, "Warning", "FailedScheduling", "Scheduling",
+		     message ? message : "binding failed");
 	p->unsched_plugins = 0;
 	queue_unschedulable(s, p, true);
 }
 
-/* Builds a transaction of the pending bindings; bindings refused outright are failed here. */
-static struct client_txn *
-build_txn(struct scheduler *s, bool use_cache, uint32_t *ret_ok)
+/* On the loop's thread: the outcome of a committed batch. */
+static void
+finish_job(struct scheduler *s, struct bind_job *job)
 {
-	struct client_txn *t = NULL;
-	if (client_txn_new(s->client, &t, NULL) < 0)
-		return NULL;
-	uint32_t ok = 0;
-	for (uint32_t i = 0; i < s->n_binds; i++) {
-		struct bind_item *b = &s->binds[i];
-		struct spod *p = b->pod;
-		if (!p) {
-			continue;
-		}
-		const json_t *cur = use_cache ? cached(s, p) : NULL;
-		struct client_binding cb = { .ns = ns_of(s, p),
-					     .name = p->name,
-					     .node = b->node->name,
-					     .uid = p->uid,
-					     .current = cur };
-		korch_error *err = NULL;
-		if ((use_cache && !cur) || client_txn_bind(t, &cb, &err) < 0) {
-			bind_failed(s, p, err ? korch_error_message(err) : "the pod is gone");
-			korch_error_free(err);
-			b->pod = NULL;
-			continue;
-		}
-		ok++;
-		if (!s->opts.no_scheduled_events) {
-			char msg[1200];
-			snprintf(msg, sizeof(msg), "Successfully assigned %s/%s to %s", cb.ns,
-				 p->name, b->node->name);
-			record_event(s, NULL, p, "Normal", "Scheduled", "Binding", msg);
-		}
-	}
-	*ret_ok = ok;
-	return t;
-}
-
-/*
- * Commits the pending bindings (and queued Events) in one durable transaction. A conflict (a
- * pod changed since the informer's copy) is retried once from fresh reads; other failures send
- * the pods back to the queue.
- */
-void
-bind_flush(struct scheduler *s)
-{
-	if (!s->n_binds) {
-		events_flush(s);
-		return;
-	}
-	int r = -1;
-	korch_error *err = NULL;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		uint32_t ok = 0;
-		struct client_txn *t = build_txn(s, attempt == 0, &ok);
-		if (!t)
-			break;
-		add_events(s, t);
-		if (!client_txn_size(t)) {
-			client_txn_free(t);
-			r = 0;
-			break;
-		}
-		korch_error_free(err);
-		err = NULL;
-		r = client_txn_commit(t, NULL, &err);
-		if (r != KORCH_ECONFLICT)
-			break;
-	}
 	int64_t now = korch_clock_now_ns(s->clock);
-	for (uint32_t i = 0; i < s->n_binds; i++) {
-		struct bind_item *b = &s->binds[i];
+	for (uint32_t i = 0; i < job->n; i++) {
+		struct bind_item *b = &job->items[i];
 		struct spod *p = b->pod;
 		if (!p)
 			continue;
-		if (r < 0) {
-			bind_failed(s, p, korch_error_message(err));
+		if (job->result < 0 || b->result < 0) {
+			bind_failed(s, p, b->result < 0 ? b->error : job->error);
 			continue;
 		}
 		p->bind_pending = false;
 		s->stats.scheduled++;
 		s->stats.last_bind_ns = now;
+		if (!s->opts.no_scheduled_events) {
+			char msg[1200];
+			snprintf(msg, sizeof(msg), "Successfully assigned %s/%s to %s", b->ns,
+				 b->name, b->node);
+			record_event(s, NULL, p, "Normal", "Scheduled", "Binding", msg);
+		}
 		if (s->n_latencies == s->cap_latencies) {
 			size_t cap = s->cap_latencies ? s->cap_latencies * 2 : 1024;
 			int64_t *l = realloc(s->latencies, cap * sizeof(*l));
@@ -298,10 +333,115 @@ bind_flush(struct scheduler *s)
 		if (s->n_latencies < s->cap_latencies)
 			s->latencies[s->n_latencies++] = now - b->enqueued_ns;
 	}
-	if (r == 0)
+	if (job->result == 0 && job->n)
 		s->stats.bind_commits++;
+	else
+		log_warn("scheduler", "committing %u bindings: %s", job->n, job->error);
+}
+
+static void
+work_job(void *userdata)
+{
+	struct bind_job *job = userdata;
+	commit_job(job, job->s->bind_client);
+}
+
+static void
+done_job(void *userdata, bool canceled)
+{
+	struct bind_job *job = userdata;
+	struct scheduler *s = job->s;
+	if (canceled) {
+		job->result = KORCH_ESYSTEM;
+		free(job->error);
+		job->error = strdup("the scheduler stopped before the commit");
+	}
+	if (s->inflight == job)
+		s->inflight = NULL;
+	finish_job(s, job);
+	job_free(job);
+	/* The next batch may have waited for this one. */
+	if (((s->job && s->job->n) || s->n_events) && s->run_src)
+		loop_defer_enable(s->run_src);
+}
+
+/*
+ * Commits the batch being filled (with the queued Events once the queue is empty): on the pool
+ * when there is one and no other batch is under way there, else inline on the loop's thread.
+ */
+void
+bind_flush(struct scheduler *s)
+{
+	if (s->inflight)
+		return; /* the next batch waits for this one */
+	bool events = s->n_active == 0 && s->n_events;
+	if ((!s->job || !s->job->n) && !events)
+		return;
+	if (!s->job && !(s->job = calloc(1, sizeof(*s->job))))
+		return;
+	struct bind_job *job = s->job;
+	job->s = s;
+	s->job = NULL;
+	/*
+	 * Events ride along once the queue has emptied: during a burst they wait (at most 1,000;
+	 * later ones are dropped, as client-go's broadcaster drops them) rather than slow the
+	 * bindings down.
+	 */
+	if (events) {
+		job->events = s->events;
+		job->n_events = s->n_events;
+		s->events = NULL;
+		s->n_events = s->cap_events = 0;
+	}
+	korch_error *err = NULL;
+	if (s->pool && pool_submit(s->pool, work_job, done_job, job, &err) == 0) {
+		s->inflight = job;
+		return;
+	}
 	korch_error_free(err);
-	s->n_binds = 0;
+	commit_job(job, s->client);
+	finish_job(s, job);
+	job_free(job);
+}
+
+/*
+ * Commits go to a pool thread with its own store handle when the loop runs on the real clock
+ * (a commit waits for an fsync, which must not block the loop); under a test clock they stay on
+ * the loop's thread, so that tests see every time stamp from the clock they move.
+ */
+int
+bind_init(struct scheduler *s, korch_error **err)
+{
+	if (clock_is_test(s->clock) || s->opts.sync_binding)
+		return 0;
+	struct store_options so = { .busy_timeout_ms = 0 };
+	int r = korch_clock_new_real(&s->bind_clock, err);
+	if (r == 0)
+		r = store_open(store_path(client_store(s->client)), &so, &s->bind_store, err);
+	if (r == 0)
+		r = client_new_local(s->bind_store, s->bind_clock, &s->bind_client, err);
+	if (r == 0)
+		r = pool_new(s->loop, 1, &s->pool, err);
+	if (r < 0)
+		return korch_error_prefix(err, r, "scheduler: the binding thread");
+	return 0;
+}
+
+/* Waits for the batch under way, commits what is left inline, and closes the pool's store. */
+void
+bind_fini(struct scheduler *s)
+{
+	pool_free(s->pool);
+	s->pool = NULL;
+	bind_flush(s);
+	job_free(s->job);
+	s->job = NULL;
+	client_free(s->bind_client);
+	store_close(s->bind_store);
+	korch_clock_free(s->bind_clock);
+	s->bind_client = NULL;
+	s->bind_store = NULL;
+	s->bind_clock = NULL;
 }
 
 /* ---- status ---- */

@@ -491,10 +491,31 @@ struct diagnosis {
 	char *post_msg;   /* PostFilter's message, or NULL */
 };
 
+/*
+ * One binding of a batch. The loop's thread owns pod and enqueued_ns (pod becomes NULL when the
+ * pod goes away meanwhile); the committing thread reads only the copies below it and writes
+ * result and error.
+ */
 struct bind_item {
-	struct spod *pod;
-	struct snode *node;
-	int64_t enqueued_ns;
+	struct spod *pod;    /* loop thread: the pod, or NULL when gone */
+	int64_t enqueued_ns; /* loop thread: for the latency sample */
+	char *ns, *name;     /* the pod's key */
+	char *node;          /* the target node */
+	char *uid;           /* the pod's uid (a precondition) */
+	json_t *current;     /* the informer's copy of the pod (a reference; never changed) */
+	int result;          /* committing thread: 0 or the binding's error code */
+	char *error;         /* committing thread: why it failed */
+};
+
+/* A batch of bindings (and Events) committed as one transaction, on the pool or inline. */
+struct bind_job {
+	struct scheduler *s;
+	struct bind_item *items;
+	uint32_t n, cap;
+	json_t **events; /* Event objects to create with them (owned) */
+	uint32_t n_events;
+	int result; /* the transaction's outcome */
+	char *error;
 };
 
 struct sched_event {
@@ -564,8 +585,12 @@ struct scheduler {
 	int64_t tokens_at;
 
 	/* binding */
-	struct bind_item *binds;
-	uint32_t n_binds, cap_binds;
+	struct bind_job *job;       /* the batch being filled, or NULL */
+	struct bind_job *inflight;  /* the batch being committed on the pool, or NULL */
+	struct pool *pool;          /* commits off the loop's thread (real clock only) */
+	struct client *bind_client; /* the pool thread's client, over its own store handle */
+	struct store *bind_store;
+	korch_clock *bind_clock;
 	json_t **events;       /* queued Event objects */
 	int64_t last_event_ns; /* wall time of the last Event named */
 	uint32_t n_events, cap_events;
@@ -742,6 +767,9 @@ int preempt(struct scheduler *s, struct cycle *c, struct diagnosis *d, sid *ret_
 /* bind.c: writes */
 void bind_queue(struct scheduler *s, struct spod *p, struct snode *n);
 void bind_flush(struct scheduler *s);
+int bind_init(struct scheduler *s, korch_error **err);
+void bind_fini(struct scheduler *s);
+void bind_forget_pod(struct scheduler *s, struct spod *p);
 void write_unschedulable(struct scheduler *s, struct spod *p, const char *reason,
 			 const char *message, sid nominee, bool set_nominee);
 void record_event(struct scheduler *s, const json_t *regarding_pod_obj, const struct spod *p,

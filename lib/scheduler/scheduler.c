@@ -56,16 +56,12 @@ pod_free(struct scheduler *s, struct spod *p)
 	free(p);
 }
 
-/* A pending binding of p (the pod going away) is dropped from the batch. */
+/* A pending binding of p (the pod going away, or bound) is dropped from its batch. */
 static void
 unbatch(struct scheduler *s, struct spod *p)
 {
-	if (!p->bind_pending)
-		return;
-	for (uint32_t i = 0; i < s->n_binds; i++)
-		if (s->binds[i].pod == p)
-			s->binds[i].pod = NULL;
-	p->bind_pending = false;
+	if (p->bind_pending)
+		bind_forget_pod(s, p);
 }
 
 /*
@@ -179,8 +175,11 @@ on_pod_update(const json_t *old_obj, const json_t *obj, void *userdata)
 	bool updated = p->state == POD_UNSCHED && pod_updated(old_obj, obj);
 	cache_update_pod(s, p, q);
 	if (p->node) {
-		/* Assigned in the store: bound (by us, or by someone else meanwhile). */
-		unbatch(s, p);
+		/*
+		 * Assigned in the store: bound by us (the batch's outcome may not have come back
+		 * yet: it still counts the binding) or by someone else meanwhile (our binding will
+		 * be refused, and the pod stays where the store says).
+		 */
 		queue_remove(s, p);
 		struct snode *n = cache_node(s, intern_str(&s->strs, p->node), true);
 		if (p->on != n) {
@@ -605,6 +604,7 @@ on_run(struct loop_source *src, void *userdata)
 			break;
 	}
 	bind_flush(s);
+	events_flush(s);
 	if (s->n_active && !limited)
 		loop_defer_enable(src);
 }
@@ -722,6 +722,8 @@ scheduler_new(struct client *c, korch_loop *loop, const struct scheduler_options
 	    (r = queue_init(s, err)) < 0)
 		goto fail;
 	if (!s->opts.no_taint_manager && (r = taint_manager_new(s, &s->taints, err)) < 0)
+		goto fail;
+	if ((r = bind_init(s, err)) < 0)
 		goto fail;
 	*ret = s;
 	return 0;
@@ -841,8 +843,7 @@ scheduler_free(struct scheduler *s)
 {
 	if (!s)
 		return;
-	if (s->started)
-		bind_flush(s);
+	bind_fini(s);
 	struct informer *const infs[] = { s->pods_inf,    s->nodes_inf, s->pvcs_inf,     s->pvs_inf,
 					  s->classes_inf, s->ns_inf,    s->services_inf, s->rcs_inf,
 					  s->rss_inf,     s->sss_inf };
@@ -855,7 +856,6 @@ scheduler_free(struct scheduler *s)
 	for (uint32_t i = 0; i < s->n_events; i++)
 		json_decref(s->events[i]);
 	free(s->events);
-	free(s->binds);
 	cache_free(s);
 	free_map(s, &s->claims, free_claim);
 	free_map(s, &s->volumes, free_volume);

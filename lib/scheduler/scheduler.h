@@ -64,7 +64,13 @@ struct scheduler_options {
 	bool no_taint_manager;        /* do not evict pods from NoExecute-tainted nodes */
 	bool no_preemption;           /* leave DefaultPreemption out */
 	bool no_scheduled_events;     /* do not record a Scheduled Event per binding */
-	const char *hostname;         /* for the Events' reportingInstance; NULL: gethostname() */
+	/*
+	 * Commit bindings on the loop's thread. By default they are committed on a pool thread
+	 * with a store handle of its own when the loop runs on the real clock (a commit waits for
+	 * an fsync), and inline under a test clock.
+	 */
+	bool sync_binding;
+	const char *hostname; /* for the Events' reportingInstance; NULL: gethostname() */
 };
 
 /* Figures for benchmarks and tests. */
