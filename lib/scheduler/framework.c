@@ -601,3 +601,57 @@ schedule_one(struct scheduler *s, struct spod *p)
 	_cleanup_free_ char *msg = fit_error_message(s, all, &s->diag);
 	fail(s, p, true, msg ? msg : "0 nodes are available", s->diag.plugins, nominate, nominee);
 }
+
+/*
+ * For tests: the nodes that pass the filters for pod (an object the scheduler does not queue)
+ * in list order, and each score plugin's normalised score on them. 0 or KORCH_ENOMEM.
+ */
+int
+scheduler_test_scores(struct scheduler *s, const json_t *obj, char ***ret_nodes,
+		      int64_t (**ret_scores)[PL_COUNT], uint32_t *ret_n)
+{
+	struct spod *p = calloc(1, sizeof(*p));
+	if (!p || decode_pod(s, obj, p) < 0) {
+		if (p)
+			pod_clear(s, p);
+		free(p);
+		return KORCH_ENOMEM;
+	}
+	cache_rebuild_list(s);
+	diagnosis_reset(s, &s->diag, s->n_list);
+	struct cycle c = { .s = s, .pod = p };
+	struct status st;
+	uint32_t n = 0;
+	struct snode **nodes = calloc(s->n_list + 1, sizeof(*nodes));
+	char **names = calloc(s->n_list + 1, sizeof(*names));
+	int64_t(*scores)[PL_COUNT] = calloc(s->n_list + 1, sizeof(*scores));
+	int64_t *total = calloc(s->n_list + 1, sizeof(*total));
+	int r = KORCH_ENOMEM;
+	if (!nodes || !names || !scores || !total)
+		goto out;
+	if (cycle_prefilter(&c, &st) == ST_SUCCESS)
+		for (uint32_t i = 0; i < s->n_list; i++)
+			if (cycle_filter(&c, s->list[i], &st) == ST_SUCCESS)
+				nodes[n++] = s->list[i];
+	if (n && score_nodes(&c, nodes, n, total, scores) < 0)
+		goto out;
+	for (uint32_t i = 0; i < n; i++)
+		if (!(names[i] = strdup(nodes[i]->name)))
+			goto out;
+	*ret_nodes = steal_pointer(&names);
+	*ret_scores = steal_pointer(&scores);
+	*ret_n = n;
+	r = 0;
+out:
+	cycle_clear(&c);
+	if (names)
+		for (uint32_t i = 0; i < n; i++)
+			free(names[i]);
+	free(names);
+	free(scores);
+	free(nodes);
+	free(total);
+	pod_clear(s, p);
+	free(p);
+	return r;
+}

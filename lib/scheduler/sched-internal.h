@@ -718,6 +718,8 @@ void schedule_one(struct scheduler *s, struct spod *p);
 char *fit_error_message(struct scheduler *s, uint32_t n_nodes, const struct diagnosis *d);
 void diagnosis_reset(struct scheduler *s, struct diagnosis *d, uint32_t n_nodes);
 void diagnosis_set(struct diagnosis *d, uint32_t idx, const struct status *st);
+int scheduler_test_scores(struct scheduler *s, const json_t *pod, char ***ret_nodes,
+			  int64_t (**ret_scores)[PL_COUNT], uint32_t *ret_n);
 
 /* filters.c */
 void filter_node_unschedulable(struct cycle *c, struct snode *n, struct status *st);
