@@ -552,11 +552,11 @@ take_token(struct scheduler *s)
 	if (s->tokens > s->opts.bind_pods_burst)
 		s->tokens = s->opts.bind_pods_burst;
 	s->tokens_at = now;
-	if (s->tokens >= 1) {
+	if (s->tokens >= 1 - 1e-9) {
 		s->tokens -= 1;
 		return true;
 	}
-	int64_t wait = (int64_t)((1 - s->tokens) / s->opts.bind_pods_qps * NSEC_PER_SEC) + 1;
+	int64_t wait = (int64_t)((1 - s->tokens) / s->opts.bind_pods_qps * NSEC_PER_SEC);
 	loop_timer_set(s->bind_timer, now + wait);
 	return false;
 }
