@@ -87,7 +87,8 @@ decode_req(struct scheduler *s, const char *key, const char *op, const json_t *v
 		json_t *v;
 		json_array_foreach (values, i, v)
 			r->vals[r->n++] = intern_cstr(s, json_string_value(v));
-		qsort(r->vals, r->n, sizeof(*r->vals), cmp_sid);
+		if (r->n)
+			qsort(r->vals, r->n, sizeof(*r->vals), cmp_sid);
 	} else if (streq(op, "Exists") || streq(op, "DoesNotExist")) {
 		r->op = streq(op, "Exists") ? OP_EXISTS : OP_DOES_NOT_EXIST;
 		r->bad = nv != 0;

@@ -95,7 +95,8 @@ select_victims(struct cycle *c, struct snode *n, struct candidate *ret, struct s
 		*st = (struct status){ .code = ST_ERROR };
 		return -1;
 	}
-	memcpy(saved, n->pods, total * sizeof(*saved));
+	if (total)
+		memcpy(saved, n->pods, total * sizeof(*saved));
 	uint32_t n_pot = 0, kept = 0;
 	for (uint32_t i = 0; i < total; i++) {
 		struct spod *q = saved[i];
@@ -149,7 +150,8 @@ restore:
 		if (out)
 			node_account(s, n, pot[i], 1);
 	}
-	memcpy(n->pods, saved, total * sizeof(*saved));
+	if (total)
+		memcpy(n->pods, saved, total * sizeof(*saved));
 	n->n_pods = total;
 	cycle_clear(&sim);
 	free(saved);

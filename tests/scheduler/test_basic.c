@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fs.h"
 #include "base/json.h"
+#include "base/loop.h"
 #include "harness.h"
+#include "scheduler/sched-internal.h"
 
 static void
 test_binds_a_pod(void **state)
@@ -70,12 +73,113 @@ test_unschedulable_message(void **state)
 	env_fini(&e);
 }
 
+/* Under the real clock the bindings are committed by a pool thread over its own store handle. */
+static void
+test_bindings_on_the_pool(void **state)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/tmp/korch-test-sched-real-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	korch_clock *clock = NULL;
+	korch_loop *loop = NULL;
+	struct store *store = NULL;
+	struct client *client = NULL;
+	assert_int_equal(korch_clock_new_real(&clock, NULL), 0);
+	assert_int_equal(korch_loop_new(clock, &loop, NULL), 0);
+	struct store_options so = { .loop = loop, .sync_normal = true };
+	assert_int_equal(store_open(path, &so, &store, NULL), 0);
+	assert_int_equal(client_new_local(store, clock, &client, NULL), 0);
+	json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+			       "metadata", "name", "default");
+	assert_int_equal(client_create(client, ns, NULL, NULL, NULL), 0);
+	json_decref(ns);
+	json_t *node = json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s}]}}",
+				 "apiVersion", "v1", "kind", "Node", "metadata", "name", "n1",
+				 "status", "capacity", "cpu", "64", "memory", "64Gi", "pods", "200",
+				 "conditions", "type", "Ready", "status", "True");
+	assert_int_equal(client_create(client, node, NULL, NULL, NULL), 0);
+	json_decref(node);
+	struct scheduler *sched = NULL;
+	struct scheduler_options o = { .seed = 7, .hostname = "test", .bind_batch_max = 16 };
+	assert_int_equal(scheduler_new(client, loop, &o, &sched, NULL), 0);
+	assert_non_null(sched->pool);
+	assert_int_equal(scheduler_start(sched, NULL), 0);
+	for (int i = 0; i < 100; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "p%03d", i);
+		json_t *pod =
+			json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion",
+				  "v1", "kind", "Pod", "metadata", "name", name, "namespace",
+				  "default", "spec", "containers", "name", "c", "image", "busybox");
+		assert_int_equal(client_create(client, pod, NULL, NULL, NULL), 0);
+		json_decref(pod);
+	}
+	struct scheduler_stats st = { 0 };
+	for (int i = 0; i < 1000 && st.scheduled < 100; i++) {
+		korch_loop_dispatch(loop, 10, NULL);
+		scheduler_stats_get(sched, &st);
+	}
+	assert_int_equal(st.scheduled, 100);
+	assert_int_equal(st.bind_failures, 0);
+	/* The first batch went at 16 bindings; the rest gathered while it was committed. */
+	assert_true(st.bind_commits >= 2);
+	scheduler_free(sched);
+	json_t *list = NULL;
+	assert_int_equal(
+		client_list(client, kind_lookup("v1", "Pod"), "default",
+			    &(struct client_list_opts){ .field_selector = "spec.nodeName=n1" },
+			    &list, NULL),
+		0);
+	assert_int_equal(json_array_size(json_object_get(list, "items")), 100);
+	json_decref(list);
+	client_free(client);
+	store_close(store);
+	korch_loop_free(loop);
+	korch_clock_free(clock);
+	rm_rf(dir, NULL);
+}
+
+/* NodeName: only the node a pod names (pods that name one are not scheduled otherwise). */
+static void
+test_node_name_filter(void **state)
+{
+	struct env e;
+	env_init(&e);
+	env_node(&e, "n1", "4", "8Gi", 110, NULL, NULL, NULL);
+	env_node(&e, "n2", "4", "8Gi", 110, NULL, NULL, NULL);
+	env_start(&e, NULL);
+	json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:[{s:s, s:s}]}}",
+				"apiVersion", "v1", "kind", "Pod", "metadata", "name", "x",
+				"namespace", "default", "uid", "u", "spec", "nodeName", "n2",
+				"containers", "name", "c", "image", "busybox");
+	struct scheduler *s = e.sched;
+	struct spod *p = calloc(1, sizeof(*p));
+	assert_int_equal(decode_pod(s, obj, p), 0);
+	json_decref(obj);
+	struct cycle c = { .s = s, .pod = p };
+	struct status st = { 0 };
+	filter_node_name(&c, cache_node(s, "n1", false), &st);
+	assert_int_equal(st.code, ST_UNRESOLVABLE);
+	assert_string_equal(reason_text(s, st.reasons[0]),
+			    "node(s) didn't match the requested node name");
+	st = (struct status){ 0 };
+	filter_node_name(&c, cache_node(s, "n2", false), &st);
+	assert_int_equal(st.code, ST_SUCCESS);
+	pod_clear(s, p);
+	free(p);
+	env_fini(&e);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_binds_a_pod),
 		cmocka_unit_test(test_unschedulable_message),
+		cmocka_unit_test(test_bindings_on_the_pool),
+		cmocka_unit_test(test_node_name_filter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
