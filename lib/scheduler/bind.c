@@ -148,6 +148,7 @@ job_free(struct bind_job *job)
 		free(b->uid);
 		free(b->error);
 		json_decref(b->current);
+		json_decref(b->applies);
 	}
 	for (uint32_t i = 0; i < job->n_events; i++)
 		json_decref(job->events[i]);
@@ -158,7 +159,7 @@ job_free(struct bind_job *job)
 }
 
 void
-bind_queue(struct scheduler *s, struct spod *p, struct snode *n)
+bind_queue(struct scheduler *s, struct spod *p, struct snode *n, json_t *applies)
 {
 	if (!s->job && !(s->job = calloc(1, sizeof(*s->job))))
 		goto oom;
@@ -179,12 +180,14 @@ bind_queue(struct scheduler *s, struct spod *p, struct snode *n)
 	b->node = strdup(n->name);
 	b->uid = strdup(p->uid);
 	b->current = json_incref((json_t *)cached(s, p));
+	b->applies = steal_pointer(&applies);
 	if (!b->ns || !b->name || !b->node || !b->uid) {
 		free(b->ns);
 		free(b->name);
 		free(b->node);
 		free(b->uid);
 		json_decref(b->current);
+		applies = steal_pointer(&b->applies);
 		goto oom;
 	}
 	job->n++;
@@ -193,6 +196,8 @@ bind_queue(struct scheduler *s, struct spod *p, struct snode *n)
 		bind_flush(s);
 	return;
 oom:
+	vol_unassume(s, applies);
+	json_decref(applies);
 	cache_remove_pod(s, p);
 	queue_unschedulable(s, p, true);
 }
@@ -240,6 +245,15 @@ commit_job(struct bind_job *job, struct client *c)
 				b->result = KORCH_ENOTFOUND;
 			else
 				b->result = client_txn_bind(t, &cb, &e);
+			/* BindPodVolumes: the volumes reserved for its claims, in the same commit. */
+			size_t k;
+			json_t *config;
+			json_array_foreach (b->result == 0 ? b->applies : NULL, k, config) {
+				struct client_write_opts o = { .field_manager = FIELD_MANAGER,
+							       .force = true };
+				if (b->result == 0)
+					b->result = client_txn_apply(t, config, &o, &e);
+			}
 			if (b->result < 0)
 				b->error = strdup(e ? korch_error_message(e) : "the pod is gone");
 			korch_error_free(e);
@@ -310,6 +324,7 @@ finish_job(struct scheduler *s, struct bind_job *job)
 		if (!p)
 			continue;
 		if (job->result < 0 || b->result < 0) {
+			vol_unassume(s, b->applies);
 			bind_failed(s, p, b->result < 0 ? b->error : job->error);
 			continue;
 		}

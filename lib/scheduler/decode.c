@@ -1073,6 +1073,14 @@ decode_claim(struct scheduler *s, const json_t *obj)
 	c->storage_class = sc ? strdup(sc) : NULL;
 	const char *phase = jstr(jget(obj, "status"), "phase");
 	c->lost = streq(phase, "Lost");
+	c->uid = strdup(jstr(meta, "uid") ?: "");
+	c->rv = strdup(jstr(meta, "resourceVersion") ?: "");
+	const char *sn = jstr(jget(meta, "annotations"), "volume.kubernetes.io/selected-node");
+	c->selected_node = sn ? strdup(sn) : NULL;
+	if (!c->uid || !c->rv || (sn && !c->selected_node)) {
+		claim_free(s, c);
+		return NULL;
+	}
 	c->bound = *c->volume && (streq(phase, "Bound") || jget(jget(meta, "annotations"),
 								"pv.kubernetes.io/bind-completed"));
 	c->deleting = jget(meta, "deletionTimestamp") != NULL;
@@ -1093,6 +1101,10 @@ claim_free(struct scheduler *s, struct sclaim *c)
 	intern_unref(&s->strs, c->key);
 	free(c->volume);
 	free(c->storage_class);
+	free(c->uid);
+	free(c->rv);
+	free(c->selected_node);
+	free(c->assumed_volume);
 	free(c);
 }
 

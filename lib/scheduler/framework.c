@@ -585,9 +585,15 @@ schedule_one(struct scheduler *s, struct spod *p)
 	if (chosen) {
 		cycle_clear(&c);
 		cache_nominate(s, p, NULL);
+		json_t *applies = NULL;
+		if (p->n_claims && vol_assume(s, p, chosen, &applies) < 0) {
+			fail(s, p, false, "assuming the pod's volumes: out of memory", 0, 0,
+			     SID_NONE);
+			return;
+		}
 		cache_add_pod(s, p, chosen);
 		p->state = POD_ASSUMED;
-		bind_queue(s, p, chosen);
+		bind_queue(s, p, chosen, applies);
 		return;
 	}
 	/* FitError: try preemption, then report. */

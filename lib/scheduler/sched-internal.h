@@ -438,6 +438,9 @@ struct sclaim {
 	bool bound;               /* volumeName set and the binding completed (phase Bound) */
 	bool rwo, rwop, rox, rwx; /* access modes */
 	int64_t request;          /* resources.requests.storage */
+	char *uid, *rv;           /* metadata (preconditions of the scheduler's writes) */
+	char *selected_node;      /* annotation volume.kubernetes.io/selected-node, or NULL */
+	char *assumed_volume;     /* a volume this scheduler chose for it, not yet seen bound */
 };
 
 /* A StorageClass. */
@@ -503,6 +506,7 @@ struct bind_item {
 	char *node;          /* the target node */
 	char *uid;           /* the pod's uid (a precondition) */
 	json_t *current;     /* the informer's copy of the pod (a reference; never changed) */
+	json_t *applies;     /* volume writes before the binding (server-side applies), or NULL */
 	int result;          /* committing thread: 0 or the binding's error code */
 	char *error;         /* committing thread: why it failed */
 };
@@ -741,6 +745,14 @@ void filter_volume_zone(struct cycle *c, struct snode *n, struct status *st);
 void vol_state_clear(struct vol_state *v);
 int vol_state_copy(struct vol_state *dst, const struct vol_state *src);
 void vol_add_pod(struct cycle *c, struct spod *p, int sign);
+/*
+ * AssumePodVolumes for a pod placed on n: each unbound WaitForFirstConsumer claim gets an
+ * available volume with n in its node affinity (reserved in the snapshot), or, with a
+ * provisioner, the selected-node annotation. *ret_applies (NULL when none) receives the
+ * objects to apply before the binding.
+ */
+int vol_assume(struct scheduler *s, struct spod *p, struct snode *n, json_t **ret_applies);
+void vol_unassume(struct scheduler *s, const json_t *applies);
 
 /* spread.c */
 void prefilter_spread(struct cycle *c, struct status *st);
@@ -767,7 +779,7 @@ void default_normalize(int64_t *scores, uint32_t n, bool reverse);
 int preempt(struct scheduler *s, struct cycle *c, struct diagnosis *d, sid *ret_nominee);
 
 /* bind.c: writes */
-void bind_queue(struct scheduler *s, struct spod *p, struct snode *n);
+void bind_queue(struct scheduler *s, struct spod *p, struct snode *n, json_t *applies);
 void bind_flush(struct scheduler *s);
 int bind_init(struct scheduler *s, korch_error **err);
 void bind_fini(struct scheduler *s);

@@ -319,6 +319,9 @@ on_claim(const json_t *obj, void *userdata)
 		claim_free(s, c);
 		return;
 	}
+	/* A volume chosen for it stays assumed until the claim shows a binding. */
+	if (old && old->assumed_volume && !*c->volume)
+		c->assumed_volume = steal_pointer(&old->assumed_volume);
 	claim_free(s, old);
 	queue_event(s, VOLUME_PLUGINS);
 }
@@ -347,6 +350,14 @@ on_volume(const json_t *obj, void *userdata)
 	if (!key || !v || hashmap_put(&s->volumes, key, v, (void **)&old) < 0) {
 		volume_free(s, v);
 		return;
+	}
+	/* A reservation this scheduler made stays until the volume shows its claimRef. */
+	if (old && old->claimed && !v->claimed) {
+		const struct sclaim *c = hashmap_get(&s->claims, old->claim_key);
+		if (c && streq(c->assumed_volume, v->name)) {
+			v->claim_key = steal_pointer(&old->claim_key);
+			v->claimed = true;
+		}
 	}
 	volume_free(s, old);
 	queue_event(s, VOLUME_PLUGINS);

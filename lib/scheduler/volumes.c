@@ -146,6 +146,13 @@ find_volume(struct scheduler *s, const char *name)
 	return hashmap_get(&s->volumes, name);
 }
 
+/* The volume a claim is bound to, or that this scheduler chose for it (assumed). */
+static const char *
+claim_volume(const struct sclaim *c)
+{
+	return c->assumed_volume ? c->assumed_volume : c->volume;
+}
+
 void
 prefilter_volume_binding(struct cycle *c, struct status *st)
 {
@@ -186,7 +193,7 @@ prefilter_volume_binding(struct cycle *c, struct status *st)
 			reject_text(c, st, ST_UNRESOLVABLE, text);
 			return;
 		}
-		if (claim->bound) {
+		if (claim->bound || claim->assumed_volume) {
 			v->bound[v->n_bound++] = claim;
 			continue;
 		}
@@ -207,7 +214,7 @@ prefilter_volume_binding(struct cycle *c, struct status *st)
 	uint32_t n_eligible = 0;
 	bool narrowed = false;
 	for (uint32_t i = 0; i < v->n_bound; i++) {
-		struct svolume *pv = find_volume(s, v->bound[i]->volume);
+		struct svolume *pv = find_volume(s, claim_volume(v->bound[i]));
 		if (!pv || pv->n_host_names == 0)
 			continue;
 		if (!narrowed) {
@@ -247,12 +254,15 @@ volume_matches_node(const struct scheduler *s, const struct svolume *pv, const s
 	return false;
 }
 
-/* An available volume a delayed claim could be bound to on n (findMatchingVolumes). */
-static bool
+/*
+ * An available volume a delayed claim could be bound to on n (findMatchingVolumes): one
+ * already claimed for it first, else the smallest that fits.
+ */
+static struct svolume *
 volume_for(const struct scheduler *s, const struct sclaim *claim, const struct snode *n)
 {
 	size_t iter = 0;
-	struct svolume *pv;
+	struct svolume *pv, *best = NULL;
 	const char *key = intern_str(&s->strs, claim->key);
 	while (hashmap_next(&s->volumes, &iter, NULL, (void **)&pv)) {
 		if (pv->claimed && !streq(pv->claim_key, key))
@@ -264,10 +274,16 @@ volume_for(const struct scheduler *s, const struct sclaim *claim, const struct s
 		if ((claim->rwo && !pv->rwo) || (claim->rwop && !pv->rwop) ||
 		    (claim->rox && !pv->rox) || (claim->rwx && !pv->rwx))
 			continue;
-		if (volume_matches_node(s, pv, n))
-			return true;
+		if (!pv->claimed && !pv->available)
+			continue; /* Released or Failed: not for a new claim */
+		if (!volume_matches_node(s, pv, n))
+			continue;
+		if (pv->claimed)
+			return pv;
+		if (!best || pv->capacity < best->capacity)
+			best = pv;
 	}
-	return false;
+	return best;
 }
 
 /* FindPodVolumes: bound volumes' node affinity, and a volume (or a provisioner) for the rest. */
@@ -278,7 +294,7 @@ filter_volume_binding(struct cycle *c, struct snode *n, struct status *st)
 	struct vol_state *v = &c->vol;
 	bool affinity_ok = true, found = true, bindable = true;
 	for (uint32_t i = 0; i < v->n_bound; i++) {
-		struct svolume *pv = find_volume(s, v->bound[i]->volume);
+		struct svolume *pv = find_volume(s, claim_volume(v->bound[i]));
 		if (!pv)
 			found = false;
 		else if (!volume_matches_node(s, pv, n))
@@ -287,8 +303,13 @@ filter_volume_binding(struct cycle *c, struct snode *n, struct status *st)
 	for (uint32_t i = 0; i < v->n_delayed; i++) {
 		const struct sclaim *claim = v->delayed[i];
 		const struct sclass *cls = hashmap_get(&s->classes, claim->storage_class);
-		if (!volume_for(s, claim, n) && !(cls && cls->provisions))
+		if (claim->selected_node) {
+			/* Being provisioned for a node already: that node only. */
+			if (!streq(claim->selected_node, n->name))
+				bindable = false;
+		} else if (!volume_for(s, claim, n) && !(cls && cls->provisions)) {
 			bindable = false;
+		}
 	}
 	if (!affinity_ok)
 		reject(st, ST_UNRESOLVABLE, R_VOLUME_NODE_CONFLICT);
@@ -296,6 +317,123 @@ filter_volume_binding(struct cycle *c, struct snode *n, struct status *st)
 		reject(st, ST_UNRESOLVABLE, R_VOLUME_BIND_CONFLICT);
 	if (!found)
 		reject(st, ST_UNRESOLVABLE, R_PV_NOT_EXIST);
+}
+
+/* The apply configuration that reserves pv for claim (what BindPodVolumes writes). */
+static json_t *
+claim_ref_config(const struct svolume *pv, const struct sclaim *claim, const char *key)
+{
+	const char *slash = strchr(key, '/');
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+	return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:{s:s, s:s, s:s, s:s, s:s, s:s}}}",
+			 "apiVersion", "v1", "kind", "PersistentVolume", "metadata", "name",
+			 pv->name, "annotations", "pv.kubernetes.io/bound-by-controller", "yes",
+			 "spec", "claimRef", "kind", "PersistentVolumeClaim", "namespace", ns,
+			 "name", slash + 1, "uid", claim->uid, "apiVersion", "v1",
+			 "resourceVersion", claim->rv);
+}
+
+static json_t *
+selected_node_config(const char *key, const char *node)
+{
+	const char *slash = strchr(key, '/');
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}}", "apiVersion", "v1", "kind",
+			 "PersistentVolumeClaim", "metadata", "name", slash + 1, "namespace", ns,
+			 "annotations", "volume.kubernetes.io/selected-node", node);
+}
+
+int
+vol_assume(struct scheduler *s, struct spod *p, struct snode *n, json_t **ret_applies)
+{
+	json_t *applies = NULL;
+	for (uint32_t i = 0; i < p->n_claims; i++) {
+		struct sclaim *claim = find_claim(s, p->claims[i]);
+		if (!claim || claim->bound || claim->assumed_volume || claim->selected_node ||
+		    *claim->volume)
+			continue;
+		const struct sclass *cls = claim->storage_class
+						   ? hashmap_get(&s->classes, claim->storage_class)
+						   : NULL;
+		if (!cls || !cls->wait_for_consumer)
+			continue;
+		const char *key = intern_str(&s->strs, claim->key);
+		struct svolume *pv = volume_for(s, claim, n);
+		json_t *config = NULL;
+		if (pv) {
+			if (!(claim->assumed_volume = strdup(pv->name)))
+				goto oom;
+			if (pv->claimed)
+				continue; /* pre-bound to it: the binder completes that */
+			char *ck = strdup(key);
+			if (!ck)
+				goto oom;
+			free(pv->claim_key);
+			pv->claim_key = ck;
+			pv->claimed = true;
+			config = claim_ref_config(pv, claim, key);
+		} else if (cls->provisions) {
+			if (!(claim->selected_node = strdup(n->name)))
+				goto oom;
+			config = selected_node_config(key, n->name);
+		}
+		if (!config)
+			continue;
+		if (!applies && !(applies = json_array())) {
+			json_decref(config);
+			goto oom;
+		}
+		json_array_append_new(applies, config);
+	}
+	*ret_applies = applies;
+	return 0;
+oom:
+	json_decref(applies);
+	return -1;
+}
+
+/* A binding that failed gives back what vol_assume() reserved for it. */
+void
+vol_unassume(struct scheduler *s, const json_t *applies)
+{
+	size_t i;
+	json_t *config;
+	json_array_foreach (applies, i, config) {
+		const json_t *meta = json_object_get(config, "metadata");
+		const char *kind = json_string_value(json_object_get(config, "kind"));
+		if (streq(kind, "PersistentVolume")) {
+			struct svolume *pv = find_volume(
+				s, json_string_value(json_object_get(meta, "name")) ?: "");
+			const json_t *ref =
+				json_object_get(json_object_get(config, "spec"), "claimRef");
+			char key[600];
+			snprintf(key, sizeof(key), "%s/%s",
+				 json_string_value(json_object_get(ref, "namespace")) ?: "",
+				 json_string_value(json_object_get(ref, "name")) ?: "");
+			struct sclaim *claim = hashmap_get(&s->claims, key);
+			if (claim && pv && streq(claim->assumed_volume, pv->name)) {
+				free(claim->assumed_volume);
+				claim->assumed_volume = NULL;
+			}
+			if (pv && streq(pv->claim_key, key)) {
+				free(pv->claim_key);
+				pv->claim_key = NULL;
+				pv->claimed = false;
+			}
+		} else {
+			char key[600];
+			snprintf(key, sizeof(key), "%s/%s",
+				 json_string_value(json_object_get(meta, "namespace")) ?: "",
+				 json_string_value(json_object_get(meta, "name")) ?: "");
+			struct sclaim *claim = hashmap_get(&s->claims, key);
+			if (claim) {
+				free(claim->selected_node);
+				claim->selected_node = NULL;
+			}
+		}
+	}
 }
 
 /* ---- VolumeZone ---- */
@@ -315,7 +453,8 @@ prefilter_volume_zone(struct cycle *c, struct status *st)
 	struct vol_state *v = &c->vol;
 	for (uint32_t i = 0; i < p->n_claims; i++) {
 		struct sclaim *claim = find_claim(s, p->claims[i]);
-		struct svolume *pv = claim && *claim->volume ? find_volume(s, claim->volume) : NULL;
+		struct svolume *pv =
+			claim && *claim_volume(claim) ? find_volume(s, claim_volume(claim)) : NULL;
 		if (!pv)
 			continue;
 		for (size_t z = 0; z < ARRAY_SIZE(zone_labels); z++) {

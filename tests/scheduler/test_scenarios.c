@@ -331,6 +331,103 @@ test_preemption_policy_never(void **state)
 	env_fini(&e);
 }
 
+static json_t *
+get_object(struct env *e, const char *kind, const char *ns, const char *name)
+{
+	json_t *obj = NULL;
+	assert_int_equal(client_get(e->client, kind_lookup("v1", kind), ns, name, &obj, NULL), 0);
+	return obj;
+}
+
+#define WFFC_CLASS                                                                             \
+	"apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: local}\n"         \
+	"provisioner: kubernetes.io/no-provisioner\nvolumeBindingMode: WaitForFirstConsumer\n" \
+	"---\n"
+#define WFFC_CLAIM(name)                                                                        \
+	"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: " name                   \
+	", namespace: default}\nspec: {storageClassName: local, accessModes: [ReadWriteOnce], " \
+	"resources: {requests: {storage: 1Gi}}}\n---\n"
+#define LOCAL_PV(name, size, node)                                                                 \
+	"apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: " name "}\nspec: {capacity: "    \
+	"{storage: " size "}, accessModes: [ReadWriteOnce], storageClassName: local, local: "      \
+	"{path: /mnt/" name "}, nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: " \
+	"[{key: kubernetes.io/hostname, operator: In, values: [" node "]}]}]}}}\n"                 \
+	"status: {phase: Available}\n---\n"
+#define CLAIM_POD(claim)                                                  \
+	"  volumes: [{name: d, persistentVolumeClaim: {claimName: " claim \
+	"}}]\n  containers: " C_SMALL "\n"
+
+/*
+ * WaitForFirstConsumer with static local volumes: the pod goes to the node that has an
+ * available volume, the smallest that fits is reserved for its claim (claimRef written with
+ * the binding), and a second claim cannot take the volume the first one reserved.
+ */
+static void
+test_wait_for_first_consumer_local_volumes(void **state)
+{
+	struct env e;
+	env_init(&e);
+	env_node(&e, "n1", "4", "8Gi", 110, "{kubernetes.io/hostname: n1}", NULL, NULL);
+	env_node(&e, "n2", "4", "8Gi", 110, "{kubernetes.io/hostname: n2}", NULL, NULL);
+	env_apply(&e, WFFC_CLASS WFFC_CLAIM("data") WFFC_CLAIM("data2")
+			      LOCAL_PV("big", "10Gi", "n2") LOCAL_PV("small", "2Gi", "n2"));
+	env_start(&e, NULL);
+	env_pod(&e, "p1", NULL, CLAIM_POD("data"));
+	env_pump(&e);
+	assert_string_equal(env_pod_node(&e, "p1"), "n2");
+	_cleanup_json_ json_t *small = get_object(&e, "PersistentVolume", NULL, "small");
+	const json_t *ref = json_object_get(json_object_get(small, "spec"), "claimRef");
+	assert_string_equal(json_string_value(json_object_get(ref, "name")), "data");
+	assert_string_equal(json_string_value(json_object_get(ref, "namespace")), "default");
+	_cleanup_json_ json_t *data = get_object(&e, "PersistentVolumeClaim", "default", "data");
+	assert_string_equal(
+		json_string_value(json_object_get(ref, "uid")),
+		json_string_value(json_object_get(json_object_get(data, "metadata"), "uid")));
+	_cleanup_json_ json_t *big = get_object(&e, "PersistentVolume", NULL, "big");
+	assert_null(json_object_get(json_object_get(big, "spec"), "claimRef"));
+
+	/* The second claim gets the volume left; a third finds none. */
+	env_pod(&e, "p2", NULL, CLAIM_POD("data2"));
+	env_pump(&e);
+	assert_string_equal(env_pod_node(&e, "p2"), "n2");
+	json_decref(big);
+	big = get_object(&e, "PersistentVolume", NULL, "big");
+	ref = json_object_get(json_object_get(big, "spec"), "claimRef");
+	assert_string_equal(json_string_value(json_object_get(ref, "name")), "data2");
+
+	env_apply(&e, WFFC_CLAIM("data3"));
+	env_pod(&e, "p3", NULL, CLAIM_POD("data3"));
+	env_pump(&e);
+	assert_string_equal(env_pod_node(&e, "p3"), "");
+	assert_string_equal(env_pod_message(&e, "p3"),
+			    "0/2 nodes are available: 2 node(s) didn't find available persistent "
+			    "volumes to bind. preemption: 0/2 nodes are available: 2 Preemption is "
+			    "not helpful for scheduling.");
+	env_fini(&e);
+}
+
+/* WaitForFirstConsumer with a provisioner: the claim is annotated with the node chosen. */
+static void
+test_wait_for_first_consumer_provisioning(void **state)
+{
+	struct env e;
+	env_init(&e);
+	env_node(&e, "n1", "4", "8Gi", 110, NULL, NULL, NULL);
+	env_apply(&e, "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: local}\n"
+		      "provisioner: example.com/csi\nvolumeBindingMode: WaitForFirstConsumer\n"
+		      "---\n" WFFC_CLAIM("data"));
+	env_start(&e, NULL);
+	env_pod(&e, "p1", NULL, CLAIM_POD("data"));
+	env_pump(&e);
+	assert_string_equal(env_pod_node(&e, "p1"), "n1");
+	_cleanup_json_ json_t *data = get_object(&e, "PersistentVolumeClaim", "default", "data");
+	const json_t *ann = json_object_get(json_object_get(data, "metadata"), "annotations");
+	assert_string_equal(
+		json_string_value(json_object_get(ann, "volume.kubernetes.io/selected-node")),
+		"n1");
+	env_fini(&e);
+}
+
 static void
 test_bind_rate_limit(void **state)
 {
@@ -368,6 +465,8 @@ main(void)
 		cmocka_unit_test(test_preemption_minimal_victims),
 		cmocka_unit_test(test_preemption_policy_never),
 		cmocka_unit_test(test_bind_rate_limit),
+		cmocka_unit_test(test_wait_for_first_consumer_local_volumes),
+		cmocka_unit_test(test_wait_for_first_consumer_provisioning),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
