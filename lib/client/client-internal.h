@@ -67,6 +67,11 @@ int client_plan_bind(struct client *c, const struct client_binding *b, struct cl
 /* Works out an apply (create when missing) of obj against the current state. */
 int client_plan_apply(struct client *c, const json_t *obj, const struct client_write_opts *o,
 		      struct client_plan *ret, korch_error **err);
+/* Works out a patch (not an apply) of the object's current state, or of its subresource. */
+int client_plan_patch(struct client *c, const struct kind_info *k, const char *ns, const char *name,
+		      enum client_patch_type type, const json_t *patch, const char *subresource,
+		      const struct client_write_opts *o, struct client_plan *ret,
+		      korch_error **err);
 /* Works out a delete (immediate, or marking the object) against the current state. */
 int client_plan_delete(struct client *c, const struct kind_info *k, const char *ns,
 		       const char *name, const struct client_delete_opts *o,

@@ -195,6 +195,13 @@ int client_txn_apply(struct client_txn *t, const json_t *obj, const struct clien
 		     korch_error **err);
 int client_txn_delete(struct client_txn *t, const struct kind_info *k, const char *ns,
 		      const char *name, korch_error **err);
+/*
+ * Adds a patch (merge, JSON or strategic; not apply), as client_patch() with subresource, worked
+ * out against the current state now; KORCH_ENOTFOUND when the object is missing.
+ */
+int client_txn_patch(struct client_txn *t, const struct kind_info *k, const char *ns,
+		     const char *name, enum client_patch_type type, const json_t *patch,
+		     const char *subresource, const struct client_write_opts *o, korch_error **err);
 /* Adds a create (the write path's, as client_create()); obj is not changed. */
 int client_txn_create(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
 		      korch_error **err);

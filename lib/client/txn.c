@@ -81,6 +81,16 @@ client_txn_apply(struct client_txn *t, const json_t *obj, const struct client_wr
 }
 
 int
+client_txn_patch(struct client_txn *t, const struct kind_info *k, const char *ns, const char *name,
+		 enum client_patch_type type, const json_t *patch, const char *subresource,
+		 const struct client_write_opts *o, korch_error **err)
+{
+	struct client_plan p;
+	int r = client_plan_patch(t->client, k, ns, name, type, patch, subresource, o, &p, err);
+	return r < 0 ? r : add_plan(t, &p, err);
+}
+
+int
 client_txn_delete(struct client_txn *t, const struct kind_info *k, const char *ns, const char *name,
 		  korch_error **err)
 {

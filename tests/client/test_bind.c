@@ -296,6 +296,57 @@ test_txn_bind_batch(void **state)
 		json_decref(copies[i]);
 }
 
+/* Status patches go into a transaction like any write: all in one revision, or none. */
+static void
+test_txn_patch_status(void **state)
+{
+	struct env *e = *state;
+	for (int i = 0; i < 2; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "q%d", i);
+		_cleanup_json_ json_t *pod = pod_named(name, NULL);
+		assert_int_equal(client_create(e->client, pod, NULL, NULL, NULL), 0);
+	}
+	struct client_txn *t = NULL;
+	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
+	_cleanup_json_ json_t *patch =
+		yaml("status: {conditions: [{type: PodScheduled, status: \"False\", reason: "
+		     "Unschedulable, message: nothing fits}], nominatedNodeName: n1}\n");
+	struct client_write_opts o = { .field_manager = "kube-scheduler" };
+	for (int i = 0; i < 2; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "q%d", i);
+		assert_int_equal(client_txn_patch(t, kind_lookup("v1", "Pod"), "default", name,
+						  CLIENT_PATCH_STRATEGIC, patch, "status", &o,
+						  NULL),
+				 0);
+	}
+	korch_error *err = NULL;
+	assert_int_equal(client_txn_patch(t, kind_lookup("v1", "Pod"), "default", "gone",
+					  CLIENT_PATCH_STRATEGIC, patch, "status", &o, &err),
+			 KORCH_ENOTFOUND);
+	korch_error_free(err);
+	assert_int_equal(client_txn_size(t), 2);
+	int64_t rev = 0;
+	assert_int_equal(client_txn_commit(t, &rev, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "q%d", i);
+		_cleanup_json_ json_t *pod = get_pod(e, name);
+		const json_t *st = json_object_get(pod, "status");
+		assert_string_equal(json_string_value(json_object_get(st, "nominatedNodeName")),
+				    "n1");
+		const json_t *c = json_array_get(json_object_get(st, "conditions"), 0);
+		assert_string_equal(json_string_value(json_object_get(c, "reason")),
+				    "Unschedulable");
+		char want[32];
+		snprintf(want, sizeof(want), "%lld", (long long)rev);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(pod, "metadata"), "resourceVersion")),
+				    want);
+	}
+}
+
 static void
 test_priority_admission(void **state)
 {
@@ -405,6 +456,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bind_sets_node_and_condition, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_bind_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_txn_patch_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_priority_admission, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
