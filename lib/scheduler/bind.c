@@ -15,6 +15,7 @@
 #include "base/loop.h"
 #include "base/pool.h"
 #include "base/util.h"
+#include "base/vec.h"
 #include "scheduler/sched-internal.h"
 
 #define MAX_QUEUED_EVENTS 1000
@@ -150,6 +151,13 @@ job_free(struct bind_job *job)
 		json_decref(b->current);
 		json_decref(b->applies);
 	}
+	for (uint32_t i = 0; i < job->n_statuses; i++) {
+		free(job->statuses[i].ns);
+		free(job->statuses[i].name);
+		json_decref(job->statuses[i].status);
+	}
+	free(job->statuses);
+	hashmap_free(&job->status_index, NULL);
 	for (uint32_t i = 0; i < job->n_events; i++)
 		json_decref(job->events[i]);
 	free(job->events);
@@ -192,7 +200,13 @@ bind_queue(struct scheduler *s, struct spod *p, struct snode *n, json_t *applies
 	}
 	job->n++;
 	p->bind_pending = true;
-	if (job->n >= s->opts.bind_batch_max)
+	/* A PodScheduled=False still waiting in this batch is superseded by the binding. */
+	uintptr_t at = (uintptr_t)hashmap_get(&job->status_index, p->key);
+	if (at) {
+		json_decref(job->statuses[at - 1].status);
+		job->statuses[at - 1].status = NULL;
+	}
+	if (job->n + job->n_statuses >= s->opts.bind_batch_max)
 		bind_flush(s);
 	return;
 oom:
@@ -211,6 +225,12 @@ bind_forget_pod(struct scheduler *s, struct spod *p)
 		for (uint32_t i = 0; jobs[j] && i < jobs[j]->n; i++)
 			if (jobs[j]->items[i].pod == p)
 				jobs[j]->items[i].pod = NULL;
+	/* Its status patch, unless the pool is writing it already. */
+	uintptr_t at = s->job ? (uintptr_t)hashmap_get(&s->job->status_index, p->key) : 0;
+	if (at) {
+		json_decref(s->job->statuses[at - 1].status);
+		s->job->statuses[at - 1].status = NULL;
+	}
 	p->bind_pending = false;
 }
 
@@ -257,6 +277,21 @@ commit_job(struct bind_job *job, struct client *c)
 			if (b->result < 0)
 				b->error = strdup(e ? korch_error_message(e) : "the pod is gone");
 			korch_error_free(e);
+		}
+		for (uint32_t i = 0; i < job->n_statuses; i++) {
+			struct status_item *it = &job->statuses[i];
+			json_t *patch =
+				it->status ? json_pack("{s:O}", "status", it->status) : NULL;
+			struct client_write_opts o = { .field_manager = FIELD_MANAGER };
+			korch_error *e = NULL;
+			/* A pod gone or changed past the patch loses it: the next attempt writes again. */
+			if (patch &&
+			    client_txn_patch(t, pod_kind(), it->ns, it->name,
+					     CLIENT_PATCH_STRATEGIC, patch, "status", &o, &e) < 0)
+				log_debug("scheduler", "updating pod %s/%s: %s", it->ns, it->name,
+					  korch_error_message(e));
+			korch_error_free(e);
+			json_decref(patch);
 		}
 		for (uint32_t i = 0; i < job->n_events; i++) {
 			korch_error *e = NULL;
@@ -376,7 +411,7 @@ done_job(void *userdata, bool canceled)
 	finish_job(s, job);
 	job_free(job);
 	/* The next batch may have waited for this one. */
-	if (((s->job && s->job->n) || s->n_events) && s->run_src)
+	if (((s->job && (s->job->n || s->job->n_statuses)) || s->n_events) && s->run_src)
 		loop_defer_enable(s->run_src);
 }
 
@@ -390,7 +425,7 @@ bind_flush(struct scheduler *s)
 	if (s->inflight)
 		return; /* the next batch waits for this one */
 	bool events = s->n_active == 0 && s->n_events;
-	if ((!s->job || !s->job->n) && !events)
+	if ((!s->job || (!s->job->n && !s->job->n_statuses)) && !events)
 		return;
 	if (!s->job && !(s->job = calloc(1, sizeof(*s->job))))
 		return;
@@ -514,6 +549,48 @@ patch_status(struct scheduler *s, const struct spod *p, json_t *status_patch, ko
 }
 
 /*
+ * Adds a pod's status patch (owned) to the batch being filled; one already there for the pod
+ * takes the newer fields. Written, like bindings, many in one durable commit: a burst of pods
+ * that do not fit costs no fsync each.
+ */
+static void
+queue_status(struct scheduler *s, const struct spod *p, json_t *st)
+{
+	if (!s->job && !(s->job = calloc(1, sizeof(*s->job))))
+		goto oom;
+	struct bind_job *job = s->job;
+	uintptr_t at = (uintptr_t)hashmap_get(&job->status_index, p->key);
+	if (at) {
+		struct status_item *it = &job->statuses[at - 1];
+		if (!it->status) {
+			it->status = st;
+		} else {
+			json_object_update(it->status, st);
+			json_decref(st);
+		}
+		return;
+	}
+	struct status_item *it = VEC_PUSH(job->statuses, job->n_statuses, job->cap_statuses);
+	if (!it)
+		goto oom;
+	it->ns = strdup(ns_of(s, p));
+	it->name = strdup(p->name);
+	it->status = st;
+	if (!it->ns || !it->name ||
+	    hashmap_put(&job->status_index, p->key, (void *)(uintptr_t)job->n_statuses, NULL) < 0) {
+		free(it->ns);
+		free(it->name);
+		job->n_statuses--;
+		goto oom;
+	}
+	if (job->n + job->n_statuses >= s->opts.bind_batch_max)
+		bind_flush(s);
+	return;
+oom:
+	json_decref(st);
+}
+
+/*
  * updatePod: PodScheduled=False with the reason and message, and nominatedNodeName when
  * set_nominee (SID_NONE clears it); nothing is written when nothing would change.
  */
@@ -532,16 +609,14 @@ write_unschedulable(struct scheduler *s, struct spod *p, const char *reason, con
 	if (!cond && !nnn)
 		return;
 	json_t *st = json_object();
+	if (!st)
+		return;
 	if (cond)
 		json_object_set_new(st, "conditions", json_pack("[o]", cond));
 	if (nnn)
 		json_object_set_new(st, "nominatedNodeName",
 				    *want ? json_string(want) : json_null());
-	korch_error *err = NULL;
-	if (patch_status(s, p, st, &err) < 0) {
-		log_debug("scheduler", "updating pod %s: %s", p->key, korch_error_message(err));
-		korch_error_free(err);
-	}
+	queue_status(s, p, st);
 }
 
 /* Clears a pod's nomination (a higher-priority preemptor took its node). */

@@ -568,15 +568,20 @@ schedule_one(struct scheduler *s, struct spod *p)
 		if (n_feasible == 1) {
 			chosen = s->feasible[0];
 		} else if (n_feasible > 1) {
+			/* Kept across cycles: a malloc of 1 KiB or more consolidates glibc's fastbins. */
 			if (n_feasible > s->cap_scores) {
 				int64_t *t = realloc(s->total, n_feasible * sizeof(*t));
-				if (t) {
+				if (t)
 					s->total = t;
+				int64_t *u = t ? realloc(s->scores, n_feasible * sizeof(*u)) : NULL;
+				if (u) {
+					s->scores = u;
 					s->cap_scores = n_feasible;
 				}
 			}
 			if (s->cap_scores >= n_feasible &&
-			    score_nodes(&c, s->feasible, n_feasible, s->total, NULL) == 0)
+			    score_nodes(&c, s->feasible, n_feasible, s->total, s->scores, NULL) ==
+				    0)
 				chosen = s->feasible[select_host(s, s->total, n_feasible)];
 			else
 				chosen = s->feasible[0];
@@ -632,14 +637,15 @@ scheduler_test_scores(struct scheduler *s, const json_t *obj, char ***ret_nodes,
 	char **names = calloc(s->n_list + 1, sizeof(*names));
 	int64_t(*scores)[PL_COUNT] = calloc(s->n_list + 1, sizeof(*scores));
 	int64_t *total = calloc(s->n_list + 1, sizeof(*total));
+	int64_t *scratch = calloc(s->n_list + 1, sizeof(*scratch));
 	int r = KORCH_ENOMEM;
-	if (!nodes || !names || !scores || !total)
+	if (!nodes || !names || !scores || !total || !scratch)
 		goto out;
 	if (cycle_prefilter(&c, &st) == ST_SUCCESS)
 		for (uint32_t i = 0; i < s->n_list; i++)
 			if (cycle_filter(&c, s->list[i], &st) == ST_SUCCESS)
 				nodes[n++] = s->list[i];
-	if (n && score_nodes(&c, nodes, n, total, scores) < 0)
+	if (n && score_nodes(&c, nodes, n, total, scratch, scores) < 0)
 		goto out;
 	for (uint32_t i = 0; i < n; i++)
 		if (!(names[i] = strdup(nodes[i]->name)))
@@ -657,6 +663,7 @@ out:
 	free(scores);
 	free(nodes);
 	free(total);
+	free(scratch);
 	pod_clear(s, p);
 	free(p);
 	return r;

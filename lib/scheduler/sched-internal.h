@@ -511,12 +511,24 @@ struct bind_item {
 	char *error;         /* committing thread: why it failed */
 };
 
-/* A batch of bindings (and Events) committed as one transaction, on the pool or inline. */
+/* A pod's status patch (PodScheduled=False, nominatedNodeName) written with a batch. */
+struct status_item {
+	char *ns, *name;
+	json_t *status; /* the patch's status (later ones for the pod merged in), or NULL: dropped */
+};
+
+/*
+ * A batch of bindings, status patches and Events committed as one transaction, on the pool
+ * or inline.
+ */
 struct bind_job {
 	struct scheduler *s;
 	struct bind_item *items;
 	uint32_t n, cap;
-	json_t **events; /* Event objects to create with them (owned) */
+	struct status_item *statuses;
+	size_t n_statuses, cap_statuses;
+	struct hashmap status_index; /* pod key -> index in statuses + 1 */
+	json_t **events;             /* Event objects to create with them (owned) */
 	uint32_t n_events;
 	int result; /* the transaction's outcome */
 	char *error;
@@ -771,7 +783,7 @@ int ipa_state_copy(struct ipa_state *dst, const struct ipa_state *src);
 int score_ipa(struct cycle *c, struct snode **nodes, uint32_t n, int64_t *scores);
 
 /* score.c */
-int score_nodes(struct cycle *c, struct snode **nodes, uint32_t n, int64_t *total,
+int score_nodes(struct cycle *c, struct snode **nodes, uint32_t n, int64_t *total, int64_t *scratch,
 		int64_t per_plugin[][PL_COUNT]);
 void default_normalize(int64_t *scores, uint32_t n, bool reverse);
 

@@ -56,12 +56,11 @@ pod_free(struct scheduler *s, struct spod *p)
 	free(p);
 }
 
-/* A pending binding of p (the pod going away, or bound) is dropped from its batch. */
+/* A pending binding or status patch of p (the pod going away, or bound) leaves its batch. */
 static void
 unbatch(struct scheduler *s, struct spod *p)
 {
-	if (p->bind_pending)
-		bind_forget_pod(s, p);
+	bind_forget_pod(s, p);
 }
 
 /*

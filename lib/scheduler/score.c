@@ -158,16 +158,15 @@ score_images(struct cycle *c, struct snode **nodes, uint32_t n, int64_t *scores)
 }
 
 /*
- * Runs every score plugin over nodes[0..n) and writes the weighted totals; per_plugin (may be
- * NULL) receives each plugin's normalised score. 0, or -1 when out of memory.
+ * Runs every score plugin over nodes[0..n) and writes the weighted totals; scratch holds n
+ * scores (one plugin's at a time); per_plugin (may be NULL) receives each plugin's normalised
+ * score. 0, or -1 when out of memory.
  */
 int
-score_nodes(struct cycle *c, struct snode **nodes, uint32_t n, int64_t *total,
+score_nodes(struct cycle *c, struct snode **nodes, uint32_t n, int64_t *total, int64_t *scratch,
 	    int64_t per_plugin[][PL_COUNT])
 {
-	int64_t *scores = malloc(n * sizeof(*scores));
-	if (!scores)
-		return -1;
+	int64_t *scores = scratch;
 	memset(total, 0, n * sizeof(*total));
 	static const struct {
 		uint8_t plugin;
@@ -187,10 +186,8 @@ score_nodes(struct cycle *c, struct snode **nodes, uint32_t n, int64_t *total,
 		case PL_FIT: score_least_allocated(c, nodes, n, scores); break;
 		case PL_SPREAD: {
 			int r = score_spread(c, nodes, n, scores);
-			if (r < 0) {
-				free(scores);
+			if (r < 0)
 				return -1;
-			}
 			used = r == 0;
 			break;
 		}
@@ -206,6 +203,5 @@ score_nodes(struct cycle *c, struct snode **nodes, uint32_t n, int64_t *total,
 				per_plugin[k][plugins[i].plugin] = scores[k];
 		}
 	}
-	free(scores);
 	return 0;
 }

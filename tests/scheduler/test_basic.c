@@ -172,6 +172,50 @@ test_node_name_filter(void **state)
 	env_fini(&e);
 }
 
+static char *
+pod_rv(struct env *e, const char *name)
+{
+	_cleanup_json_ json_t *pod = env_get_pod(e, name);
+	return strdup(json_string_value(
+		json_object_get(json_object_get(pod, "metadata"), "resourceVersion")));
+}
+
+/*
+ * A round's writes are one durable commit: the binding of the pod that fits and the
+ * PodScheduled=False of those that do not share a revision.
+ */
+static void
+test_one_commit_per_round(void **state)
+{
+	struct env e;
+	env_init(&e);
+	env_node(&e, "small", "1", "8Gi", 110, NULL, NULL, NULL);
+	env_start(&e, NULL);
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "big%d", i);
+		env_pod(&e, name, NULL,
+			"  containers:\n  - name: c\n    image: busybox\n"
+			"    resources: {requests: {cpu: \"2\"}}\n");
+	}
+	env_pod(&e, "fits", NULL, "  containers: [{name: c, image: busybox}]\n");
+	env_pump(&e);
+	assert_string_equal(env_pod_node(&e, "fits"), "small");
+	_cleanup_free_ char *rv = pod_rv(&e, "fits");
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "big%d", i);
+		assert_string_equal(
+			env_pod_message(&e, name),
+			"0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 "
+			"nodes are available: 1 No preemption victims found for incoming "
+			"pod.");
+		_cleanup_free_ char *other = pod_rv(&e, name);
+		assert_string_equal(other, rv);
+	}
+	env_fini(&e);
+}
+
 int
 main(void)
 {
@@ -180,6 +224,7 @@ main(void)
 		cmocka_unit_test(test_unschedulable_message),
 		cmocka_unit_test(test_bindings_on_the_pool),
 		cmocka_unit_test(test_node_name_filter),
+		cmocka_unit_test(test_one_commit_per_round),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,7 +140,7 @@ static void
 finish_some(struct env *e, const json_t *pods)
 {
 	size_t n = json_array_size(json_object_get(pods, "items"));
-	for (int j = 0; j < 6 && n; j++) {
+	for (int j = 0; j < 15 && n; j++) {
 		json_t *p = json_array_get(json_object_get(pods, "items"), next((uint32_t)n));
 		const char *node =
 			json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
