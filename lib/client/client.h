@@ -32,6 +32,22 @@ int client_new_local(struct store *store, korch_clock *clock, struct client **re
 void client_free(struct client *c);
 struct store *client_store(struct client *c);
 
+/*
+ * The write path behind a public korch_client (borrowed from it), for the public calls other
+ * subsystems offer over a korch_client (korch_pod_logs, korch_pod_exec).
+ */
+struct korch_client;
+struct client *client_of_public(struct korch_client *kc);
+
+/*
+ * Where the write path allocates Service cluster IPs (an IPv4 CIDR, default 10.96.0.0/16;
+ * NULL keeps it) and node ports (port_min-port_max, default 30000-32767; 0, 0 keeps them).
+ * KORCH_EINVALID for a malformed CIDR or range. The allocations themselves are records in the
+ * store, so every client of a store must be given the same ranges.
+ */
+int client_set_service_ranges(struct client *c, const char *service_cidr, int port_min,
+			      int port_max, korch_error **err);
+
 /* ---- reads ---- */
 
 int client_get(struct client *c, const struct kind_info *k, const char *ns, const char *name,
@@ -144,15 +160,35 @@ struct client_delete_opts {
 int client_delete(struct client *c, const struct kind_info *k, const char *ns, const char *name,
 		  const struct client_delete_opts *o, json_t **ret, korch_error **err);
 
-/* ---- binding (the pods/binding subresource) ---- */
+/* ---- subresources ---- */
 
 /*
- * One binding of a pod to a node. Semantics of Kubernetes' BindingREST: spec.nodeName is set
- * only when it is unset (KORCH_ECONFLICT `Operation cannot be fulfilled on pods/binding "web":
- * pod web is already assigned to node "n1"`), never on a pod being deleted (`... is being
- * deleted, cannot be assigned to a host`) or with scheduling gates; the annotations are merged;
- * the PodScheduled condition becomes True. Nothing else of the pod changes and it is not
- * re-validated; no managedFields entry is recorded.
+ * The autoscaling/v1 Scale of an object whose kind has /scale (Deployment, ReplicaSet,
+ * StatefulSet, ReplicationController): metadata (name, namespace, uid, resourceVersion,
+ * creationTimestamp), spec.replicas, status.replicas and status.selector (the selector as
+ * text). KORCH_ENOTFOUND for a kind without /scale.
+ */
+int client_get_scale(struct client *c, const struct kind_info *k, const char *ns, const char *name,
+		     json_t **ret, korch_error **err);
+
+/*
+ * Writes spec.replicas of the object a Scale names (metadata.namespace, metadata.name),
+ * conditional on the Scale's metadata.resourceVersion when set; through the ordinary update
+ * (managedFields record subresource "scale"). *ret (may be NULL) receives the new Scale.
+ * KORCH_EINVALID `Scale.autoscaling "web" is invalid: spec.replicas: ...` for a negative count.
+ */
+int client_update_scale(struct client *c, const struct kind_info *k, const json_t *scale,
+			const struct client_write_opts *o, json_t **ret, korch_error **err);
+
+/*
+ * pods/binding, with the semantics of Kubernetes' BindingREST (one implementation, bind-pod.c,
+ * behind every entry point below): spec.nodeName is set only when it is unset (KORCH_ECONFLICT
+ * `Operation cannot be fulfilled on pods/binding "web": pod web is already assigned to node
+ * "n1"`), never on a pod being deleted (`... pod web is being deleted, cannot be assigned to a
+ * host`) or with scheduling gates (`... pod web has non-empty .spec.schedulingGates`); the
+ * binding's annotations are merged; the PodScheduled condition becomes True (replacing a False
+ * one with its reason and message). Nothing else of the pod changes, it is not re-validated and
+ * no managedFields entry is recorded, as an ordinary update may not change spec.nodeName.
  */
 struct client_binding {
 	const char *ns;               /* the pod's namespace */
@@ -169,14 +205,21 @@ struct client_binding {
 	const json_t *current;
 };
 
-/* Binds a pod in one durable write; *ret (may be NULL) receives the bound pod. */
-int client_bind(struct client *c, const struct client_binding *b, json_t **ret, korch_error **err);
+/*
+ * Binds the pod ns/name to node in one durable write (retried when the pod changed meanwhile,
+ * as GuaranteedUpdate does). uid (may be NULL) is a precondition: KORCH_ECONFLICT `Operation
+ * cannot be fulfilled on pods "web": Precondition failed: UID in precondition: ..., UID in
+ * object meta: ...`. KORCH_ENOTFOUND `pods "web" not found` for a missing pod; KORCH_EINVALID
+ * `Binding "web" is invalid: target.name: Required value` without a node.
+ */
+int client_bind_pod(struct client *c, const char *ns, const char *name, const char *uid,
+		    const char *node, korch_error **err);
 
 /*
  * Binds the pod ns/name as a Binding object (v1 Binding: metadata.name, uid, resourceVersion,
  * annotations; target.kind "" or "Node", target.name) asks, as POST .../pods/NAME/binding does:
  * KORCH_EINVALID for a name that differs from the URL's or a bad target. name may be NULL (the
- * Binding's own name is used).
+ * Binding's own name is used). *ret (may be NULL) receives the bound pod.
  */
 int client_bind_object(struct client *c, const char *ns, const char *name, const json_t *binding,
 		       json_t **ret, korch_error **err);
@@ -206,7 +249,7 @@ int client_txn_patch(struct client_txn *t, const struct kind_info *k, const char
 int client_txn_create(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
 		      korch_error **err);
 /*
- * Adds a binding (see client_bind()). Errors of the binding itself (already assigned, being
+ * Adds a binding (see struct client_binding). Errors of the binding itself (already assigned, being
  * deleted, not found) are reported here and add nothing; with b->current the pod is not read
  * and a change since fails the commit with KORCH_ECONFLICT.
  */

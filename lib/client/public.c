@@ -74,6 +74,12 @@ korch_client_open_state(const char *path, const korch_client_options *opts, korc
 	return 0;
 }
 
+struct client *
+client_of_public(struct korch_client *kc)
+{
+	return kc ? kc->client : NULL;
+}
+
 KORCH_EXPORT void
 korch_client_free(korch_client *c)
 {

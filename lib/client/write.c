@@ -49,7 +49,38 @@ client_plan_clear(struct client_plan *p)
 	json_decref(p->obj);
 	free(p->ns);
 	free(p->name);
+	for (size_t i = 0; i < p->n_allocs; i++) {
+		free(p->allocs[i].name);
+		json_decref(p->allocs[i].obj);
+	}
+	free(p->allocs);
 	*p = (struct client_plan){ 0 };
+}
+
+int
+client_plan_ops(const struct client_plan *p, struct store_op **ret, size_t *ret_n,
+		korch_error **err)
+{
+	struct store_op *ops = calloc(1 + p->n_allocs, sizeof(*ops));
+	if (!ops)
+		return error_oom(err);
+	ops[0] = (struct store_op){
+		.type = p->op,
+		.key = { p->kind->group, p->kind->plural, p->ns, p->name },
+		.obj = p->op == STORE_OP_CREATE || p->op == STORE_OP_UPDATE ? p->obj : NULL,
+		.expected_revision = p->expected_revision,
+		.lease = p->lease,
+	};
+	for (size_t i = 0; i < p->n_allocs; i++)
+		ops[1 + i] = (struct store_op){
+			.type = p->allocs[i].op,
+			.key = { client_alloc_group, p->allocs[i].resource, "", p->allocs[i].name },
+			.obj = p->allocs[i].obj,
+			.expected_revision = p->allocs[i].expected_revision,
+		};
+	*ret = ops;
+	*ret_n = 1 + p->n_allocs;
+	return 0;
 }
 
 static const char *
@@ -309,7 +340,7 @@ job_selector(json_t *job, korch_error **err)
 static int
 prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *old,
 	const char *subresource, const struct client_write_opts *o, bool fields_recorded,
-	korch_error **err)
+	struct client_plan *p, korch_error **err)
 {
 	enum field_validation fv = o ? o->validation : FIELD_VALIDATION_STRICT;
 	json_t *warnings = o ? o->warnings : NULL;
@@ -361,10 +392,15 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 				json_object_set(obj, "spec", spec);
 		}
 		if (streq(subresource, "status")) {
-			/* A status write changes the status only (ResetObjectMetaForStatus). */
+			/*
+			 * A status write changes the status only (ResetObjectMetaForStatus); a
+			 * Deployment's keeps only its spec and labels (deploymentStatusStrategy), so
+			 * that its controller records the revision annotation with the status.
+			 */
 			static const char *const meta_kept[] = { "labels", "annotations",
 								 "finalizers", "ownerReferences" };
-			for (size_t i = 0; i < ARRAY_SIZE(meta_kept); i++) {
+			bool deployment = strcmp(k->kind, "Deployment") == 0;
+			for (size_t i = 0; i < (deployment ? 1 : ARRAY_SIZE(meta_kept)); i++) {
 				json_t *v = json_object_get(old_meta, meta_kept[i]);
 				if (v)
 					json_object_set(meta, meta_kept[i], v);
@@ -392,9 +428,20 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 	if (!old && strcmp(k->kind, "Job") == 0 && (r = job_selector(obj, err)) < 0)
 		return r;
 	object_set_defaults(obj, k);
-	if (!old && strcmp(k->kind, "Pod") == 0)
+	if (strcmp(k->kind, "Service") == 0 && !streq(subresource, "status")) {
+		/* Allocation comes before validation, as kube-apiserver's BeginCreate/Update. */
+		if (old)
+			client_service_patch_update(obj, old);
+		if ((r = client_service_allocate(c, obj, old, p, err)) < 0)
+			return r;
+	}
+	if (!old && strcmp(k->kind, "Pod") == 0) {
 		json_object_set_new(json_object_get(obj, "status"), "qosClass",
 				    json_string(pod_qos_class(obj)));
+		client_admit_default_tolerations(obj);
+	}
+	if (!old && (r = client_admit_storage(c, k, obj, err)) < 0)
+		return r;
 	/* Mutating admission comes before validation, as in kube-apiserver. */
 	if ((r = client_admit_priority(c, k, obj, old, subresource, err)) < 0)
 		return r;
@@ -406,7 +453,8 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		set_time(meta, "creationTimestamp", now);
 		if (tracks_generation(k))
 			json_object_set_new(meta, "generation", json_integer(1));
-	} else if (tracks_generation(k) && spec_changed(k, obj, old)) {
+	} else if (tracks_generation(k) && !streq(subresource, "status") &&
+		   spec_changed(k, obj, old)) {
 		json_int_t g = json_integer_value(
 			json_object_get(json_object_get(old, "metadata"), "generation"));
 		json_object_set_new(meta, "generation", json_integer(g + 1));
@@ -459,7 +507,7 @@ plan_create(struct client *c, const struct kind_info *k, json_t *obj,
 	    korch_error **err)
 {
 	struct client_plan p = { .op = STORE_OP_CREATE, .kind = k, .obj = obj };
-	int r = prepare(c, k, obj, NULL, NULL, o, fields_recorded, err);
+	int r = prepare(c, k, obj, NULL, NULL, o, fields_recorded, &p, err);
 	if (r == 0)
 		r = plan_key(&p, err);
 	if (r == 0 && strcmp(k->kind, "Event") == 0 && !(o && o->dry_run))
@@ -478,7 +526,7 @@ plan_create(struct client *c, const struct kind_info *k, json_t *obj,
  * period running (a pod whose node agent has not confirmed yet).
  */
 static bool
-deletion_done(const json_t *obj)
+deletion_done(const struct kind_info *k, const json_t *obj)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	return json_object_get(meta, "deletionTimestamp") &&
@@ -495,7 +543,7 @@ plan_update(struct client *c, const struct kind_info *k, json_t *obj, const json
 	struct client_plan p = {
 		.op = STORE_OP_UPDATE, .kind = k, .obj = obj, .expected_revision = old_revision
 	};
-	int r = prepare(c, k, obj, old, subresource, o, fields_recorded, err);
+	int r = prepare(c, k, obj, old, subresource, o, fields_recorded, &p, err);
 	if (r == 0)
 		r = plan_key(&p, err);
 	if (r < 0) {
@@ -508,8 +556,13 @@ plan_update(struct client *c, const struct kind_info *k, json_t *obj, const json
 		p.op = STORE_OP_CHECK;
 		json_decref(p.obj);
 		p.obj = json_deep_copy(old);
-	} else if (deletion_done(obj)) {
+	} else if (deletion_done(k, obj)) {
 		p.op = STORE_OP_DELETE;
+		if (strcmp(k->kind, "Service") == 0 &&
+		    (r = client_service_release(c, old, &p, err)) < 0) {
+			client_plan_clear(&p);
+			return r;
+		}
 	}
 	*ret = p;
 	return 0;
@@ -538,18 +591,25 @@ execute(struct client *c, struct client_plan *p, const struct client_write_opts 
 {
 	int r = 0;
 	if (!(o && o->dry_run)) {
-		struct store_op op = {
-			.type = p->op,
-			.key = { p->kind->group, p->kind->plural, p->ns, p->name },
-			.obj = p->op == STORE_OP_DELETE ? NULL : p->obj,
-			.expected_revision = p->expected_revision,
-			.lease = p->lease,
-		};
-		r = store_commit(c->store, &op, 1, NULL, err);
+		struct store_op *ops = NULL;
+		size_t n = 0;
+		if ((r = client_plan_ops(p, &ops, &n, err)) < 0)
+			return r;
+		r = store_commit(c->store, ops, n, NULL, err);
+		free(ops);
 	}
 	if (r == 0 && ret)
 		*ret = json_incref(p->obj);
 	return r;
+}
+
+/* Whether the object a plan creates exists already (so an EEXISTS was not an allocation's). */
+static bool
+object_exists(struct client *c, const struct client_plan *p)
+{
+	struct store_key key = { p->kind->group, p->kind->plural, p->ns, p->name };
+	_cleanup_json_ json_t *cur = NULL;
+	return store_get(c->store, &key, &cur, NULL, NULL) == 0;
 }
 
 static int
@@ -568,18 +628,25 @@ client_create(struct client *c, const json_t *obj_in, const struct client_write_
 	int r = resolve(obj_in, &k, err);
 	if (r < 0)
 		return r;
-	json_t *obj = json_deep_copy(obj_in);
-	if (!obj)
-		return error_oom(err);
-	struct client_plan p;
-	r = plan_create(c, k, obj, o, false, &p, err);
-	if (r < 0) {
-		json_decref(obj);
-		return r;
+	for (int attempt = 0;; attempt++) {
+		json_t *obj = json_deep_copy(obj_in);
+		if (!obj)
+			return error_oom(err);
+		struct client_plan p;
+		r = plan_create(c, k, obj, o, false, &p, err);
+		if (r < 0) {
+			json_decref(obj);
+			return r;
+		}
+		korch_error *e = NULL;
+		r = execute(c, &p, o, ret, &e);
+		bool raced = r == KORCH_EEXISTS && p.n_allocs > 0 && !object_exists(c, &p);
+		client_plan_clear(&p);
+		/* Another writer took an IP or port this create picked: pick again. */
+		if (!raced || attempt + 1 == PATCH_RETRIES)
+			return error_propagate(err, &e, r);
+		korch_error_free(e);
 	}
-	r = execute(c, &p, o, ret, err);
-	client_plan_clear(&p);
-	return r;
 }
 
 int
@@ -833,6 +900,7 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 		changed |= add_finalizer(meta, "foregroundDeletion") == 0;
 	if (o->propagation == CLIENT_PROPAGATION_ORPHAN && !marked)
 		changed |= add_finalizer(meta, "orphan") == 0;
+	int64_t now = korch_clock_wall_ns(c->clock);
 	/*
 	 * A Namespace with spec.finalizers (the "kubernetes" one the namespace controller clears
 	 * once the namespace is empty) turns Terminating instead of going at once.
@@ -851,10 +919,13 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 	bool has_finalizers =
 		json_array_size(json_object_get(meta, "finalizers")) > 0 || ns_finalizers;
 	if (!has_finalizers && (grace == 0 || (marked && o->grace_period_s == 0))) {
-		*ret = p; /* immediate removal */
+		/* immediate removal */
+		if (strcmp(k->kind, "Service") == 0 &&
+		    (r = client_service_release(c, old, &p, err)) < 0)
+			goto fail;
+		*ret = p;
 		return 0;
 	}
-	int64_t now = korch_clock_wall_ns(c->clock);
 	if (!marked) {
 		set_time(meta, "deletionTimestamp", now + grace * NSEC_PER_SEC);
 		json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(grace));

@@ -23,7 +23,7 @@ filter_node_unschedulable(struct cycle *c, struct snode *n, struct status *st)
 	if (!n->unschedulable)
 		return;
 	struct taint t = { c->s->k_unschedulable, c->s->s_empty, EFFECT_NO_SCHEDULE };
-	if (!tolerations_tolerate(c->pod->tols, c->pod->n_tols, &t))
+	if (!tols_match(c->pod->tols, c->pod->n_tols, &t))
 		reject(st, ST_UNRESOLVABLE, R_UNSCHEDULABLE);
 }
 
@@ -38,7 +38,7 @@ filter_node_name(struct cycle *c, struct snode *n, struct status *st)
 void
 filter_taints(struct cycle *c, struct snode *n, struct status *st)
 {
-	const struct taint *t = untolerated_taint(n, c->pod->tols, c->pod->n_tols);
+	const struct taint *t = snode_untolerated_taint(n, c->pod->tols, c->pod->n_tols);
 	if (!t)
 		return;
 	char reason[1024];

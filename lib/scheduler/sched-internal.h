@@ -672,10 +672,10 @@ bool nterm_match(const struct intern *t, const struct nterm *term, const struct 
 bool reqaff_match(const struct intern *t, const struct reqaff *a, const struct snode *n);
 bool aterm_match(const struct scheduler *s, const struct aterm *a, const struct spod *owner,
 		 const struct spod *p);
-bool toleration_tolerates(const struct toleration *tol, const struct taint *t);
-bool tolerations_tolerate(const struct toleration *tols, uint32_t n, const struct taint *t);
-const struct taint *untolerated_taint(const struct snode *n, const struct toleration *tols,
-				      uint32_t n_tols);
+bool tol_match(const struct toleration *tol, const struct taint *t);
+bool tols_match(const struct toleration *tols, uint32_t n, const struct taint *t);
+const struct taint *snode_untolerated_taint(const struct snode *n, const struct toleration *tols,
+					    uint32_t n_tols);
 int res_scalar_add(struct res *r, sid name, int64_t v);
 int64_t res_scalar(const struct res *r, sid name);
 bool is_scalar_resource(const char *name);

@@ -51,8 +51,7 @@ score_taints(struct cycle *c, struct snode **nodes, uint32_t n, int64_t *scores)
 		int64_t count = 0;
 		for (uint32_t i = 0; i < nodes[k]->n_spec_taints; i++) {
 			const struct taint *t = &nodes[k]->spec_taints[i];
-			if (t->effect == EFFECT_PREFER_NO_SCHEDULE &&
-			    !tolerations_tolerate(tols, nt, t))
+			if (t->effect == EFFECT_PREFER_NO_SCHEDULE && !tols_match(tols, nt, t))
 				count++;
 		}
 		scores[k] = count;

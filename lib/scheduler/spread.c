@@ -42,7 +42,7 @@ included(const struct scheduler *s, const struct tsc *c, const struct spod *p,
 {
 	if (c->honor_affinity && !reqaff_match(&s->strs, &p->required, n))
 		return false;
-	if (c->honor_taints && untolerated_taint(n, p->tols, p->n_tols))
+	if (c->honor_taints && snode_untolerated_taint(n, p->tols, p->n_tols))
 		return false;
 	return true;
 }

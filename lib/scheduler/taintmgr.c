@@ -147,7 +147,7 @@ process(struct taint_manager *tm, struct spod *p, struct snode *n)
 	for (uint32_t i = 0; i < nt && all; i++) {
 		const struct toleration *used = NULL;
 		for (uint32_t k = 0; k < p->n_tols && !used; k++)
-			if (toleration_tolerates(&p->tols[k], taints[i]))
+			if (tol_match(&p->tols[k], taints[i]))
 				used = &p->tols[k];
 		if (!used) {
 			all = false;

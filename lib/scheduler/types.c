@@ -418,9 +418,9 @@ aterm_match(const struct scheduler *s, const struct aterm *a, const struct spod 
 
 /* ---- tolerations ---- */
 
-/* Toleration.ToleratesTaint. */
+/* Toleration.ToleratesTaint over the typed snapshot (api/nodematch.h has it over JSON). */
 bool
-toleration_tolerates(const struct toleration *tol, const struct taint *t)
+tol_match(const struct toleration *tol, const struct taint *t)
 {
 	if (tol->bad_op)
 		return false;
@@ -432,23 +432,23 @@ toleration_tolerates(const struct toleration *tol, const struct taint *t)
 }
 
 bool
-tolerations_tolerate(const struct toleration *tols, uint32_t n, const struct taint *t)
+tols_match(const struct toleration *tols, uint32_t n, const struct taint *t)
 {
 	for (uint32_t i = 0; i < n; i++)
-		if (toleration_tolerates(&tols[i], t))
+		if (tol_match(&tols[i], t))
 			return true;
 	return false;
 }
 
 /* FindMatchingUntoleratedTaint with DoNotScheduleTaintsFilterFunc: NoSchedule and NoExecute. */
 const struct taint *
-untolerated_taint(const struct snode *n, const struct toleration *tols, uint32_t n_tols)
+snode_untolerated_taint(const struct snode *n, const struct toleration *tols, uint32_t n_tols)
 {
 	for (uint32_t i = 0; i < n->n_taints; i++) {
 		const struct taint *t = &n->taints[i];
 		if (t->effect != EFFECT_NO_SCHEDULE && t->effect != EFFECT_NO_EXECUTE)
 			continue;
-		if (!tolerations_tolerate(tols, n_tols, t))
+		if (!tols_match(tols, n_tols, t))
 			return t;
 	}
 	return NULL;

@@ -120,35 +120,48 @@ pod_spec(const json_t *pod)
 	return json_object_get(pod, "spec");
 }
 
+/*
+ * A binding sets spec.nodeName and replaces PodScheduled=False (with its reason and message)
+ * by True, recording no managedFields entry of its own.
+ */
 static void
 test_bind_sets_node_and_condition(void **state)
 {
 	struct env *e = *state;
 	_cleanup_json_ json_t *pod = pod_named("web", NULL);
 	assert_int_equal(client_create(e->client, pod, NULL, NULL, NULL), 0);
+	_cleanup_json_ json_t *unsched =
+		yaml("status: {conditions: [{type: PodScheduled, status: \"False\", reason: "
+		     "Unschedulable, message: nothing fits, lastTransitionTime: "
+		     "\"2026-11-26T15:41:00Z\"}]}\n");
+	assert_int_equal(client_patch(e->client, kind_lookup("v1", "Pod"), "default", "web",
+				      CLIENT_PATCH_STRATEGIC, unsched, "status", NULL, NULL, NULL),
+			 0);
 	korch_clock_advance(e->clock, 5 * NSEC_PER_SEC);
-	struct client_binding b = { .ns = "default", .name = "web", .node = "n1" };
-	_cleanup_json_ json_t *bound = NULL;
-	assert_int_equal(client_bind(e->client, &b, &bound, NULL), 0);
-	assert_string_equal(json_string_value(json_object_get(pod_spec(bound), "nodeName")), "n1");
+	assert_int_equal(client_bind_pod(e->client, "default", "web", NULL, "n1", NULL), 0);
 	_cleanup_json_ json_t *stored = get_pod(e, "web");
+	assert_string_equal(json_string_value(json_object_get(pod_spec(stored), "nodeName")), "n1");
 	json_t *conds = json_object_get(json_object_get(stored, "status"), "conditions");
 	assert_int_equal(json_array_size(conds), 1);
 	_cleanup_free_ char *text = json_dumps(json_array_get(conds, 0), JSON_COMPACT);
 	assert_string_equal(text,
 			    "{\"type\":\"PodScheduled\",\"status\":\"True\",\"lastProbeTime\":"
 			    "null,\"lastTransitionTime\":\"2026-11-26T15:41:05Z\"}");
-	/* No managedFields entry is recorded for the binding. */
+	/* The create's and the status patch's entries; none for the binding. */
 	json_t *mf = json_object_get(json_object_get(stored, "metadata"), "managedFields");
-	assert_int_equal(json_array_size(mf), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(mf, 0), "operation")),
-			    "Update");
+	assert_int_equal(json_array_size(mf), 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(
+			json_string_value(json_object_get(json_array_get(mf, i), "operation")),
+			"Update");
 	assert_null(json_object_get(json_array_get(mf, 0), "subresource"));
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(mf, 1), "subresource")), "status");
 
 	/* A second binding is a conflict naming the node it is on. */
 	korch_error *err = NULL;
-	b.node = "n2";
-	assert_int_equal(client_bind(e->client, &b, NULL, &err), KORCH_ECONFLICT);
+	assert_int_equal(client_bind_pod(e->client, "default", "web", NULL, "n2", &err),
+			 KORCH_ECONFLICT);
 	assert_string_equal(korch_error_message(err),
 			    "Operation cannot be fulfilled on pods/binding \"web\": pod web is "
 			    "already assigned to node \"n1\"");
@@ -160,8 +173,8 @@ test_bind_errors(void **state)
 {
 	struct env *e = *state;
 	korch_error *err = NULL;
-	struct client_binding b = { .ns = "default", .name = "nope", .node = "n1" };
-	assert_int_equal(client_bind(e->client, &b, NULL, &err), KORCH_ENOTFOUND);
+	assert_int_equal(client_bind_pod(e->client, "default", "nope", NULL, "n1", &err),
+			 KORCH_ENOTFOUND);
 	assert_string_equal(korch_error_message(err), "pods \"nope\" not found");
 	korch_error_free(err);
 	err = NULL;
@@ -169,9 +182,8 @@ test_bind_errors(void **state)
 	_cleanup_json_ json_t *pod = pod_named("web", NULL);
 	_cleanup_json_ json_t *created = NULL;
 	assert_int_equal(client_create(e->client, pod, NULL, &created, NULL), 0);
-	b.name = "web";
-	b.uid = "not-the-uid";
-	assert_int_equal(client_bind(e->client, &b, NULL, &err), KORCH_ECONFLICT);
+	assert_int_equal(client_bind_pod(e->client, "default", "web", "not-the-uid", "n1", &err),
+			 KORCH_ECONFLICT);
 	char want[256];
 	snprintf(want, sizeof(want),
 		 "Operation cannot be fulfilled on pods \"web\": Precondition failed: UID in "
@@ -180,7 +192,12 @@ test_bind_errors(void **state)
 	assert_string_equal(korch_error_message(err), want);
 	korch_error_free(err);
 	err = NULL;
-	b.uid = NULL;
+	assert_int_equal(client_bind_pod(e->client, "default", "web", NULL, "", &err),
+			 KORCH_EINVALID);
+	assert_string_equal(korch_error_message(err),
+			    "Binding \"web\" is invalid: target.name: Required value");
+	korch_error_free(err);
+	err = NULL;
 
 	/* A Binding object with another kind of target, or none, is invalid. */
 	_cleanup_json_ json_t *binding = json_pack(
@@ -207,10 +224,26 @@ test_bind_errors(void **state)
 			    "name in URL does not match name in Binding object");
 	korch_error_free(err);
 	err = NULL;
+	/* A stale resourceVersion precondition is a conflict, not retried. */
 	json_object_set_new(json_object_get(binding, "target"), "name", json_string("n3"));
+	json_object_set_new(json_object_get(binding, "metadata"), "resourceVersion",
+			    json_string("1"));
+	assert_int_equal(client_bind_object(e->client, "default", "web", binding, NULL, &err),
+			 KORCH_ECONFLICT);
+	snprintf(want, sizeof(want),
+		 "Operation cannot be fulfilled on pods \"web\": Precondition failed: "
+		 "ResourceVersion in precondition: 1, ResourceVersion in object meta: %s",
+		 json_string_value(
+			 json_object_get(json_object_get(created, "metadata"), "resourceVersion")));
+	assert_string_equal(korch_error_message(err), want);
+	korch_error_free(err);
+	err = NULL;
+	json_object_del(json_object_get(binding, "metadata"), "resourceVersion");
 	json_object_set_new(json_object_get(binding, "metadata"), "annotations",
 			    json_pack("{s:s}", "k", "v"));
-	assert_int_equal(client_bind_object(e->client, "default", "web", binding, NULL, NULL), 0);
+	_cleanup_json_ json_t *bound = NULL;
+	assert_int_equal(client_bind_object(e->client, "default", "web", binding, &bound, NULL), 0);
+	assert_string_equal(json_string_value(json_object_get(pod_spec(bound), "nodeName")), "n3");
 	_cleanup_json_ json_t *stored = get_pod(e, "web");
 	assert_string_equal(json_string_value(json_object_get(pod_spec(stored), "nodeName")), "n3");
 	assert_string_equal(
@@ -229,9 +262,8 @@ test_bind_errors(void **state)
 	assert_int_equal(client_delete(e->client, kind_lookup("v1", "Pod"), "default", "p2", NULL,
 				       NULL, NULL),
 			 0);
-	b.name = "p2";
-	b.node = "n1";
-	assert_int_equal(client_bind(e->client, &b, NULL, &err), KORCH_ECONFLICT);
+	assert_int_equal(client_bind_pod(e->client, "default", "p2", NULL, "n1", &err),
+			 KORCH_ECONFLICT);
 	assert_string_equal(korch_error_message(err),
 			    "Operation cannot be fulfilled on pods/binding \"p2\": pod p2 is being "
 			    "deleted, cannot be assigned to a host");

@@ -1,10 +1,12 @@
 /*
- * bind.c - the pods/binding subresource as a client operation: a pod is assigned to a node the
- * way Kubernetes' BindingREST does it (pkg/registry/core/pod/storage): spec.nodeName is set only
- * if it is unset, only on a pod that is not being deleted and has no scheduling gates, the
- * binding's annotations are merged, and the PodScheduled condition becomes True. The pod's spec
- * is otherwise untouched and not re-validated, and no managedFields entry is recorded (the
- * binding writes storage directly in Kubernetes too).
+ * bind-pod.c - the pods/binding subresource: a pod is assigned to a node the way Kubernetes'
+ * BindingREST does it (pkg/registry/core/pod/storage), which an ordinary update may not (pod
+ * update validation forbids changing spec.nodeName). spec.nodeName is set only if it is unset,
+ * only on a pod that is not being deleted and has no scheduling gates, the binding's annotations
+ * are merged, and the PodScheduled condition becomes True. The pod's spec is otherwise untouched
+ * and not re-validated, and no managedFields entry is recorded (the binding writes storage
+ * directly in Kubernetes too). One plan (client_plan_bind) serves the single binding, the
+ * Binding object and the scheduler's transactions of many bindings.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,26 +221,43 @@ client_plan_bind(struct client *c, const struct client_binding *b, struct client
 	return 0;
 }
 
-int
-client_bind(struct client *c, const struct client_binding *b, json_t **ret, korch_error **err)
+/* Binding attempts when the pod changes between the read and the write (GuaranteedUpdate). */
+#define BIND_RETRIES 5
+
+/* One binding read, worked out and committed; retried on a conflict of the commit. */
+static int
+bind_commit(struct client *c, const struct client_binding *b, json_t **ret, korch_error **err)
 {
 	struct client_binding one = *b;
 	one.current = NULL; /* a single binding reads the pod, as the REST call does */
-	struct client_plan p;
-	int r = client_plan_bind(c, &one, &p, err);
-	if (r < 0)
-		return r;
-	struct store_op op = {
-		.type = STORE_OP_UPDATE,
-		.key = { p.kind->group, p.kind->plural, p.ns, p.name },
-		.obj = p.obj,
-		.expected_revision = p.expected_revision,
-	};
-	r = store_commit(c->store, &op, 1, NULL, err);
-	if (r == 0 && ret)
-		*ret = json_incref(p.obj);
-	client_plan_clear(&p);
-	return r;
+	for (int attempt = 0;; attempt++) {
+		struct client_plan p;
+		int r = client_plan_bind(c, &one, &p, err);
+		if (r < 0)
+			return r;
+		struct store_op op = {
+			.type = STORE_OP_UPDATE,
+			.key = { p.kind->group, p.kind->plural, p.ns, p.name },
+			.obj = p.obj,
+			.expected_revision = p.expected_revision,
+		};
+		korch_error *e = NULL;
+		r = store_commit(c->store, &op, 1, NULL, &e);
+		if (r == 0 && ret)
+			*ret = json_incref(p.obj);
+		client_plan_clear(&p);
+		if (r != KORCH_ECONFLICT || attempt + 1 == BIND_RETRIES)
+			return error_propagate(err, &e, r);
+		korch_error_free(e);
+	}
+}
+
+int
+client_bind_pod(struct client *c, const char *ns, const char *name, const char *uid,
+		const char *node, korch_error **err)
+{
+	struct client_binding b = { .ns = ns, .name = name, .node = node, .uid = uid };
+	return bind_commit(c, &b, NULL, err);
 }
 
 int
@@ -269,5 +288,5 @@ client_bind_object(struct client *c, const char *ns, const char *name, const jso
 		.resource_version = json_string_value(json_object_get(meta, "resourceVersion")),
 		.annotations = json_object_get(meta, "annotations"),
 	};
-	return client_bind(c, &b, ret, err);
+	return bind_commit(c, &b, ret, err);
 }
