@@ -70,31 +70,6 @@ event_time(struct scheduler *s)
 	return now;
 }
 
-void
-record_legacy_event(struct scheduler *s, const struct spod *p, const char *component,
-		    const char *type, const char *reason, const char *message)
-{
-	if (s->n_events >= MAX_QUEUED_EVENTS) {
-		s->stats.events_dropped++;
-		return;
-	}
-	int64_t now = event_time(s);
-	char name[600], ts[32];
-	snprintf(name, sizeof(name), "%s.%llx", p->name, (unsigned long long)now);
-	format_rfc3339(now - now % NSEC_PER_SEC, false, ts);
-	const char *ns = ns_of(s, p);
-	json_t *ev = json_pack(
-		"{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:s, s:s, "
-		"s:{s:s}, s:s, s:s, s:i, s:s, s:s, s:s}",
-		"apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", ns,
-		"involvedObject", "kind", "Pod", "namespace", ns, "name", p->name, "uid", p->uid,
-		"apiVersion", "v1", "resourceVersion", p->rv, "reason", reason, "message", message,
-		"source", "component", component, "firstTimestamp", ts, "lastTimestamp", ts,
-		"count", 1, "type", type, "reportingComponent", component, "reportingInstance", "");
-	if (ev)
-		push_event(s, ev);
-}
-
 /*
  * Queues an Event about pod p as kube-scheduler's events.k8s.io recorder writes it (seen as
  * core/v1): named after the pod and the time, reportingComponent the scheduler's name.
@@ -639,7 +614,7 @@ clear_nomination(struct scheduler *s, struct spod *p)
  * addConditionAndDeletePod: the DisruptionTarget condition with reason and message, then a
  * delete with the pod's own grace period. A pod already gone counts as done.
  */
-int
+static int
 patch_condition_and_delete(struct scheduler *s, struct spod *p, const char *reason,
 			   const char *message)
 {

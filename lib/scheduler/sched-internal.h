@@ -288,7 +288,7 @@ struct snode {
 	struct labels labels;
 	struct taint *taints; /* spec.taints and the taints its conditions stand for */
 	uint32_t n_taints;
-	struct taint *spec_taints; /* spec.taints alone (the taint manager's NoExecute) */
+	struct taint *spec_taints; /* spec.taints alone (PreferNoSchedule scoring) */
 	uint32_t n_spec_taints;
 	bool unschedulable;
 	sid zone;         /* region and zone labels: the node tree's key */
@@ -619,7 +619,6 @@ struct scheduler {
 	int64_t *scores, *total;
 	uint32_t cap_scores;
 
-	struct taint_manager *taints; /* NoExecute eviction, or NULL */
 	struct scheduler_stats stats;
 	int64_t *latencies; /* enqueue -> bind committed, ns */
 	size_t n_latencies, cap_latencies;
@@ -801,21 +800,8 @@ void write_unschedulable(struct scheduler *s, struct spod *p, const char *reason
 void record_event(struct scheduler *s, const json_t *regarding_pod_obj, const struct spod *p,
 		  const char *type, const char *reason, const char *action, const char *message);
 void events_flush(struct scheduler *s);
-/* Queues a core/v1 Event as a legacy recorder of component writes it (the taint manager). */
-void record_legacy_event(struct scheduler *s, const struct spod *p, const char *component,
-			 const char *type, const char *reason, const char *message);
-int patch_condition_and_delete(struct scheduler *s, struct spod *p, const char *reason,
-			       const char *message);
 int delete_victim(struct scheduler *s, struct spod *victim, struct spod *preemptor,
 		  const char *node);
 int clear_nomination(struct scheduler *s, struct spod *p);
-
-/* taintmgr.c */
-struct taint_manager;
-int taint_manager_new(struct scheduler *s, struct taint_manager **ret, korch_error **err);
-void taint_manager_pod(struct taint_manager *tm, struct spod *p);
-void taint_manager_pod_gone(struct taint_manager *tm, struct spod *p);
-void taint_manager_node(struct taint_manager *tm, struct snode *n);
-void taint_manager_free(struct taint_manager *tm);
 
 #endif

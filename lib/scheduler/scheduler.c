@@ -104,8 +104,6 @@ place(struct scheduler *s, struct spod *p)
 			cache_add_pod(s, p, n);
 		p->state = POD_BOUND;
 		queue_event(s, POD_ADD_PLUGINS);
-		if (s->taints)
-			taint_manager_pod(s->taints, p);
 		return;
 	}
 	if (!p->ours || p->deleting) {
@@ -189,8 +187,6 @@ on_pod_update(const json_t *old_obj, const json_t *obj, void *userdata)
 		p->state = POD_BOUND;
 		if (!was_assigned || labels_changed)
 			queue_event(s, POD_ADD_PLUGINS);
-		if (s->taints)
-			taint_manager_pod(s->taints, p);
 		return;
 	}
 	if (p->state == POD_ASSUMED || p->state == POD_INFLIGHT)
@@ -224,8 +220,6 @@ on_pod_delete(const json_t *obj, void *userdata)
 	unbatch(s, p);
 	cache_remove_pod(s, p);
 	cache_nominate(s, p, NULL);
-	if (s->taints)
-		taint_manager_pod_gone(s->taints, p);
 	pod_free(s, p);
 	if (assigned)
 		queue_event(s, POD_DELETE_PLUGINS);
@@ -268,8 +262,6 @@ node_changed(struct scheduler *s, const json_t *old, const json_t *obj)
 	uint32_t m = node_change(old, obj);
 	if (m)
 		queue_event(s, m);
-	if (s->taints)
-		taint_manager_node(s->taints, n);
 }
 
 static void
@@ -731,8 +723,6 @@ scheduler_new(struct client *c, korch_loop *loop, const struct scheduler_options
 	    (r = loop_add_timer(loop, -1, on_bind_timer, s, &s->bind_timer, err)) < 0 ||
 	    (r = queue_init(s, err)) < 0)
 		goto fail;
-	if (!s->opts.no_taint_manager && (r = taint_manager_new(s, &s->taints, err)) < 0)
-		goto fail;
 	if ((r = bind_init(s, err)) < 0)
 		goto fail;
 	*ret = s;
@@ -859,7 +849,6 @@ scheduler_free(struct scheduler *s)
 					  s->rss_inf,     s->sss_inf };
 	for (size_t i = 0; i < ARRAY_SIZE(infs); i++)
 		informer_free(infs[i]);
-	taint_manager_free(s->taints);
 	loop_source_free(s->run_src);
 	loop_source_free(s->bind_timer);
 	queue_free(s);

@@ -26,8 +26,9 @@
  * FailedScheduling Event, and waits, backing off (1 s doubling to 10 s), until an event that
  * could make it fit moves it (a node added or changed, a pod deleted, ...), or five minutes.
  *
- * A taint manager evicts pods bound to a node whose NoExecute taints they do not tolerate, after
- * their tolerationSeconds.
+ * NoExecute eviction of bound pods is the controller manager's (lib/controller's taint eviction
+ * controller), as in Kubernetes; the scheduler only keeps pods off nodes whose NoSchedule and
+ * NoExecute taints they do not tolerate.
  *
  * Everything runs on the loop given (the store's), from its dispatch; no threads.
  */
@@ -61,7 +62,6 @@ struct scheduler_options {
 	int64_t initial_backoff_ns;   /* 0: 1 s */
 	int64_t max_backoff_ns;       /* 0: 10 s */
 	int64_t unschedulable_max_ns; /* an unschedulable pod is retried after this; 0: 5 min */
-	bool no_taint_manager;        /* do not evict pods from NoExecute-tainted nodes */
 	bool no_preemption;           /* leave DefaultPreemption out */
 	bool no_scheduled_events;     /* do not record a Scheduled Event per binding */
 	/*
@@ -81,7 +81,6 @@ struct scheduler_stats {
 	uint64_t attempts;        /* scheduling cycles */
 	uint64_t unschedulable;   /* cycles that found no node */
 	uint64_t preemptions;     /* victims deleted */
-	uint64_t evictions;       /* pods evicted by the taint manager */
 	uint64_t events_dropped;  /* Events not recorded because the queue was full */
 	int64_t first_enqueue_ns; /* monotonic time of the first pod queued since the last reset */
 	int64_t last_bind_ns;     /* monotonic time the last binding was committed */

@@ -1,6 +1,6 @@
 /*
- * Scheduling scenarios end to end on the test clock: NoExecute eviction (with and without
- * tolerationSeconds, and its cancellation), anti-affinity spreading replicas over nodes,
+ * Scheduling scenarios end to end on the test clock: the scheduler with the controller
+ * manager on one loop (NoExecute eviction and the replacements' placement), anti-affinity spreading replicas over nodes,
  * topology spread with maxSkew 1 over two zones, preemption choosing the fewest victims, and
  * binding under a rate limit.
  */
@@ -13,20 +13,10 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "controller/controller.h"
 #include "harness.h"
 
 #define C_SMALL "[{name: c, image: busybox}]"
-
-static void
-placed(struct env *e, const char *name, const char *node, const char *extra_spec)
-{
-	char text[2048];
-	snprintf(text, sizeof(text),
-		 "apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default}\nspec:\n"
-		 "  nodeName: %s\n  containers: " C_SMALL "\n%s",
-		 name, node, extra_spec ? extra_spec : "");
-	env_apply(e, text);
-}
 
 static void
 set_taints(struct env *e, const char *node, const char *taints_json)
@@ -55,55 +45,96 @@ condition_reason(struct env *e, const char *pod, const char *type)
 	return buf;
 }
 
+/* Pods of app=web on node, not being deleted, and those being deleted. */
 static void
-test_noexecute_eviction(void **state)
+web_pods_on(struct env *e, const char *node, int *ret_live, int *ret_deleting)
+{
+	json_t *list = NULL;
+	struct client_list_opts lo = { .label_selector = "app=web" };
+	assert_int_equal(
+		client_list(e->client, kind_lookup("v1", "Pod"), "default", &lo, &list, NULL), 0);
+	int live = 0, deleting = 0;
+	size_t i;
+	json_t *p;
+	json_array_foreach (json_object_get(list, "items"), i, p) {
+		const char *on =
+			json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
+		if (!on || strcmp(on, node) != 0)
+			continue;
+		if (json_object_get(json_object_get(p, "metadata"), "deletionTimestamp"))
+			deleting++;
+		else
+			live++;
+	}
+	json_decref(list);
+	*ret_live = live;
+	*ret_deleting = deleting;
+}
+
+/*
+ * The scheduler embedded as the controller manager is, on the caller's loop and client: a
+ * ReplicaSet's pods are spread over two nodes; a NoExecute taint on n1 has the controller
+ * manager's taint eviction controller evict n1's pods (NoExecute eviction is the controller
+ * manager's, as in Kubernetes), the ReplicaSet replaces them and the scheduler puts the
+ * replacements on n2, never on the tainted node.
+ */
+static void
+test_noexecute_with_controller_manager(void **state)
 {
 	struct env e;
 	env_init(&e);
-	env_node(&e, "n1", "4", "8Gi", 110, NULL, NULL, NULL);
-	placed(&e, "plain", "n1", NULL);
-	placed(&e, "thirty", "n1",
-	       "  tolerations: [{key: k, operator: Exists, effect: NoExecute, tolerationSeconds: "
-	       "30}]\n");
-	placed(&e, "forever", "n1", "  tolerations: [{key: k, operator: Exists}]\n");
-	placed(&e, "sixty", "n1",
-	       "  tolerations: [{key: k, operator: Exists, effect: NoExecute, tolerationSeconds: "
-	       "60}]\n");
+	env_node(&e, "n1", "4", "8Gi", 110, "{kubernetes.io/hostname: n1}", NULL, NULL);
+	env_node(&e, "n2", "4", "8Gi", 110, "{kubernetes.io/hostname: n2}", NULL, NULL);
 	env_start(&e, NULL);
-	assert_false(env_pod_deleting(&e, "plain"));
-
-	/* A NoSchedule taint evicts nobody. */
-	set_taints(&e, "n1", "[{\"key\": \"k\", \"effect\": \"NoSchedule\"}]");
+	static const char *const only[] = { "replicaset", "tainteviction", NULL };
+	struct controller_manager_options co = { .no_leader_election = true, .controllers = only };
+	struct controller_manager *cm = NULL;
+	korch_error *err = NULL;
+	if (controller_manager_new(e.client, e.loop, &co, &cm, &err) < 0 ||
+	    controller_manager_start(cm, &err) < 0)
+		fail_msg("controller manager: %s", korch_error_message(err));
+	env_apply(&e, "apiVersion: apps/v1\nkind: ReplicaSet\n"
+		      "metadata: {name: web, namespace: default}\n"
+		      "spec:\n  replicas: 4\n  selector: {matchLabels: {app: web}}\n"
+		      "  template:\n    metadata: {labels: {app: web}}\n"
+		      "    spec: {containers: [{name: c, image: busybox}]}\n");
 	env_pump(&e);
-	assert_false(env_pod_deleting(&e, "plain"));
+	assert_true(controller_manager_idle(cm));
+	int live, deleting;
+	web_pods_on(&e, "n1", &live, &deleting);
+	assert_int_equal(live, 2);
+	assert_int_equal(deleting, 0);
+	web_pods_on(&e, "n2", &live, &deleting);
+	assert_int_equal(live, 2);
 
-	set_taints(&e, "n1", "[{\"key\": \"k\", \"effect\": \"NoExecute\"}]");
+	/* A NoSchedule taint evicts nothing. */
+	set_taints(&e, "n1", "[{\"key\": \"maint\", \"effect\": \"NoSchedule\"}]");
 	env_pump(&e);
-	assert_true(env_pod_deleting(&e, "plain"));
-	assert_string_equal(condition_reason(&e, "plain", "DisruptionTarget"),
-			    "DeletionByTaintManager");
-	_cleanup_free_ char *ev = env_pod_events(&e, "plain");
-	assert_string_equal(ev, "TaintManagerEviction:Marking for deletion Pod default/plain\n");
-	assert_false(env_pod_deleting(&e, "thirty"));
+	web_pods_on(&e, "n1", &live, &deleting);
+	assert_int_equal(live, 2);
 
-	env_advance(&e, 29 * NSEC_PER_SEC);
-	assert_false(env_pod_deleting(&e, "thirty"));
-	env_advance(&e, 1 * NSEC_PER_SEC);
-	assert_true(env_pod_deleting(&e, "thirty"));
-	assert_false(env_pod_deleting(&e, "sixty"));
-
-	/* The taint goes before sixty's time is up: its eviction is cancelled. */
-	set_taints(&e, "n1", "[]");
+	set_taints(&e, "n1", "[{\"key\": \"maint\", \"effect\": \"NoExecute\"}]");
 	env_pump(&e);
-	_cleanup_free_ char *ev60 = env_pod_events(&e, "sixty");
-	assert_string_equal(ev60,
-			    "TaintManagerEviction:Cancelling deletion of Pod default/sixty\n");
-	env_advance(&e, 120 * NSEC_PER_SEC);
-	assert_false(env_pod_deleting(&e, "sixty"));
-	assert_false(env_pod_deleting(&e, "forever"));
+	web_pods_on(&e, "n1", &live, &deleting);
+	assert_int_equal(live, 0);
+	assert_int_equal(deleting, 2);
+	web_pods_on(&e, "n2", &live, &deleting);
+	assert_int_equal(live, 4);
+	assert_int_equal(deleting, 0);
 	struct scheduler_stats st;
 	scheduler_stats_get(e.sched, &st);
-	assert_int_equal(st.evictions, 2);
+	assert_int_equal(st.scheduled, 6);
+	/* A pod that must go to n1 says why it cannot. */
+	env_pod(&e, "pinned", "{app: other}",
+		"  nodeSelector: {kubernetes.io/hostname: n1}\n"
+		"  containers: [{name: c, image: busybox}]\n");
+	env_pump(&e);
+	assert_string_equal(env_pod_message(&e, "pinned"),
+			    "0/2 nodes are available: 1 node(s) didn't match Pod's node "
+			    "affinity/selector, 1 node(s) had untolerated taint {maint: }. "
+			    "preemption: 0/2 nodes are available: 2 Preemption is not helpful "
+			    "for scheduling.");
+	controller_manager_free(cm);
 	env_fini(&e);
 }
 
@@ -458,7 +489,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_noexecute_eviction),
+		cmocka_unit_test(test_noexecute_with_controller_manager),
 		cmocka_unit_test(test_anti_affinity_spreads_replicas),
 		cmocka_unit_test(test_spread_max_skew_over_two_zones),
 		cmocka_unit_test(test_spread_waits_for_the_skew),
