@@ -760,6 +760,14 @@ scheduler_synced(const struct scheduler *s)
 	return s->started && all_synced(s);
 }
 
+bool
+scheduler_idle(const struct scheduler *s)
+{
+	bool batch = s->job && (s->job->n || s->job->n_statuses);
+	return scheduler_synced(s) && s->n_active == 0 && !batch && !s->inflight &&
+	       s->n_events == 0;
+}
+
 void
 scheduler_queue_lengths(const struct scheduler *s, size_t *ret_active, size_t *ret_backoff,
 			size_t *ret_unschedulable)

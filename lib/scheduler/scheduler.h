@@ -18,7 +18,9 @@
  *     normalised as Kubernetes does; ties broken at random;
  *   PostFilter: DefaultPreemption (the fewest lower-priority victims on one node, deleted
  *     gracefully; the preemptor gets status.nominatedNodeName);
- *   Bind: many bindings (and their Scheduled events) committed in one durable transaction.
+ *   Bind: pods/binding (lib/client's client_txn_bind, the BindingREST rules of
+ *     client_bind_pod): many bindings, their Scheduled Events and the PodScheduled=False of
+ *     the pods that did not fit committed in one durable transaction per batch.
  *
  * A pod that fits nowhere gets PodScheduled=False, reason Unschedulable, Kubernetes' message
  * ("0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint {k: v}.
@@ -30,7 +32,17 @@
  * controller), as in Kubernetes; the scheduler only keeps pods off nodes whose NoSchedule and
  * NoExecute taints they do not tolerate.
  *
- * Everything runs on the loop given (the store's), from its dispatch; no threads.
+ * Everything runs on the loop given (the store's), from its dispatch, except the commit of a
+ * batch: under the real clock it runs on a pool thread with a store handle of its own (the next
+ * batch fills meanwhile), under a test clock inline. korchd and embedding programs run it
+ * beside the controller manager, on the same loop and client:
+ *
+ *     struct scheduler_options o = { 0 };      // defaults everywhere
+ *     struct scheduler *s;
+ *     scheduler_new(client, loop, &o, &s, &err);
+ *     scheduler_start(s, &err);                 // lists, then schedules from the loop
+ *     ... korch_loop_run(loop) ...
+ *     scheduler_free(s);                        // commits what is pending, stops
  */
 #ifndef KORCH_SCHEDULER_SCHEDULER_H
 #define KORCH_SCHEDULER_SCHEDULER_H
@@ -101,6 +113,14 @@ int scheduler_start(struct scheduler *s, korch_error **err);
 
 /* Whether the informers delivered their initial lists. */
 bool scheduler_synced(const struct scheduler *s);
+
+/*
+ * Whether the caches are synced, no pod waits in the active queue (pods held back by the bind
+ * rate limit do) and no binding, status write or Event waits to be committed; pods backing off
+ * or unschedulable wait for a later time or an event and do not count. The state a test waits
+ * for, as controller_manager_idle().
+ */
+bool scheduler_idle(const struct scheduler *s);
 
 /* Pods waiting in the active queue, in back-off and as unschedulable. */
 void scheduler_queue_lengths(const struct scheduler *s, size_t *ret_active, size_t *ret_backoff,

@@ -201,6 +201,8 @@ test_one_commit_per_round(void **state)
 	env_pod(&e, "fits", NULL, "  containers: [{name: c, image: busybox}]\n");
 	env_pump(&e);
 	assert_string_equal(env_pod_node(&e, "fits"), "small");
+	/* Unschedulable pods wait for an event or their back-off: nothing to do now. */
+	assert_true(scheduler_idle(e.sched));
 	_cleanup_free_ char *rv = pod_rv(&e, "fits");
 	for (int i = 0; i < 3; i++) {
 		char name[16];

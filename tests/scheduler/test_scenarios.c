@@ -100,6 +100,7 @@ test_noexecute_with_controller_manager(void **state)
 		      "    spec: {containers: [{name: c, image: busybox}]}\n");
 	env_pump(&e);
 	assert_true(controller_manager_idle(cm));
+	assert_true(scheduler_idle(e.sched));
 	int live, deleting;
 	web_pods_on(&e, "n1", &live, &deleting);
 	assert_int_equal(live, 2);
@@ -476,12 +477,14 @@ test_bind_rate_limit(void **state)
 	struct scheduler_stats st;
 	scheduler_stats_get(e.sched, &st);
 	assert_int_equal(st.scheduled, 2);
+	assert_false(scheduler_idle(e.sched)); /* four pods wait for the bucket */
 	env_advance(&e, 100 * NSEC_PER_MSEC);
 	scheduler_stats_get(e.sched, &st);
 	assert_int_equal(st.scheduled, 3);
 	env_advance(&e, 300 * NSEC_PER_MSEC);
 	scheduler_stats_get(e.sched, &st);
 	assert_int_equal(st.scheduled, 6);
+	assert_true(scheduler_idle(e.sched));
 	env_fini(&e);
 }
 
