@@ -360,7 +360,7 @@ finish_job(struct scheduler *s, struct bind_job *job)
 	}
 	if (job->result == 0 && job->n)
 		s->stats.bind_commits++;
-	else
+	else if (job->result < 0)
 		log_warn("scheduler", "committing %u bindings: %s", job->n, job->error);
 }
 
@@ -385,9 +385,19 @@ done_job(void *userdata, bool canceled)
 		s->inflight = NULL;
 	finish_job(s, job);
 	job_free(job);
-	/* The next batch may have waited for this one. */
-	if (((s->job && (s->job->n || s->job->n_statuses)) || s->n_events) && s->run_src)
+	/* A batch that filled up meanwhile goes to the pool now. */
+	if (s->job && s->job->n + s->job->n_statuses >= s->opts.bind_batch_max)
+		bind_flush(s);
+	/* The next batch, and the pods held back behind it, may have waited for this one. */
+	if (((s->job && (s->job->n || s->job->n_statuses)) || s->n_events || s->n_active) &&
+	    s->run_src)
 		loop_defer_enable(s->run_src);
+}
+
+bool
+bind_batch_full(const struct scheduler *s)
+{
+	return s->inflight && s->job && s->job->n + s->job->n_statuses >= s->opts.bind_batch_max;
 }
 
 /*
@@ -427,6 +437,9 @@ bind_flush(struct scheduler *s)
 	commit_job(job, s->client);
 	finish_job(s, job);
 	job_free(job);
+	/* A batch that filled up meanwhile goes to the pool now. */
+	if (s->job && s->job->n + s->job->n_statuses >= s->opts.bind_batch_max)
+		bind_flush(s);
 }
 
 /*

@@ -792,6 +792,8 @@ int preempt(struct scheduler *s, struct cycle *c, struct diagnosis *d, sid *ret_
 /* bind.c: writes */
 void bind_queue(struct scheduler *s, struct spod *p, struct snode *n, json_t *applies);
 void bind_flush(struct scheduler *s);
+/* Whether the batch being filled is full while another is being committed. */
+bool bind_batch_full(const struct scheduler *s);
 int bind_init(struct scheduler *s, korch_error **err);
 void bind_fini(struct scheduler *s);
 void bind_forget_pod(struct scheduler *s, struct spod *p);

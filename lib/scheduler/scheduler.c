@@ -596,6 +596,14 @@ on_run(struct loop_source *src, void *userdata)
 	int64_t start = mono_ns();
 	bool limited = false;
 	while (s->n_active) {
+		/*
+		 * A full batch waiting for the one on the pool: stop here (the pool's completion
+		 * runs us again) rather than grow a transaction past the store's limit.
+		 */
+		if (bind_batch_full(s)) {
+			limited = true;
+			break;
+		}
 		if (!take_token(s)) {
 			limited = true;
 			break;
@@ -632,8 +640,11 @@ apply_defaults(struct scheduler_options *o)
 		o->percentage_of_nodes_to_score = 0;
 	if (o->bind_pods_burst <= 0)
 		o->bind_pods_burst = 100;
+	/* A batch, its volume applies and Events stay well inside the store's transaction limit. */
 	if (!o->bind_batch_max)
 		o->bind_batch_max = 1000;
+	if (o->bind_batch_max > 4000)
+		o->bind_batch_max = 4000;
 	if (o->round_budget_ns <= 0)
 		o->round_budget_ns = 50 * NSEC_PER_MSEC;
 	if (o->initial_backoff_ns <= 0)

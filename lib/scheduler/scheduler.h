@@ -68,7 +68,7 @@ struct scheduler_options {
 	int percentage_of_nodes_to_score;
 	double bind_pods_qps;    /* binds per second at most (--bind-pods-qps); 0: no limit */
 	int bind_pods_burst;     /* with bind_pods_qps: the bucket; 0: 100 */
-	size_t bind_batch_max;   /* bindings per transaction; 0: 1,000 */
+	size_t bind_batch_max;   /* bindings per transaction; 0: 1,000; at most 4,000 */
 	int64_t round_budget_ns; /* scheduling work per loop dispatch; 0: 50 ms */
 	uint64_t seed;           /* random tie-breaks and preemption offsets; 0: from the clock */
 	int64_t initial_backoff_ns;   /* 0: 1 s */

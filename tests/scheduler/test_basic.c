@@ -123,8 +123,11 @@ test_bindings_on_the_pool(void **state)
 	}
 	assert_int_equal(st.scheduled, 100);
 	assert_int_equal(st.bind_failures, 0);
-	/* The first batch went at 16 bindings; the rest gathered while it was committed. */
-	assert_true(st.bind_commits >= 2);
+	/*
+	 * No transaction holds more than 16 bindings: scheduling waits while a full batch waits
+	 * for the one on the pool, rather than growing it past the store's transaction limit.
+	 */
+	assert_true(st.bind_commits >= 7);
 	scheduler_free(sched);
 	json_t *list = NULL;
 	assert_int_equal(
