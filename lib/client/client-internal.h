@@ -122,7 +122,7 @@ int client_admit_priority(struct client *c, const struct kind_info *k, json_t *o
 int client_plan_create(struct client *c, json_t *obj, const struct client_write_opts *o,
 		       struct client_plan *ret, korch_error **err);
 
-/* Works out a binding (bind.c) against b->current or the stored pod. */
+/* Works out a binding (bind-pod.c) against b->current or the stored pod. */
 int client_plan_bind(struct client *c, const struct client_binding *b, struct client_plan *ret,
 		     korch_error **err);
 

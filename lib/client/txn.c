@@ -84,27 +84,80 @@ add_plan(struct client_txn *t, struct client_plan *p, korch_error **err)
 	return 0;
 }
 
-int
-client_txn_apply(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
-		 korch_error **err)
+/* One way of working out a write: an apply, a patch or a create with its arguments. */
+struct planner {
+	int (*fn)(struct client *c, const struct planner *pl, struct client_plan *ret,
+		  korch_error **err);
+	const char *name; /* the object's, for errors */
+	const json_t *obj;
+	const struct kind_info *kind;
+	const char *ns;
+	enum client_patch_type type;
+	const char *subresource;
+	const struct client_write_opts *o;
+};
+
+/*
+ * Works a write out and keeps it; when it took an IP or port an earlier write of the transaction
+ * took (two Services picking the same free one), works it out again.
+ */
+static int
+add_planned(struct client_txn *t, const struct planner *pl, korch_error **err)
 {
 	struct client_plan p;
 	for (int attempt = 0;; attempt++) {
-		int r = client_plan_apply(t->client, obj, o, &p, err);
+		int r = pl->fn(t->client, pl, &p, err);
 		if (r < 0)
 			return r;
 		if (!allocs_collide(t, &p))
 			break;
-		/* Two Services of one transaction picked the same IP or port: pick again. */
 		client_plan_clear(&p);
 		if (attempt == 8)
 			return error_set(err, KORCH_ECONFLICT,
 					 "%s: an IP or node port it asks for is taken by another "
 					 "object of the same transaction",
-					 json_string_value(json_object_get(
-						 json_object_get(obj, "metadata"), "name")));
+					 pl->name ? pl->name : "");
 	}
 	return add_plan(t, &p, err);
+}
+
+static int
+plan_apply(struct client *c, const struct planner *pl, struct client_plan *ret, korch_error **err)
+{
+	return client_plan_apply(c, pl->obj, pl->o, ret, err);
+}
+
+static int
+plan_patch(struct client *c, const struct planner *pl, struct client_plan *ret, korch_error **err)
+{
+	return client_plan_patch(c, pl->kind, pl->ns, pl->name, pl->type, pl->obj, pl->subresource,
+				 pl->o, ret, err);
+}
+
+static int
+plan_create(struct client *c, const struct planner *pl, struct client_plan *ret, korch_error **err)
+{
+	json_t *copy = json_deep_copy(pl->obj);
+	if (!copy)
+		return error_oom(err);
+	int r = client_plan_create(c, copy, pl->o, ret, err);
+	if (r < 0)
+		json_decref(copy);
+	return r;
+}
+
+static const char *
+name_of(const json_t *obj)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+}
+
+int
+client_txn_apply(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
+		 korch_error **err)
+{
+	struct planner pl = { .fn = plan_apply, .name = name_of(obj), .obj = obj, .o = o };
+	return add_planned(t, &pl, err);
 }
 
 int
@@ -112,9 +165,15 @@ client_txn_patch(struct client_txn *t, const struct kind_info *k, const char *ns
 		 enum client_patch_type type, const json_t *patch, const char *subresource,
 		 const struct client_write_opts *o, korch_error **err)
 {
-	struct client_plan p;
-	int r = client_plan_patch(t->client, k, ns, name, type, patch, subresource, o, &p, err);
-	return r < 0 ? r : add_plan(t, &p, err);
+	struct planner pl = { .fn = plan_patch,
+			      .name = name,
+			      .obj = patch,
+			      .kind = k,
+			      .ns = ns,
+			      .type = type,
+			      .subresource = subresource,
+			      .o = o };
+	return add_planned(t, &pl, err);
 }
 
 int
@@ -130,16 +189,8 @@ int
 client_txn_create(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
 		  korch_error **err)
 {
-	json_t *copy = json_deep_copy(obj);
-	if (!copy)
-		return error_oom(err);
-	struct client_plan p;
-	int r = client_plan_create(t->client, copy, o, &p, err);
-	if (r < 0) {
-		json_decref(copy);
-		return r;
-	}
-	return add_plan(t, &p, err);
+	struct planner pl = { .fn = plan_create, .name = name_of(obj), .obj = obj, .o = o };
+	return add_planned(t, &pl, err);
 }
 
 int

@@ -379,6 +379,45 @@ test_txn_patch_status(void **state)
 	}
 }
 
+/*
+ * Creates in one transaction never take the same Service IP: of a /29's five free addresses,
+ * three Services created together get three.
+ */
+static void
+test_txn_create_services(void **state)
+{
+	struct env *e = *state;
+	assert_int_equal(client_set_service_ranges(e->client, "10.96.0.0/29", 0, 0, NULL), 0);
+	struct client_txn *t = NULL;
+	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		char text[256];
+		snprintf(
+			text, sizeof(text),
+			"apiVersion: v1\nkind: Service\nmetadata: {name: s%d, namespace: default}\n"
+			"spec: {ports: [{port: 80}]}\n",
+			i);
+		_cleanup_json_ json_t *svc = yaml(text);
+		assert_int_equal(client_txn_create(t, svc, NULL, NULL), 0);
+	}
+	assert_int_equal(client_txn_commit(t, NULL, NULL), 0);
+	char ips[3][32];
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "s%d", i);
+		_cleanup_json_ json_t *svc = NULL;
+		assert_int_equal(client_get(e->client, kind_lookup("v1", "Service"), "default",
+					    name, &svc, NULL),
+				 0);
+		snprintf(ips[i], sizeof(ips[i]), "%s",
+			 json_string_value(
+				 json_object_get(json_object_get(svc, "spec"), "clusterIP")));
+		assert_true(strncmp(ips[i], "10.96.0.", 8) == 0);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(ips[i], ips[j]);
+	}
+}
+
 static void
 test_priority_admission(void **state)
 {
@@ -489,6 +528,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bind_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_bind_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_patch_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_txn_create_services, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_priority_admission, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
