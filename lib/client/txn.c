@@ -1,7 +1,8 @@
 /*
- * txn.c - client transactions: applies and deletes worked out one by one against the current
- * state, then committed to the store all or none, each conditional on the revision it was
- * worked out against (so a change made meanwhile fails the whole transaction with a conflict).
+ * txn.c - client transactions: applies, creates, patches, bindings and deletes worked out one by
+ * one against the current state, then committed to the store all or none, each conditional on
+ * the revision it was worked out against (so a change made meanwhile fails the whole transaction
+ * with a conflict).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ struct client_txn {
 	struct client_plan *plans; /* the writes, in the order added */
 	size_t n, cap;             /* entries used and allocated */
 	struct hashmap keys;       /* "plural/ns/name" of every plan (values unused) */
+	struct hashmap namespaces; /* names of the Namespaces the transaction creates */
 };
 
 int
@@ -40,6 +42,7 @@ client_txn_free(struct client_txn *t)
 		client_plan_clear(&t->plans[i]);
 	free(t->plans);
 	hashmap_free(&t->keys, NULL);
+	hashmap_free(&t->namespaces, NULL);
 	free(t);
 }
 
@@ -98,16 +101,21 @@ struct planner {
 };
 
 /*
- * Works a write out and keeps it; when it took an IP or port an earlier write of the transaction
- * took (two Services picking the same free one), works it out again.
+ * Works a write out and keeps it: against the Namespaces the transaction creates as well as the
+ * stored ones; when it took an IP or port an earlier write of the transaction took (two
+ * Services picking the same free one), works it out again.
  */
 static int
-add_planned(struct client_txn *t, const struct planner *pl, korch_error **err)
+add_planned(struct client_txn *t, const struct planner *pl_in, korch_error **err)
 {
+	struct client_write_opts opts = pl_in->o ? *pl_in->o : (struct client_write_opts){ 0 };
+	opts.txn_namespaces = &t->namespaces;
+	struct planner pl = *pl_in;
+	pl.o = &opts;
 	struct client_plan p;
+	int r;
 	for (int attempt = 0;; attempt++) {
-		int r = pl->fn(t->client, pl, &p, err);
-		if (r < 0)
+		if ((r = pl.fn(t->client, &pl, &p, err)) < 0)
 			return r;
 		if (!allocs_collide(t, &p))
 			break;
@@ -116,9 +124,19 @@ add_planned(struct client_txn *t, const struct planner *pl, korch_error **err)
 			return error_set(err, KORCH_ECONFLICT,
 					 "%s: an IP or node port it asks for is taken by another "
 					 "object of the same transaction",
-					 pl->name ? pl->name : "");
+					 pl.name ? pl.name : "");
 	}
-	return add_plan(t, &p, err);
+	bool new_namespace = p.op == STORE_OP_CREATE && strcmp(p.kind->kind, "Namespace") == 0;
+	char *name = new_namespace ? strdup(p.name) : NULL;
+	if (new_namespace && !name) {
+		client_plan_clear(&p);
+		return error_oom(err);
+	}
+	if ((r = add_plan(t, &p, err)) == 0 && name &&
+	    hashmap_put(&t->namespaces, name, NULL, NULL) < 0)
+		r = error_oom(err);
+	free(name);
+	return r;
 }
 
 static int
