@@ -116,9 +116,28 @@ int client_plan_create(struct client *c, const json_t *obj, const struct client_
 int client_plan_update(struct client *c, const json_t *obj, const char *subresource,
 		       const struct client_write_opts *o, struct client_plan *ret,
 		       korch_error **err);
+
+/*
+ * The Priority admission plugin (admission.c): on create, a pod's spec.priority and
+ * preemptionPolicy come from its PriorityClass (or the globalDefault one); on update they are
+ * kept; a second globalDefault PriorityClass is refused. Changes obj in place. KORCH_EFORBIDDEN
+ * with Kubernetes' messages.
+ */
+int client_admit_priority(struct client *c, const struct kind_info *k, json_t *obj,
+			  const json_t *old, const char *subresource, korch_error **err);
+
+/* Works out a binding (bind-pod.c) against b->current or the stored pod. */
+int client_plan_bind(struct client *c, const struct client_binding *b, struct client_plan *ret,
+		     korch_error **err);
+
 /* Works out an apply (create when missing) of obj against the current state. */
 int client_plan_apply(struct client *c, const json_t *obj, const struct client_write_opts *o,
 		      struct client_plan *ret, korch_error **err);
+/* Works out a patch (not an apply) of the object's current state, or of its subresource. */
+int client_plan_patch(struct client *c, const struct kind_info *k, const char *ns, const char *name,
+		      enum client_patch_type type, const json_t *patch, const char *subresource,
+		      const struct client_write_opts *o, struct client_plan *ret,
+		      korch_error **err);
 /* Works out a delete (immediate, or marking the object) against the current state. */
 int client_plan_delete(struct client *c, const struct kind_info *k, const char *ns,
 		       const char *name, const struct client_delete_opts *o,

@@ -185,13 +185,48 @@ int client_update_scale(struct client *c, const struct kind_info *k, const json_
 			const struct client_write_opts *o, json_t **ret, korch_error **err);
 
 /*
- * pods/binding: assigns a pod to node (spec.nodeName, and the PodScheduled condition True), as
- * an ordinary update may not. uid (may be NULL) is a precondition. KORCH_ECONFLICT
+ * pods/binding, with the semantics of Kubernetes' BindingREST (one implementation, bind-pod.c,
+ * behind every entry point below): spec.nodeName is set only when it is unset (KORCH_ECONFLICT
  * `Operation cannot be fulfilled on pods/binding "web": pod web is already assigned to node
- * "n1"` (or is being deleted, or has scheduling gates); KORCH_ENOTFOUND for a missing pod.
+ * "n1"`), never on a pod being deleted (`... pod web is being deleted, cannot be assigned to a
+ * host`) or with scheduling gates (`... pod web has non-empty .spec.schedulingGates`); the
+ * binding's annotations are merged; the PodScheduled condition becomes True (replacing a False
+ * one with its reason and message). Nothing else of the pod changes, it is not re-validated and
+ * no managedFields entry is recorded, as an ordinary update may not change spec.nodeName.
+ */
+struct client_binding {
+	const char *ns;               /* the pod's namespace */
+	const char *name;             /* the pod's name */
+	const char *node;             /* the target node's name (Binding.target.name) */
+	const char *uid;              /* precondition on the pod's uid, or NULL */
+	const char *resource_version; /* precondition on its resourceVersion, or NULL */
+	const json_t *annotations;    /* merged into the pod's annotations, or NULL */
+	/*
+	 * client_txn_bind() only: the pod as the caller last saw it (an informer's copy, with
+	 * metadata.resourceVersion), used instead of reading it; the commit then fails with
+	 * KORCH_ECONFLICT if the stored pod is no longer that version. NULL: read it.
+	 */
+	const json_t *current;
+};
+
+/*
+ * Binds the pod ns/name to node in one durable write (retried when the pod changed meanwhile,
+ * as GuaranteedUpdate does). uid (may be NULL) is a precondition: KORCH_ECONFLICT `Operation
+ * cannot be fulfilled on pods "web": Precondition failed: UID in precondition: ..., UID in
+ * object meta: ...`. KORCH_ENOTFOUND `pods "web" not found` for a missing pod; KORCH_EINVALID
+ * `Binding "web" is invalid: target.name: Required value` without a node.
  */
 int client_bind_pod(struct client *c, const char *ns, const char *name, const char *uid,
 		    const char *node, korch_error **err);
+
+/*
+ * Binds the pod ns/name as a Binding object (v1 Binding: metadata.name, uid, resourceVersion,
+ * annotations; target.kind "" or "Node", target.name) asks, as POST .../pods/NAME/binding does:
+ * KORCH_EINVALID for a name that differs from the URL's or a bad target. name may be NULL (the
+ * Binding's own name is used). *ret (may be NULL) receives the bound pod.
+ */
+int client_bind_object(struct client *c, const char *ns, const char *name, const json_t *binding,
+		       json_t **ret, korch_error **err);
 
 /* ---- transactions ---- */
 
@@ -225,6 +260,19 @@ int client_txn_update(struct client_txn *t, const json_t *obj, const char *subre
  */
 const json_t *client_txn_find(const struct client_txn *t, const struct kind_info *k, const char *ns,
 			      const char *name);
+/*
+ * Adds a patch (merge, JSON or strategic; not apply), as client_patch() with subresource, worked
+ * out against the current state now; KORCH_ENOTFOUND when the object is missing.
+ */
+int client_txn_patch(struct client_txn *t, const struct kind_info *k, const char *ns,
+		     const char *name, enum client_patch_type type, const json_t *patch,
+		     const char *subresource, const struct client_write_opts *o, korch_error **err);
+/*
+ * Adds a binding (see struct client_binding). Errors of the binding itself (already assigned, being
+ * deleted, not found) are reported here and add nothing; with b->current the pod is not read
+ * and a change since fails the commit with KORCH_ECONFLICT.
+ */
+int client_txn_bind(struct client_txn *t, const struct client_binding *b, korch_error **err);
 /* How many writes the transaction holds (applies that change nothing hold none). */
 size_t client_txn_size(const struct client_txn *t);
 /* Commits (KORCH_ECONFLICT when something it read changed meanwhile) and frees it. */

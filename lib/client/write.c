@@ -6,6 +6,7 @@
  * fields korch refuses, defaults, validation (create or update rules), admission (the namespace
  * exists and is not terminating), server-owned metadata (uid, timestamps, generation, status on
  * create), managedFields, and a no-op check so that an update changing nothing writes nothing.
+ * Admission: the Priority plugin (admission.c) before validation, the namespace after it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,6 +448,9 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 	}
 	if (!old && (r = client_admit_storage(c, k, obj, err)) < 0)
 		return r;
+	/* Mutating admission comes before validation, as in kube-apiserver. */
+	if ((r = client_admit_priority(c, k, obj, old, subresource, err)) < 0)
+		return r;
 	if ((r = object_validate(obj, old, k, err)) < 0)
 		return r;
 	if ((r = admit_namespace(c, k, obj, !old, o, err)) < 0)
@@ -786,6 +790,26 @@ client_plan_apply(struct client *c, const json_t *applied_in, const struct clien
 }
 
 int
+client_plan_patch(struct client *c, const struct kind_info *k, const char *ns, const char *name,
+		  enum client_patch_type type, const json_t *patch, const char *subresource,
+		  const struct client_write_opts *o, struct client_plan *ret, korch_error **err)
+{
+	if (type == CLIENT_PATCH_APPLY)
+		return error_set(err, KORCH_EINVALID, "an apply patch is planned as an apply");
+	_cleanup_json_ json_t *old = NULL;
+	int64_t revision = 0;
+	int r = get_current(c, k, ns, name, &old, &revision, err);
+	if (r < 0)
+		return r;
+	json_t *obj = NULL;
+	if ((r = patched(type, k, old, patch, &obj, err)) < 0)
+		return r;
+	if ((r = plan_update(c, k, obj, old, revision, subresource, o, false, ret, err)) < 0)
+		json_decref(obj);
+	return r;
+}
+
+int
 client_patch(struct client *c, const struct kind_info *k, const char *ns, const char *name,
 	     enum client_patch_type type, const json_t *patch, const char *subresource,
 	     const struct client_write_opts *o, json_t **ret, korch_error **err)
@@ -804,21 +828,11 @@ client_patch(struct client *c, const struct kind_info *k, const char *ns, const 
 		return client_apply(c, cfg, o, ret, err);
 	}
 	for (int attempt = 0;; attempt++) {
-		_cleanup_json_ json_t *old = NULL;
-		int64_t revision = 0;
-		int r = get_current(c, k, ns, name, &old, &revision, err);
-		if (r < 0)
-			return r;
-		json_t *obj = NULL;
-		if ((r = patched(type, k, old, patch, &obj, err)) < 0)
-			return r;
 		struct client_plan p;
 		korch_error *e = NULL;
-		r = plan_update(c, k, obj, old, revision, subresource, o, false, &p, &e);
-		if (r < 0) {
-			json_decref(obj);
+		int r = client_plan_patch(c, k, ns, name, type, patch, subresource, o, &p, &e);
+		if (r < 0)
 			return error_propagate(err, &e, r);
-		}
 		r = execute(c, &p, o, ret, &e);
 		client_plan_clear(&p);
 		if (r != KORCH_ECONFLICT || attempt + 1 == PATCH_RETRIES)
