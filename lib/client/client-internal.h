@@ -8,11 +8,12 @@
 #include "client/client.h"
 
 struct client {
-	struct store *store;        /* borrowed */
-	korch_clock *clock;         /* stamps times; borrowed or own_clock */
-	korch_clock *own_clock;     /* the real clock, when none was given */
-	int64_t event_lease;        /* the lease Events of event_lease_minute attach to */
-	int64_t event_lease_minute; /* wall minute that lease was granted for */
+	struct store *store;         /* borrowed */
+	korch_clock *clock;          /* stamps times; borrowed or own_clock */
+	korch_clock *own_clock;      /* the real clock, when none was given */
+	int64_t event_lease;         /* the lease Events of event_lease_minute attach to */
+	int64_t event_lease_minute;  /* wall minute that lease was granted for */
+	struct token_signer *signer; /* ServiceAccount tokens (borrowed), or NULL */
 };
 
 /* Label and field selectors, with the label equalities the store's index can answer. */

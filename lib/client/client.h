@@ -79,6 +79,20 @@ int client_watch(struct client *c, const struct kind_info *k, const char *ns,
 		 struct client_watch **ret, korch_error **err);
 void client_watch_free(struct client_watch *w);
 
+/*
+ * One change of an object, unfiltered, with its state before the change (prev: NULL for ADDED;
+ * for DELETED object is the last state with the deletion's resourceVersion), for watch caches
+ * that apply selectors to many watchers themselves. Both borrowed for the call. An ERROR event
+ * (object a Status, prev NULL) ends the watch.
+ */
+typedef void (*client_change_fn)(struct client_watch *w, enum client_event_type type,
+				 const json_t *object, const json_t *prev, void *userdata);
+
+/* Every change of kind k after from_revision (STORE_REVISION_NOW: from now), in all namespaces. */
+int client_watch_changes(struct client *c, const struct kind_info *k, int64_t from_revision,
+			 client_change_fn fn, void *userdata, struct client_watch **ret,
+			 korch_error **err);
+
 /* ---- writes ---- */
 
 struct client_write_opts {
@@ -142,6 +156,33 @@ struct client_delete_opts {
  */
 int client_delete(struct client *c, const struct kind_info *k, const char *ns, const char *name,
 		  const struct client_delete_opts *o, json_t **ret, korch_error **err);
+
+/*
+ * Binds a pod to a node (the pods/binding subresource): sets spec.nodeName and the PodScheduled
+ * condition. KORCH_ECONFLICT when the pod is bound already (`pod web is already assigned to node
+ * "n1"`), is being deleted, or its uid is not uid (when given).
+ */
+int client_bind(struct client *c, const char *ns, const char *pod, const char *node,
+		const char *uid, const struct client_write_opts *o, json_t **ret,
+		korch_error **err);
+
+/* ---- ServiceAccount tokens ---- */
+
+struct token_signer;
+
+/* The signer of ServiceAccount tokens (borrowed; NULL: none). TokenRequest needs one. */
+void client_set_token_signer(struct client *c, struct token_signer *signer);
+struct token_signer *client_token_signer(struct client *c);
+
+/*
+ * TokenRequest (serviceaccounts/NAME/token): request is an authentication.k8s.io/v1
+ * TokenRequest (spec.audiences, spec.expirationSeconds: 600 to 2^32, default 3600,
+ * spec.boundObjectRef to a Pod). The ServiceAccount (and the bound pod, with its uid when given)
+ * must exist. *ret is the TokenRequest with status.token and status.expirationTimestamp.
+ * KORCH_EUNSUPPORTED without a signer.
+ */
+int client_token_request(struct client *c, const char *ns, const char *name, const json_t *request,
+			 json_t **ret, korch_error **err);
 
 /* ---- transactions ---- */
 

@@ -804,3 +804,86 @@ client_delete(struct client *c, const struct kind_info *k, const char *ns, const
 	client_plan_clear(&p);
 	return r;
 }
+
+/* ---- binding ---- */
+
+/* Sets the PodScheduled condition to True, as the binding storage of kube-apiserver does. */
+static int
+set_scheduled(struct client *c, json_t *pod, korch_error **err)
+{
+	json_t *status = json_object_get(pod, "status");
+	if (!json_is_object(status)) {
+		status = json_object();
+		if (json_object_set_new(pod, "status", status) < 0)
+			return error_oom(err);
+	}
+	json_t *conds = json_object_get(status, "conditions");
+	if (!json_is_array(conds)) {
+		conds = json_array();
+		if (json_object_set_new(status, "conditions", conds) < 0)
+			return error_oom(err);
+	}
+	char now[32];
+	int64_t wall = korch_clock_wall_ns(c->clock);
+	format_rfc3339(wall - wall % NSEC_PER_SEC, false, now);
+	json_t *cond = json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled", "status", "True",
+				 "lastProbeTime", "lastTransitionTime", now);
+	if (!cond)
+		return error_oom(err);
+	size_t i;
+	json_t *item;
+	json_array_foreach (conds, i, item)
+		if (streq(json_string_value(json_object_get(item, "type")), "PodScheduled"))
+			return json_array_set_new(conds, i, cond) < 0 ? error_oom(err) : 0;
+	return json_array_append_new(conds, cond) < 0 ? error_oom(err) : 0;
+}
+
+int
+client_bind(struct client *c, const char *ns, const char *pod, const char *node, const char *uid,
+	    const struct client_write_opts *o, json_t **ret, korch_error **err)
+{
+	const struct kind_info *k = kind_lookup("v1", "Pod");
+	for (int attempt = 0;; attempt++) {
+		_cleanup_json_ json_t *old = NULL;
+		int64_t revision = 0;
+		int r = get_current(c, k, ns, pod, &old, &revision, err);
+		if (r < 0)
+			return r;
+		const char *cur_uid = meta_str(old, "uid");
+		if (uid && *uid && !streq(uid, cur_uid))
+			return error_set(
+				err, KORCH_ECONFLICT,
+				"Precondition failed: UID in precondition: %s, UID in object meta: %s",
+				uid, cur_uid ? cur_uid : "");
+		if (meta_str(old, "deletionTimestamp"))
+			return error_set(err, KORCH_ECONFLICT,
+					 "pod %s is being deleted, cannot be assigned to a host",
+					 pod);
+		const char *bound = json_string_value(
+			json_object_get(json_object_get(old, "spec"), "nodeName"));
+		if (bound && *bound)
+			return error_set(err, KORCH_ECONFLICT,
+					 "pod %s is already assigned to node \"%s\"", pod, bound);
+		json_t *obj = json_deep_copy(old);
+		json_t *spec = obj ? json_object_get(obj, "spec") : NULL;
+		if (!json_is_object(spec) ||
+		    json_object_set_new(spec, "nodeName", json_string(node)) < 0 ||
+		    (r = set_scheduled(c, obj, err)) < 0) {
+			json_decref(obj);
+			return r < 0 ? r : error_oom(err);
+		}
+		struct client_plan p = {
+			.op = STORE_OP_UPDATE, .kind = k, .obj = obj, .expected_revision = revision
+		};
+		if ((r = plan_key(&p, err)) < 0) {
+			client_plan_clear(&p);
+			return r;
+		}
+		korch_error *e = NULL;
+		r = execute(c, &p, o, ret, &e);
+		client_plan_clear(&p);
+		if (r != KORCH_ECONFLICT || attempt + 1 == PATCH_RETRIES)
+			return error_propagate(err, &e, r);
+		korch_error_free(e);
+	}
+}
