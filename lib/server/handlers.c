@@ -9,6 +9,7 @@
 
 #include "api/codec.h"
 #include "api/patch.h"
+#include "api/proto.h"
 #include "api/selector.h"
 #include "api/table.h"
 #include "base/error.h"
@@ -20,6 +21,7 @@
 enum body_type {
 	BODY_JSON,
 	BODY_YAML,
+	BODY_PROTOBUF,
 	BODY_PATCH_MERGE,
 	BODY_PATCH_JSON,
 	BODY_PATCH_STRATEGIC,
@@ -48,6 +50,62 @@ media_type(const char *header, char buf[static 96])
 }
 
 /*
+ * A protobuf body (kubectl's typed clients send them): the envelope, then the object of the
+ * path's kind, or the TokenRequest or Eviction of those subresources.
+ */
+static int
+decode_protobuf(struct request *req, json_t **ret, korch_error **err)
+{
+	const struct route *r = &req->route;
+	_cleanup_free_ char *av = NULL, *kind = NULL;
+	const uint8_t *raw;
+	size_t raw_len;
+	int rc = proto_unwrap((const uint8_t *)req->body.buf, req->body.len, &av, &kind, &raw,
+			      &raw_len, err);
+	if (rc < 0)
+		return rc;
+	if (streq(r->subresource, "token"))
+		return proto_decode_token_request(raw, raw_len, ret, err);
+	if (streq(r->subresource, "eviction"))
+		return proto_decode_eviction(raw, raw_len, ret, err);
+	if (r->subresource && !streq(r->subresource, "status"))
+		return error_set(err, KORCH_EINVALID,
+				 "protobuf bodies are not supported for %s/%s; send JSON",
+				 r->resource, r->subresource);
+	if (*kind && !streq(kind, r->kind->kind))
+		return error_set(err, KORCH_EINVALID,
+				 "the kind in the data (%s) does not match the expected kind (%s)",
+				 kind, r->kind->kind);
+	json_t *obj = NULL;
+	if ((rc = proto_decode(raw, raw_len, r->kind->schema, &obj, err)) < 0)
+		return rc;
+	json_t *ordered =
+		json_pack("{s:s, s:s}", "apiVersion", *av ? av : "", "kind", r->kind->kind);
+	if (!ordered) {
+		json_decref(obj);
+		return error_oom(err);
+	}
+	if (!*av) {
+		char buf[64];
+		json_object_set_new(ordered, "apiVersion",
+				    json_string(kind_api_version(r->kind, buf)));
+	}
+	json_object_update(ordered, obj);
+	json_decref(obj);
+	*ret = ordered;
+	return 0;
+}
+
+static int decode_body(struct request *req, bool patch, enum body_type *ret_type, json_t **ret);
+
+int
+request_body_object(struct request *req, json_t **ret)
+{
+	enum body_type type;
+	return decode_body(req, false, &type, ret);
+}
+
+/*
  * Decodes the request body. Writes accept JSON and YAML; patches their four content types. An
  * unknown content type is 415, a body that does not parse 400, both with kube-apiserver's words.
  */
@@ -61,6 +119,8 @@ decode_body(struct request *req, bool patch, enum body_type *ret_type, json_t **
 		type = BODY_JSON;
 	else if (!patch && (streq(mt, "application/yaml") || streq(mt, "application/x-yaml")))
 		type = BODY_YAML;
+	else if (!patch && streq(mt, "application/vnd.kubernetes.protobuf"))
+		type = BODY_PROTOBUF;
 	else if (patch && streq(mt, "application/merge-patch+json"))
 		type = BODY_PATCH_MERGE;
 	else if (patch && streq(mt, "application/json-patch+json"))
@@ -91,7 +151,9 @@ decode_body(struct request *req, bool patch, enum body_type *ret_type, json_t **
 	_cleanup_error_ korch_error *e = NULL;
 	json_t *value = NULL;
 	int r;
-	if (type == BODY_YAML || type == BODY_PATCH_APPLY) {
+	if (type == BODY_PROTOBUF) {
+		r = decode_protobuf(req, &value, &e);
+	} else if (type == BODY_YAML || type == BODY_PATCH_APPLY) {
 		struct codec_docs docs = { 0 };
 		r = codec_yaml_decode(req->body.buf, req->body.len, &docs, &e);
 		if (r == 0 && docs.n != 1) {

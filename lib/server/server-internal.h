@@ -210,6 +210,12 @@ const char *pod_container(struct request *req, const json_t *pod);
 /* Ends every exec session (server_free). */
 void exec_sessions_end(struct server *srv);
 
+/*
+ * The request body as a JSON object (JSON, YAML, or Kubernetes protobuf), or 0-less after
+ * answering 400/415 with the reason.
+ */
+int request_body_object(struct request *req, json_t **ret);
+
 /* Accept negotiation: what the client wants of a GET. */
 enum accept_as {
 	ACCEPT_OBJECT,   /* the objects themselves */
