@@ -374,6 +374,95 @@ test_watch_changes(void **state)
 	client_watch_free(w);
 }
 
+static json_t *
+create_err(struct env *e, const char *text, korch_error **err)
+{
+	_cleanup_json_ json_t *obj = yaml(text);
+	json_t *out = NULL;
+	struct client_write_opts o = { .field_manager = "test" };
+	if (client_create(e->client, obj, &o, &out, err) < 0)
+		return NULL;
+	return out;
+}
+
+static void
+test_service_account_admission(void **state)
+{
+	struct env *e = *state;
+	/* The default account needs not exist yet; the token volume is mounted everywhere. */
+	_cleanup_json_ json_t *pod = create(e, "apiVersion: v1\n"
+					       "kind: Pod\n"
+					       "metadata: {name: web, namespace: default}\n"
+					       "spec:\n"
+					       "  initContainers: [{name: init, image: busybox}]\n"
+					       "  containers:\n"
+					       "  - {name: a, image: busybox}\n"
+					       "  - name: b\n"
+					       "    image: busybox\n"
+					       "    volumeMounts:\n"
+					       "    - {name: own, mountPath: "
+					       "/var/run/secrets/kubernetes.io/serviceaccount}\n"
+					       "  volumes: [{name: own, emptyDir: {}}]\n");
+	json_t *spec = json_object_get(pod, "spec");
+	assert_string_equal(json_string_value(json_object_get(spec, "serviceAccountName")),
+			    "default");
+	json_t *vol = json_array_get(json_object_get(spec, "volumes"), 1);
+	const char *vname = json_string_value(json_object_get(vol, "name"));
+	assert_int_equal(strlen(vname), strlen("kube-api-access-xxxxx"));
+	assert_true(strncmp(vname, "kube-api-access-", 16) == 0);
+	json_t *sources = json_object_get(json_object_get(vol, "projected"), "sources");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_array_get(sources, 0), "serviceAccountToken"),
+				 "expirationSeconds")),
+			 3607);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(sources, 1), "configMap"), "name")),
+		"kube-root-ca.crt");
+	/* a and init got the mount; b keeps its own volume at that path. */
+	json_t *a = json_array_get(json_object_get(spec, "containers"), 0);
+	json_t *b = json_array_get(json_object_get(spec, "containers"), 1);
+	json_t *init = json_array_get(json_object_get(spec, "initContainers"), 0);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(a, "volumeMounts"), 0), "name")),
+			    vname);
+	assert_true(json_is_true(json_object_get(
+		json_array_get(json_object_get(a, "volumeMounts"), 0), "readOnly")));
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(init, "volumeMounts"), 0), "name")),
+		vname);
+	assert_int_equal(json_array_size(json_object_get(b, "volumeMounts")), 1);
+	/* automountServiceAccountToken: false on the pod: nothing mounted. */
+	_cleanup_json_ json_t *off = create(e, "apiVersion: v1\nkind: Pod\n"
+					       "metadata: {name: noauto, namespace: default}\n"
+					       "spec:\n  automountServiceAccountToken: false\n"
+					       "  containers: [{name: a, image: busybox}]\n");
+	assert_null(json_object_get(json_object_get(off, "spec"), "volumes"));
+	/* A named account must exist. */
+	korch_error *err = NULL;
+	assert_null(create_err(e,
+			       "apiVersion: v1\nkind: Pod\n"
+			       "metadata: {name: named, namespace: default}\n"
+			       "spec:\n  serviceAccountName: robot\n"
+			       "  containers: [{name: a, image: busybox}]\n",
+			       &err));
+	assert_int_equal(korch_error_code(err), KORCH_EFORBIDDEN);
+	assert_string_equal(korch_error_message(err),
+			    "pods \"named\" is forbidden: error looking up service account "
+			    "default/robot: serviceaccount \"robot\" not found");
+	korch_error_free(err);
+	/* An account that turns automounting off. */
+	json_decref(create(e, "apiVersion: v1\nkind: ServiceAccount\n"
+			      "metadata: {name: robot, namespace: default}\n"
+			      "automountServiceAccountToken: false\n"));
+	_cleanup_json_ json_t *quiet = create(e, "apiVersion: v1\nkind: Pod\n"
+						 "metadata: {name: quiet, namespace: default}\n"
+						 "spec:\n  serviceAccountName: robot\n"
+						 "  containers: [{name: a, image: busybox}]\n");
+	assert_null(json_object_get(json_object_get(quiet, "spec"), "volumes"));
+}
+
 int
 main(void)
 {
@@ -384,6 +473,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_token_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_service_account_admission, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
