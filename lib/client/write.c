@@ -269,6 +269,22 @@ job_selector(json_t *job, korch_error **err)
 	return 0;
 }
 
+/*
+ * The schema check of a body, with kube-apiserver's words around its decoder errors:
+ * `Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: ...`
+ * (the API server answers those 400 Bad Request, not 422 Invalid).
+ */
+static int
+decode_check(json_t *obj, const struct kind_info *k, enum field_validation fv, json_t *warnings,
+	     korch_error **err)
+{
+	int r = schema_check(obj, k->schema, fv, warnings, err);
+	if (r == KORCH_EINVALID)
+		korch_error_prefix(err, r, "%s in version \"%s\" cannot be handled as a %s",
+				   k->kind, k->version, k->kind);
+	return r;
+}
+
 #define SA_MOUNT_PATH "/var/run/secrets/kubernetes.io/serviceaccount"
 
 /* Adds the token volume's mount to every container of list that has none at its path. */
@@ -404,7 +420,7 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 {
 	enum field_validation fv = o ? o->validation : FIELD_VALIDATION_STRICT;
 	json_t *warnings = o ? o->warnings : NULL;
-	int r = schema_check(obj, k->schema, fv, warnings, err);
+	int r = decode_check(obj, k, fv, warnings, err);
 	if (r < 0)
 		return r;
 	if ((r = object_check_supported(obj, k, err)) < 0)
@@ -753,7 +769,7 @@ client_plan_apply(struct client *c, const json_t *applied_in, const struct clien
 	if (!applied)
 		return error_oom(err);
 	enum field_validation fv = o ? o->validation : FIELD_VALIDATION_STRICT;
-	if ((r = schema_check(applied, k->schema, fv, o ? o->warnings : NULL, err)) < 0)
+	if ((r = decode_check(applied, k, fv, o ? o->warnings : NULL, err)) < 0)
 		return r;
 	_cleanup_json_ json_t *old = NULL;
 	int64_t revision = 0;
