@@ -141,7 +141,8 @@ decode_body(struct request *req, bool patch, enum body_type *ret_type, json_t **
 			respond_status(
 				req, 415, "UnsupportedMediaType",
 				"the body of the request was in an unknown format - accepted "
-				"media types include: application/json, application/yaml");
+				"media types include: application/json, application/yaml, "
+				"application/vnd.kubernetes.protobuf");
 		return KORCH_EPROTO;
 	}
 	if (req->body.len == 0) {
