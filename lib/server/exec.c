@@ -405,21 +405,6 @@ handle_exec(struct request *req)
 {
 	struct server *s = req->srv;
 	const struct route *r = &req->route;
-	const char *upgrade = request_header(req, MHD_HTTP_HEADER_UPGRADE);
-	const char *protocols = request_header(req, MHD_HTTP_HEADER_SEC_WEBSOCKET_PROTOCOL);
-	const char *key = request_header(req, MHD_HTTP_HEADER_SEC_WEBSOCKET_KEY);
-	if (!header_has(upgrade, "websocket") || !key) {
-		respond_status(req, 400, "BadRequest",
-			       "korch serves exec over WebSocket (%s) only; use kubectl 1.30 or "
-			       "later",
-			       WS_PROTOCOL_V5);
-		return;
-	}
-	if (!header_has(protocols, WS_PROTOCOL_V5)) {
-		respond_status(req, 400, "BadRequest",
-			       "unsupported streaming protocols: korch speaks %s", WS_PROTOCOL_V5);
-		return;
-	}
 	struct args a = { .n = 0 };
 	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_command, &a);
 	a.argv[a.n] = NULL;
@@ -453,6 +438,22 @@ handle_exec(struct request *req)
 			       r->name);
 		return;
 	}
+	const char *upgrade = request_header(req, MHD_HTTP_HEADER_UPGRADE);
+	const char *protocols = request_header(req, MHD_HTTP_HEADER_SEC_WEBSOCKET_PROTOCOL);
+	const char *key = request_header(req, MHD_HTTP_HEADER_SEC_WEBSOCKET_KEY);
+	if (!header_has(upgrade, "websocket") || !key) {
+		respond_status(req, 400, "BadRequest",
+			       "korch serves exec over WebSocket (%s) only; use kubectl 1.30 or "
+			       "later",
+			       WS_PROTOCOL_V5);
+		return;
+	}
+	if (!header_has(protocols, WS_PROTOCOL_V5)) {
+		respond_status(req, 400, "BadRequest",
+			       "unsupported streaming protocols: korch speaks %s", WS_PROTOCOL_V5);
+		return;
+	}
+
 	struct exec_session *x = calloc(1, sizeof(*x));
 	if (!x || ptrvec_push(&s->sessions, x) < 0) {
 		free(x);

@@ -456,13 +456,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		*upload_data_size = 0;
 		if (req->answered)
 			return MHD_YES; /* discarded: the answer is out already */
-		if (req->body.len + n > req->srv->opts.max_body_bytes) {
-			/* A chunked body without a length is capped the same way, unbuffered. */
+		if (req->body_too_large || req->body.len + n > req->srv->opts.max_body_bytes) {
+			/*
+			 * A chunked body without a length is capped the same way: the rest is
+			 * read and dropped, and 413 answers it at the end (libmicrohttpd sends no
+			 * response queued in the middle of an upload).
+			 */
 			req->body_too_large = true;
 			strbuf_free(&req->body);
-			respond_status(req, MHD_HTTP_CONTENT_TOO_LARGE, "RequestEntityTooLarge",
-				       "the request body is larger than the limit of %zu bytes",
-				       req->srv->opts.max_body_bytes);
 			return MHD_YES;
 		}
 		if (strbuf_append(&req->body, upload_data, n) < 0) {
@@ -471,7 +472,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 		return MHD_YES;
 	}
-	if (!req->answered && req->ready)
+	if (!req->answered && req->body_too_large)
+		respond_status(req, MHD_HTTP_CONTENT_TOO_LARGE, "RequestEntityTooLarge",
+			       "the request body is larger than the limit of %zu bytes",
+			       req->srv->opts.max_body_bytes);
+	else if (!req->answered && req->ready)
 		request_dispatch(req);
 	return MHD_YES;
 }

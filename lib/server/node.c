@@ -317,12 +317,8 @@ handle_token(struct request *req)
 	const struct route *r = &req->route;
 	_cleanup_json_ json_t *body = NULL;
 	_cleanup_error_ korch_error *e = NULL;
-	if (req->body.len && (codec_json_decode(req->body.buf, req->body.len, &body, &e) < 0 ||
-			      !json_is_object(body))) {
-		respond_status(req, 400, "BadRequest", "the request body is not a TokenRequest: %s",
-			       e ? korch_error_message(e) : "not a JSON object");
+	if (req->body.len && request_body_object(req, &body) < 0)
 		return;
-	}
 	_cleanup_json_ json_t *out = NULL;
 	int rc = client_token_request(req->srv->client, r->ns, r->name, body, &out, &e);
 	if (rc < 0) {

@@ -1,0 +1,395 @@
+#!/usr/bin/python3
+"""kubectl 1.32 against korchd, in a network namespace of the test's own: the commands users
+type, with their exact output; bad input over HTTPS with the right Status and nothing stored;
+korchd's own life (first start, files, SIGTERM, restart, reset, flags, config file).
+
+Waiting for other components (they land with their issues and are added here then):
+rollout status and rollout undo (the deployment controller), logs -f, exec with stdin and exit
+code, top pods (the node agent), a pod reading the API with its mounted token (node agent and
+pod network)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import korchd_env  # noqa: E402
+from korchd_env import Korchd  # noqa: E402
+
+KUBECTL = korchd_env.kubectl_path()
+
+DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: main
+        image: busybox:1
+        command: [httpd, -f, -p, "8080"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
+"""
+
+
+class Kubectl(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Korchd()
+        cls.k.start()
+        cls.cache = tempfile.mkdtemp(prefix="korch-test-kubectl-cache-")
+        cls.files = tempfile.mkdtemp(prefix="korch-test-kubectl-files-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.cleanup()
+        subprocess.run(["rm", "-rf", cls.cache, cls.files])
+
+    def kubectl(self, *args, stdin=None, timeout=60, token=None):
+        cmd = [KUBECTL, "--kubeconfig", self.k.kubeconfig, "--cache-dir", self.cache]
+        if token is not None:
+            cmd += ["--token", token]
+        p = subprocess.run(cmd + list(args), input=stdin, capture_output=True, text=True,
+                           timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    def ok(self, *args, stdin=None):
+        rc, out, err = self.kubectl(*args, stdin=stdin)
+        self.assertEqual(rc, 0, f"kubectl {' '.join(args)}: {err}\n{self.k.logs()}")
+        return out
+
+    def fails(self, *args, stdin=None, token=None):
+        rc, out, err = self.kubectl(*args, stdin=stdin, token=token)
+        self.assertNotEqual(rc, 0, f"kubectl {' '.join(args)} succeeded: {out}")
+        return err
+
+    def file(self, name, text):
+        path = os.path.join(self.files, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_version_and_api_resources(self):
+        v = json.loads(self.ok("version", "-o", "json"))
+        self.assertEqual(v["serverVersion"]["major"], "1")
+        self.assertEqual(v["serverVersion"]["minor"], "32")
+        out = self.ok("api-resources")
+        self.assertRegex(out, r"\ndeployments +deploy +apps/v1 +true +Deployment\n")
+        self.assertRegex(out, r"\npods +po +v1 +true +Pod\n")
+
+    def test_apply_get_and_unchanged(self):
+        path = self.file("web.yaml", DEPLOY)
+        self.ok("create", "namespace", "apply")
+        out = self.ok("apply", "-n", "apply", "-f", path)
+        self.assertEqual(out, "deployment.apps/web created\nservice/web created\n")
+        out = self.ok("apply", "-n", "apply", "-f", path)
+        self.assertEqual(out, "deployment.apps/web unchanged\nservice/web unchanged\n")
+        wide = self.ok("get", "deploy", "-n", "apply", "-o", "wide")
+        self.assertRegex(wide.splitlines()[0],
+                         r"^NAME +READY +UP-TO-DATE +AVAILABLE +AGE +CONTAINERS +IMAGES +"
+                         r"SELECTOR$")
+        self.assertRegex(wide.splitlines()[1], r"^web +0/2 +0 +0 +\d+s +main +busybox:1 +"
+                                              r"app=web$")
+        y = self.ok("get", "deploy", "web", "-n", "apply", "-o", "yaml")
+        self.assertIn("\nkind: Deployment\n", y)
+        self.assertIn("  replicas: 2\n", y)
+        self.assertIn("kubectl.kubernetes.io/last-applied-configuration", y)
+        self.assertEqual(self.ok("get", "svc", "-n", "apply", "-l", "app=web", "-o", "name"),
+                         "service/web\n")
+        self.assertEqual(self.ok("get", "svc", "-n", "apply", "-l", "app=db", "-o", "name"), "")
+        every = self.ok("get", "deploy", "-A")
+        self.assertRegex(every, r"\napply +web +0/2 +0 +0 +\d+s\n")
+        labels = self.ok("get", "svc", "web", "-n", "apply", "--show-labels")
+        self.assertRegex(labels.splitlines()[1], r"^web +ClusterIP .* app=web$")
+        # Delete returns at once (nothing waits for a finalizer).
+        t0 = time.monotonic()
+        out = self.ok("delete", "-n", "apply", "-f", path)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertEqual(out, "deployment.apps \"web\" deleted\nservice \"web\" deleted\n")
+        err = self.fails("get", "deploy", "web", "-n", "apply")
+        self.assertEqual(err, "Error from server (NotFound): deployments.apps \"web\" not "
+                              "found\n")
+
+    def test_describe_with_events(self):
+        self.ok("create", "namespace", "desc")
+        self.ok("apply", "-n", "desc", "-f", self.file("web2.yaml", DEPLOY))
+        uid = self.ok("get", "deploy", "web", "-n", "desc", "-o", "jsonpath={.metadata.uid}")
+        event = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "web.1", "namespace": "desc"},
+            "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                               "namespace": "desc", "uid": uid},
+            "reason": "ScalingReplicaSet", "message": "Scaled up replica set web-1 to 2",
+            "type": "Normal", "source": {"component": "deployment-controller"},
+            "count": 1,
+        }
+        self.ok("create", "-f", "-", stdin=json.dumps(event))
+        out = self.ok("describe", "deploy", "web", "-n", "desc")
+        self.assertIn("Name:                   web\n", out)
+        self.assertIn("Replicas:               2 desired", out)
+        self.assertRegex(out, r"Events:\n +Type +Reason +Age +From +Message\n +-+ .*\n"
+                              r" +Normal +ScalingReplicaSet +.* +deployment-controller +"
+                              r"Scaled up replica set web-1 to 2\n")
+
+    def test_watch_sees_added_modified_deleted(self):
+        self.ok("create", "namespace", "watch")
+        p = subprocess.Popen([KUBECTL, "--kubeconfig", self.k.kubeconfig, "--cache-dir",
+                              self.cache, "get", "configmaps", "-n", "watch", "-w",
+                              "--output-watch-events"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.5)
+            self.ok("create", "configmap", "w1", "-n", "watch", "--from-literal=a=1")
+            self.ok("patch", "configmap", "w1", "-n", "watch", "-p", '{"data":{"a":"2"}}')
+            self.ok("delete", "configmap", "w1", "-n", "watch")
+            time.sleep(1.5)
+        finally:
+            p.terminate()
+            out, err = p.communicate(timeout=10)
+        rows = [line.split()[:2] for line in out.splitlines()[1:]]
+        self.assertEqual(rows, [["ADDED", "w1"], ["MODIFIED", "w1"], ["DELETED", "w1"]],
+                         out + err)
+
+    def test_scale_and_set_image(self):
+        self.ok("create", "namespace", "scale")
+        self.ok("apply", "-n", "scale", "-f", self.file("web3.yaml", DEPLOY))
+        self.assertEqual(self.ok("scale", "deploy", "web", "-n", "scale", "--replicas=3"),
+                         "deployment.apps/web scaled\n")
+        self.assertEqual(self.ok("get", "deploy", "web", "-n", "scale", "-o",
+                                 "jsonpath={.spec.replicas} {.metadata.generation}"), "3 2")
+        self.assertEqual(self.ok("set", "image", "deploy/web", "main=busybox:2", "-n", "scale"),
+                         "deployment.apps/web image updated\n")
+        self.assertEqual(self.ok("get", "deploy", "web", "-n", "scale", "-o",
+                                 "jsonpath={.spec.template.spec.containers[0].image}"),
+                         "busybox:2")
+
+    def test_server_side_apply_conflict(self):
+        self.ok("create", "namespace", "ssa")
+        cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: '1'}\n"
+        self.assertEqual(self.ok("apply", "--server-side", "-n", "ssa", "-f", "-", stdin=cm),
+                         "configmap/cfg serverside-applied\n")
+        other = cm.replace("'1'", "'2'")
+        err = self.fails("apply", "--server-side", "--field-manager=other", "-n", "ssa", "-f",
+                         "-", stdin=other)
+        self.assertIn("error: Apply failed with 1 conflict: conflict with \"kubectl\": .data.a\n",
+                      err)
+        self.ok("apply", "--server-side", "--field-manager=other", "--force-conflicts", "-n",
+                "ssa", "-f", "-", stdin=other)
+        self.assertEqual(self.ok("get", "cm", "cfg", "-n", "ssa", "-o", "jsonpath={.data.a}"),
+                         "2")
+        # A server dry run stores nothing.
+        out = self.ok("apply", "--dry-run=server", "-n", "ssa", "-f",
+                      self.file("dry.yaml", DEPLOY))
+        self.assertEqual(out, "deployment.apps/web created (server dry run)\n"
+                              "service/web created (server dry run)\n")
+        self.fails("get", "deploy", "web", "-n", "ssa")
+
+    def test_explain(self):
+        out = self.ok("explain", "deployment.spec.replicas")
+        self.assertIn("KIND:       Deployment\nVERSION:    v1\n", out)
+        self.assertIn("FIELD: replicas <integer>", out)
+        out = self.ok("explain", "pod.spec")
+        self.assertIn("  containers\t<[]Container> -required-", out)
+
+    def test_token_wrong_token_and_rbac(self):
+        self.ok("create", "namespace", "auth")
+        self.assertEqual(self.ok("create", "serviceaccount", "robot", "-n", "auth"),
+                         "serviceaccount/robot created\n")
+        token = self.ok("create", "token", "robot", "-n", "auth").strip()
+        self.assertEqual(token.count("."), 2)
+        # The token authenticates (403, not 401): the account has no bindings.
+        err = self.fails("get", "pods", "-n", "auth", token=token)
+        self.assertEqual(err, "Error from server (Forbidden): pods is forbidden: User "
+                              "\"system:serviceaccount:auth:robot\" cannot list resource "
+                              "\"pods\" in API group \"\" in the namespace \"auth\"\n")
+        err = self.fails("get", "pods", token="bogus")
+        self.assertEqual(err, "error: You must be logged in to the server (Unauthorized)\n")
+        err = self.fails("get", "pods", "-n", "auth", "--as=carol")
+        self.assertEqual(err, "Error from server (Forbidden): pods is forbidden: User \"carol\" "
+                              "cannot list resource \"pods\" in API group \"\" in the namespace "
+                              "\"auth\"\n")
+        self.ok("create", "rolebinding", "robot-view", "--clusterrole=view",
+                "--serviceaccount=auth:robot", "-n", "auth")
+        deadline = time.monotonic() + 5
+        while True:
+            rc, out, err = self.kubectl("get", "pods", "-n", "auth", token=token)
+            if rc == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err, "No resources found in auth namespace.\n")
+        err = self.fails("get", "secrets", "-n", "auth", token=token)
+        self.assertIn("cannot list resource \"secrets\"", err)
+
+    def test_node_agent_calls_say_why(self):
+        self.ok("create", "namespace", "node")
+        pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeName: n1\n"
+               "  containers: [{name: c, image: busybox}]\n")
+        self.ok("apply", "-n", "node", "-f", "-", stdin=pod)
+        err = self.fails("logs", "p", "-n", "node")
+        self.assertEqual(err, "Error from server (ServiceUnavailable): pods \"p\": logs are not "
+                              "available: this korchd runs no node agent\n")
+        err = self.fails("exec", "p", "-n", "node", "--", "true")
+        self.assertIn("exec is not available: this korchd runs no node agent", err)
+        err = self.fails("top", "pods", "-n", "node")
+        self.assertEqual(err, "Error from server (ServiceUnavailable): the metrics API is not "
+                              "available: this korchd runs no node agent\n")
+
+    # ---- bad input over HTTPS ----
+
+    def expect(self, method, path, body, content_type, status, reason):
+        got, st = self.k.json(method, path, body, content_type)
+        self.assertEqual(got, status, st)
+        self.assertEqual(st["kind"], "Status")
+        self.assertEqual(st["reason"], reason)
+        self.assertEqual(st["code"], status)
+        return st
+
+    def assert_absent(self, path):
+        status, _ = self.k.json("GET", path)
+        self.assertEqual(status, 404)
+
+    def test_bad_input(self):
+        cms = "/api/v1/namespaces/default/configmaps"
+        st = self.expect("POST", cms, '{"apiVersion":"v1","kind":', "application/json", 400,
+                         "BadRequest")
+        self.assertTrue(st["message"].startswith("the request body is not valid JSON: "))
+        self.expect("POST", cms, "apiVersion: v1\nkind: [ConfigMap\n", "application/yaml", 400,
+                    "BadRequest")
+        self.expect("POST", cms, "{}", "text/plain", 415, "UnsupportedMediaType")
+        self.expect("PATCH", cms + "/x", "{}", "application/xml", 415, "UnsupportedMediaType")
+        big = ('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"a":"' +
+               "x" * (4 * 1024 * 1024) + '"}}').encode()
+        # With a length: refused before the body is read; chunked: once 3 MiB arrived.
+        for chunked in (False, True):
+            status, st = self.k.raw_post(cms, big, chunked)
+            self.assertEqual(status, 413, st)
+            self.assertEqual(st["reason"], "RequestEntityTooLarge")
+        self.assert_absent(cms + "/big")
+        self.expect("POST", "/apis/example.com/v1/namespaces/default/foos",
+                    '{"apiVersion":"example.com/v1","kind":"Foo","metadata":{"name":"f"}}',
+                    "application/json", 404, "NotFound")
+        st = self.expect("POST", cms + "?fieldValidation=Strict",
+                         '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"u"},'
+                         '"spec":{}}', "application/json", 400, "BadRequest")
+        self.assertEqual(st["message"], "ConfigMap in version \"v1\" cannot be handled as a "
+                                        "ConfigMap: strict decoding error: unknown field "
+                                        "\"spec\"")
+        self.assert_absent(cms + "/u")
+        st = self.expect("POST", cms, '{"apiVersion":"v1","kind":"ConfigMap",'
+                                      '"metadata":{"name":"Not_Valid"}}',
+                         "application/json", 422, "Invalid")
+        self.assertEqual(st["details"]["causes"][0]["field"], "metadata.name")
+        self.assert_absent(cms + "/Not_Valid")
+
+
+class Lifecycle(unittest.TestCase):
+    def test_first_start_files_stop_restart_reset(self):
+        k = Korchd(port=6444)
+        try:
+            k.start()
+            self.assertLess(k.ready_s, 1.0, "ready for kubectl within a second")
+            for f in ("pki/ca.crt", "pki/ca.key", "pki/server.crt", "pki/server.key",
+                      "pki/sa.key", "tokens.csv", "admin.kubeconfig", "state.db"):
+                self.assertTrue(os.path.exists(os.path.join(k.data, f)), f)
+            for f in ("pki/ca.key", "pki/server.key", "pki/sa.key", "tokens.csv",
+                      "admin.kubeconfig"):
+                self.assertEqual(os.stat(os.path.join(k.data, f)).st_mode & 0o777, 0o600, f)
+            sock = os.path.join(k.run, "korchd.sock")
+            self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
+            with open(k.ca) as f:
+                ca = f.read()
+            # Anonymous: health and version only.
+            self.assertEqual(k.request("GET", "/version", token=None)[0], 200)
+            self.assertEqual(k.request("GET", "/api/v1/pods", token=None)[0], 401)
+            rc, took = k.stop()
+            self.assertEqual(rc, 0, k.logs())
+            self.assertLess(took, 3)
+            self.assertFalse(os.path.exists(sock))
+            self.assertIn("korchd: stopped", k.logs())
+            # Restart: the same CA, the objects still there.
+            k.start()
+            with open(k.ca) as f:
+                self.assertEqual(f.read(), ca)
+            status, ns = k.json("GET", "/api/v1/namespaces/kube-system")
+            self.assertEqual(status, 200)
+            status, svc = k.json("GET", "/api/v1/namespaces/default/services/kubernetes")
+            self.assertEqual(svc["spec"]["clusterIP"], "10.96.0.1")
+            status, ep = k.json("GET", "/api/v1/namespaces/default/endpoints/kubernetes")
+            self.assertEqual(ep["subsets"][0]["addresses"][0]["ip"], korchd_env.NODE_IP)
+            self.assertEqual(ep["subsets"][0]["ports"][0]["port"], 6444)
+            # reset refuses while korchd runs, then removes the run directory.
+            r = k.reset()
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("is running", r.stderr)
+            self.assertEqual(k.stop()[0], 0)
+            r = k.reset()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertFalse(os.path.exists(k.run))
+            self.assertTrue(os.path.exists(os.path.join(k.data, "state.db")))
+        finally:
+            k.cleanup()
+
+    def test_flags_and_config_file(self):
+        r = subprocess.run([korchd_env.KORCHD, "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        for flag in ("--data-dir", "--run-dir", "--instance", "--listen", "--node-name",
+                     "--cluster-cidr", "--service-cidr", "--tls-cert-file", "--token-file"):
+            self.assertIn(flag, r.stdout)
+        r = subprocess.run([korchd_env.KORCHD, "--role", "boss"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, "korchd: --role: expected all, control-plane or node, got "
+                                   "\"boss\"\n")
+        r = subprocess.run([korchd_env.KORCHD, "--instance", "a/b"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 2)
+        # The config file: its listen address is used; an unknown key is refused.
+        k = Korchd(port=6445)
+        try:
+            cfg = os.path.join(k.dir, "korch.yaml")
+            with open(cfg, "w") as f:
+                f.write("listen: ['127.0.0.1:6446']\nlog-level: warn\n")
+            k.extra = ["--config", cfg]
+            k.args = lambda: ["--data-dir", k.data, "--run-dir", k.run, "--instance",
+                              k.instance, "--node-ip", korchd_env.NODE_IP, "--config", cfg]
+            k.port = 6446
+            k.start()
+            self.assertEqual(k.request("GET", "/version", token=None)[0], 200)
+            self.assertEqual(k.stop()[0], 0)
+            with open(cfg, "w") as f:
+                f.write("listen-address: 1.2.3.4\n")
+            r = subprocess.run([korchd_env.KORCHD] + k.args(), capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.stderr, f"korchd: {cfg}: unknown setting \"listen-address\"\n")
+        finally:
+            k.cleanup()
+
+
+if __name__ == "__main__":
+    if not korchd_env.KORCHD:
+        korchd_env.skip("KORCHD is not set")
+    if not KUBECTL:
+        korchd_env.skip("no kubectl")
+    korchd_env.enter_netns()
+    unittest.main(verbosity=2)
