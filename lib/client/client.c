@@ -86,6 +86,18 @@ client_get(struct client *c, const struct kind_info *k, const char *ns, const ch
 	return 0;
 }
 
+int
+client_get_text(struct client *c, const struct kind_info *k, const char *ns, const char *name,
+		char **ret_text, size_t *ret_len, korch_error **err)
+{
+	if (k->namespaced && (!ns || !*ns))
+		return error_set(err, KORCH_EINVALID, "a namespace is required to get %s",
+				 k->plural);
+	struct store_key key;
+	client_key(k, ns, name, &key);
+	return store_get_text(c->store, &key, ret_text, ret_len, NULL, err);
+}
+
 /* ---- selectors ---- */
 
 void
@@ -183,6 +195,7 @@ client_list(struct client *c, const struct kind_info *k, const char *ns,
 		.limit = opts->limit,
 		.continue_token =
 			opts->continue_token && *opts->continue_token ? opts->continue_token : NULL,
+		.text_items = opts->text_items,
 	};
 	struct store_list l = { 0 };
 	r = store_list(c->store, &lo, &l, err);
@@ -191,8 +204,9 @@ client_list(struct client *c, const struct kind_info *k, const char *ns,
 		return r;
 	size_t i;
 	json_t *item;
-	json_array_foreach (l.items, i, item)
-		client_set_type(item, k);
+	if (!opts->text_items)
+		json_array_foreach (l.items, i, item)
+			client_set_type(item, k);
 	json_t *list = list_object(k, json_incref(l.items), l.revision, l.continue_token);
 	store_list_clear(&l);
 	if (!list)

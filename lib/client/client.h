@@ -37,11 +37,21 @@ struct store *client_store(struct client *c);
 int client_get(struct client *c, const struct kind_info *k, const char *ns, const char *name,
 	       json_t **ret, korch_error **err);
 
+/*
+ * The same as the stored compact JSON text (the caller's), without parsing it, for callers that
+ * pass the object on as text (the API server's GET). Stored objects carry apiVersion, kind and
+ * their resourceVersion.
+ */
+int client_get_text(struct client *c, const struct kind_info *k, const char *ns, const char *name,
+		    char **ret_text, size_t *ret_len, korch_error **err);
+
 struct client_list_opts {
 	const char *label_selector; /* text form, or NULL */
 	const char *field_selector; /* text form, or NULL */
 	size_t limit;               /* page size, 0: everything */
 	const char *continue_token; /* from the previous page */
+	bool text_items;            /* items as their stored JSON texts (JSON strings), unparsed
+				       unless a selector must look at them */
 };
 
 /*

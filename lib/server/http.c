@@ -189,7 +189,6 @@ unsuspend(struct request *req)
 			break;
 		}
 	req->suspended = false;
-	loop_source_free(steal_pointer(&req->hup));
 	MHD_resume_connection(req->conn);
 }
 
@@ -550,8 +549,18 @@ rearm_timer(struct server *s)
 		loop_timer_set(s->timer, -1);
 		return;
 	}
+	if (best == 0) {
+		/* Work is ready now (TLS data buffered, a connection resumed): at the end of this
+		 * dispatch, without a timer (and its timerfd_settime) per request. */
+		loop_defer_enable(s->kick);
+		return;
+	}
 	int64_t now = korch_clock_now_ns(korch_loop_clock(s->loop));
-	loop_timer_set(s->timer, now + best * NSEC_PER_MSEC);
+	/* A deadline a little late is fine (idle timeouts): fewer timer re-arms. */
+	int64_t due = now + best * NSEC_PER_MSEC;
+	int64_t armed = loop_timer_deadline(s->timer);
+	if (armed < 0 || due < armed || due - armed > 500 * NSEC_PER_MSEC)
+		loop_timer_set(s->timer, due);
 }
 
 static void
