@@ -6,7 +6,7 @@ set -eu
 PACKAGES="
 meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev
 libjansson-dev libyaml-dev libsqlite3-dev
-libnl-3-dev libnl-route-3-dev libnftables-dev
+libnl-3-dev libnl-route-3-dev libnftables-dev libldns-dev
 libseccomp-dev libcap-dev libarchive-dev
 libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev nettle-dev uuid-dev
 libgit2-dev libcmocka-dev

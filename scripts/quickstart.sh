@@ -8,9 +8,9 @@ cd "$here"
 
 scripts/deps.sh
 if [ -d build ]; then
-	meson setup --reconfigure build >/dev/null
+	meson setup --reconfigure -Dwerror=true build >/dev/null
 else
-	meson setup build >/dev/null
+	meson setup -Dwerror=true build >/dev/null
 fi
 ninja -C build
 

@@ -397,7 +397,7 @@ parse_descriptor(const char *d, struct cron_schedule *s, korch_error **err)
 		s->hour = all_hours;
 	} else if (startswith(d, "@every ")) {
 		_cleanup_strbuf_ struct strbuf why = STRBUF_INIT;
-		int64_t ns;
+		int64_t ns = 0;
 		if (parse_duration(d + strlen("@every "), &ns, &why) < 0) {
 			if (why.oom)
 				return error_oom(err);

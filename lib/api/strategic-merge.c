@@ -626,7 +626,7 @@ static int
 apply_set_order(json_t *orig, json_t *patch, const char *key, json_t *order,
 		const struct schema_type *type, korch_error **err)
 {
-	const char *name;
+	const char *name = "";
 	if (!json_is_array(order))
 		return smp_error_bad_arg_type(err, "[]interface {}", order);
 	int r = directive_list_name(key, SMP_SET_ELEMENT_ORDER, &name, err);
@@ -696,7 +696,7 @@ merge_member(json_t *orig, const char *key, json_t *value, const struct schema_t
 {
 	bool delete_list = false;
 	if (startswith(key, SMP_DELETE_FROM_PRIMITIVE_LIST)) {
-		const char *name;
+		const char *name = "";
 		int r = directive_list_name(key, SMP_DELETE_FROM_PRIMITIVE_LIST, &name, err);
 		if (r < 0)
 			return r;

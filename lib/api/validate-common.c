@@ -161,6 +161,8 @@ v_add(struct vctx *c, const char *reason, const char *child, struct strbuf *body
 	c->n_causes++;
 }
 
+static void put_detail(struct strbuf *sb, const char *fmt, va_list ap) _printf_(2, 0);
+
 static void
 put_detail(struct strbuf *sb, const char *fmt, va_list ap)
 {
@@ -777,7 +779,7 @@ ip_parse(const char *s, unsigned char ret[16], bool *is_v4)
 }
 
 bool
-cidr_parse(const char *s)
+is_cidr(const char *s)
 {
 	const char *slash = strrchr(s, '/');
 	if (!slash)

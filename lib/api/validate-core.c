@@ -851,7 +851,7 @@ secret_kind(struct vctx *c, const json_t *obj, const json_t *old)
 		}
 	} else if (streq(type, "kubernetes.io/ssh-auth")) {
 		size_t n = 0;
-		_cleanup_free_ char *pk = secret_value(obj, "ssh-privatekey", &n);
+		free(secret_value(obj, "ssh-privatekey", &n));
 		if (n == 0)
 			v_required(c, "data[ssh-privatekey]", "");
 	} else if (streq(type, "kubernetes.io/tls")) {
@@ -1061,7 +1061,7 @@ node_kind(struct vctx *c, const json_t *obj, const json_t *old)
 		json_t *v;
 		json_array_foreach ((json_t *)cidrs, i, v) {
 			const char *s = json_is_string(v) ? json_string_value(v) : "";
-			if (!cidr_parse(s)) {
+			if (!is_cidr(s)) {
 				size_t len = vp_field(c, "spec.podCIDRs");
 				vp_index(c, i);
 				v_invalid_str(

@@ -142,7 +142,7 @@ void v_invalid_go(struct vctx *c, const char *child, void (*fn)(struct strbuf *,
 
 /* IP addresses as Go's (sloppy) net.ParseIP reads them; ret[16], v4 in ::ffff:a.b.c.d form. */
 bool ip_parse(const char *s, unsigned char ret[16], bool *is_v4);
-bool cidr_parse(const char *s);
+bool is_cidr(const char *s);
 /* ValidateNonSpecialIP / ValidateEndpointIP at the current path + child. */
 void v_non_special_ip(struct vctx *c, const char *child, const char *ip);
 /* validation.IsValidIP. */

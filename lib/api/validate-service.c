@@ -380,7 +380,7 @@ service_create(struct vctx *c, const json_t *svc)
 				*--b = '\0';
 			size_t l2 = vp_field(c, "LoadBalancerSourceRanges");
 			vp_index(c, i);
-			if (!cidr_parse(a))
+			if (!is_cidr(a))
 				v_invalid_str(
 					c, NULL, a,
 					"must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)");
@@ -400,7 +400,7 @@ service_create(struct vctx *c, const json_t *svc)
 			char *e = tok + strlen(tok);
 			while (e > tok && e[-1] == ' ')
 				*--e = '\0';
-			if (!cidr_parse(tok))
+			if (!is_cidr(tok))
 				v_invalid_str(
 					c, NULL, tok,
 					"must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)");

@@ -19,8 +19,11 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* Runs fn(&var) when var goes out of scope; fn must accept a pointer to NULL. */
-#define _cleanup_(fn) __attribute__((cleanup(fn)))
+/*
+ * Runs fn(&var) when var goes out of scope; fn must accept a pointer to NULL. A variable held
+ * only for its cleanup is not "unused" (gcc agrees; clang needs telling).
+ */
+#define _cleanup_(fn) __attribute__((cleanup(fn), unused))
 
 static inline void
 freep(void *p)

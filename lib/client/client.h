@@ -126,8 +126,9 @@ int client_create(struct client *c, const json_t *obj, const struct client_write
 
 /*
  * Replaces an object (PUT). With metadata.resourceVersion set, the write is conditional on it
- * (KORCH_ECONFLICT otherwise). subresource "status" changes only the status; NULL changes
- * everything but the status of kinds that have a status subresource.
+ * (KORCH_ECONFLICT otherwise). subresource "status" changes only the status, "finalize" (a
+ * Namespace's) only spec.finalizers; NULL changes everything but the status of kinds that have
+ * a status subresource, and but a Namespace's spec.
  */
 int client_update(struct client *c, const json_t *obj, const char *subresource,
 		  const struct client_write_opts *o, json_t **ret, korch_error **err);

@@ -161,6 +161,38 @@ status_on_create(const struct kind_info *k, json_t *obj)
 	if (strcmp(k->kind, "Pod") == 0)
 		json_object_set_new(json_object_get(obj, "status"), "phase",
 				    json_string("Pending"));
+	if (strcmp(k->kind, "Namespace") == 0)
+		json_object_set_new(json_object_get(obj, "status"), "phase", json_string("Active"));
+}
+
+/*
+ * A new Namespace always carries the "kubernetes" finalizer in spec.finalizers (the namespace
+ * strategy adds it): the namespace controller removes it, through /finalize, once the
+ * namespace is empty.
+ */
+static int
+namespace_finalizer(const struct kind_info *k, json_t *obj, korch_error **err)
+{
+	if (strcmp(k->kind, "Namespace") != 0)
+		return 0;
+	json_t *spec = json_object_get(obj, "spec");
+	if (!json_is_object(spec)) {
+		spec = json_object();
+		if (json_object_set_new(obj, "spec", spec) < 0)
+			return error_oom(err);
+	}
+	json_t *list = json_object_get(spec, "finalizers");
+	if (!json_is_array(list)) {
+		list = json_array();
+		if (json_object_set_new(spec, "finalizers", list) < 0)
+			return error_oom(err);
+	}
+	size_t i;
+	json_t *f;
+	json_array_foreach (list, i, f)
+		if (streq(json_string_value(f), "kubernetes"))
+			return 0;
+	return json_array_append_new(list, json_string("kubernetes")) < 0 ? error_oom(err) : 0;
 }
 
 /* Equality of two stored forms, ignoring the write times of managedFields entries. */
@@ -442,6 +474,8 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		for (size_t i = 0; i < ARRAY_SIZE(server_owned); i++)
 			json_object_del(meta, server_owned[i]);
 		status_on_create(k, obj);
+		if ((r = namespace_finalizer(k, obj, err)) < 0)
+			return r;
 	} else {
 		const json_t *old_meta = json_object_get(old, "metadata");
 		const char *uid = meta_str(obj, "uid");
@@ -458,6 +492,12 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 				json_object_set(meta, kept[i], v);
 			else
 				json_object_del(meta, kept[i]);
+		}
+		if (strcmp(k->kind, "Namespace") == 0 && !streq(subresource, "finalize")) {
+			/* A Namespace's spec (its finalizers) changes only through /finalize. */
+			json_t *spec = json_object_get(old, "spec");
+			if (spec)
+				json_object_set(obj, "spec", spec);
 		}
 		if (streq(subresource, "status")) {
 			/* A status write changes the status only (ResetObjectMetaForStatus). */
@@ -581,6 +621,7 @@ deletion_done(const json_t *obj)
 	const json_t *meta = json_object_get(obj, "metadata");
 	return json_object_get(meta, "deletionTimestamp") &&
 	       json_array_size(json_object_get(meta, "finalizers")) == 0 &&
+	       json_array_size(json_object_get(json_object_get(obj, "spec"), "finalizers")) == 0 &&
 	       json_integer_value(json_object_get(meta, "deletionGracePeriodSeconds")) == 0;
 }
 
@@ -909,7 +950,23 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 		changed |= add_finalizer(meta, "foregroundDeletion") == 0;
 	if (o->propagation == CLIENT_PROPAGATION_ORPHAN && !marked)
 		changed |= add_finalizer(meta, "orphan") == 0;
-	bool has_finalizers = json_array_size(json_object_get(meta, "finalizers")) > 0;
+	/*
+	 * A Namespace with spec.finalizers (the "kubernetes" one the namespace controller clears
+	 * once the namespace is empty) turns Terminating instead of going at once.
+	 */
+	bool ns_finalizers =
+		strcmp(k->kind, "Namespace") == 0 &&
+		json_array_size(json_object_get(json_object_get(old, "spec"), "finalizers")) > 0;
+	if (ns_finalizers && !marked) {
+		json_t *status = json_object_get(old, "status");
+		if (!json_is_object(status)) {
+			status = json_object();
+			json_object_set_new(old, "status", status);
+		}
+		json_object_set_new(status, "phase", json_string("Terminating"));
+	}
+	bool has_finalizers =
+		json_array_size(json_object_get(meta, "finalizers")) > 0 || ns_finalizers;
 	if (!has_finalizers && (grace == 0 || (marked && o->grace_period_s == 0))) {
 		*ret = p; /* immediate removal */
 		return 0;

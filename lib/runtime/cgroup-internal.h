@@ -22,7 +22,7 @@ enum cgroup_v1_controller {
 	CG_N_CONTROLLERS,
 };
 
-extern const char *const cgroup_v1_controller_names[CG_N_CONTROLLERS];
+extern const char *const cgroup_v1_controller_names[CG_N_CONTROLLERS + 1];
 
 struct cgroup_backend {
 	const char *name; /* "v1" or "v2" */

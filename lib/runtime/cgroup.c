@@ -32,10 +32,10 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-const char *const cgroup_v1_controller_names[CG_N_CONTROLLERS] = {
-	[CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
-	[CG_MEMORY] = "memory",   [CG_PIDS] = "pids",       [CG_DEVICES] = "devices",
-	[CG_FREEZER] = "freezer",
+const char *const cgroup_v1_controller_names[CG_N_CONTROLLERS + 1] = {
+	[CG_CPU] = "cpu",         [CG_CPUACCT] = "cpuacct",  [CG_CPUSET] = "cpuset",
+	[CG_MEMORY] = "memory",   [CG_PIDS] = "pids",        [CG_DEVICES] = "devices",
+	[CG_FREEZER] = "freezer", [CG_N_CONTROLLERS] = NULL,
 };
 
 /* ---- file helpers ---- */
@@ -776,6 +776,17 @@ cgroup_manager_parent_dir(const struct cgroup_manager *m, const char *controller
 	return NULL;
 }
 
+const char *
+cgroup_manager_mount_dir(const struct cgroup_manager *m, const char *controller)
+{
+	if (m->mode == CGROUP_MODE_V2)
+		return m->root;
+	for (int c = 0; c < CG_N_CONTROLLERS; c++)
+		if (streq(controller, cgroup_v1_controller_names[c]))
+			return m->v1_mount[c];
+	return NULL;
+}
+
 int
 cgroup_manager_remove_parent(struct cgroup_manager *m, korch_error **err)
 {
@@ -848,9 +859,9 @@ cgroup_new(struct cgroup_manager *m, const struct cgroup *parent, const char *na
 	return 0;
 }
 
-int
-cgroup_create(struct cgroup_manager *m, const struct cgroup *parent, const char *name,
-	      const struct cgroup_limits *limits, struct cgroup **ret, korch_error **err)
+static int
+create(struct cgroup_manager *m, const struct cgroup *parent, const char *name,
+       const struct cgroup_limits *limits, bool leaf, struct cgroup **ret, korch_error **err)
 {
 	_cleanup_(cgroup_freep) struct cgroup *cg = NULL;
 	int r = cgroup_new(m, parent, name, &cg, err);
@@ -861,7 +872,7 @@ cgroup_create(struct cgroup_manager *m, const struct cgroup *parent, const char 
 			return error_errno(err, errno, "create cgroup: mkdir %s", cg->dir);
 		/* A pod cgroup (directly below the parent) distributes to its containers; a
 		 * container cgroup stays a leaf, since it will hold processes. */
-		if (!parent)
+		if (!parent && !leaf)
 			r = v2_enable_controllers(m, cg->dir, err);
 	} else {
 		for (int c = 0; r == 0 && c < CG_N_CONTROLLERS; c++) {
@@ -880,6 +891,50 @@ cgroup_create(struct cgroup_manager *m, const struct cgroup *parent, const char 
 		return korch_error_prefix(err, r, "create cgroup %s", cg->path);
 	}
 	*ret = steal_pointer(&cg);
+	return 0;
+}
+
+int
+cgroup_create(struct cgroup_manager *m, const struct cgroup *parent, const char *name,
+	      const struct cgroup_limits *limits, struct cgroup **ret, korch_error **err)
+{
+	return create(m, parent, name, limits, false, ret, err);
+}
+
+int
+cgroup_create_leaf(struct cgroup_manager *m, const struct cgroup *parent, const char *name,
+		   const struct cgroup_limits *limits, struct cgroup **ret, korch_error **err)
+{
+	return create(m, parent, name, limits, true, ret, err);
+}
+
+/* rmdir that tells "still in use" (EBUSY, ENOTEMPTY) from failure; gone already is removed. */
+static int
+rmdir_if_unused(const char *dir, bool *removed, korch_error **err)
+{
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return 0;
+	if (errno == EBUSY || errno == ENOTEMPTY) {
+		*removed = false;
+		return 0;
+	}
+	return error_errno(err, errno, "rmdir %s", dir);
+}
+
+int
+cgroup_remove_if_unused(struct cgroup *cg, bool *ret_removed, korch_error **err)
+{
+	bool removed = true;
+	int r = 0;
+	if (cg->m->mode == CGROUP_MODE_V2)
+		r = rmdir_if_unused(cg->dir, &removed, err);
+	else
+		for (int c = 0; r == 0 && removed && c < CG_N_CONTROLLERS; c++)
+			if (cg->dirs[c])
+				r = rmdir_if_unused(cg->dirs[c], &removed, err);
+	if (r < 0)
+		return korch_error_prefix(err, r, "remove cgroup %s", cg->path);
+	*ret_removed = removed;
 	return 0;
 }
 
@@ -927,6 +982,18 @@ cgroup_attach(struct cgroup *cg, pid_t pid, korch_error **err)
 	int r = cg->m->ops->attach(cg, pid, err);
 	return r < 0 ? korch_error_prefix(err, r, "attach pid %d to cgroup %s", (int)pid, cg->path)
 		     : 0;
+}
+
+int
+cgroup_enter_self(const struct cgroup *cg, korch_error **err)
+{
+	int r = 0;
+	if (cg->m->mode == CGROUP_MODE_V2)
+		r = cg_write(cg->dir, "cgroup.procs", "0", err);
+	for (int c = 0; r == 0 && cg->m->mode == CGROUP_MODE_V1 && c < CG_N_CONTROLLERS; c++)
+		if (cg->dirs[c])
+			r = cg_write(cg->dirs[c], "tasks", "0", err);
+	return r < 0 ? korch_error_prefix(err, r, "enter cgroup %s", cg->path) : 0;
 }
 
 int

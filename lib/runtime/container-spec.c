@@ -114,8 +114,7 @@ check_keys(json_t *obj, const char *where, const char *const *allowed, korch_err
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach(obj, key, v)
-	{
+	json_object_foreach (obj, key, v) {
 		bool ok = false;
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = streq(key, *a);
@@ -528,8 +527,7 @@ parse_namespaces(json_t *json, struct container_spec *s, korch_error **err)
 		return error_set(err, KORCH_EINVALID, "namespaces: must be an object");
 	const char *key;
 	json_t *v;
-	json_object_foreach(json, key, v)
-	{
+	json_object_foreach (json, key, v) {
 		int t = -1;
 		for (int i = 0; i < NS_COUNT; i++)
 			if (streq(key, ns_names[i]))
@@ -674,6 +672,280 @@ parse_log(json_t *json, struct container_spec *s, korch_error **err)
 	return 0;
 }
 
+/* An integer field in [min, max]; absent leaves *ret alone and *ret_present false. */
+static int
+get_int(json_t *obj, const char *key, const char *where, int64_t min, int64_t max, int64_t *ret,
+	bool *ret_present, korch_error **err)
+{
+	char f[256];
+	json_t *v = json_object_get(obj, key);
+	*ret_present = v && !json_is_null(v);
+	if (!*ret_present)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return error_set(err, KORCH_EINVALID,
+				 "%s: must be an integer from %" PRId64 " to %" PRId64,
+				 fname(f, where, key), min, max);
+	*ret = json_integer_value(v);
+	return 0;
+}
+
+/* A cpuset list as the kernel takes it: "0-3,5", digits, commas and ranges only. */
+static bool
+valid_cpuset(const char *s)
+{
+	if (!*s || strlen(s) > 1024)
+		return false;
+	for (const char *p = s; *p;) {
+		if (!isdigit((unsigned char)*p))
+			return false;
+		unsigned long lo = strtoul(p, (char **)&p, 10), hi = lo;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return false;
+			hi = strtoul(p, (char **)&p, 10);
+		}
+		if (hi < lo || (*p && *p != ','))
+			return false;
+		if (*p == ',' && !*++p)
+			return false;
+	}
+	return true;
+}
+
+void
+resources_spec_clear(struct resources_spec *r)
+{
+	free(r->cpuset_cpus);
+	free(r->cpuset_mems);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+resources_fill(json_t *json, const char *where, struct resources_spec *res, korch_error **err)
+{
+	static const char *const keys[] = { "memoryBytes", "cpuShares", "cpuQuotaUs",
+					    "cpuPeriodUs", "pidsMax",   "cpusetCpus",
+					    "cpusetMems",  NULL };
+	char f[256];
+	if (!json_is_object(json))
+		return error_set(err, KORCH_EINVALID, "%s: must be an object", where);
+	int r = check_keys(json, where, keys, err);
+	if (r < 0)
+		return r;
+	int64_t v = 0;
+	bool set;
+	if ((r = get_int(json, "memoryBytes", where, 0, INT64_MAX, &v, &set, err)) < 0)
+		return r;
+	res->memory_bytes = set ? v : 0;
+	/* The kernel refuses a memory limit this small once anything runs in the cgroup. */
+	if (set && v > 0 && v < 4096)
+		return error_set(err, KORCH_EINVALID, "%s: must be 0 (unlimited) or at least 4096",
+				 fname(f, where, "memoryBytes"));
+	if ((r = get_int(json, "cpuShares", where, 0, 262144, &v, &set, err)) < 0)
+		return r;
+	if (set && v == 1)
+		return error_set(err, KORCH_EINVALID, "%s: must be 0 (default) or from 2 to 262144",
+				 fname(f, where, "cpuShares"));
+	res->cpu_shares = set ? (uint64_t)v : 0;
+	if ((r = get_int(json, "cpuQuotaUs", where, INT64_MIN, INT64_MAX / 1000, &v, &set, err)) <
+	    0)
+		return r;
+	if (set && v > 0 && v < 1000)
+		return error_set(err, KORCH_EINVALID,
+				 "%s: must be at least 1000, or 0 or less for no quota",
+				 fname(f, where, "cpuQuotaUs"));
+	res->cpu_quota_us = set && v > 0 ? v : 0;
+	if ((r = get_int(json, "cpuPeriodUs", where, 0, 1000000, &v, &set, err)) < 0)
+		return r;
+	if (set && v && v < 1000)
+		return error_set(err, KORCH_EINVALID,
+				 "%s: must be 0 (default) or from 1000 to 1000000",
+				 fname(f, where, "cpuPeriodUs"));
+	res->cpu_period_us = set ? (uint64_t)v : 0;
+	if ((r = get_int(json, "pidsMax", where, INT64_MIN, INT64_MAX, &v, &set, err)) < 0)
+		return r;
+	res->pids_max = set ? v : 0;
+	res->pids_set = set;
+	if ((r = get_string(json, "cpusetCpus", where, false, &res->cpuset_cpus, err)) < 0 ||
+	    (r = get_string(json, "cpusetMems", where, false, &res->cpuset_mems, err)) < 0)
+		return r;
+	if (res->cpuset_cpus && !valid_cpuset(res->cpuset_cpus))
+		return error_set(err, KORCH_EINVALID,
+				 "%s: \"%s\" is not a list of CPUs (\"0-3,5\")",
+				 fname(f, where, "cpusetCpus"), res->cpuset_cpus);
+	if (res->cpuset_mems && !valid_cpuset(res->cpuset_mems))
+		return error_set(err, KORCH_EINVALID,
+				 "%s: \"%s\" is not a list of memory nodes (\"0-1\")",
+				 fname(f, where, "cpusetMems"), res->cpuset_mems);
+	return 0;
+}
+
+int
+resources_spec_parse(json_t *json, const char *where, struct resources_spec *ret, korch_error **err)
+{
+	struct resources_spec r = { 0 };
+	int rc = resources_fill(json, where, &r, err);
+	if (rc < 0) {
+		resources_spec_clear(&r);
+		return rc;
+	}
+	*ret = r;
+	return 0;
+}
+
+/* A cgroup or instance name: what cgroup.h accepts for one path component. */
+static bool
+valid_cgroup_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 200 || streq(s, ".") || streq(s, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+static int
+parse_cgroup(json_t *json, struct container_spec *s, korch_error **err)
+{
+	static const char *const keys[] = { "instance", "parent", "pod", NULL };
+	int r;
+	if (json) {
+		if (!json_is_object(json))
+			return error_set(err, KORCH_EINVALID, "cgroup: must be an object");
+		if ((r = check_keys(json, "cgroup", keys, err)) < 0 ||
+		    (r = get_string(json, "instance", "cgroup", false, &s->cgroup.instance, err)) <
+			    0 ||
+		    (r = get_string(json, "parent", "cgroup", false, &s->cgroup.parent, err)) < 0 ||
+		    (r = get_string(json, "pod", "cgroup", false, &s->cgroup.pod, err)) < 0)
+			return r;
+	}
+	if (!s->cgroup.instance && !(s->cgroup.instance = strdup("korch")))
+		return error_oom(err);
+	if (!valid_cgroup_name(s->cgroup.instance))
+		return error_set(err, KORCH_EINVALID,
+				 "cgroup.instance: \"%s\" must be 1 to 200 letters, digits, '_', "
+				 "'.' or '-'",
+				 s->cgroup.instance);
+	if (s->cgroup.pod && !valid_cgroup_name(s->cgroup.pod))
+		return error_set(err, KORCH_EINVALID,
+				 "cgroup.pod: \"%s\" must be 1 to 200 letters, digits, '_', '.' or "
+				 "'-'",
+				 s->cgroup.pod);
+	if (s->cgroup.parent && (s->cgroup.parent[0] != '/' || streq(s->cgroup.parent, "/") ||
+				 has_dotdot(s->cgroup.parent) || strstr(s->cgroup.parent, "/./") ||
+				 strstr(s->cgroup.parent, "//") || endswith(s->cgroup.parent, "/")))
+		return error_set(err, KORCH_EINVALID,
+				 "cgroup.parent: \"%s\" must be an absolute path below the cgroup "
+				 "root, without \".\", \"..\" or empty components",
+				 s->cgroup.parent);
+	return 0;
+}
+
+static int
+parse_seccomp_profile(json_t *json, struct security_context_spec *sc, korch_error **err)
+{
+	static const char *const keys[] = { "type", "localhostProfile", NULL };
+	const char *where = "securityContext.seccompProfile";
+	if (!json_is_object(json))
+		return error_set(err, KORCH_EINVALID, "%s: must be an object", where);
+	int r = check_keys(json, where, keys, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *type = NULL;
+	if ((r = get_string(json, "type", where, true, &type, err)) < 0 ||
+	    (r = get_string(json, "localhostProfile", where, false, &sc->seccomp_localhost, err)) <
+		    0)
+		return r;
+	if (streq(type, "RuntimeDefault"))
+		sc->seccomp = SECCOMP_MODE_RUNTIME_DEFAULT;
+	else if (streq(type, "Unconfined"))
+		sc->seccomp = SECCOMP_MODE_UNCONFINED;
+	else if (streq(type, "Localhost"))
+		sc->seccomp = SECCOMP_MODE_LOCALHOST;
+	else
+		return error_set(err, KORCH_EINVALID,
+				 "%s.type: \"%s\" is not RuntimeDefault, Unconfined or Localhost",
+				 where, type);
+	if (sc->seccomp == SECCOMP_MODE_LOCALHOST && !sc->seccomp_localhost)
+		return error_set(err, KORCH_EINVALID,
+				 "%s.localhostProfile: required with type Localhost", where);
+	if (sc->seccomp != SECCOMP_MODE_LOCALHOST && sc->seccomp_localhost)
+		return error_set(err, KORCH_EINVALID,
+				 "%s.localhostProfile: only with type Localhost", where);
+	if (sc->seccomp_localhost)
+		return check_path(sc->seccomp_localhost,
+				  "securityContext.seccompProfile."
+				  "localhostProfile",
+				  false, err);
+	return 0;
+}
+
+static int
+parse_security_context(json_t *json, struct container_spec *s, korch_error **err)
+{
+	static const char *const keys[] = { "capabilities", "allowPrivilegeEscalation",
+					    "seccompProfile", NULL };
+	static const char *const cap_keys[] = { "add", "drop", NULL };
+	struct security_context_spec *sc = &s->security;
+	sc->allow_privilege_escalation = -1;
+	if (!json)
+		return 0;
+	if (!json_is_object(json))
+		return error_set(err, KORCH_EINVALID, "securityContext: must be an object");
+	int r = check_keys(json, "securityContext", keys, err);
+	if (r < 0)
+		return r;
+	json_t *caps = json_object_get(json, "capabilities");
+	if (caps && !json_is_null(caps)) {
+		const char *where = "securityContext.capabilities";
+		if (!json_is_object(caps))
+			return error_set(err, KORCH_EINVALID, "%s: must be an object", where);
+		if ((r = check_keys(caps, where, cap_keys, err)) < 0 ||
+		    (r = get_strv(caps, "add", where, false, &sc->cap_add, err)) < 0 ||
+		    (r = get_strv(caps, "drop", where, false, &sc->cap_drop, err)) < 0)
+			return r;
+	}
+	json_t *ape = json_object_get(json, "allowPrivilegeEscalation");
+	if (ape && !json_is_null(ape)) {
+		if (!json_is_boolean(ape))
+			return error_set(
+				err, KORCH_EINVALID,
+				"securityContext.allowPrivilegeEscalation: must be true or "
+				"false");
+		sc->allow_privilege_escalation = json_is_true(ape);
+	}
+	json_t *prof = json_object_get(json, "seccompProfile");
+	if (prof && !json_is_null(prof) && (r = parse_seccomp_profile(prof, sc, err)) < 0)
+		return r;
+	return 0;
+}
+
+/*
+ * no_new_privs comes from two places that must agree: process.noNewPrivileges (runc's name) and
+ * securityContext.allowPrivilegeEscalation (Kubernetes'), which gives the default of the first.
+ * Kubernetes refuses privileged with allowPrivilegeEscalation false; so does korch.
+ */
+static int
+check_privilege_escalation(json_t *proc, struct container_spec *s, korch_error **err)
+{
+	int ape = s->security.allow_privilege_escalation;
+	if (s->privileged && ape == 0)
+		return error_set(err, KORCH_EINVALID,
+				 "securityContext.allowPrivilegeEscalation: cannot be false with "
+				 "privileged true");
+	json_t *nnp = json_object_get(proc, "noNewPrivileges");
+	if (ape >= 0 && nnp && json_is_boolean(nnp) && json_is_true(nnp) == (ape == 1))
+		return error_set(err, KORCH_EINVALID,
+				 "process.noNewPrivileges: %s contradicts "
+				 "securityContext.allowPrivilegeEscalation %s",
+				 json_is_true(nnp) ? "true" : "false", ape ? "true" : "false");
+	return 0;
+}
+
 static bool
 valid_id(const char *id)
 {
@@ -742,7 +1014,8 @@ spec_fill(json_t *json, struct container_spec *s, korch_error **err)
 		"id",          "rootfs",        "process",     "readOnlyRootFilesystem",
 		"hostname",    "namespaces",    "mounts",      "etcHosts",
 		"etcHostname", "etcResolvConf", "maskedPaths", "readonlyPaths",
-		"privileged",  "log",           "stopSignal",  NULL,
+		"privileged",  "log",           "stopSignal",  "securityContext",
+		"resources",   "cgroup",        NULL,
 	};
 	int r;
 	if (!json_is_object(json))
@@ -760,10 +1033,21 @@ spec_fill(json_t *json, struct container_spec *s, korch_error **err)
 		return r;
 	if ((r = get_bool(json, "privileged", "", false, &s->privileged, err)) < 0)
 		return r;
+	if ((r = parse_security_context(json_object_get(json, "securityContext"), s, err)) < 0)
+		return r;
 	json_t *proc = json_object_get(json, "process");
 	if (!proc)
 		return error_set(err, KORCH_EINVALID, "process: required");
-	if ((r = process_spec_parse(proc, "process", NULL, !s->privileged, &s->process, err)) < 0)
+	if ((r = check_privilege_escalation(proc, s, err)) < 0)
+		return r;
+	bool default_nnp = !s->privileged && s->security.allow_privilege_escalation != 1;
+	if ((r = process_spec_parse(proc, "process", NULL, default_nnp, &s->process, err)) < 0)
+		return r;
+	json_t *res = json_object_get(json, "resources");
+	if (res && !json_is_null(res) &&
+	    (r = resources_spec_parse(res, "resources", &s->resources, err)) < 0)
+		return r;
+	if ((r = parse_cgroup(json_object_get(json, "cgroup"), s, err)) < 0)
 		return r;
 	if ((r = get_bool(json, "readOnlyRootFilesystem", "", false, &s->read_only_rootfs, err)) <
 	    0)
@@ -834,6 +1118,13 @@ container_spec_free(struct container_spec *s)
 	strv_free(s->masked_paths);
 	strv_free(s->readonly_paths);
 	free(s->log_path);
+	strv_free(s->security.cap_add);
+	strv_free(s->security.cap_drop);
+	free(s->security.seccomp_localhost);
+	resources_spec_clear(&s->resources);
+	free(s->cgroup.instance);
+	free(s->cgroup.parent);
+	free(s->cgroup.pod);
 	json_decref(s->json);
 	free(s);
 }

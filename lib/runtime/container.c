@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -135,6 +137,23 @@ join_namespaces(const struct container_spec *spec, korch_error **err)
 	return 0;
 }
 
+/*
+ * A new network namespace starts with its loopback device down: bring it up, as runc does for
+ * a container with a network namespace of its own (a pod sandbox's is the network code's).
+ */
+static int
+loopback_up(korch_error **err)
+{
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { .ifr_name = "lo" };
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return error_errno(err, errno, "loopback device");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return error_errno(err, errno, "bring the loopback device up");
+	return 0;
+}
+
 /* Resolves the user and the executable in the container's root (after pivot_root or setns). */
 static int
 resolve_process(const struct process_spec *p, struct resolved_user *user, char **exe, char ***envp,
@@ -157,12 +176,16 @@ init_child(const struct container_spec *spec, const struct container_layout *lay
 	int sync = child_fds(sync_fd, stdio);
 	if (sync < 0)
 		child_fail(sync_fd, NULL, 1);
+	if (sec && sec->ops && sec->ops->join_cgroup && sec->ops->join_cgroup(sec->data, &err) < 0)
+		child_fail(sync, err, 1);
 	child_wait(sync, SYNC_GO);
 	int r = join_namespaces(spec, &err);
 	/* After the parent placed us in our cgroup, so the namespace is rooted there. */
 	if (r == 0 && spec->ns[NS_CGROUP].mode == NS_MODE_NEW && !(sec && sec->cgroup_fd >= 0) &&
 	    unshare(CLONE_NEWCGROUP) < 0)
 		r = error_errno(&err, errno, "new cgroup namespace");
+	if (r == 0 && spec->ns[NS_NET].mode == NS_MODE_NEW)
+		r = loopback_up(&err);
 	if (r == 0)
 		r = rootfs_setup(spec, layout, sec, &err);
 	struct resolved_user user;
@@ -184,6 +207,9 @@ exec_child(const struct container_spec *spec, int init_pidfd, const struct proce
 	   const struct container_hooks *sec, int sync_fd, const int stdio[3])
 {
 	korch_error *err = NULL;
+	/* Before setns: the cgroup files are reached through the host's mounts. */
+	if (sec && sec->ops && sec->ops->join_cgroup && sec->ops->join_cgroup(sec->data, &err) < 0)
+		child_fail(sync_fd, err, 1);
 	child_wait(sync_fd, SYNC_GO);
 	int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
 	if (setns(init_pidfd, flags) < 0) {
@@ -266,8 +292,8 @@ parent_release(const struct container_hooks *sec, pid_t pid, int pidfd, int sync
 
 int
 container_spawn(const struct container_spec *spec, const struct container_layout *layout,
-		const struct container_hooks *sec, const int stdio[3],
-		struct container_proc *ret, korch_error **err)
+		const struct container_hooks *sec, const int stdio[3], struct container_proc *ret,
+		korch_error **err)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

@@ -7,6 +7,8 @@
  *
  *   parent  clone3(CLONE_NEW{PID,NS,UTS,IPC,NET} as the spec asks, CLONE_PIDFD); when the spec
  *           joins a pid namespace the parent enters it (pid_for_children) around the clone
+ *   child   security->join_cgroup(): moves itself into the container's cgroups (v1; on v2
+ *           clone3's CLONE_INTO_CGROUP placed it already)
  *   parent  security->enter_cgroup(pid): the child waits on the sync socket meanwhile
  *   child   closes every inherited fd but the sync socket and its stdio
  *   child   setns() into the net, ipc and uts namespaces the spec names (a pod sandbox)
@@ -19,8 +21,9 @@
  *   child   reports "created" and waits for start
  *   ------  start
  *   child   rlimits, no_new_privs, security->prepare_caps (bounding set, keep caps)
- *   child   setgroups, setgid, setuid, then security->apply_caps (the sets that survive setuid)
- *   child   chdir(cwd) as the user, signal mask and dispositions reset, fds 3+ close-on-exec
+ *   child   setgroups, setgid, setuid, chdir(cwd) as the user (no effective capability yet),
+ *           then security->apply_caps (the sets that survive setuid)
+ *   child   signal mask and dispositions reset, fds 3+ close-on-exec
  *   child   security->apply_seccomp, as late as possible so the filter need not allow setup
  *   child   execve; a failure is sent back with its errno before _exit(127)
  *
@@ -91,6 +94,43 @@ struct process_spec {
 	bool no_new_privs;           /* PR_SET_NO_NEW_PRIVS before execve */
 };
 
+/*
+ * The container's cgroup limits (a Pod's resources as the node agent computed them). Zero means
+ * "not set": no limit, the kernel's default. See struct cgroup_limits for each field.
+ */
+struct resources_spec {
+	int64_t memory_bytes;   /* memoryBytes: memory limit (swap off); 0 unlimited */
+	uint64_t cpu_shares;    /* cpuShares: 2..262144, 0 for the default (1024) */
+	int64_t cpu_quota_us;   /* cpuQuotaUs: CFS quota per period, >= 1000; 0 unlimited */
+	uint64_t cpu_period_us; /* cpuPeriodUs: 1000..1000000, 0 for 100000 */
+	int64_t pids_max;       /* pidsMax: runc's semantics (0 means 1, < 0 unlimited) */
+	bool pids_set;          /* whether pidsMax was given */
+	char *cpuset_cpus;      /* cpusetCpus: "0-1,3", or NULL to inherit */
+	char *cpuset_mems;      /* cpusetMems: "0", or NULL to inherit */
+};
+
+/* Where the container's cgroup goes: below the pod's, below the instance's parent. */
+struct cgroup_spec {
+	char *instance; /* names the parent cgroup korch-INSTANCE; "korch" by default */
+	char *parent;   /* --cgroup-parent: an absolute path in the hierarchy, or NULL */
+	char *pod;      /* the pod's cgroup (one name) below the parent, or NULL for none */
+};
+
+enum seccomp_mode {
+	SECCOMP_MODE_RUNTIME_DEFAULT, /* korch's RuntimeDefault (also when unset) */
+	SECCOMP_MODE_UNCONFINED,      /* no filter */
+	SECCOMP_MODE_LOCALHOST,       /* the profile file in seccomp_localhost */
+};
+
+/* securityContext (the container's values over the pod's, as the node agent merged them). */
+struct security_context_spec {
+	char **cap_add;                 /* capabilities.add, NULL-terminated; may be NULL */
+	char **cap_drop;                /* capabilities.drop, NULL-terminated; may be NULL */
+	int allow_privilege_escalation; /* -1 unset, 0 false, 1 true */
+	enum seccomp_mode seccomp;      /* seccompProfile.type */
+	char *seccomp_localhost;        /* seccompProfile.localhostProfile: an absolute path */
+};
+
 struct container_spec {
 	char *id;                    /* [A-Za-z0-9][A-Za-z0-9_.-]{0,127} */
 	char **layers;               /* NULL-terminated lower dirs, bottom first; or NULL */
@@ -107,11 +147,14 @@ struct container_spec {
 	char **masked_paths;         /* NULL-terminated; runc's defaults when not given */
 	char **readonly_paths;       /* NULL-terminated; runc's defaults when not given */
 	bool privileged;             /* no masked or read-only paths, /sys writable */
-	char *log_path;              /* CRI log file; NULL: RUNDIR/containers/ID/container.log */
-	int64_t log_max_bytes;       /* rotate past this size; 0: never */
-	int log_max_files;           /* files kept, the current one included (>= 1) */
-	int stop_signal;             /* sent first by delete; SIGTERM by default */
-	json_t *json;                /* the spec as given, kept to persist it */
+	struct security_context_spec security; /* capabilities, privilege escalation, seccomp */
+	struct resources_spec resources;       /* cgroup limits */
+	struct cgroup_spec cgroup;             /* where the cgroup goes */
+	char *log_path;        /* CRI log file; NULL: RUNDIR/containers/ID/container.log */
+	int64_t log_max_bytes; /* rotate past this size; 0: never */
+	int log_max_files;     /* files kept, the current one included (>= 1) */
+	int stop_signal;       /* sent first by delete; SIGTERM by default */
+	json_t *json;          /* the spec as given, kept to persist it */
 };
 
 /*
@@ -131,6 +174,15 @@ int process_spec_parse(json_t *json, const char *where, const struct process_spe
 		       bool default_nnp, struct process_spec *ret, korch_error **err);
 void process_spec_clear(struct process_spec *p);
 
+/*
+ * Parses a resources object ("memoryBytes", "cpuShares", "cpuQuotaUs", "cpuPeriodUs",
+ * "pidsMax", "cpusetCpus", "cpusetMems"; all optional) at field path `where`: the spec's, and
+ * the monitor's update operation's. Errors name the field.
+ */
+int resources_spec_parse(json_t *json, const char *where, struct resources_spec *ret,
+			 korch_error **err);
+void resources_spec_clear(struct resources_spec *r);
+
 /* Parses "SIGTERM", "TERM" or a number into a signal number; -1 when unknown. */
 int signal_from_name(const char *name);
 
@@ -138,6 +190,8 @@ int signal_from_name(const char *name);
 struct container_hooks_ops {
 	/* parent: place the new process (init or exec) into the container's cgroups */
 	int (*enter_cgroup)(void *data, pid_t pid, korch_error **err);
+	/* child, first thing after clone (host mounts still in view): join the cgroups itself */
+	int (*join_cgroup)(void *data, korch_error **err);
 	/* child, before pivot_root: mount /sys/fs/cgroup under the rootfs open at root_fd */
 	int (*mount_cgroupfs)(void *data, int root_fd, korch_error **err);
 	/* child, before setuid: drop the bounding set, keep capabilities across setuid */
@@ -148,6 +202,11 @@ struct container_hooks_ops {
 	int (*apply_seccomp)(void *data, korch_error **err);
 	/* monitor, after the init exited: whether the kernel OOM-killed it */
 	bool (*oom_killed)(void *data);
+	/* monitor: usage statistics, {"cpuUsageNs", "memoryUsageBytes",
+	 * "memoryWorkingSetBytes", "pidsCurrent", "oomKills"} */
+	int (*stats)(void *data, json_t **ret, korch_error **err);
+	/* monitor: new limits (the whole desired state) for the running container */
+	int (*update)(void *data, const struct resources_spec *res, korch_error **err);
 	/* monitor, at delete once no process is left: remove the cgroups */
 	int (*destroy)(void *data, korch_error **err);
 	/* frees data */
@@ -156,16 +215,30 @@ struct container_hooks_ops {
 
 struct container_hooks {
 	const struct container_hooks_ops *ops; /* NULL members are skipped */
-	void *data;                               /* passed to every hook */
+	void *data;                            /* passed to every hook */
 	int cgroup_fd; /* cgroup v2 directory for clone3's CLONE_INTO_CGROUP, or -1 */
 };
 
 /*
- * Builds the security hooks for a container (container-hooks.c). reattach is true when a
- * restarted monitor adopts a running container: find its cgroups, create nothing.
+ * What the hooks of every container of one monitor share: the cache of compiled seccomp
+ * programs and one cgroup manager per (instance, cgroup parent).
  */
-int container_hooks_new(const struct container_spec *spec, const char *container_dir,
-			   bool reattach, struct container_hooks **ret, korch_error **err);
+struct hooks_context;
+int hooks_context_new(struct hooks_context **ret, korch_error **err);
+void hooks_context_free(struct hooks_context *ctx);
+
+/*
+ * Builds the hooks of a container (container-hooks.c): computes its capabilities, no_new_privs
+ * and seccomp program (the program from ctx's cache), creates its cgroup below its pod's with
+ * the spec's limits and the device allow-list, and on cgroup v2 opens the directory for
+ * CLONE_INTO_CGROUP. Every error (an unknown capability, a missing Localhost profile, a cgroup
+ * that cannot be made) comes back here, before anything is cloned; nothing is left behind.
+ * reattach is true when a restarted monitor adopts a running container: its cgroups are found,
+ * nothing is created, and what cannot be rebuilt (a profile gone since) is logged and makes its
+ * later execs fail rather than the adoption. ctx must outlive the hooks.
+ */
+int container_hooks_new(struct hooks_context *ctx, const struct container_spec *spec, bool reattach,
+			struct container_hooks **ret, korch_error **err);
 void container_hooks_free(struct container_hooks *sec);
 DEFINE_CLEANUP_FUNC(container_hooks_free, struct container_hooks, container_hooks_free)
 

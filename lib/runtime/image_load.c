@@ -509,7 +509,7 @@ int
 load_read_blob_json(struct load *l, const char *digest, json_int_t size, const char *what,
 		    json_t **ret, korch_error **err)
 {
-	const char *path;
+	const char *path = NULL;
 	int r = load_need_blob(l, digest, size, &path, err);
 	if (r < 0)
 		return r;

@@ -415,6 +415,29 @@ monitor_client_state(struct monitor_client *c, const char *id, json_t **ret_stat
 }
 
 int
+monitor_client_stats(struct monitor_client *c, const char *id, json_t **ret_stats,
+		     korch_error **err)
+{
+	json_t *reply = NULL;
+	int r = call_container(c, "stats", id, NULL, -1, &reply, err);
+	if (r < 0)
+		return r;
+	*ret_stats = json_incref(json_object_get(reply, "stats"));
+	json_decref(reply);
+	return 0;
+}
+
+int
+monitor_client_update(struct monitor_client *c, const char *id, json_t *resources,
+		      korch_error **err)
+{
+	json_t *extra = json_pack("{s:O}", "resources", resources);
+	if (!extra)
+		return error_oom(err);
+	return call_container(c, "update", id, extra, -1, NULL, err);
+}
+
+int
 monitor_client_list(struct monitor_client *c, json_t **ret_list, korch_error **err)
 {
 	_cleanup_(json_decrefp) json_t *req = json_pack("{s:s}", "op", "list");

@@ -67,6 +67,19 @@ int monitor_client_exec(struct monitor_client *c, const char *id, json_t *proces
 			const int stdio[3], int timeout_ms, int *ret_exit_code, korch_error **err);
 int monitor_client_state(struct monitor_client *c, const char *id, json_t **ret_state,
 			 korch_error **err);
+/*
+ * Usage statistics of a container's cgroup, as the node agent reports them: {"cpuUsageNs",
+ * "memoryUsageBytes", "memoryWorkingSetBytes", "pidsCurrent", "oomKills"}. Also after it
+ * exited, until delete.
+ */
+int monitor_client_stats(struct monitor_client *c, const char *id, json_t **ret_stats,
+			 korch_error **err);
+/*
+ * Sets a running container's cgroup limits to resources (borrowed; the spec's "resources"
+ * format, the whole desired state: a field left out goes back to unlimited/default).
+ */
+int monitor_client_update(struct monitor_client *c, const char *id, json_t *resources,
+			  korch_error **err);
 /* A JSON array of states. */
 int monitor_client_list(struct monitor_client *c, json_t **ret_list, korch_error **err);
 /*

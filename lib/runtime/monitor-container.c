@@ -304,7 +304,7 @@ prepare_and_spawn(struct mcontainer *c, korch_error **err)
 	if ((r = log_writer_open(c->log_path, spec->log_max_bytes, spec->log_max_files, &c->log,
 				 err)) < 0)
 		return r;
-	if ((r = container_hooks_new(spec, c->dir, false, &c->sec, err)) < 0)
+	if ((r = container_hooks_new(c->m->hooks, spec, false, &c->sec, err)) < 0)
 		return r;
 	const int stdio[3] = { in, out, errw };
 	struct container_layout layout = { c->dir, c->rootfs_dir, c->upper_dir, c->work_dir };
@@ -570,7 +570,10 @@ mcontainer_record_exit(struct mcontainer *c, int wait_status, bool known, const 
 					: c->exit.oom  ? "OOMKilled"
 					: c->exit.code ? "Error"
 						       : "Completed");
-	bool eof = stream_drain(&c->out, SIZE_MAX) & stream_drain(&c->err, SIZE_MAX);
+	/* Both streams are drained, whatever the first one says. */
+	bool out_eof = stream_drain(&c->out, SIZE_MAX);
+	bool err_eof = stream_drain(&c->err, SIZE_MAX);
+	bool eof = out_eof && err_eof;
 	if (eof) {
 		finish(c);
 		return;
@@ -605,10 +608,13 @@ cleanup_deleted(struct mcontainer *c)
 	}
 	hashmap_remove(&m->containers, c->id);
 	log_info("monitor", "container %s deleted", c->id);
-	for (size_t i = 0; i < c->delete_replies.n; i++)
-		mpending_ok(m, c->delete_replies.items[i], NULL);
-	c->delete_replies.n = 0;
+	/* Replies last: when the client hears of it, not even an fd of ours is left. */
+	struct ptrvec replies = c->delete_replies;
+	c->delete_replies = (struct ptrvec)PTRVEC_INIT;
 	mcontainer_free(c);
+	for (size_t i = 0; i < replies.n; i++)
+		mpending_ok(m, replies.items[i], NULL);
+	ptrvec_free(&replies, NULL);
 }
 
 static void
@@ -823,5 +829,42 @@ mcontainer_exec(struct mcontainer *c, json_t *process, const int fds[3], struct 
 		return korch_error_prefix(err, r, "exec in container %s", c->id);
 	}
 	e->reply = reply;
+	return 0;
+}
+
+int
+mcontainer_stats(struct mcontainer *c, json_t **ret, korch_error **err)
+{
+	if (!c->sec || !c->sec->ops || !c->sec->ops->stats)
+		return error_set(err, KORCH_ENOTFOUND, "container %s has no cgroup", c->id);
+	int r = c->sec->ops->stats(c->sec->data, ret, err);
+	return r < 0 ? korch_error_prefix(err, r, "stats of container %s", c->id) : 0;
+}
+
+/*
+ * Writes the new limits, then keeps them in the spec (and its state file) so that a restarted
+ * monitor and the next update start from what the cgroup holds.
+ */
+int
+mcontainer_update(struct mcontainer *c, json_t *resources, korch_error **err)
+{
+	if (c->status == MC_EXITED)
+		return error_set(err, KORCH_ECONFLICT, "update container %s: it has exited", c->id);
+	if (!c->sec || !c->sec->ops || !c->sec->ops->update)
+		return error_set(err, KORCH_ENOTFOUND, "update container %s: it has no cgroup",
+				 c->id);
+	struct resources_spec res;
+	int r = resources_spec_parse(resources, "resources", &res, err);
+	if (r < 0)
+		return r;
+	if ((r = c->sec->ops->update(c->sec->data, &res, err)) < 0) {
+		resources_spec_clear(&res);
+		return korch_error_prefix(err, r, "update container %s", c->id);
+	}
+	resources_spec_clear(&c->spec->resources);
+	c->spec->resources = res;
+	if (json_object_set(c->spec->json, "resources", resources) < 0)
+		return error_oom(err);
+	mcontainer_save_state(c);
 	return 0;
 }

@@ -23,6 +23,7 @@ struct monitor {
 	char *containers_dir;           /* RUNDIR/containers */
 	korch_clock *clock;             /* the real clock */
 	korch_loop *loop;               /* everything runs here */
+	struct hooks_context *hooks;    /* seccomp cache and cgroup managers of all containers */
 	int lock_fd;                    /* flock on RUNDIR/monitor.lock: one monitor per run dir */
 	int listen_fd;                  /* RUNDIR/monitor.sock */
 	struct loop_source *listen_src; /* accepts clients */
@@ -78,7 +79,7 @@ struct mcontainer {
 	char *work_dir;                 /* DIR/work */
 	char *log_path;                 /* the CRI log file */
 	struct container_spec *spec;    /* parsed spec */
-	struct container_hooks *sec; /* cgroup, caps and seccomp hooks */
+	struct container_hooks *sec;    /* cgroup, caps and seccomp hooks */
 	enum mstatus status;            /* where it is in its life */
 	pid_t pid;                      /* its init, in our pid namespace */
 	int pidfd;                      /* its init */
@@ -154,6 +155,10 @@ int mcontainer_delete(struct mcontainer *c, int64_t grace_ns, struct mpending *r
 		      korch_error **err);
 int mcontainer_exec(struct mcontainer *c, json_t *process, const int fds[3], struct mpending *reply,
 		    korch_error **err);
+/* Usage statistics of the container's cgroup ({"cpuUsageNs", ...}). */
+int mcontainer_stats(struct mcontainer *c, json_t **ret, korch_error **err);
+/* New limits (resources, the whole desired state) for the container's cgroup; persisted. */
+int mcontainer_update(struct mcontainer *c, json_t *resources, korch_error **err);
 /* The public view: id, status, pid, times, exit; with for_file, also spec and private data. */
 json_t *mcontainer_state(struct mcontainer *c, bool for_file);
 /* A child of ours exited (from the SIGCHLD handler). */

@@ -24,6 +24,9 @@
  *   wait {"container"}               once it exited and its output is in the log
  *   exec {"container","process"} + 3 fds (stdin, stdout, stderr); {"exitCode","signal"}
  *   state {"container"}, list {} ("containers": [...])
+ *   stats {"container"}              {"stats": {"cpuUsageNs", "memoryUsageBytes",
+ *                                    "memoryWorkingSetBytes", "pidsCurrent", "oomKills"}}
+ *   update {"container","resources"} new cgroup limits (the spec's "resources", whole)
  *   delete {"container","gracePeriodMs"} stop signal, SIGKILL after the grace (10 s by
  *                                    default), then nothing of it is left
  *   subscribe {}                     exit events from now on

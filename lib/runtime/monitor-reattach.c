@@ -228,6 +228,10 @@ static int
 adopt(struct mcontainer *c, json_t *st, korch_error **err)
 {
 	int r = load_state(c, st, err);
+	/* Every adopted container gets its hooks: its cgroup must go at delete, whatever its
+	 * state, and a running one is tracked (stats, OOM) and exec'd into as before. */
+	if (r == 0)
+		r = container_hooks_new(c->m->hooks, c->spec, true, &c->sec, err);
 	if (r < 0 || c->status == MC_EXITED)
 		return r;
 	const char *boot = json_string_value(json_object_get(st, "bootId"));
@@ -256,8 +260,7 @@ adopt(struct mcontainer *c, json_t *st, korch_error **err)
 	if ((r = stream_reopen(c, &c->out, out_ino, err)) < 0 ||
 	    (r = stream_reopen(c, &c->err, err_ino, err)) < 0 ||
 	    (r = log_writer_open(c->log_path, c->spec->log_max_bytes, c->spec->log_max_files,
-				 &c->log, err)) < 0 ||
-	    (r = container_hooks_new(c->spec, c->dir, true, &c->sec, err)) < 0)
+				 &c->log, err)) < 0)
 		return r;
 	if (state == 'Z') {
 		mcontainer_collect_adopted_exit(c);

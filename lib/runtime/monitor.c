@@ -1,6 +1,7 @@
 /*
  * monitor.c - korch-monitor's server: the lock, the socket, its clients and the operations
- * (hello, create, start, kill, wait, exec, state, list, delete, subscribe, shutdown).
+ * (hello, create, start, kill, wait, exec, state, stats, update, list, delete, subscribe,
+ * shutdown).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -209,6 +210,20 @@ op_now(struct monitor *m, const char *op, json_t *req, json_t **ret_fields, korc
 		*ret_fields = json_pack("{s:o}", "container", mcontainer_state(c, false));
 		return *ret_fields ? 0 : error_oom(err);
 	}
+	if (streq(op, "stats")) {
+		json_t *stats = NULL;
+		int r = mcontainer_stats(c, &stats, err);
+		if (r < 0)
+			return r;
+		*ret_fields = json_pack("{s:o}", "stats", stats);
+		return *ret_fields ? 0 : error_oom(err);
+	}
+	if (streq(op, "update")) {
+		json_t *res = json_object_get(req, "resources");
+		if (!res)
+			return error_set(err, KORCH_EINVALID, "\"resources\": required");
+		return mcontainer_update(c, res, err);
+	}
 	int sig = 0, r = parse_signal(json_object_get(req, "signal"), &sig, err);
 	if (r < 0)
 		return r;
@@ -304,7 +319,8 @@ dispatch(struct mclient *c, json_t *req)
 	} else if (r == 0 && !c->hello) {
 		c->closing = true;
 		r = error_set(&err, KORCH_EPROTO, "say hello with the protocol version first");
-	} else if (r == 0 && (streq(op, "list") || streq(op, "state") || streq(op, "kill"))) {
+	} else if (r == 0 && (streq(op, "list") || streq(op, "state") || streq(op, "kill") ||
+			      streq(op, "stats") || streq(op, "update"))) {
 		json_t *fields = NULL;
 		if ((r = op_now(m, op, req, &fields, &err)) == 0) {
 			json_t *reply =
@@ -516,7 +532,8 @@ monitor_setup(struct monitor *m, const struct monitor_options *opts, korch_error
 		return error_oom(err);
 	if ((r = mkdir_p(m->containers_dir, 0700, err)) < 0 || (r = take_lock(m, err)) < 0 ||
 	    (r = read_boot_id(m, err)) < 0 || (r = korch_clock_new_real(&m->clock, err)) < 0 ||
-	    (r = korch_loop_new(m->clock, &m->loop, err)) < 0)
+	    (r = korch_loop_new(m->clock, &m->loop, err)) < 0 ||
+	    (r = hooks_context_new(&m->hooks, err)) < 0)
 		return r;
 	if ((r = loop_add_defer(m->loop, on_sweep, m, &m->sweep_src, err)) < 0)
 		return r;
@@ -560,6 +577,7 @@ monitor_teardown(struct monitor *m)
 	for (int i = 0; i < 3; i++)
 		loop_source_free(m->signal_srcs[i]);
 	loop_source_free(m->sweep_src);
+	hooks_context_free(m->hooks);
 	korch_loop_free(m->loop);
 	korch_clock_free(m->clock);
 	if (m->lock_fd >= 0)

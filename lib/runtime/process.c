@@ -396,15 +396,18 @@ process_exec(const struct process_spec *p, const struct resolved_user *u, const 
 		return error_errno(err, errno, "setgid %u", (unsigned)u->gid);
 	if (setresuid(u->uid, u->uid, u->uid) < 0)
 		return error_errno(err, errno, "setuid %u", (unsigned)u->uid);
-	if ((r = SEC_HOOK(sec, apply_caps)) < 0)
-		return r;
-	/* As the user, so a cwd the user may not enter fails as it would in a shell. */
+	/*
+	 * As the user and before its capabilities are back (setuid cleared the effective set), so
+	 * a cwd the user may not enter fails as it would in a shell.
+	 */
 	if (chdir(p->cwd) < 0)
 		return error_errno(err, errno, "chdir to cwd \"%s\"", p->cwd);
 	char buf[PATH_MAX];
 	if (!getcwd(buf, sizeof(buf)) || buf[0] != '/')
 		return error_set(err, KORCH_EINVALID, "cwd \"%s\" is outside the container",
 				 p->cwd);
+	if ((r = SEC_HOOK(sec, apply_caps)) < 0)
+		return r;
 	reset_signals();
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		return error_errno(err, errno, "close_range");

@@ -541,6 +541,53 @@ pivot(int root_fd, bool read_only, korch_error **err)
 }
 
 int
+rootfs_mount_cgroupfs(int root_fd, const struct rootfs_cgroup_mount *mounts, size_t n,
+		      bool read_only, korch_error **err)
+{
+	_cleanup_close_ int target = -1, fs = -1;
+	int r = openat2_in_root(root_fd, "sys/fs/cgroup", O_PATH | O_DIRECTORY, &target);
+	if (r < 0)
+		return error_errno(err, r, "mount /sys/fs/cgroup");
+	if (n == 1 && !mounts[0].name) {
+		if ((r = clone_tree(AT_FDCWD, mounts[0].host_dir, false, read_only, &fs)) < 0 ||
+		    (r = attach(fs, target)) < 0)
+			return error_errno(err, r, "bind cgroup %s on /sys/fs/cgroup",
+					   mounts[0].host_dir);
+		return 0;
+	}
+	static const char *const opts[] = { "mode=755", "size=64k", NULL };
+	if ((r = new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+			&fs, err)) < 0)
+		return korch_error_prefix(err, r, "mount /sys/fs/cgroup");
+	if ((r = attach(fs, target)) < 0)
+		return error_errno(err, r, "mount /sys/fs/cgroup");
+	_cleanup_close_ int dir = -1;
+	if ((r = openat2_in_root(root_fd, "sys/fs/cgroup", O_PATH | O_DIRECTORY, &dir)) < 0)
+		return error_errno(err, r, "open /sys/fs/cgroup");
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_close_ int tree = -1, sub = -1;
+		if (mkdirat(dir, mounts[i].name, 0555) < 0)
+			return error_errno(err, errno, "create /sys/fs/cgroup/%s", mounts[i].name);
+		sub = openat(dir, mounts[i].name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			return error_errno(err, errno, "open /sys/fs/cgroup/%s", mounts[i].name);
+		if ((r = clone_tree(AT_FDCWD, mounts[i].host_dir, false, read_only, &tree)) < 0 ||
+		    (r = attach(tree, sub)) < 0)
+			return error_errno(err, r, "bind cgroup %s on /sys/fs/cgroup/%s",
+					   mounts[i].host_dir, mounts[i].name);
+		for (size_t l = 0; l < ARRAY_SIZE(mounts[i].links) && mounts[i].links[l]; l++)
+			if (symlinkat(mounts[i].name, dir, mounts[i].links[l]) < 0)
+				return error_errno(err, errno, "link /sys/fs/cgroup/%s",
+						   mounts[i].links[l]);
+	}
+	/* The tmpfs itself: read-only now that it is filled, as runc has it. */
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (read_only && mount_setattr(fs, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+		return error_errno(err, errno, "make /sys/fs/cgroup read-only");
+	return 0;
+}
+
+int
 rootfs_setup(const struct container_spec *spec, const struct container_layout *layout,
 	     const struct container_hooks *sec, korch_error **err)
 {

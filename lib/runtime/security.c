@@ -73,33 +73,31 @@ container_security_free(struct container_security *s)
 	} while (0)
 
 int
-security_apply_in_child(const struct container_security *s, const struct security_user *user,
-			const char **ret_step)
+security_child_begin(const struct container_security *s, bool *installed, const char **ret_step)
 {
-	const char *dummy;
-	if (!ret_step)
-		ret_step = &dummy;
-	int r;
+	*installed = false;
 	/* Without no_new_privs only CAP_SYS_ADMIN lets us install a filter: do it while we have
-	 * it. The calls below are in every profile's allow-list korch ships. */
-	if (s->seccomp && !s->no_new_privs) {
-		r = seccomp_install(s->seccomp);
+	 * it. The calls up to execve are in every profile's allow-list korch ships. */
+	if (s->seccomp && !s->no_new_privs && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+		int r = seccomp_install(s->seccomp);
 		if (r < 0) {
 			*ret_step = "seccomp";
 			return r;
 		}
+		*installed = true;
 	}
 	int last = (int)cap_max_bits() - 1;
 	for (int cap = 0; cap <= last; cap++)
 		if (!(s->caps.bounding & (UINT64_C(1) << cap)))
 			STEP("drop bounding set", prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
-	if (user) {
-		STEP("keepcaps", prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
-		STEP("setgroups", setgroups(user->n_groups, user->groups));
-		STEP("setresgid", setresgid(user->gid, user->gid, user->gid));
-		STEP("setresuid", setresuid(user->uid, user->uid, user->uid));
-		STEP("keepcaps", prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0));
-	}
+	STEP("keepcaps", prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+	return 0;
+}
+
+int
+security_child_caps(const struct container_security *s, const char **ret_step)
+{
+	STEP("keepcaps", prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0));
 	/* capset directly: the data is on the stack, nothing is allocated. */
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct data[2] = {
@@ -112,18 +110,46 @@ security_apply_in_child(const struct container_security *s, const struct securit
 	};
 	STEP("capset", syscall(__NR_capset, &hdr, data));
 	STEP("clear ambient set", prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+	int last = (int)cap_max_bits() - 1;
 	for (int cap = 0; cap <= last; cap++)
 		if (s->caps.ambient & (UINT64_C(1) << cap))
 			STEP("raise ambient",
 			     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+	return 0;
+}
+
+int
+security_child_end(const struct container_security *s, bool installed, const char **ret_step)
+{
 	if (s->no_new_privs)
 		STEP("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-	if (s->seccomp && s->no_new_privs) {
-		r = seccomp_install(s->seccomp);
+	if (s->seccomp && !installed) {
+		int r = seccomp_install(s->seccomp);
 		if (r < 0) {
 			*ret_step = "seccomp";
 			return r;
 		}
 	}
 	return 0;
+}
+
+int
+security_apply_in_child(const struct container_security *s, const struct security_user *user,
+			const char **ret_step)
+{
+	const char *dummy;
+	if (!ret_step)
+		ret_step = &dummy;
+	bool installed = false;
+	int r = security_child_begin(s, &installed, ret_step);
+	if (r < 0)
+		return r;
+	if (user) {
+		STEP("setgroups", setgroups(user->n_groups, user->groups));
+		STEP("setresgid", setresgid(user->gid, user->gid, user->gid));
+		STEP("setresuid", setresuid(user->uid, user->uid, user->uid));
+	}
+	if ((r = security_child_caps(s, ret_step)) < 0)
+		return r;
+	return security_child_end(s, installed, ret_step);
 }

@@ -86,4 +86,24 @@ DEFINE_CLEANUP_FUNC(container_security_free, struct container_security, containe
 int security_apply_in_child(const struct container_security *s, const struct security_user *user,
 			    const char **ret_step);
 
+/*
+ * The same steps in three parts, for a child that switches user, changes directory and resets
+ * its signals itself between them (the container's init and exec'd processes, through the
+ * container hooks of container.h):
+ *   security_child_begin()  installs the filter at once when the process neither has nor will
+ *                           get no_new_privs (only CAP_SYS_ADMIN allows that, and it goes
+ *                           below), drops the bounding set, turns keepcaps on;
+ *   ... setgroups, setresgid, setresuid ...
+ *   security_child_caps()   turns keepcaps off, sets effective, permitted and inheritable,
+ *                           clears and fills the ambient set;
+ *   ... chdir, signals, close-on-exec ...
+ *   security_child_end()    sets no_new_privs when asked and installs the filter unless
+ *                           begin did (*installed says so; begin sets it).
+ * Each returns 0 or -errno with the failed step's name in *ret_step; none allocates.
+ */
+int security_child_begin(const struct container_security *s, bool *installed,
+			 const char **ret_step);
+int security_child_caps(const struct container_security *s, const char **ret_step);
+int security_child_end(const struct container_security *s, bool installed, const char **ret_step);
+
 #endif

@@ -317,7 +317,7 @@ apply_update(struct store *s, struct store_op *op, int64_t rev, int64_t hid, int
 	struct obj_row row = { 0 };
 	_cleanup_free_ char *labels = NULL, *text = NULL;
 	int r = load_current(s, op, &row, u, err);
-	_cleanup_free_ char *old_labels = row.labels;
+	_cleanup_free_ _unused_ char *old_labels = row.labels; /* freed on every path */
 	if (r < 0)
 		return r;
 	int64_t lease = row.lease;
@@ -378,7 +378,7 @@ apply_delete(struct store *s, struct store_op *op, int64_t hid, int64_t now_ns, 
 {
 	struct obj_row row = { 0 };
 	int r = load_current(s, op, &row, u, err);
-	_cleanup_free_ char *old_labels = row.labels;
+	_cleanup_free_ _unused_ char *old_labels = row.labels; /* freed on every path */
 	if (r < 0)
 		return r;
 	return delete_object(s, &op->key, &row, hid, now_ns, err);

@@ -348,6 +348,44 @@ test_delete_finalizers_and_grace(void **state)
 }
 
 static void
+test_namespace_terminating_and_finalize(void **state)
+{
+	struct env *e = *state;
+	namespace(e, "team");
+	const struct kind_info *nsk = kind_lookup("v1", "Namespace");
+	_cleanup_json_ json_t *ns = NULL;
+	assert_int_equal(client_get(e->client, nsk, NULL, "team", &ns, NULL), 0);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(json_object_get(ns, "spec"), "finalizers"), 0)),
+			    "kubernetes");
+	assert_string_equal(str(ns, "status", "phase"), "Active");
+	/* Deleting it makes it Terminating; nothing new may be created in it. */
+	_cleanup_json_ json_t *marked = NULL;
+	assert_int_equal(client_delete(e->client, nsk, NULL, "team", NULL, &marked, NULL), 0);
+	assert_string_equal(str(marked, "status", "phase"), "Terminating");
+	korch_error *err = NULL;
+	_cleanup_json_ json_t *cm =
+		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team}\n");
+	assert_int_equal(client_create(e->client, cm, NULL, NULL, &err), KORCH_EFORBIDDEN);
+	assert_string_equal(
+		korch_error_message(err),
+		"configmaps \"x\" is forbidden: unable to create new content in namespace "
+		"team because it is being terminated");
+	korch_error_free(err);
+	/* An ordinary update cannot drop the finalizer; /finalize can, and the namespace goes. */
+	_cleanup_json_ json_t *cur = NULL;
+	assert_int_equal(client_get(e->client, nsk, NULL, "team", &cur, NULL), 0);
+	json_object_set_new(json_object_get(cur, "spec"), "finalizers", json_array());
+	_cleanup_json_ json_t *kept = NULL;
+	assert_int_equal(client_update(e->client, cur, NULL, NULL, &kept, NULL), 0);
+	assert_int_equal(
+		json_array_size(json_object_get(json_object_get(kept, "spec"), "finalizers")), 1);
+	assert_int_equal(client_update(e->client, cur, "finalize", NULL, NULL, NULL), 0);
+	json_t *gone = NULL;
+	assert_int_equal(client_get(e->client, nsk, NULL, "team", &gone, NULL), KORCH_ENOTFOUND);
+}
+
+static void
 test_list_selectors_and_txn(void **state)
 {
 	struct env *e = *state;
@@ -470,6 +508,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_update_generation_and_noop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_patch_and_apply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_finalizers_and_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_namespace_terminating_and_finalize, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_list_selectors_and_txn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_with_selector, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_expire_after_an_hour, setup, teardown),

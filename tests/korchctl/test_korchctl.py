@@ -179,6 +179,27 @@ class Korchctl(unittest.TestCase):
         self.assertTrue(err.startswith(f"error: restore from {junk}: "), err)
         self.assertEqual(self.ok("get", "deploy", "-o", "name"), "deployment.apps/web\n")
 
+    def test_images(self):
+        image = os.environ["KORCH_TEST_IMAGE"]
+        rc, out, err = self.run_ctl("image", "load", image)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "Loaded image: korch.test/busybox:1\n")
+        self.assertIn("loading layer 1/1 sha256:", err)
+        lines = self.ok("image", "ls").splitlines()
+        self.assertEqual(lines[0].split(), ["IMAGE", "ID", "SIZE"])
+        self.assertEqual(lines[1].split()[0], "korch.test/busybox:1")
+        self.assertTrue(os.path.isdir(os.path.join(self.dir, "images", "layers")))
+        rc, out, err = self.run_ctl("image", "rm", "nginx:1.27")
+        self.assertEqual(rc, 1)
+        self.assertEqual(err, 'error: remove image: image "docker.io/library/nginx:1.27" not found '
+                              'in the local store\n')
+        self.assertEqual(self.ok("image", "rm", "korch.test/busybox:1"),
+                         "Deleted: korch.test/busybox:1\n")
+        self.assertEqual(len(self.ok("image", "ls").splitlines()), 1)
+        rc, out, err = self.run_ctl("image", "load", "/nonexistent")
+        self.assertEqual(rc, 1)
+        self.assertTrue(err.startswith("error: load /nonexistent: "), err)
+
     def test_no_state(self):
         rc, out, err = self.run_ctl("get", "pods", state=False)
         self.assertEqual(rc, 1)

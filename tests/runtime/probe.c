@@ -24,6 +24,16 @@
  * echo TEXT..., echoerr TEXT..., lines N (N numbered lines), bigline N (N 'x' and a newline)
  * exit N, sleep SECONDS, pause, spawn N (N children that sleep forever),
  * onterm N (exit N on SIGTERM), ignore SIGNUM
+ * tcall NAME...     like errno, each call made in a new thread (the filter covers threads)
+ * status-of PID FIELD...  those lines of /proc/PID/status
+ * ns [PID]          "TYPE:[inode]" of each namespace of PID (default self), sorted
+ * cgroup [PID]      /proc/PID/cgroup as it is
+ * mknod PATH b|c MAJOR MINOR   mknod(2) with mode 0600: OK or the errno name
+ * alloc MIB         allocates and touches MIB MiB, then prints "allocated MIB"
+ * forkbomb          forks children that pause until fork fails: "forked N errno E"
+ * spin SECONDS N    N threads (this one included) busy for SECONDS of wall time
+ * Syscalls of "errno" also include fork, clone (SIGCHLD), thread (pthread_create),
+ * personality0 (personality(0)) and personality-query (personality(0xffffffff)).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -33,6 +43,7 @@
 #include <grp.h>
 #include <linux/keyctl.h>
 #include <linux/reboot.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,6 +78,12 @@ errname(int e)
 
 /* Runs fn's call; returns 0 or the errno. */
 #define TRY(expr) ((expr) < 0 ? errno : 0)
+
+static void *
+nothing(void *arg)
+{
+	return arg;
+}
 
 static int
 clone_newuser(void)
@@ -152,6 +169,39 @@ do_syscall(const char *name)
 		personality((unsigned long)old);
 		return e;
 	}
+	if (!strcmp(name, "fork")) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return errno;
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+		return 0;
+	}
+	if (!strcmp(name, "clone")) {
+		long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+		if (pid < 0)
+			return errno;
+		if (pid == 0)
+			_exit(0);
+		waitpid((pid_t)pid, NULL, 0);
+		return 0;
+	}
+	if (!strcmp(name, "thread")) {
+		pthread_t t;
+		int e = pthread_create(&t, NULL, nothing, NULL);
+		if (e == 0)
+			pthread_join(t, NULL);
+		return e;
+	}
+	if (!strcmp(name, "personality0")) {
+		int old = personality(0xffffffff);
+		int e = TRY(personality(0));
+		personality((unsigned long)old);
+		return e;
+	}
+	if (!strcmp(name, "personality-query"))
+		return TRY(personality(0xffffffff));
 	if (!strcmp(name, "mknod-sda")) {
 		int e = TRY(mknod("/dev/probe-sda", S_IFBLK | 0600, makedev(8, 0)));
 		if (e)
@@ -165,6 +215,124 @@ do_syscall(const char *name)
 	}
 	fprintf(stderr, "probe: unknown syscall %s\n", name);
 	exit(2);
+}
+
+struct tcall {
+	const char *name; /* the syscall of do_syscall's table */
+	int result;       /* its errno */
+};
+
+static void *
+tcall_thread(void *arg)
+{
+	struct tcall *t = arg;
+	t->result = do_syscall(t->name);
+	return NULL;
+}
+
+/* The syscall made from a second thread of this process. */
+static int
+thread_syscall(const char *name)
+{
+	struct tcall t = { name, 0 };
+	pthread_t th;
+	int e = pthread_create(&th, NULL, tcall_thread, &t);
+	if (e)
+		return e;
+	pthread_join(th, NULL);
+	return t.result;
+}
+
+static volatile double spin_sink;
+
+static void *
+spin_thread(void *arg)
+{
+	double until = *(const double *)arg, x = 0;
+	for (;;) {
+		for (int i = 0; i < 100000; i++)
+			x += i * 0.5;
+		spin_sink = x;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 >= until)
+			return NULL;
+	}
+}
+
+static void
+spin(double seconds, int threads)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double until = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
+	pthread_t th[64];
+	int n = 0;
+	for (; n < threads - 1 && n < 64; n++)
+		if (pthread_create(&th[n], NULL, spin_thread, &until) != 0)
+			break;
+	spin_thread(&until);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void
+alloc(long mib)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	for (long i = 0; i < mib; i++) {
+		char *p = malloc(1 << 20);
+		if (!p) {
+			printf("ENOMEM after %ld\n", i);
+			return;
+		}
+		for (long off = 0; off < (1 << 20); off += page)
+			p[off] = 1;
+	}
+	printf("allocated %ld\n", mib);
+}
+
+static void
+forkbomb(void)
+{
+	int n = 0;
+	for (;;) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			printf("forked %d errno %s\n", n, errname(errno));
+			return;
+		}
+		if (pid == 0)
+			for (;;)
+				pause();
+		n++;
+	}
+}
+
+static void
+print_file(const char *path)
+{
+	char buf[65536];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		printf("%s\n", errname(errno));
+	else
+		fwrite(buf, 1, (size_t)n, stdout);
+}
+
+static void
+namespaces(const char *pid)
+{
+	static const char *const types[] = { "cgroup", "ipc", "mnt", "net", "pid", "uts" };
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		char path[64], link[128];
+		snprintf(path, sizeof(path), "/proc/%s/ns/%s", pid, types[i]);
+		ssize_t l = readlink(path, link, sizeof(link) - 1);
+		printf("%s\n", l < 0 ? errname(errno) : (link[l] = '\0', link));
+	}
 }
 
 static int
@@ -246,9 +414,11 @@ ps(void)
 }
 
 static void
-status(char **fields, int n)
+status(const char *pid, char **fields, int n)
 {
-	FILE *f = fopen("/proc/self/status", "r");
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	FILE *f = fopen(path, "r");
 	char line[512];
 	while (f && fgets(line, sizeof(line), f))
 		for (int i = 0; i < n; i++) {
@@ -371,7 +541,28 @@ run(char **argv, int n)
 	} else if (!strcmp(cmd, "ps")) {
 		ps();
 	} else if (!strcmp(cmd, "status")) {
-		status(argv + 1, n - 1);
+		status("self", argv + 1, n - 1);
+	} else if (!strcmp(cmd, "status-of")) {
+		status(a1, argv + 2, n - 2);
+	} else if (!strcmp(cmd, "tcall")) {
+		for (int i = 1; i < n; i++)
+			printf("%s=%s\n", argv[i], errname(thread_syscall(argv[i])));
+	} else if (!strcmp(cmd, "ns")) {
+		namespaces(n > 1 ? a1 : "self");
+	} else if (!strcmp(cmd, "cgroup")) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%s/cgroup", n > 1 ? a1 : "self");
+		print_file(path);
+	} else if (!strcmp(cmd, "mknod")) {
+		mode_t type = !strcmp(argv[2], "b") ? S_IFBLK : S_IFCHR;
+		dev_t dev = makedev((unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
+		printf("%s\n", errname(TRY(mknod(a1, type | 0600, dev))));
+	} else if (!strcmp(cmd, "alloc")) {
+		alloc(atol(a1));
+	} else if (!strcmp(cmd, "forkbomb")) {
+		forkbomb();
+	} else if (!strcmp(cmd, "spin")) {
+		spin(atof(a1), n > 2 ? atoi(argv[2]) : 1);
 	} else if (!strcmp(cmd, "id")) {
 		gid_t groups[64];
 		int ng = getgroups(64, groups);

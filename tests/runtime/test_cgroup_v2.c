@@ -333,6 +333,9 @@ test_attach_fd_stats(void **state)
 	korch_error *err = NULL;
 	assert_int_equal(cgroup_attach(f.c, 0, &err), KORCH_EINVALID);
 	korch_error_free(err);
+	/* The calling thread moves itself with 0 (on v2 in cgroup.procs). */
+	assert_int_equal(cgroup_enter_self(f.c, NULL), 0);
+	assert_content(f.c_dir, "cgroup.procs", "0");
 
 	int fd = -1;
 	assert_int_equal(cgroup_open_dir_fd(f.c, &fd, NULL), 0);

@@ -27,27 +27,15 @@ process_of(json_t *spec)
 	return json_object_get(spec, "process");
 }
 
-/* Runs spec to its end and checks its exit code and exact stdout. */
-static void
-expect_run(struct rt *rt, json_t *spec, int exit_code, const char *stdout_text)
-{
-	json_t *state = rt_run(rt, spec);
-	char *out = rt_output(state, "stdout");
-	assert_string_equal(out, stdout_text);
-	assert_int_equal(json_integer_value(json_object_get(state, "exitCode")), exit_code);
-	free(out);
-	json_decref(state);
-}
-
 /* Scenario 1: only the container's own processes; pid 1 is the entrypoint. */
 static void
 test_pid_namespace(void **state)
 {
 	struct rt *rt = *state;
-	expect_run(rt, rt_spec("ps", "/probe", "ps", NULL), 0, "1 /probe ps\n");
+	rt_expect(rt, rt_spec("ps", "/probe", "ps", NULL), 0, "1 /probe ps\n");
 	/* Its children are numbered from 2 and see the same. */
-	expect_run(rt, rt_spec("ps2", "/bin/sh", "-c", "/probe ps; exit 3", NULL), 3,
-		   "1 /bin/sh -c /probe ps; exit 3\n2 /probe ps\n");
+	rt_expect(rt, rt_spec("ps2", "/bin/sh", "-c", "/probe ps; exit 3", NULL), 3,
+		  "1 /bin/sh -c /probe ps; exit 3\n2 /probe ps\n");
 }
 
 /* Scenario 2: a mount made inside (privileged for the test) never shows on the host. */
@@ -86,11 +74,11 @@ test_net_uts_ipc(void **state)
 	assert_true(shm >= 0);
 	json_t *spec = rt_spec("net", "/probe", "netdevs", ";", "hostname", ";", "shm", NULL);
 	json_object_set_new(spec, "hostname", json_string("box1"));
-	expect_run(rt, spec, 0, "lo\nbox1\n0\n");
+	rt_expect(rt, spec, 0, "lo\nbox1\n0\n");
 	/* sethostname inside (privileged: it needs CAP_SYS_ADMIN) changes only the container. */
 	spec = rt_spec("uts", "/probe", "hostname", "changed", ";", "hostname", NULL);
 	json_object_set_new(spec, "privileged", json_true());
-	expect_run(rt, spec, 0, "OK\nchanged\n");
+	rt_expect(rt, spec, 0, "OK\nchanged\n");
 	assert_int_equal(gethostname(host_after, sizeof(host_after)), 0);
 	assert_string_equal(host_after, host_before);
 	/* The segment is there on the host, so "0" above was the ipc namespace at work. */
@@ -135,10 +123,10 @@ test_join_namespaces(void **state)
 	spec = rt_spec("member", "/probe", "hostname", ";", "ps", ";", "netdevs", ";", "touch",
 		       "/only-here", NULL);
 	json_object_set_new(spec, "namespaces", ns);
-	expect_run(rt, spec, 0,
-		   "podhost\n1 /probe echo ready ; pause\n2 /probe hostname ; ps ; netdevs ; "
-		   "touch /only-here\nlo\nOK\n");
-	expect_run(rt, rt_spec("other", "/probe", "read", "/only-here", NULL), 0, "ENOENT\n");
+	rt_expect(rt, spec, 0,
+		  "podhost\n1 /probe echo ready ; pause\n2 /probe hostname ; ps ; netdevs ; "
+		  "touch /only-here\nlo\nOK\n");
+	rt_expect(rt, rt_spec("other", "/probe", "read", "/only-here", NULL), 0, "ENOENT\n");
 }
 
 /* "0 bytes" for a masked file the host has, ENOENT for one this kernel lacks. */
@@ -193,14 +181,13 @@ test_masked_paths(void **state)
 	spec = rt_spec("mask-ro", "/probe", "unlink", "/testfile", ";", "read", "/testfile", NULL);
 	json_object_set_new(spec, "maskedPaths", json_pack("[s]", "/testfile"));
 	json_object_set_new(spec, "readOnlyRootFilesystem", json_true());
-	expect_run(rt, spec, 0, "EROFS\n0 bytes\n");
+	rt_expect(rt, spec, 0, "EROFS\n0 bytes\n");
 
 	/* The default list masks /proc/kcore and /sys/firmware. */
-	expect_run(rt,
-		   rt_spec("mask-default", "/probe", "read", "/proc/kcore", ";", "ls",
-			   "/sys/firmware", NULL),
-		   0,
-		   access("/proc/kcore", F_OK) == 0 ? "0 bytes\n(empty)\n" : "ENOENT\n(empty)\n");
+	rt_expect(rt,
+		  rt_spec("mask-default", "/probe", "read", "/proc/kcore", ";", "ls",
+			  "/sys/firmware", NULL),
+		  0, access("/proc/kcore", F_OK) == 0 ? "0 bytes\n(empty)\n" : "ENOENT\n(empty)\n");
 
 	/* A /proc, /sys or /dev that is a symlink in the image is refused at create. */
 	const char *special[] = { "proc", "sys", "dev" };
@@ -213,7 +200,7 @@ test_masked_paths(void **state)
 		assert_int_equal(symlink("/symlink", link), 0);
 		spec = rt_spec(name, "/probe", "ps", NULL);
 		json_object_set_new(json_object_get(spec, "rootfs"), "layers",
-				    json_pack("[s,s]", rt_rootfs, layer));
+				    rt_layers(layer, NULL));
 		assert_int_equal(rt_create_error(rt, spec, &msg), KORCH_EINVALID);
 		snprintf(want, sizeof(want),
 			 "create container %s: /%s in the rootfs is a symlink: it must be an "
@@ -231,16 +218,22 @@ test_readonly(void **state)
 {
 	struct rt *rt = *state;
 	/* This kernel may lack /proc/sysrq-trigger (no CONFIG_MAGIC_SYSRQ): then ENOENT. */
-	expect_run(rt,
-		   rt_spec("ro", "/probe", "write", "/proc/sys/kernel/panic", "1", ";", "write",
-			   "/proc/sysrq-trigger", "b", ";", "touch", "/x", NULL),
-		   0,
-		   access("/proc/sysrq-trigger", F_OK) == 0 ? "EROFS\nEROFS\nOK\n"
-							    : "EROFS\nENOENT\nOK\n");
-	/* The write went to the container's upper dir, not to the shared rootfs. */
+	rt_expect(rt,
+		  rt_spec("ro", "/probe", "write", "/proc/sys/kernel/panic", "1", ";", "write",
+			  "/proc/sysrq-trigger", "b", ";", "touch", "/x", NULL),
+		  0,
+		  access("/proc/sysrq-trigger", F_OK) == 0 ? "EROFS\nEROFS\nOK\n"
+							   : "EROFS\nENOENT\nOK\n");
+	/* The write went to the container's upper dir, not to the shared layers. */
 	char path[4200];
-	snprintf(path, sizeof(path), "%s/x", rt_rootfs);
+	snprintf(path, sizeof(path), "%s/x", rt_test_layer);
 	assert_int_equal(access(path, F_OK), -1);
+	size_t i;
+	json_t *l;
+	json_array_foreach (rt_base_layers, i, l) {
+		snprintf(path, sizeof(path), "%s/x", json_string_value(l));
+		assert_int_equal(access(path, F_OK), -1);
+	}
 
 	char *vol = rt_host_dir(rt, "vol", "data", "host data\n");
 	json_t *spec = rt_spec("rootro", "/probe", "touch", "/x", ";", "touch", "/scratch/x", ";",
@@ -252,7 +245,7 @@ test_readonly(void **state)
 				      "tmpfs", "target", "/scratch", "sizeBytes",
 				      (json_int_t)1 << 20, "source", vol, "target", "/ro",
 				      "readOnly", 1, "source", vol, "target", "/rw"));
-	expect_run(rt, spec, 0, "EROFS\nOK\nEROFS\n10 bytes\nOK\nOK\nEROFS\n");
+	rt_expect(rt, spec, 0, "EROFS\nOK\nEROFS\n10 bytes\nOK\nOK\nEROFS\n");
 	snprintf(path, sizeof(path), "%s/x", vol);
 	assert_int_equal(access(path, F_OK), 0);
 	free(vol);
@@ -276,9 +269,9 @@ static void
 test_no_leaks(void **state)
 {
 	struct rt *rt = *state;
-	expect_run(rt, rt_spec("fds", "/probe", "fds", NULL), 0, "0 1 2\n");
-	expect_run(rt, rt_spec("fds1", "/bin/sh", "-c", "ls /proc/1/fd; true", NULL), 0,
-		   "0\n1\n2\n");
+	rt_expect(rt, rt_spec("fds", "/probe", "fds", NULL), 0, "0 1 2\n");
+	rt_expect(rt, rt_spec("fds1", "/bin/sh", "-c", "ls /proc/1/fd; true", NULL), 0,
+		  "0\n1\n2\n");
 
 	/* Its stdout and stderr are pipes: no host path shows through /proc/1/fd. */
 	json_t *st = rt_run(rt, rt_spec("links", "/probe", "readlink", "/proc/self/fd/1", ";",
@@ -308,7 +301,7 @@ test_no_leaks(void **state)
 	json_object_set_new(spec, "mounts",
 			    json_pack("[{s:s, s:s}, {s:s, s:s}]", "source", vol, "target",
 				      "/etclink/vol", "source", vol, "target", "/escape/vol2"));
-	expect_run(rt, spec, 0, "marker\nmarker\n");
+	rt_expect(rt, spec, 0, "marker\nmarker\n");
 	assert_int_equal(access("/etc/vol", F_OK), -1);
 	assert_int_equal(access("/etc/vol2", F_OK), -1);
 	assert_int_equal(stat("/etc", &etc_after), 0);
@@ -361,13 +354,13 @@ static void
 test_dev(void **state)
 {
 	struct rt *rt = *state;
-	expect_run(rt,
-		   rt_spec("dev", "/probe", "ls", "/dev", ";", "open", "/dev/null", "rw", ";",
-			   "open", "/dev/zero", "r", ";", "errno", "mknod-sda", ";", "readlink",
-			   "/dev/ptmx", ";", "open", "/dev/ptmx", "rw", NULL),
-		   0,
-		   "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero\n"
-		   "OK\nOK\nmknod-sda=EACCES\npts/ptmx\nOK\n");
+	rt_expect(rt,
+		  rt_spec("dev", "/probe", "ls", "/dev", ";", "open", "/dev/null", "rw", ";",
+			  "open", "/dev/zero", "r", ";", "errno", "mknod-sda", ";", "readlink",
+			  "/dev/ptmx", ";", "open", "/dev/ptmx", "rw", NULL),
+		  0,
+		  "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero\n"
+		  "OK\nOK\nmknod-sda=EACCES\npts/ptmx\nOK\n");
 }
 
 static void
@@ -379,12 +372,12 @@ test_users(void **state)
 		const char *groups; /* additionalGroups, JSON */
 		const char *expect;
 	} cases[] = {
-		{ NULL, NULL, "uid=0 gid=0 groups=10\n/root\n" },
-		{ "user", NULL, "uid=1000 gid=1000 groups=10,100\n/home/user\n" },
-		{ "1000", NULL, "uid=1000 gid=1000 groups=10,100\n/home/user\n" },
-		{ "1000:users", NULL, "uid=1000 gid=100 groups=10,100\n/home/user\n" },
-		{ "nobody", "[\"users\", 4000]",
-		  "uid=65534 gid=65534 groups=100,4000\n/nonexistent\n" },
+		{ NULL, NULL, "uid=0 gid=0 groups=\n/root\n" },
+		{ "korch", NULL, "uid=1000 gid=1000 groups=\n/home/korch\n" },
+		{ "1000", NULL, "uid=1000 gid=1000 groups=\n/home/korch\n" },
+		{ "1000:nogroup", NULL, "uid=1000 gid=65534 groups=\n/home/korch\n" },
+		{ "nobody", "[\"korch\", 4000]",
+		  "uid=65534 gid=65534 groups=1000,4000\n/nonexistent\n" },
 		{ "4242", NULL, "uid=4242 gid=0 groups=\n/\n" },
 		{ "4242:4243", NULL, "uid=4242 gid=4243 groups=\n/\n" },
 	};
@@ -397,7 +390,7 @@ test_users(void **state)
 		if (cases[i].groups)
 			json_object_set_new(process_of(spec), "additionalGroups",
 					    json_loads(cases[i].groups, 0, NULL));
-		expect_run(rt, spec, 0, cases[i].expect);
+		rt_expect(rt, spec, 0, cases[i].expect);
 	}
 	/* A user that may not enter its cwd fails at start, as in a shell. */
 	json_t *spec = rt_spec("nocwd", "/probe", "cwd", NULL);
@@ -423,13 +416,12 @@ test_process(void **state)
 	json_object_set_new(process_of(spec), "rlimits",
 			    json_pack("[{s:s, s:i, s:i}]", "type", "RLIMIT_NOFILE", "soft", 1024,
 				      "hard", 1024));
-	expect_run(rt, spec, 0, "1024 1024\n1021 EMFILE\n");
+	rt_expect(rt, spec, 0, "1024 1024\n1021 EMFILE\n");
 
-	expect_run(rt, rt_spec("nnp", "/probe", "status", "NoNewPrivs", NULL), 0,
-		   "NoNewPrivs: 1\n");
+	rt_expect(rt, rt_spec("nnp", "/probe", "status", "NoNewPrivs", NULL), 0, "NoNewPrivs: 1\n");
 	spec = rt_spec("nnp0", "/probe", "status", "NoNewPrivs", NULL);
 	json_object_set_new(process_of(spec), "noNewPrivileges", json_false());
-	expect_run(rt, spec, 0, "NoNewPrivs: 0\n");
+	rt_expect(rt, spec, 0, "NoNewPrivs: 0\n");
 
 	/* Scenario 5: no_new_privs keeps a setuid-root program from raising the euid. */
 	char *layer = rt_host_dir(rt, "suid-layer", NULL, NULL);
@@ -445,34 +437,37 @@ test_process(void **state)
 	for (int nnp = 1; nnp >= 0; nnp--) {
 		spec = rt_spec(nnp ? "suid-nnp" : "suid", "/suid-probe", "euid", NULL);
 		json_object_set_new(spec, "rootfs",
-				    json_pack("{s:[s,s]}", "layers", rt_rootfs, layer));
-		json_object_set_new(process_of(spec), "user", json_string("user"));
+				    json_pack("{s:o}", "layers", rt_layers(layer, NULL)));
+		json_object_set_new(process_of(spec), "user", json_string("korch"));
 		json_object_set_new(process_of(spec), "noNewPrivileges", json_boolean(nnp));
-		expect_run(rt, spec, 0, nnp ? "1000\n" : "0\n");
+		rt_expect(rt, spec, 0, nnp ? "1000\n" : "0\n");
 	}
 	free(layer);
 
 	spec = rt_spec("env", "probe", "env", "FOO", ";", "env", "PATH", ";", "cwd", NULL);
 	json_object_set_new(process_of(spec), "env", json_pack("[s,s]", "FOO=bar", "PATH=/"));
 	json_object_set_new(process_of(spec), "cwd", json_string("/work/dir"));
-	expect_run(rt, spec, 0, "bar\n/\n/work/dir\n");
-	expect_run(rt, rt_spec("named", "/probe", "hostname", NULL), 0, "named\n");
-	expect_run(rt, rt_spec("path", "/probe", "env", "PATH", NULL), 0,
-		   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+	rt_expect(rt, spec, 0, "bar\n/\n/work/dir\n");
+	rt_expect(rt, rt_spec("named", "/probe", "hostname", NULL), 0, "named\n");
+	rt_expect(rt, rt_spec("path", "/probe", "env", "PATH", NULL), 0,
+		  "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
 
 	/* /etc files bound from the host, and the hostname. */
 	char *etc = rt_host_dir(rt, "etc", "hosts", "127.0.0.1 localhost box\n");
-	char hosts[4200];
+	free(rt_host_dir(rt, "etc", "hostname", "box\n"));
+	char hosts[4200], hostname[4200];
 	snprintf(hosts, sizeof(hosts), "%s/hosts", etc);
+	snprintf(hostname, sizeof(hostname), "%s/hostname", etc);
 	spec = rt_spec("etc", "/bin/cat", "/etc/hosts", "/etc/hostname", NULL);
 	json_object_set_new(spec, "etcHosts", json_string(hosts));
-	expect_run(rt, spec, 0, "127.0.0.1 localhost box\nimage-hostname\n");
+	json_object_set_new(spec, "etcHostname", json_string(hostname));
+	rt_expect(rt, spec, 0, "127.0.0.1 localhost box\nbox\n");
 	free(etc);
 
 	/* A plain rootfs directory instead of layers. */
 	spec = rt_spec("plain", "/probe", "ps", NULL);
-	json_object_set_new(spec, "rootfs", json_pack("{s:s}", "path", rt_rootfs));
-	expect_run(rt, spec, 0, "1 /probe ps\n");
+	json_object_set_new(spec, "rootfs", json_pack("{s:s}", "path", rt_plain_rootfs));
+	rt_expect(rt, spec, 0, "1 /probe ps\n");
 }
 
 /*
@@ -483,8 +478,11 @@ static void
 test_many_layers(void **state)
 {
 	struct rt *rt = *state;
-	json_t *layers = json_pack("[s]", rt_rootfs);
-	size_t total = strlen(rt_rootfs);
+	json_t *layers = rt_layers(NULL);
+	size_t total = 0, k;
+	json_t *l;
+	json_array_foreach (layers, k, l)
+		total += strlen(json_string_value(l)) + 1;
 	/* A deep one too: more than the 255 bytes a string fsconfig value may have. */
 	char deep[302];
 	memset(deep, 'd', sizeof(deep));
@@ -508,7 +506,7 @@ test_many_layers(void **state)
 	json_t *spec =
 		rt_spec("layers", "/bin/sh", "-c", "ls /layers | wc -l; cat /layers/top", NULL);
 	json_object_set_new(json_object_get(spec, "rootfs"), "layers", layers);
-	expect_run(rt, spec, 0, "121\n119\n");
+	rt_expect(rt, spec, 0, "121\n119\n");
 }
 
 /* Bad input: a clear error naming the problem, and nothing left behind. */
@@ -531,9 +529,9 @@ test_bad_input(void **state)
 		{ "b3", "{\"process\": {\"args\": [\"/probe\"], \"user\": \"nosuch\"}}",
 		  KORCH_EINVALID,
 		  "create container b3: user \"nosuch\": no such user in /etc/passwd" },
-		{ "b4", "{\"process\": {\"args\": [\"/probe\"], \"user\": \"user:nosuch\"}}",
+		{ "b4", "{\"process\": {\"args\": [\"/probe\"], \"user\": \"korch:nosuch\"}}",
 		  KORCH_EINVALID,
-		  "create container b4: user \"user:nosuch\": group \"nosuch\": no such group in "
+		  "create container b4: user \"korch:nosuch\": group \"nosuch\": no such group in "
 		  "/etc/group" },
 		{ "b5", "{\"mounts\": [{\"source\": \"/nonexistent\", \"target\": \"/data\"}]}",
 		  KORCH_ESYSTEM,
@@ -588,8 +586,7 @@ test_bad_input(void **state)
 	assert_int_equal(mkfifo(fifo, 0644), 0);
 	*strrchr(layer, '/') = '\0';
 	json_t *fspec = rt_spec("fifo", "/probe", "ps", NULL);
-	json_object_set_new(json_object_get(fspec, "rootfs"), "layers",
-			    json_pack("[s,s]", rt_rootfs, layer));
+	json_object_set_new(json_object_get(fspec, "rootfs"), "layers", rt_layers(layer, NULL));
 	free(layer);
 	char *fmsg = NULL;
 	assert_int_equal(rt_create_error(rt, fspec, &fmsg), KORCH_EINVALID);

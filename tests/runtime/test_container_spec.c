@@ -146,6 +146,73 @@ test_defaults(void **state)
 	container_spec_free(s);
 }
 
+/* resources, cgroup and securityContext: what the node agent passes from a Pod. */
+static void
+test_pod_fields(void **state)
+{
+	struct container_spec *s = parse_ok(
+		"{\"id\": \"c1\", \"rootfs\": {\"path\": \"/r\"}, \"process\": {\"args\": [\"x\"]},"
+		" \"resources\": {\"memoryBytes\": 67108864, \"cpuShares\": 512, \"cpuQuotaUs\": 50000,"
+		"   \"cpuPeriodUs\": 100000, \"pidsMax\": 0, \"cpusetCpus\": \"0-1,3\","
+		"   \"cpusetMems\": \"0\"},"
+		" \"cgroup\": {\"instance\": \"test-1\", \"parent\": \"/kubepods.slice/x\","
+		"   \"pod\": \"pod-uid.1\"},"
+		" \"securityContext\": {\"capabilities\": {\"add\": [\"NET_ADMIN\"], \"drop\": [\"ALL\"]},"
+		"   \"allowPrivilegeEscalation\": true,"
+		"   \"seccompProfile\": {\"type\": \"Localhost\", \"localhostProfile\": \"/p.json\"}}}");
+	assert_int_equal(s->resources.memory_bytes, 67108864);
+	assert_int_equal(s->resources.cpu_shares, 512);
+	assert_int_equal(s->resources.cpu_quota_us, 50000);
+	assert_int_equal(s->resources.cpu_period_us, 100000);
+	assert_true(s->resources.pids_set);
+	assert_int_equal(s->resources.pids_max, 0);
+	assert_string_equal(s->resources.cpuset_cpus, "0-1,3");
+	assert_string_equal(s->resources.cpuset_mems, "0");
+	assert_string_equal(s->cgroup.instance, "test-1");
+	assert_string_equal(s->cgroup.parent, "/kubepods.slice/x");
+	assert_string_equal(s->cgroup.pod, "pod-uid.1");
+	assert_int_equal(count(s->security.cap_add), 1);
+	assert_string_equal(s->security.cap_add[0], "NET_ADMIN");
+	assert_string_equal(s->security.cap_drop[0], "ALL");
+	assert_int_equal(s->security.allow_privilege_escalation, 1);
+	assert_int_equal(s->security.seccomp, SECCOMP_MODE_LOCALHOST);
+	assert_string_equal(s->security.seccomp_localhost, "/p.json");
+	/* allowPrivilegeEscalation true: no no_new_privs unless asked. */
+	assert_false(s->process.no_new_privs);
+	container_spec_free(s);
+
+	/* The defaults: instance "korch", no pod, nothing limited, RuntimeDefault. */
+	s = parse_ok("{\"id\": \"a\", \"rootfs\": {\"path\": \"/r\"}, \"process\": {\"args\": "
+		     "[\"x\"]}}");
+	assert_string_equal(s->cgroup.instance, "korch");
+	assert_null(s->cgroup.parent);
+	assert_null(s->cgroup.pod);
+	assert_int_equal(s->resources.memory_bytes, 0);
+	assert_false(s->resources.pids_set);
+	assert_null(s->resources.cpuset_cpus);
+	assert_null(s->security.cap_add);
+	assert_int_equal(s->security.allow_privilege_escalation, -1);
+	assert_int_equal(s->security.seccomp, SECCOMP_MODE_RUNTIME_DEFAULT);
+	container_spec_free(s);
+
+	/* allowPrivilegeEscalation false gives no_new_privs; a negative quota is no quota. */
+	s = parse_ok("{\"id\": \"a\", \"rootfs\": {\"path\": \"/r\"}, \"process\": {\"args\": "
+		     "[\"x\"]}, \"securityContext\": {\"allowPrivilegeEscalation\": false}, "
+		     "\"resources\": {\"cpuQuotaUs\": -1, \"pidsMax\": -1}}");
+	assert_true(s->process.no_new_privs);
+	assert_int_equal(s->resources.cpu_quota_us, 0);
+	assert_int_equal(s->resources.pids_max, -1);
+	container_spec_free(s);
+
+	/* The update operation's parser on its own. */
+	json_t *j = json_loads("{\"memoryBytes\": 4096}", 0, NULL);
+	struct resources_spec r;
+	assert_int_equal(resources_spec_parse(j, "resources", &r, NULL), 0);
+	assert_int_equal(r.memory_bytes, 4096);
+	resources_spec_clear(&r);
+	json_decref(j);
+}
+
 static void
 test_exec_process(void **state)
 {
@@ -261,6 +328,69 @@ test_errors(void **state)
 		{ "{\"id\": \"a\", \"rootfs\": {\"path\": \"/r\"}, \"process\": {\"args\": [\"x\"]}, "
 		  "\"readOnlyRootFilesystem\": \"yes\"}",
 		  "readOnlyRootFilesystem: must be true or false" },
+#define BASE "{\"id\": \"a\", \"rootfs\": {\"path\": \"/r\"}, \"process\": {\"args\": [\"x\"]}, "
+		{ BASE "\"resources\": {\"memoryBytes\": -1}}",
+		  "resources.memoryBytes: must be an integer from 0 to 9223372036854775807" },
+		{ BASE "\"resources\": {\"memoryBytes\": 100}}",
+		  "resources.memoryBytes: must be 0 (unlimited) or at least 4096" },
+		{ BASE "\"resources\": {\"cpuShares\": 1}}",
+		  "resources.cpuShares: must be 0 (default) or from 2 to 262144" },
+		{ BASE "\"resources\": {\"cpuShares\": 300000}}",
+		  "resources.cpuShares: must be an integer from 0 to 262144" },
+		{ BASE "\"resources\": {\"cpuQuotaUs\": 999}}",
+		  "resources.cpuQuotaUs: must be at least 1000, or 0 or less for no quota" },
+		{ BASE "\"resources\": {\"cpuPeriodUs\": 10}}",
+		  "resources.cpuPeriodUs: must be 0 (default) or from 1000 to 1000000" },
+		{ BASE "\"resources\": {\"pidsMax\": \"64\"}}",
+		  "resources.pidsMax: must be an integer from -9223372036854775808 to "
+		  "9223372036854775807" },
+		{ BASE "\"resources\": {\"cpusetCpus\": \"0-\"}}",
+		  "resources.cpusetCpus: \"0-\" is not a list of CPUs (\"0-3,5\")" },
+		{ BASE "\"resources\": {\"cpusetCpus\": \"3-1\"}}",
+		  "resources.cpusetCpus: \"3-1\" is not a list of CPUs (\"0-3,5\")" },
+		{ BASE "\"resources\": {\"cpusetMems\": \"a\"}}",
+		  "resources.cpusetMems: \"a\" is not a list of memory nodes (\"0-1\")" },
+		{ BASE "\"resources\": {\"memory\": \"64Mi\"}}",
+		  "resources.memory: unknown field" },
+		{ BASE "\"cgroup\": {\"instance\": \"a/b\"}}",
+		  "cgroup.instance: \"a/b\" must be 1 to 200 letters, digits, '_', '.' or '-'" },
+		{ BASE "\"cgroup\": {\"pod\": \"..\"}}",
+		  "cgroup.pod: \"..\" must be 1 to 200 letters, digits, '_', '.' or '-'" },
+		{ BASE "\"cgroup\": {\"parent\": \"/a/../b\"}}",
+		  "cgroup.parent: \"/a/../b\" must be an absolute path below the cgroup root, "
+		  "without \".\", \"..\" or empty components" },
+		{ BASE "\"cgroup\": {\"parent\": \"/\"}}",
+		  "cgroup.parent: \"/\" must be an absolute path below the cgroup root, without "
+		  "\".\", \"..\" or empty components" },
+		{ BASE "\"securityContext\": {\"capabilities\": {\"add\": \"ALL\"}}}",
+		  "securityContext.capabilities.add: must be an array of strings" },
+		{ BASE "\"securityContext\": {\"capabilities\": {\"keep\": []}}}",
+		  "securityContext.capabilities.keep: unknown field" },
+		{ BASE "\"securityContext\": {\"allowPrivilegeEscalation\": 1}}",
+		  "securityContext.allowPrivilegeEscalation: must be true or false" },
+		{ BASE "\"securityContext\": {\"seccompProfile\": {\"type\": \"Custom\"}}}",
+		  "securityContext.seccompProfile.type: \"Custom\" is not RuntimeDefault, Unconfined "
+		  "or Localhost" },
+		{ BASE "\"securityContext\": {\"seccompProfile\": {\"type\": \"Localhost\"}}}",
+		  "securityContext.seccompProfile.localhostProfile: required with type Localhost" },
+		{ BASE "\"securityContext\": {\"seccompProfile\": {\"type\": \"Localhost\", "
+		       "\"localhostProfile\": \"p.json\"}}}",
+		  "securityContext.seccompProfile.localhostProfile: \"p.json\" must be an absolute "
+		  "path" },
+		{ BASE "\"securityContext\": {\"seccompProfile\": {\"type\": \"Unconfined\", "
+		       "\"localhostProfile\": \"/p.json\"}}}",
+		  "securityContext.seccompProfile.localhostProfile: only with type Localhost" },
+		{ BASE "\"securityContext\": {\"seccompProfile\": {}}}",
+		  "securityContext.seccompProfile.type: required" },
+		{ BASE "\"privileged\": true, \"securityContext\": {\"allowPrivilegeEscalation\": "
+		       "false}}",
+		  "securityContext.allowPrivilegeEscalation: cannot be false with privileged true" },
+		{ "{\"id\": \"a\", \"rootfs\": {\"path\": \"/r\"}, \"process\": {\"args\": [\"x\"], "
+		  "\"noNewPrivileges\": true}, \"securityContext\": {\"allowPrivilegeEscalation\": "
+		  "true}}",
+		  "process.noNewPrivileges: true contradicts securityContext.allowPrivilegeEscalation "
+		  "true" },
+#undef BASE
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *json = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
@@ -293,9 +423,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),         cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_exec_process), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_signal_names),
+		cmocka_unit_test(test_full),       cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_pod_fields), cmocka_unit_test(test_exec_process),
+		cmocka_unit_test(test_errors),     cmocka_unit_test(test_signal_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,7 +214,6 @@ test_labels_and_filter(void **state)
 	lo.n_labels = 1;
 	lo.filter = NULL;
 	lo.limit = 20;
-	_cleanup_free_ char *joined = NULL;
 	size_t pages = 0, total = 0;
 	char *token = NULL;
 	do {

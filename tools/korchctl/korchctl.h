@@ -11,6 +11,7 @@
 /* Global options, parsed before the command. */
 struct ctl {
 	const char *state;    /* --state FILE or KORCH_STATE */
+	const char *data_dir; /* --data-dir DIR (images), or NULL */
 	const char *ns;       /* -n / --namespace, or NULL */
 	bool all_namespaces;  /* -A */
 	korch_client *client; /* opened on demand by ctl_client() */
@@ -49,5 +50,6 @@ int cmd_patch(struct ctl *ctl, int argc, char **argv);
 int cmd_api_resources(struct ctl *ctl, int argc, char **argv);
 int cmd_version(struct ctl *ctl, int argc, char **argv);
 int cmd_state(struct ctl *ctl, int argc, char **argv);
+int cmd_image(struct ctl *ctl, int argc, char **argv);
 
 #endif

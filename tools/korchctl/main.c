@@ -13,7 +13,7 @@
 #include "korchctl.h"
 
 static const char usage[] =
-	"Usage: korchctl [--state FILE] [-n NAMESPACE | -A] COMMAND [ARGS]\n"
+	"Usage: korchctl [--state FILE] [--data-dir DIR] [-n NAMESPACE | -A] COMMAND [ARGS]\n"
 	"\n"
 	"Commands:\n"
 	"  apply -f FILE|DIR|-        create or update objects (server-side apply)\n"
@@ -22,6 +22,7 @@ static const char usage[] =
 	"  delete KIND NAME | -f FILE delete objects\n"
 	"  patch KIND NAME -p PATCH   patch an object (--type strategic|merge|json)\n"
 	"  api-resources              list the resources korch serves\n"
+	"  image load|ls|rm           load OCI layouts and docker-archives, list, remove images\n"
 	"  state backup FILE          copy the state to FILE while it is in use\n"
 	"  state restore FILE         replace the state with a backup\n"
 	"  version                    show versions\n"
@@ -238,7 +239,7 @@ static const struct {
 } commands[] = {
 	{ "apply", cmd_apply },     { "get", cmd_get },     { "describe", cmd_describe },
 	{ "delete", cmd_delete },   { "patch", cmd_patch }, { "api-resources", cmd_api_resources },
-	{ "version", cmd_version }, { "state", cmd_state },
+	{ "version", cmd_version }, { "state", cmd_state }, { "image", cmd_image },
 };
 
 /* Takes the global options out of argv wherever they stand, as kubectl allows. */
@@ -255,7 +256,7 @@ take_globals(struct ctl *ctl, int *argc, char **argv)
 			break;
 		}
 		if (strcmp(a, "--state") == 0 || strcmp(a, "-n") == 0 ||
-		    strcmp(a, "--namespace") == 0) {
+		    strcmp(a, "--namespace") == 0 || strcmp(a, "--data-dir") == 0) {
 			if (i + 1 >= *argc) {
 				fprintf(stderr, "error: flag needs an argument: %s\n", a);
 				return -1;
@@ -264,6 +265,9 @@ take_globals(struct ctl *ctl, int *argc, char **argv)
 		} else if (strncmp(a, "--state=", 8) == 0) {
 			value = a + 8;
 			a = "--state";
+		} else if (strncmp(a, "--data-dir=", 11) == 0) {
+			value = a + 11;
+			a = "--data-dir";
 		} else if (strncmp(a, "--namespace=", 12) == 0) {
 			value = a + 12;
 			a = "--namespace";
@@ -276,6 +280,8 @@ take_globals(struct ctl *ctl, int *argc, char **argv)
 		}
 		if (strcmp(a, "--state") == 0)
 			ctl->state = value;
+		else if (strcmp(a, "--data-dir") == 0)
+			ctl->data_dir = value;
 		else
 			ctl->ns = value;
 	}
