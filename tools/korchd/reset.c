@@ -1,8 +1,8 @@
 /*
  * reset.c - `korchd reset`: removes what an instance leaves on the machine besides its state:
  * korch-monitor and the containers it runs, the instance's cgroups, the mounts under the run
- * directory (sandboxes, rootfs), the run directory itself, and (with lib/net) the bridge and
- * the nftables table. korchd of that instance must not be running.
+ * directory (sandboxes, rootfs), the run directory itself, and the bridge, the pods' veths and
+ * the nftables table (lib/net). korchd of that instance must not be running.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "base/vec.h"
 #include "korchd.h"
+#include "net/node.h"
 #include "runtime/cgroup.h"
 #include "runtime/monitor-client.h"
 
@@ -151,15 +152,20 @@ korchd_reset(struct korchd_config *cfg)
 		korch_error_free(steal_pointer(&err));
 		status = 1;
 	}
-	/* NETWORK: node_net_reset(cfg->instance) removes the bridge, veths and nftables table
-	 * once lib/net (issue 9) is merged. */
+	/* The bridge, the pods' veths and the nftables table of the instance (lib/net). */
+	if (node_net_reset(cfg->instance, &err) < 0) {
+		fprintf(stderr, "korchd reset: network: %s\n", korch_error_message(err));
+		korch_error_free(steal_pointer(&err));
+		status = 1;
+	}
 	if (unmount_below(cfg->run_dir, &err) < 0 || rm_rf(cfg->run_dir, &err) < 0) {
 		fprintf(stderr, "korchd reset: %s\n", korch_error_message(err));
 		korch_error_free(steal_pointer(&err));
 		status = 1;
 	}
 	if (status == 0)
-		printf("korchd reset: instance %s: run directory %s, cgroups and containers removed\n",
+		printf("korchd reset: instance %s: network, cgroups, containers and run directory %s "
+		       "removed\n",
 		       cfg->instance, cfg->run_dir);
 	return status;
 }

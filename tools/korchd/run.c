@@ -187,9 +187,28 @@ start_control_plane(struct daemon *d, korch_error **err)
 		token_file = NULL;
 	char sock[600];
 	snprintf(sock, sizeof(sock), "%s/korchd.sock", cfg->run_dir);
-	const char *addrs[KORCHD_MAX_LISTEN + 1] = { 0 };
-	for (size_t i = 0; i < cfg->n_listen; i++)
-		addrs[i] = cfg->listen[i];
+	const char *addrs[KORCHD_MAX_LISTEN + 2] = { 0 };
+	size_t n_addrs = 0;
+	bool node_covered = startswith(cfg->node_ip, "127.");
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		addrs[n_addrs++] = cfg->listen[i];
+		const char *colon = strrchr(cfg->listen[i], ':');
+		size_t hl = colon ? (size_t)(colon - cfg->listen[i]) : 0;
+		if (hl == 0 || !strncmp(cfg->listen[i], "0.0.0.0", hl) ||
+		    (strlen(cfg->node_ip) == hl && !strncmp(cfg->listen[i], cfg->node_ip, hl)))
+			node_covered = true;
+	}
+	/*
+	 * The kubernetes Service's endpoint is NODE_IP on the first listen address's port: pods
+	 * reach the API there (through 10.96.0.1:443 once the proxy programs it).
+	 */
+	char node_addr[160];
+	if (!node_covered) {
+		const char *colon = strrchr(cfg->listen[0], ':');
+		snprintf(node_addr, sizeof(node_addr), "%s%s", cfg->node_ip,
+			 colon ? colon : ":6443");
+		addrs[n_addrs++] = node_addr;
+	}
 	struct server_options so = {
 		.socket_path = sock,
 		.https_addrs = addrs,
