@@ -53,6 +53,8 @@ class ClientNode(unittest.TestCase):
             self.assertEqual(out["watch"], ["ADDED c2", "MODIFIED c2", "DELETED c2"])
             self.assertEqual(out["informer"], ["add c1", "add c2", "update c2 2",
                                                "delete c2"])
+            rc, _ = k.stop()
+            self.assertEqual(rc, 0, k.logs())
         finally:
             k.cleanup()
 

@@ -63,8 +63,13 @@ class Kubectl(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        # A clean stop after everything above (under ASan: no leak, no memory error).
+        rc, _ = cls.k.stop()
+        logs = cls.k.logs()
         cls.k.cleanup()
         subprocess.run(["rm", "-rf", cls.cache, cls.files])
+        if rc != 0:
+            raise AssertionError(f"korchd exited with {rc}: {logs}")
 
     def kubectl(self, *args, stdin=None, timeout=60, token=None):
         cmd = [KUBECTL, "--kubeconfig", self.k.kubeconfig, "--cache-dir", self.cache]
