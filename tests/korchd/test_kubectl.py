@@ -261,6 +261,21 @@ class Kubectl(unittest.TestCase):
         self.assertEqual(err, "Error from server (ServiceUnavailable): the metrics API is not "
                               "available: this korchd runs no node agent\n")
 
+    def test_public_client_over_https(self):
+        # korch_client_connect from the admin kubeconfig: CA data, token, the calls korchctl
+        # makes.
+        tool = os.environ.get("KORCH_REMOTE_CLIENT")
+        if not tool:
+            self.skipTest("KORCH_REMOTE_CLIENT is not set")
+        r = subprocess.run([tool, self.k.kubeconfig], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "ok connect\nok version\nok list namespaces\n"
+                                   "ok apply creates\nok apply again is unchanged\nok get\n"
+                                   "ok create again is AlreadyExists\n"
+                                   "ok watch sees the create\nok delete\n"
+                                   "ok logs of a missing pod\n")
+
     # ---- bad input over HTTPS ----
 
     def expect(self, method, path, body, content_type, status, reason):
