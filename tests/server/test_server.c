@@ -185,6 +185,71 @@ test_crud(void **state)
 }
 
 static void
+test_delete_collection_and_scale(void **state)
+{
+	struct harness *h = *state;
+	korch_client *c = harness_client(h, NULL);
+	const char *names[] = { "d1", "d2", "keep" };
+	for (int i = 0; i < 3; i++) {
+		char y[160];
+		snprintf(y, sizeof(y),
+			 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, "
+			 "labels: {drop: '%s'}}\n",
+			 names[i], i < 2 ? "yes" : "no");
+		korch_object *o = parse(y);
+		assert_int_equal(korch_client_create(c, o, NULL, NULL, NULL), 0);
+		korch_object_free(o);
+	}
+	struct http_reply r;
+	assert_int_equal(http_raw(h,
+				  "DELETE /api/v1/namespaces/default/configmaps?labelSelector="
+				  "drop%3Dyes HTTP/1.1",
+				  NULL, 0, &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	_cleanup_json_ json_t *gone = NULL;
+	assert_int_equal(codec_json_decode(r.body, r.body_len, &gone, NULL), 0);
+	assert_int_equal(json_array_size(json_object_get(gone, "items")), 2);
+	http_reply_free(&r);
+	korch_object *list = NULL;
+	assert_int_equal(korch_client_list(c, "cm", "default", NULL, &list, NULL), 0);
+	assert_int_equal(korch_object_count(list), 1);
+	assert_string_equal(korch_object_name(korch_object_at(list, 0)), "keep");
+	korch_object_free(list);
+	/* The scale subresource of a Deployment: an autoscaling/v1 Scale, patched by merge. */
+	korch_object *d = parse("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+				"spec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n"
+				"  template:\n    metadata: {labels: {app: web}}\n"
+				"    spec: {containers: [{name: c, image: busybox}]}\n");
+	assert_int_equal(korch_client_create(c, d, NULL, NULL, NULL), 0);
+	korch_object_free(d);
+	const char *patch = "{\"spec\":{\"replicas\":4}}";
+	assert_int_equal(http_raw(h,
+				  "PATCH /apis/apps/v1/namespaces/default/deployments/web/scale "
+				  "HTTP/1.1\r\nContent-Type: application/merge-patch+json",
+				  patch, strlen(patch), &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	_cleanup_json_ json_t *scale = NULL;
+	assert_int_equal(codec_json_decode(r.body, r.body_len, &scale, NULL), 0);
+	assert_string_equal(json_string_value(json_object_get(scale, "kind")), "Scale");
+	assert_string_equal(json_string_value(json_object_get(scale, "apiVersion")),
+			    "autoscaling/v1");
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(scale, "spec"), "replicas")), 4);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(scale, "status"), "selector")),
+		"app=web");
+	http_reply_free(&r);
+	korch_object *got = NULL;
+	assert_int_equal(korch_client_get(c, "deploy", "default", "web", &got, NULL), 0);
+	assert_int_equal(korch_object_get_int(got, "spec.replicas", 0), 4);
+	assert_int_equal(korch_object_get_int(got, "metadata.generation", 0), 2);
+	korch_object_free(got);
+	korch_client_free(c);
+}
+
+static void
 test_invalid_object_and_fields(void **state)
 {
 	struct harness *h = *state;
@@ -722,6 +787,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_collection_and_scale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_object_and_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discovery_and_tables, setup, teardown),
