@@ -156,6 +156,20 @@ request_arg_true(const struct request *req, const char *key)
 
 /* ---- suspended streams ---- */
 
+/* The suspended streams form a list through their requests: O(1) to leave on each event. */
+static void
+suspended_unlink(struct request *req)
+{
+	struct server *s = req->srv;
+	if (req->susp_prev)
+		req->susp_prev->susp_next = req->susp_next;
+	else if (s->suspended == req)
+		s->suspended = req->susp_next;
+	if (req->susp_next)
+		req->susp_next->susp_prev = req->susp_prev;
+	req->susp_prev = req->susp_next = NULL;
+}
+
 static void
 on_hangup(struct loop_source *src, int fd, uint32_t revents, void *userdata)
 {
@@ -170,24 +184,27 @@ request_suspend(struct request *req)
 {
 	if (req->suspended)
 		return;
+	struct server *s = req->srv;
 	req->suspended = true;
-	ptrvec_push(&req->srv->suspended, req);
+	req->susp_next = s->suspended;
+	if (s->suspended)
+		s->suspended->susp_prev = req;
+	s->suspended = req;
 	MHD_suspend_connection(req->conn);
-	/* While suspended libmicrohttpd does not look at the socket: notice a hang-up ourselves. */
+	/*
+	 * While suspended libmicrohttpd does not look at the socket: notice a hang-up ourselves.
+	 * Registered once per stream (not per suspension: no epoll_ctl per event), freed with the
+	 * request, before libmicrohttpd closes the socket.
+	 */
 	if (!req->hup && req->conn_ctx && req->conn_ctx->fd >= 0)
-		loop_add_io(req->srv->loop, req->conn_ctx->fd, EPOLLRDHUP, on_hangup, req,
-			    &req->hup, NULL);
+		loop_add_io(s->loop, req->conn_ctx->fd, EPOLLRDHUP, on_hangup, req, &req->hup,
+			    NULL);
 }
 
 static void
 unsuspend(struct request *req)
 {
-	struct ptrvec *v = &req->srv->suspended;
-	for (size_t i = 0; i < v->n; i++)
-		if (v->items[i] == req) {
-			ptrvec_remove(v, i);
-			break;
-		}
+	suspended_unlink(req);
 	req->suspended = false;
 	MHD_resume_connection(req->conn);
 }
@@ -318,14 +335,8 @@ request_free(struct request *req)
 		s->inflight_read--;
 	if (req->inflight_mutating)
 		s->inflight_mutating--;
-	if (req->suspended) {
-		struct ptrvec *v = &s->suspended;
-		for (size_t i = 0; i < v->n; i++)
-			if (v->items[i] == req) {
-				ptrvec_remove(v, i);
-				break;
-			}
-	}
+	if (req->suspended)
+		suspended_unlink(req);
 	loop_source_free(req->hup);
 	watcher_free(req->watcher);
 	if (req->log)
@@ -894,8 +905,8 @@ server_free(struct server *s)
 	s->stopping = true;
 	exec_sessions_end(s);
 	/* libmicrohttpd refuses to stop with suspended connections: end every stream first. */
-	while (s->suspended.n) {
-		struct request *req = s->suspended.items[s->suspended.n - 1];
+	while (s->suspended) {
+		struct request *req = s->suspended;
 		req->peer_gone = true;
 		unsuspend(req);
 	}
@@ -921,7 +932,6 @@ server_free(struct server *s)
 		client_set_token_signer(s->client, NULL);
 	token_signer_free(s->signer);
 	ptrvec_free(&s->conns, free);
-	ptrvec_free(&s->suspended, NULL);
 	free(s->socket_path);
 	free(s->token_file);
 	free(s->sa_issuer);

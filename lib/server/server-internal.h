@@ -52,7 +52,7 @@ struct server {
 	unsigned inflight_read;      /* non-long-running reads in flight */
 	unsigned inflight_mutating;  /* writes in flight */
 	struct ptrvec conns;         /* struct conn *: open connections */
-	struct ptrvec suspended;     /* struct request *: suspended streams */
+	struct request *suspended;   /* suspended streams, linked through susp_next */
 	struct ptrvec sessions;      /* struct exec_session *: upgraded exec connections */
 	bool stopping;               /* server_free is running */
 	int64_t started_ns;          /* loop time at start */
@@ -142,6 +142,7 @@ struct request {
 	bool ready;                  /* headers seen and checked: receiving the body */
 	enum stream_mode mode;       /* a long-running response, if any */
 	bool suspended;              /* the connection waits for stream data */
+	struct request *susp_prev, *susp_next; /* the server's list of suspended streams */
 	bool peer_gone;              /* the client hung up while we waited */
 	struct loop_source *hup;     /* notices the client hanging up while suspended */
 	struct watcher *watcher;     /* STREAM_WATCH */

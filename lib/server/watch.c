@@ -25,6 +25,9 @@
 #define MAX_PENDING_BYTES (16 * 1024 * 1024)     /* a watcher further behind is ended */
 #define BOOKMARK_INTERVAL_NS (60 * NSEC_PER_SEC) /* as kube-apiserver sends them */
 #define SHRINK_BYTES (64 * 1024) /* pending buffers above this are freed when drained */
+/* What libmicrohttpd asks a stream for at once (an event or two; larger ones take several
+ * calls): its buffer comes from the connection's memory pool, so it is memory per watcher. */
+#define WATCH_BLOCK_BYTES (4 * 1024)
 
 struct hub_event {
 	int64_t rev;                 /* the change's revision */
@@ -424,8 +427,8 @@ read_cb(void *cls, uint64_t pos, char *buf, size_t max)
 static void
 respond_stream(struct request *req)
 {
-	struct MHD_Response *resp =
-		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, read_cb, req, NULL);
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, WATCH_BLOCK_BYTES, read_cb, req, NULL);
 	if (!resp) {
 		respond_status(req, 500, "InternalError", "out of memory");
 		return;
