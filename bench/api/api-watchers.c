@@ -27,6 +27,7 @@
 
 #define MARK "\"bench.korch.io/sent\":\""
 #define MAX_US 10000000 /* latencies above 10 s land in the last bucket */
+#define READERS 4       /* reader threads: the client must not be what limits delivery */
 
 struct watcher {
 	gnutls_session_t s; /* the TLS session */
@@ -157,8 +158,17 @@ out:
 	return NULL;
 }
 
+struct reader {
+	pthread_t thread;   /* its thread */
+	int ep;             /* its epoll */
+	uint32_t *hist;     /* its buckets */
+	uint64_t delivered; /* its count */
+};
+
+static volatile bool readers_stop;
+
 static void
-scan(struct watcher *w)
+scan(struct watcher *w, struct reader *rd)
 {
 	char *last = memrchr(w->buf, '\n', w->len);
 	if (!last)
@@ -173,12 +183,57 @@ scan(struct watcher *w)
 			int64_t us = (now - sent) / 1000;
 			if (us < 0)
 				us = 0;
-			hist[us < MAX_US ? us : MAX_US - 1]++;
-			delivered++;
+			rd->hist[us < MAX_US ? us : MAX_US - 1]++;
+			rd->delivered++;
 		}
 	}
 	memmove(w->buf, w->buf + upto, w->len - upto);
 	w->len -= upto;
+}
+
+static void *
+read_loop(void *arg)
+{
+	struct reader *rd = arg;
+	struct epoll_event evs[256];
+	while (!readers_stop) {
+		int k = epoll_wait(rd->ep, evs, 256, 50);
+		for (int i = 0; i < k; i++) {
+			struct watcher *w = evs[i].data.ptr;
+			for (;;) {
+				ssize_t r = gnutls_record_recv(w->s, w->buf + w->len,
+							       sizeof(w->buf) - w->len);
+				if (r <= 0)
+					break;
+				w->len += (size_t)r;
+				scan(w, rd);
+				if (w->len == sizeof(w->buf))
+					w->len = 0;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* CPU seconds (user + system) the server has used so far. */
+static double
+cpu_seconds(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char buf[1024];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long utime = 0, stime = 0;
+	if (p)
+		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+		       &stime);
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double
@@ -235,7 +290,11 @@ main(int argc, char **argv)
 	}
 	hist = calloc(MAX_US, sizeof(*hist));
 	struct watcher *ws = calloc((size_t)n, sizeof(*ws));
-	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct reader rds[READERS];
+	for (int t = 0; t < READERS; t++) {
+		rds[t] = (struct reader){ .ep = epoll_create1(EPOLL_CLOEXEC),
+					  .hist = calloc(MAX_US, sizeof(uint32_t)) };
+	}
 	char req[1024];
 	int rl = snprintf(req, sizeof(req),
 			  "GET /api/v1/namespaces/%s/configmaps?watch=true&fieldSelector=metadata."
@@ -247,52 +306,30 @@ main(int argc, char **argv)
 		send_all(ws[i].s, req, (size_t)rl);
 		fcntl(ws[i].fd, F_SETFL, fcntl(ws[i].fd, F_GETFL) | O_NONBLOCK);
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ws[i] };
-		epoll_ctl(ep, EPOLL_CTL_ADD, ws[i].fd, &ev);
+		epoll_ctl(rds[i % READERS].ep, EPOLL_CTL_ADD, ws[i].fd, &ev);
 	}
+	for (int t = 0; t < READERS; t++)
+		pthread_create(&rds[t].thread, NULL, read_loop, &rds[t]);
 	/* Let the initial events arrive, then read the server's memory with every watch open. */
-	int64_t settle = now_ns() + 1000000000LL;
-	struct epoll_event evs[256];
-	while (now_ns() < settle) {
-		int k = epoll_wait(ep, evs, 256, 100);
-		for (int i = 0; i < k; i++) {
-			struct watcher *w = evs[i].data.ptr;
-			for (;;) {
-				ssize_t r = gnutls_record_recv(w->s, w->buf + w->len,
-							       sizeof(w->buf) - w->len);
-				if (r <= 0)
-					break;
-				w->len += (size_t)r;
-				scan(w);
-				if (w->len == sizeof(w->buf))
-					w->len = 0;
-			}
-		}
-	}
+	usleep(1000 * 1000);
 	double priv_mb, rss_mb;
 	memory(pid, &priv_mb, &rss_mb);
 	pthread_t wt;
 	struct writer_args wa = { rate, seconds };
+	double cpu0 = cpu_seconds(pid);
 	pthread_create(&wt, NULL, writer, &wa);
-	int64_t end = 0;
-	while (!end || now_ns() < end) {
-		if (writer_done && !end)
-			end = now_ns() + 1000000000LL; /* stragglers */
-		int k = epoll_wait(ep, evs, 256, 50);
-		for (int i = 0; i < k; i++) {
-			struct watcher *w = evs[i].data.ptr;
-			for (;;) {
-				ssize_t r = gnutls_record_recv(w->s, w->buf + w->len,
-							       sizeof(w->buf) - w->len);
-				if (r <= 0)
-					break;
-				w->len += (size_t)r;
-				scan(w);
-				if (w->len == sizeof(w->buf))
-					w->len = 0;
-			}
-		}
-	}
 	pthread_join(wt, NULL);
+	usleep(1000 * 1000); /* stragglers */
+	double cpu = cpu_seconds(pid) - cpu0;
+	readers_stop = true;
+	for (int t = 0; t < READERS; t++) {
+		pthread_join(rds[t].thread, NULL);
+		for (int i = 0; i < MAX_US; i++)
+			hist[i] += rds[t].hist[i];
+		delivered += rds[t].delivered;
+		free(rds[t].hist);
+		close(rds[t].ep);
+	}
 	printf("connected %d\n", n);
 	printf("delivered %llu expected %llu\n", (unsigned long long)delivered,
 	       (unsigned long long)writes_ok * (uint64_t)n);
@@ -300,6 +337,9 @@ main(int argc, char **argv)
 	       percentile(delivered, 0.99), percentile(delivered, 1.0 - 1e-12));
 	printf("writes_per_s %.1f\n", (double)writes_ok / seconds);
 	printf("private_mb %.1f\nrss_mb %.1f\n", priv_mb, rss_mb);
+	/* What the server spent per delivered event (its writes included): its own cost, apart
+	 * from what a loaded machine adds to the latency. */
+	printf("server_cpu_us_per_event %.2f\n", delivered ? cpu * 1e6 / (double)delivered : 0);
 	for (int i = 0; i < n; i++) {
 		gnutls_deinit(ws[i].s);
 		close(ws[i].fd);
