@@ -142,7 +142,8 @@ struct request {
 	bool ready;                  /* headers seen and checked: receiving the body */
 	enum stream_mode mode;       /* a long-running response, if any */
 	bool suspended;              /* the connection waits for stream data */
-	struct request *susp_prev, *susp_next; /* the server's list of suspended streams */
+	struct request *susp_prev;   /* the server's list of suspended streams */
+	struct request *susp_next;   /* the next one in that list */
 	bool peer_gone;              /* the client hung up while we waited */
 	struct loop_source *hup;     /* notices the client hanging up while suspended */
 	struct watcher *watcher;     /* STREAM_WATCH */
