@@ -9,6 +9,7 @@
 #include <korch/image.h>
 #include <korch/log.h>
 #include <korch/loop.h>
+#include <korch/node.h>
 #include <korch/object.h>
 #include <korch/print.h>
 #include <korch/resource.h>

@@ -237,60 +237,6 @@ KORCH_EXPORT int korch_client_watch(korch_client *c, const char *resource, const
 				    const korch_watch_options *opts, korch_watch_fn fn,
 				    void *userdata, korch_error **err);
 
-/** Receives a piece of streamed text (log output). Return 0 to go on, else stop. */
-typedef int (*korch_write_fn)(const char *data, size_t len, void *userdata);
-
-/** Options for korch_client_logs(); initialise with KORCH_LOGS_OPTIONS_INIT. */
-typedef struct korch_logs_options {
-	unsigned int version;  /**< KORCH_LOGS_OPTIONS_VERSION */
-	const char *container; /**< NULL: the pod's only container */
-	bool follow;           /**< keep streaming while the container runs */
-	bool previous;         /**< the previous instance's output */
-	bool timestamps;       /**< each line with its time */
-	int64_t tail_lines;    /**< the last N lines; -1: all */
-	int64_t since_seconds; /**< newer than this; 0: all */
-} korch_logs_options;
-
-#define KORCH_LOGS_OPTIONS_VERSION 1
-#define KORCH_LOGS_OPTIONS_INIT                                              \
-	{                                                                    \
-		KORCH_LOGS_OPTIONS_VERSION, NULL, false, false, false, -1, 0 \
-	}
-
-/**
- * Streams a container's log to fn (pods/NAME/log). Remote only: on a state file
- * KORCH_EUNSUPPORTED (logs are the node agent's, inside korchd).
- */
-KORCH_EXPORT int korch_client_logs(korch_client *c, const char *ns, const char *pod,
-				   const korch_logs_options *opts, korch_write_fn fn,
-				   void *userdata, korch_error **err);
-
-/** Options for korch_client_exec(); initialise with KORCH_EXEC_OPTIONS_INIT. */
-typedef struct korch_exec_options {
-	unsigned int version;       /**< KORCH_EXEC_OPTIONS_VERSION */
-	const char *container;      /**< NULL: the pod's only container */
-	const char *const *command; /**< NULL-terminated argv, required */
-	int stdin_fd;               /**< read and sent as the process's stdin; -1: none */
-	int stdout_fd;              /**< the process's stdout goes here; -1: dropped */
-	int stderr_fd;              /**< its stderr; -1: dropped */
-	bool tty;                   /**< a terminal (stdout only) */
-} korch_exec_options;
-
-#define KORCH_EXEC_OPTIONS_VERSION 1
-#define KORCH_EXEC_OPTIONS_INIT                                           \
-	{                                                                 \
-		KORCH_EXEC_OPTIONS_VERSION, NULL, NULL, -1, -1, -1, false \
-	}
-
-/**
- * Runs a command in a pod's container (pods/NAME/exec over WebSocket v5.channel.k8s.io) and
- * waits until it exits: *ret_exit_code is its exit code. Remote only (KORCH_EUNSUPPORTED on a
- * state file).
- */
-KORCH_EXPORT int korch_client_exec(korch_client *c, const char *ns, const char *pod,
-				   const korch_exec_options *opts, int *ret_exit_code,
-				   korch_error **err);
-
 /**
  * Sends one request to the API (method "GET", "POST", ...; path with its query, as
  * "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods"; body a JSON object or NULL) and

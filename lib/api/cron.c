@@ -592,3 +592,48 @@ wrap:
 	}
 	return (int64_t)timegm(&t) * NSEC_PER_SEC;
 }
+
+/*
+ * Local wall-clock candidates come from cron_next over "local time counted as UTC"; each is
+ * turned back into the instants whose local time it is (none in a DST gap, two in an overlap).
+ */
+int64_t
+cron_next_zoned(const struct cron_schedule *s, const char *zone, int64_t after_ns,
+		korch_error **err)
+{
+	const char *loc = s->location[0] ? s->location : zone;
+	if (!loc || !*loc || streq(loc, "UTC"))
+		return cron_next(s, after_ns);
+	if (s->every_ns > 0)
+		return cron_next(s, after_ns);
+	int64_t after_s = after_ns / NSEC_PER_SEC - (after_ns % NSEC_PER_SEC < 0);
+	int32_t off = 0;
+	if (tz_offset(loc, after_s, &off, err) < 0)
+		return 0;
+	/* Start a little early in local time: an overlap (at most 2 h in the tz database) may
+	 * hold a later instant of an earlier wall-clock time. */
+	int64_t local = (after_s + off - 3 * 3600) * NSEC_PER_SEC;
+	for (int guard = 0; guard < 100000; guard++) {
+		local = cron_next(s, local);
+		if (!local)
+			return 0;
+		int64_t l = local / NSEC_PER_SEC;
+		int32_t offs[3];
+		if (tz_offset(loc, l - 86400, &offs[0], err) < 0 ||
+		    tz_offset(loc, l, &offs[1], err) < 0 ||
+		    tz_offset(loc, l + 86400, &offs[2], err) < 0)
+			return 0;
+		int64_t best = 0;
+		for (int k = 0; k < 3; k++) {
+			int64_t u = l - offs[k];
+			int32_t at;
+			if (tz_offset(loc, u, &at, err) < 0)
+				return 0;
+			if (at == offs[k] && u > after_s && (!best || u < best))
+				best = u;
+		}
+		if (best)
+			return best * NSEC_PER_SEC;
+	}
+	return 0;
+}

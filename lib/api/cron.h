@@ -41,6 +41,24 @@ int cron_parse(const char *spec, struct cron_schedule *ret, korch_error **err);
 int64_t cron_next(const struct cron_schedule *s, int64_t after_ns);
 
 /*
+ * cron_next with the calendar fields read in a time zone, as robfig's Next reads them in the
+ * schedule's location: zone (an IANA name; "" or "UTC" for UTC), unless the schedule has a TZ= /
+ * CRON_TZ= prefix, which wins. A wall-clock time that does not exist (skipped by a DST change)
+ * is skipped; one that exists twice fires twice. Returns 0 when there is no activation within
+ * five years or the zone cannot be read (*err, when not NULL, says why: unknown zone).
+ */
+int64_t cron_next_zoned(const struct cron_schedule *s, const char *zone, int64_t after_ns,
+			korch_error **err);
+
+/*
+ * The UTC offset (seconds east of UTC) of an IANA time zone at the instant utc_s, from the
+ * system's zoneinfo (TZif version 2+; the footer's POSIX TZ rule past the last transition).
+ * "" and "UTC" are UTC, "Local" is /etc/localtime. KORCH_ENOTFOUND (Go's "unknown time zone
+ * NAME") for a zone that is not there, KORCH_EINVALID for a damaged file.
+ */
+int tz_offset(const char *zone, int64_t utc_s, int32_t *ret_offset_s, korch_error **err);
+
+/*
  * time.LoadLocation's verdict on a zone name, from the system's zoneinfo (ZONEINFO, then
  * /usr/share/zoneinfo and Go's other places): true for "", "UTC", "Local" and every zone file
  * found there. Otherwise false with Go's message in msg: "time: invalid location name" or

@@ -106,6 +106,13 @@ out:
 }
 
 int
+object_invalid(const json_t *obj, const struct kind_info *k, const korch_error *causes,
+	       korch_error **err)
+{
+	return invalid_error(obj, k, causes, err);
+}
+
+int
 object_validate(const json_t *obj, const json_t *old_or_null, const struct kind_info *k,
 		korch_error **err)
 {

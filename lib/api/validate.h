@@ -52,6 +52,14 @@ int object_validate(const json_t *obj, const json_t *old_or_null, const struct k
 		    korch_error **err);
 
 /*
+ * The Invalid error Kubernetes returns for causes found outside validation (the write path's
+ * allocations): `Service "web" is invalid: spec.clusterIPs: Invalid value: ...`, one cause alone,
+ * several in brackets, with the causes copied. Returns KORCH_EINVALID (KORCH_ENOMEM).
+ */
+int object_invalid(const json_t *obj, const struct kind_info *k, const korch_error *causes,
+		   korch_error **err);
+
+/*
  * Refuses the fields Kubernetes knows and korch does not implement (the table in
  * unsupported.c), wherever they occur in obj: a Pod's spec, every workload's pod template, a
  * CronJob's job template. KORCH_EUNSUPPORTED with one cause per field (reason

@@ -69,6 +69,7 @@ struct korch_loop {
 	struct loop_source signal_src; /* internal source for signal_fd */
 	struct loop_source **heap;     /* armed timers, a binary min-heap */
 	size_t heap_n, heap_cap;       /* entries used and allocated in heap */
+	size_t timers;                 /* timer sources alive, armed or not: heap_cap >= timers */
 	uint64_t timer_seq;            /* next timer arming number */
 	int64_t armed_ns;              /* what timer_fd is armed for, -1 none */
 	struct ptrvec signals;         /* signal sources */
@@ -238,7 +239,8 @@ loop_add_timer(korch_loop *loop, int64_t deadline_ns, loop_timer_fn fn, void *us
 	if (!s)
 		return error_oom(err);
 	s->fn.timer = fn;
-	if (loop->heap_n == loop->heap_cap) {
+	/* Room for every timer that exists, armed or not, so that arming one never allocates. */
+	if (loop->timers == loop->heap_cap) {
 		size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
 		struct loop_source **h = realloc(loop->heap, cap * sizeof(*h));
 		if (!h) {
@@ -248,6 +250,7 @@ loop_add_timer(korch_loop *loop, int64_t deadline_ns, loop_timer_fn fn, void *us
 		loop->heap = h;
 		loop->heap_cap = cap;
 	}
+	loop->timers++;
 	*ret_src = s;
 	loop_timer_set(s, deadline_ns);
 	return 0;
@@ -434,6 +437,7 @@ source_unlink(struct loop_source *s)
 		break;
 	case SRC_TIMER:
 		heap_remove(l, s);
+		l->timers--;
 		rearm(l);
 		break;
 	case SRC_SIGNAL:

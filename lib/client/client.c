@@ -21,6 +21,7 @@ client_new_local(struct store *store, korch_clock *clock, struct client **ret, k
 		return error_oom(err);
 	c->store = store;
 	c->clock = clock;
+	client_service_ranges_default(&c->ranges);
 	if (!clock) {
 		int r = korch_clock_new_real(&c->own_clock, err);
 		if (r < 0) {

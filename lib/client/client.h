@@ -32,6 +32,30 @@ int client_new_local(struct store *store, korch_clock *clock, struct client **re
 void client_free(struct client *c);
 struct store *client_store(struct client *c);
 
+/*
+ * The write path behind a public korch_client (borrowed from it), for the public calls other
+ * subsystems offer over a korch_client (korch_pod_logs, korch_pod_exec).
+ */
+struct korch_client;
+struct client *client_of_public(struct korch_client *kc);
+
+/*
+ * korch_pod_logs and korch_pod_exec (korch/node.h) over a client connected to korchd
+ * (korch_client_connect): pods/NAME/log and pods/NAME/exec through the API. NULL for a client
+ * over a state file (the node agent's files are read directly then).
+ */
+struct remote;
+struct remote *client_remote_of_public(struct korch_client *kc);
+
+/*
+ * Where the write path allocates Service cluster IPs (an IPv4 CIDR, default 10.96.0.0/16;
+ * NULL keeps it) and node ports (port_min-port_max, default 30000-32767; 0, 0 keeps them).
+ * KORCH_EINVALID for a malformed CIDR or range. The allocations themselves are records in the
+ * store, so every client of a store must be given the same ranges.
+ */
+int client_set_service_ranges(struct client *c, const char *service_cidr, int port_min,
+			      int port_max, korch_error **err);
+
 /* ---- reads ---- */
 
 int client_get(struct client *c, const struct kind_info *k, const char *ns, const char *name,
@@ -168,14 +192,34 @@ struct client_delete_opts {
 int client_delete(struct client *c, const struct kind_info *k, const char *ns, const char *name,
 		  const struct client_delete_opts *o, json_t **ret, korch_error **err);
 
+/* ---- subresources ---- */
+
 /*
- * Binds a pod to a node (the pods/binding subresource): sets spec.nodeName and the PodScheduled
- * condition. KORCH_ECONFLICT when the pod is bound already (`pod web is already assigned to node
- * "n1"`), is being deleted, or its uid is not uid (when given).
+ * The autoscaling/v1 Scale of an object whose kind has /scale (Deployment, ReplicaSet,
+ * StatefulSet, ReplicationController): metadata (name, namespace, uid, resourceVersion,
+ * creationTimestamp), spec.replicas, status.replicas and status.selector (the selector as
+ * text). KORCH_ENOTFOUND for a kind without /scale.
  */
-int client_bind(struct client *c, const char *ns, const char *pod, const char *node,
-		const char *uid, const struct client_write_opts *o, json_t **ret,
-		korch_error **err);
+int client_get_scale(struct client *c, const struct kind_info *k, const char *ns, const char *name,
+		     json_t **ret, korch_error **err);
+
+/*
+ * Writes spec.replicas of the object a Scale names (metadata.namespace, metadata.name),
+ * conditional on the Scale's metadata.resourceVersion when set; through the ordinary update
+ * (managedFields record subresource "scale"). *ret (may be NULL) receives the new Scale.
+ * KORCH_EINVALID `Scale.autoscaling "web" is invalid: spec.replicas: ...` for a negative count.
+ */
+int client_update_scale(struct client *c, const struct kind_info *k, const json_t *scale,
+			const struct client_write_opts *o, json_t **ret, korch_error **err);
+
+/*
+ * pods/binding: assigns a pod to node (spec.nodeName, and the PodScheduled condition True), as
+ * an ordinary update may not. uid (may be NULL) is a precondition. KORCH_ECONFLICT
+ * `Operation cannot be fulfilled on pods/binding "web": pod web is already assigned to node
+ * "n1"` (or is being deleted, or has scheduling gates); KORCH_ENOTFOUND for a missing pod.
+ */
+int client_bind_pod(struct client *c, const char *ns, const char *name, const char *uid,
+		    const char *node, korch_error **err);
 
 /* ---- ServiceAccount tokens ---- */
 

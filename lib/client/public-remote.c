@@ -284,7 +284,7 @@ rc_watch(struct remote *r, const struct kind_info *k, const char *ns, const korc
 
 int
 rc_logs(struct remote *r, const char *ns, const char *pod, const korch_logs_options *o,
-	korch_write_fn fn, void *userdata, korch_error **err)
+	korch_logs_fn fn, void *userdata, korch_error **err)
 {
 	_cleanup_free_ char *base = remote_path(kind_lookup("v1", "Pod"), ns, pod, "log");
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
@@ -306,6 +306,11 @@ rc_logs(struct remote *r, const char *ns, const char *pod, const korch_logs_opti
 			snprintf(n, sizeof(n), "%lld", (long long)o->since_seconds);
 			query(&sb, "sinceSeconds", n);
 		}
+		query(&sb, "sinceTime", o->since_time);
+		if (o->limit_bytes > 0) {
+			snprintf(n, sizeof(n), "%lld", (long long)o->limit_bytes);
+			query(&sb, "limitBytes", n);
+		}
 	}
 	if (!base || sb.oom)
 		return error_oom(err);
@@ -313,15 +318,13 @@ rc_logs(struct remote *r, const char *ns, const char *pod, const korch_logs_opti
 }
 
 int
-rc_exec(struct remote *r, const char *ns, const char *pod, const korch_exec_options *o,
-	int *ret_exit_code, korch_error **err)
+rc_exec(struct remote *r, const char *ns, const char *pod, char *const argv[],
+	const korch_exec_options *o, int *ret_exit_code, korch_error **err)
 {
-	if (!o || !o->command || !o->command[0])
-		return error_set(err, KORCH_EINVALID, "exec needs a command");
 	_cleanup_free_ char *base = remote_path(kind_lookup("v1", "Pod"), ns, pod, "exec");
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	strbuf_puts(&sb, base ? base : "");
-	for (const char *const *a = o->command; *a; a++)
+	for (char *const *a = argv; *a; a++)
 		query(&sb, "command", *a);
 	query(&sb, "container", o->container);
 	if (o->stdin_fd >= 0)

@@ -99,6 +99,18 @@ korch_client_is_remote(const korch_client *c)
 	return c->remote != NULL;
 }
 
+struct client *
+client_of_public(struct korch_client *kc)
+{
+	return kc ? kc->client : NULL;
+}
+
+struct remote *
+client_remote_of_public(struct korch_client *kc)
+{
+	return kc ? kc->remote : NULL;
+}
+
 KORCH_EXPORT void
 korch_client_free(korch_client *c)
 {
@@ -450,38 +462,6 @@ korch_client_watch(korch_client *c, const char *res, const char *ns,
 	if (c->remote)
 		return rc_watch(c->remote, k, ns, opts, fn, userdata, err);
 	return local_watch(c, k, ns, opts, fn, userdata, err);
-}
-
-KORCH_EXPORT int
-korch_client_logs(korch_client *c, const char *ns, const char *pod, const korch_logs_options *opts,
-		  korch_write_fn fn, void *userdata, korch_error **err)
-{
-	if (opts && opts->version != KORCH_LOGS_OPTIONS_VERSION)
-		return error_set(err, KORCH_EINVALID, "korch_logs_options version %u is not %u",
-				 opts->version, KORCH_LOGS_OPTIONS_VERSION);
-	if (!c->remote)
-		return error_set(err, KORCH_EUNSUPPORTED,
-				 "logs come from the node agent: connect to korchd "
-				 "(korch_client_connect) to read them");
-	if (!fn || !pod)
-		return error_set(err, KORCH_EINVALID, "logs need a pod and a callback");
-	return rc_logs(c->remote, ns && *ns ? ns : "default", pod, opts, fn, userdata, err);
-}
-
-KORCH_EXPORT int
-korch_client_exec(korch_client *c, const char *ns, const char *pod, const korch_exec_options *opts,
-		  int *ret_exit_code, korch_error **err)
-{
-	if (opts && opts->version != KORCH_EXEC_OPTIONS_VERSION)
-		return error_set(err, KORCH_EINVALID, "korch_exec_options version %u is not %u",
-				 opts->version, KORCH_EXEC_OPTIONS_VERSION);
-	if (!c->remote)
-		return error_set(err, KORCH_EUNSUPPORTED,
-				 "exec runs through the node agent: connect to korchd "
-				 "(korch_client_connect)");
-	if (!pod || !ret_exit_code)
-		return error_set(err, KORCH_EINVALID, "exec needs a pod and an exit code pointer");
-	return rc_exec(c->remote, ns && *ns ? ns : "default", pod, opts, ret_exit_code, err);
 }
 
 KORCH_EXPORT int

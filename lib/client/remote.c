@@ -610,12 +610,10 @@ on_frame(struct exec_state *x, const struct ws_frame *f)
 	size_t len = f->len - 1;
 	switch (f->payload[0]) {
 	case WS_CHANNEL_STDOUT:
-		if (x->o->stdout_fd >= 0)
-			write_all(x->o->stdout_fd, data, len);
+		write_all(x->o->stdout_fd >= 0 ? x->o->stdout_fd : STDOUT_FILENO, data, len);
 		break;
 	case WS_CHANNEL_STDERR:
-		if (x->o->stderr_fd >= 0)
-			write_all(x->o->stderr_fd, data, len);
+		write_all(x->o->stderr_fd >= 0 ? x->o->stderr_fd : STDERR_FILENO, data, len);
 		break;
 	case WS_CHANNEL_ERROR: on_status(x, data, len); break;
 	default: break;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <jansson.h>
 #include <korch/client.h>
+#include <korch/node.h>
 #include "api/kinds.h"
 
 struct remote;
@@ -37,7 +38,10 @@ int remote_stream(struct remote *r, const char *path, bool lines,
 		  int (*fn)(const char *data, size_t len, void *userdata), void *userdata,
 		  korch_error **err);
 
-/* pods/NAME/exec over WebSocket v5.channel.k8s.io: the streams of opts, until it exits. */
+/*
+ * pods/NAME/exec over WebSocket v5.channel.k8s.io: the streams of opts (-1: this process's
+ * stdout or stderr; no stdin), until it exits.
+ */
 int remote_exec(struct remote *r, const char *path, const korch_exec_options *opts,
 		int *ret_exit_code, korch_error **err);
 
@@ -60,9 +64,10 @@ int rc_delete(struct remote *r, const struct kind_info *k, const char *ns, const
 	      const korch_delete_options *o, json_t **ret, korch_error **err);
 int rc_watch(struct remote *r, const struct kind_info *k, const char *ns,
 	     const korch_watch_options *o, korch_watch_fn fn, void *userdata, korch_error **err);
+/* korch_pod_logs and korch_pod_exec (korch/node.h) through the API. */
 int rc_logs(struct remote *r, const char *ns, const char *pod, const korch_logs_options *o,
-	    korch_write_fn fn, void *userdata, korch_error **err);
-int rc_exec(struct remote *r, const char *ns, const char *pod, const korch_exec_options *o,
-	    int *ret_exit_code, korch_error **err);
+	    korch_logs_fn fn, void *userdata, korch_error **err);
+int rc_exec(struct remote *r, const char *ns, const char *pod, char *const argv[],
+	    const korch_exec_options *o, int *ret_exit_code, korch_error **err);
 
 #endif

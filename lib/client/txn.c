@@ -44,6 +44,19 @@ same_key(const struct client_plan *a, const struct client_plan *b)
 	return a->kind == b->kind && strcmp(a->ns, b->ns) == 0 && strcmp(a->name, b->name) == 0;
 }
 
+/* Whether p takes an allocation record an earlier plan of the transaction takes or frees. */
+static bool
+allocs_collide(const struct client_txn *t, const struct client_plan *p)
+{
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t a = 0; a < t->plans[i].n_allocs; a++)
+			for (size_t b = 0; b < p->n_allocs; b++)
+				if (t->plans[i].allocs[a].resource == p->allocs[b].resource &&
+				    strcmp(t->plans[i].allocs[a].name, p->allocs[b].name) == 0)
+					return true;
+	return false;
+}
+
 /* Keeps a plan; one that changes nothing is only remembered as a check. */
 static int
 add_plan(struct client_txn *t, struct client_plan *p, korch_error **err)
@@ -70,8 +83,22 @@ client_txn_apply(struct client_txn *t, const json_t *obj, const struct client_wr
 		 korch_error **err)
 {
 	struct client_plan p;
-	int r = client_plan_apply(t->client, obj, o, &p, err);
-	return r < 0 ? r : add_plan(t, &p, err);
+	for (int attempt = 0;; attempt++) {
+		int r = client_plan_apply(t->client, obj, o, &p, err);
+		if (r < 0)
+			return r;
+		if (!allocs_collide(t, &p))
+			break;
+		/* Two Services of one transaction picked the same IP or port: pick again. */
+		client_plan_clear(&p);
+		if (attempt == 8)
+			return error_set(err, KORCH_ECONFLICT,
+					 "%s: an IP or node port it asks for is taken by another "
+					 "object of the same transaction",
+					 json_string_value(json_object_get(
+						 json_object_get(obj, "metadata"), "name")));
+	}
+	return add_plan(t, &p, err);
 }
 
 int
@@ -96,22 +123,27 @@ client_txn_size(const struct client_txn *t)
 int
 client_txn_commit(struct client_txn *t, int64_t *ret_revision, korch_error **err)
 {
-	struct store_op *ops = calloc(t->n ? t->n : 1, sizeof(*ops));
+	size_t total = 0;
+	for (size_t i = 0; i < t->n; i++)
+		total += 1 + t->plans[i].n_allocs;
+	struct store_op *ops = calloc(total ? total : 1, sizeof(*ops));
 	if (!ops) {
 		client_txn_free(t);
 		return error_oom(err);
 	}
-	for (size_t i = 0; i < t->n; i++) {
-		struct client_plan *p = &t->plans[i];
-		ops[i] = (struct store_op){
-			.type = p->op,
-			.key = { p->kind->group, p->kind->plural, p->ns, p->name },
-			.obj = p->op == STORE_OP_CREATE || p->op == STORE_OP_UPDATE ? p->obj : NULL,
-			.expected_revision = p->expected_revision,
-			.lease = p->lease,
-		};
+	size_t n = 0;
+	int r = 0;
+	for (size_t i = 0; i < t->n && r == 0; i++) {
+		struct store_op *plan_ops = NULL;
+		size_t k = 0;
+		if ((r = client_plan_ops(&t->plans[i], &plan_ops, &k, err)) == 0) {
+			memcpy(ops + n, plan_ops, k * sizeof(*ops));
+			n += k;
+			free(plan_ops);
+		}
 	}
-	int r = store_commit(t->client->store, ops, t->n, ret_revision, err);
+	if (r == 0)
+		r = store_commit(t->client->store, ops, n, ret_revision, err);
 	free(ops);
 	client_txn_free(t);
 	return r;

@@ -48,7 +48,38 @@ client_plan_clear(struct client_plan *p)
 	json_decref(p->obj);
 	free(p->ns);
 	free(p->name);
+	for (size_t i = 0; i < p->n_allocs; i++) {
+		free(p->allocs[i].name);
+		json_decref(p->allocs[i].obj);
+	}
+	free(p->allocs);
 	*p = (struct client_plan){ 0 };
+}
+
+int
+client_plan_ops(const struct client_plan *p, struct store_op **ret, size_t *ret_n,
+		korch_error **err)
+{
+	struct store_op *ops = calloc(1 + p->n_allocs, sizeof(*ops));
+	if (!ops)
+		return error_oom(err);
+	ops[0] = (struct store_op){
+		.type = p->op,
+		.key = { p->kind->group, p->kind->plural, p->ns, p->name },
+		.obj = p->op == STORE_OP_CREATE || p->op == STORE_OP_UPDATE ? p->obj : NULL,
+		.expected_revision = p->expected_revision,
+		.lease = p->lease,
+	};
+	for (size_t i = 0; i < p->n_allocs; i++)
+		ops[1 + i] = (struct store_op){
+			.type = p->allocs[i].op,
+			.key = { client_alloc_group, p->allocs[i].resource, "", p->allocs[i].name },
+			.obj = p->allocs[i].obj,
+			.expected_revision = p->allocs[i].expected_revision,
+		};
+	*ret = ops;
+	*ret_n = 1 + p->n_allocs;
+	return 0;
 }
 
 static const char *
@@ -357,6 +388,8 @@ mount_token(json_t *spec, const char *list, const char *volume, korch_error **er
  * /var/run/secrets/kubernetes.io/serviceaccount. The node agent fills the volume; it also sets
  * KUBERNETES_SERVICE_HOST and _PORT, as the kubelet does. The default ServiceAccount may not
  * exist yet (the serviceaccount controller makes it), so only an explicit one is required.
+ * Beyond the default name, all this happens only when the client has a token signer
+ * (client_set_token_signer): without one no token could fill the volume.
  */
 static int
 admit_service_account(struct client *c, json_t *pod, korch_error **err)
@@ -374,6 +407,9 @@ admit_service_account(struct client *c, json_t *pod, korch_error **err)
 		    json_object_set_new(spec, "serviceAccount", json_string(sa)) < 0)
 			return error_oom(err);
 	}
+	/* No token issuer (a store used without korchd's API server): no token to mount. */
+	if (!c->signer)
+		return 0;
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	_cleanup_json_ json_t *account = NULL;
 	struct store_key key;
@@ -448,7 +484,7 @@ admit_service_account(struct client *c, json_t *pod, korch_error **err)
 static int
 prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *old,
 	const char *subresource, const struct client_write_opts *o, bool fields_recorded,
-	korch_error **err)
+	struct client_plan *p, korch_error **err)
 {
 	enum field_validation fv = o ? o->validation : FIELD_VALIDATION_STRICT;
 	json_t *warnings = o ? o->warnings : NULL;
@@ -500,10 +536,15 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 				json_object_set(obj, "spec", spec);
 		}
 		if (streq(subresource, "status")) {
-			/* A status write changes the status only (ResetObjectMetaForStatus). */
+			/*
+			 * A status write changes the status only (ResetObjectMetaForStatus); a
+			 * Deployment's keeps only its spec and labels (deploymentStatusStrategy), so
+			 * that its controller records the revision annotation with the status.
+			 */
 			static const char *const meta_kept[] = { "labels", "annotations",
 								 "finalizers", "ownerReferences" };
-			for (size_t i = 0; i < ARRAY_SIZE(meta_kept); i++) {
+			bool deployment = strcmp(k->kind, "Deployment") == 0;
+			for (size_t i = 0; i < (deployment ? 1 : ARRAY_SIZE(meta_kept)); i++) {
 				json_t *v = json_object_get(old_meta, meta_kept[i]);
 				if (v)
 					json_object_set(meta, meta_kept[i], v);
@@ -531,14 +572,24 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 	if (!old && strcmp(k->kind, "Job") == 0 && (r = job_selector(obj, err)) < 0)
 		return r;
 	object_set_defaults(obj, k);
+	if (strcmp(k->kind, "Service") == 0 && !streq(subresource, "status")) {
+		/* Allocation comes before validation, as kube-apiserver's BeginCreate/Update. */
+		if (old)
+			client_service_patch_update(obj, old);
+		if ((r = client_service_allocate(c, obj, old, p, err)) < 0)
+			return r;
+	}
 	if (!old && strcmp(k->kind, "Pod") == 0) {
 		json_object_set_new(json_object_get(obj, "status"), "qosClass",
 				    json_string(pod_qos_class(obj)));
+		client_admit_default_tolerations(obj);
 		if ((r = admit_service_account(c, obj, err)) < 0)
 			return r;
 		/* The volume it adds gets its defaults too. */
 		object_set_defaults(obj, k);
 	}
+	if (!old && (r = client_admit_storage(c, k, obj, err)) < 0)
+		return r;
 	if ((r = object_validate(obj, old, k, err)) < 0)
 		return r;
 	if ((r = admit_namespace(c, k, obj, !old, err)) < 0)
@@ -547,7 +598,8 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		set_time(meta, "creationTimestamp", now);
 		if (tracks_generation(k))
 			json_object_set_new(meta, "generation", json_integer(1));
-	} else if (tracks_generation(k) && spec_changed(k, obj, old)) {
+	} else if (tracks_generation(k) && !streq(subresource, "status") &&
+		   spec_changed(k, obj, old)) {
 		json_int_t g = json_integer_value(
 			json_object_get(json_object_get(old, "metadata"), "generation"));
 		json_object_set_new(meta, "generation", json_integer(g + 1));
@@ -597,7 +649,7 @@ plan_create(struct client *c, const struct kind_info *k, json_t *obj,
 	    korch_error **err)
 {
 	struct client_plan p = { .op = STORE_OP_CREATE, .kind = k, .obj = obj };
-	int r = prepare(c, k, obj, NULL, NULL, o, fields_recorded, err);
+	int r = prepare(c, k, obj, NULL, NULL, o, fields_recorded, &p, err);
 	if (r == 0)
 		r = plan_key(&p, err);
 	if (r == 0 && strcmp(k->kind, "Event") == 0 && !(o && o->dry_run))
@@ -616,7 +668,7 @@ plan_create(struct client *c, const struct kind_info *k, json_t *obj,
  * period running (a pod whose node agent has not confirmed yet).
  */
 static bool
-deletion_done(const json_t *obj)
+deletion_done(const struct kind_info *k, const json_t *obj)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	return json_object_get(meta, "deletionTimestamp") &&
@@ -633,7 +685,7 @@ plan_update(struct client *c, const struct kind_info *k, json_t *obj, const json
 	struct client_plan p = {
 		.op = STORE_OP_UPDATE, .kind = k, .obj = obj, .expected_revision = old_revision
 	};
-	int r = prepare(c, k, obj, old, subresource, o, fields_recorded, err);
+	int r = prepare(c, k, obj, old, subresource, o, fields_recorded, &p, err);
 	if (r == 0)
 		r = plan_key(&p, err);
 	if (r < 0) {
@@ -646,8 +698,13 @@ plan_update(struct client *c, const struct kind_info *k, json_t *obj, const json
 		p.op = STORE_OP_CHECK;
 		json_decref(p.obj);
 		p.obj = json_deep_copy(old);
-	} else if (deletion_done(obj)) {
+	} else if (deletion_done(k, obj)) {
 		p.op = STORE_OP_DELETE;
+		if (strcmp(k->kind, "Service") == 0 &&
+		    (r = client_service_release(c, old, &p, err)) < 0) {
+			client_plan_clear(&p);
+			return r;
+		}
 	}
 	*ret = p;
 	return 0;
@@ -676,18 +733,25 @@ execute(struct client *c, struct client_plan *p, const struct client_write_opts 
 {
 	int r = 0;
 	if (!(o && o->dry_run)) {
-		struct store_op op = {
-			.type = p->op,
-			.key = { p->kind->group, p->kind->plural, p->ns, p->name },
-			.obj = p->op == STORE_OP_DELETE ? NULL : p->obj,
-			.expected_revision = p->expected_revision,
-			.lease = p->lease,
-		};
-		r = store_commit(c->store, &op, 1, NULL, err);
+		struct store_op *ops = NULL;
+		size_t n = 0;
+		if ((r = client_plan_ops(p, &ops, &n, err)) < 0)
+			return r;
+		r = store_commit(c->store, ops, n, NULL, err);
+		free(ops);
 	}
 	if (r == 0 && ret)
 		*ret = json_incref(p->obj);
 	return r;
+}
+
+/* Whether the object a plan creates exists already (so an EEXISTS was not an allocation's). */
+static bool
+object_exists(struct client *c, const struct client_plan *p)
+{
+	struct store_key key = { p->kind->group, p->kind->plural, p->ns, p->name };
+	_cleanup_json_ json_t *cur = NULL;
+	return store_get(c->store, &key, &cur, NULL, NULL) == 0;
 }
 
 static int
@@ -706,18 +770,25 @@ client_create(struct client *c, const json_t *obj_in, const struct client_write_
 	int r = resolve(obj_in, &k, err);
 	if (r < 0)
 		return r;
-	json_t *obj = json_deep_copy(obj_in);
-	if (!obj)
-		return error_oom(err);
-	struct client_plan p;
-	r = plan_create(c, k, obj, o, false, &p, err);
-	if (r < 0) {
-		json_decref(obj);
-		return r;
+	for (int attempt = 0;; attempt++) {
+		json_t *obj = json_deep_copy(obj_in);
+		if (!obj)
+			return error_oom(err);
+		struct client_plan p;
+		r = plan_create(c, k, obj, o, false, &p, err);
+		if (r < 0) {
+			json_decref(obj);
+			return r;
+		}
+		korch_error *e = NULL;
+		r = execute(c, &p, o, ret, &e);
+		bool raced = r == KORCH_EEXISTS && p.n_allocs > 0 && !object_exists(c, &p);
+		client_plan_clear(&p);
+		/* Another writer took an IP or port this create picked: pick again. */
+		if (!raced || attempt + 1 == PATCH_RETRIES)
+			return error_propagate(err, &e, r);
+		korch_error_free(e);
 	}
-	r = execute(c, &p, o, ret, err);
-	client_plan_clear(&p);
-	return r;
 }
 
 int
@@ -950,6 +1021,7 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 		changed |= add_finalizer(meta, "foregroundDeletion") == 0;
 	if (o->propagation == CLIENT_PROPAGATION_ORPHAN && !marked)
 		changed |= add_finalizer(meta, "orphan") == 0;
+	int64_t now = korch_clock_wall_ns(c->clock);
 	/*
 	 * A Namespace with spec.finalizers (the "kubernetes" one the namespace controller clears
 	 * once the namespace is empty) turns Terminating instead of going at once.
@@ -968,10 +1040,13 @@ client_plan_delete(struct client *c, const struct kind_info *k, const char *ns, 
 	bool has_finalizers =
 		json_array_size(json_object_get(meta, "finalizers")) > 0 || ns_finalizers;
 	if (!has_finalizers && (grace == 0 || (marked && o->grace_period_s == 0))) {
-		*ret = p; /* immediate removal */
+		/* immediate removal */
+		if (strcmp(k->kind, "Service") == 0 &&
+		    (r = client_service_release(c, old, &p, err)) < 0)
+			goto fail;
+		*ret = p;
 		return 0;
 	}
-	int64_t now = korch_clock_wall_ns(c->clock);
 	if (!marked) {
 		set_time(meta, "deletionTimestamp", now + grace * NSEC_PER_SEC);
 		json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(grace));
@@ -1005,87 +1080,4 @@ client_delete(struct client *c, const struct kind_info *k, const char *ns, const
 	r = execute(c, &p, &wo, ret, err);
 	client_plan_clear(&p);
 	return r;
-}
-
-/* ---- binding ---- */
-
-/* Sets the PodScheduled condition to True, as the binding storage of kube-apiserver does. */
-static int
-set_scheduled(struct client *c, json_t *pod, korch_error **err)
-{
-	json_t *status = json_object_get(pod, "status");
-	if (!json_is_object(status)) {
-		status = json_object();
-		if (json_object_set_new(pod, "status", status) < 0)
-			return error_oom(err);
-	}
-	json_t *conds = json_object_get(status, "conditions");
-	if (!json_is_array(conds)) {
-		conds = json_array();
-		if (json_object_set_new(status, "conditions", conds) < 0)
-			return error_oom(err);
-	}
-	char now[32];
-	int64_t wall = korch_clock_wall_ns(c->clock);
-	format_rfc3339(wall - wall % NSEC_PER_SEC, false, now);
-	json_t *cond = json_pack("{s:s, s:s, s:n, s:s}", "type", "PodScheduled", "status", "True",
-				 "lastProbeTime", "lastTransitionTime", now);
-	if (!cond)
-		return error_oom(err);
-	size_t i;
-	json_t *item;
-	json_array_foreach (conds, i, item)
-		if (streq(json_string_value(json_object_get(item, "type")), "PodScheduled"))
-			return json_array_set_new(conds, i, cond) < 0 ? error_oom(err) : 0;
-	return json_array_append_new(conds, cond) < 0 ? error_oom(err) : 0;
-}
-
-int
-client_bind(struct client *c, const char *ns, const char *pod, const char *node, const char *uid,
-	    const struct client_write_opts *o, json_t **ret, korch_error **err)
-{
-	const struct kind_info *k = kind_lookup("v1", "Pod");
-	for (int attempt = 0;; attempt++) {
-		_cleanup_json_ json_t *old = NULL;
-		int64_t revision = 0;
-		int r = get_current(c, k, ns, pod, &old, &revision, err);
-		if (r < 0)
-			return r;
-		const char *cur_uid = meta_str(old, "uid");
-		if (uid && *uid && !streq(uid, cur_uid))
-			return error_set(
-				err, KORCH_ECONFLICT,
-				"Precondition failed: UID in precondition: %s, UID in object meta: %s",
-				uid, cur_uid ? cur_uid : "");
-		if (meta_str(old, "deletionTimestamp"))
-			return error_set(err, KORCH_ECONFLICT,
-					 "pod %s is being deleted, cannot be assigned to a host",
-					 pod);
-		const char *bound = json_string_value(
-			json_object_get(json_object_get(old, "spec"), "nodeName"));
-		if (bound && *bound)
-			return error_set(err, KORCH_ECONFLICT,
-					 "pod %s is already assigned to node \"%s\"", pod, bound);
-		json_t *obj = json_deep_copy(old);
-		json_t *spec = obj ? json_object_get(obj, "spec") : NULL;
-		if (!json_is_object(spec) ||
-		    json_object_set_new(spec, "nodeName", json_string(node)) < 0 ||
-		    (r = set_scheduled(c, obj, err)) < 0) {
-			json_decref(obj);
-			return r < 0 ? r : error_oom(err);
-		}
-		struct client_plan p = {
-			.op = STORE_OP_UPDATE, .kind = k, .obj = obj, .expected_revision = revision
-		};
-		if ((r = plan_key(&p, err)) < 0) {
-			client_plan_clear(&p);
-			return r;
-		}
-		korch_error *e = NULL;
-		r = execute(c, &p, o, ret, &e);
-		client_plan_clear(&p);
-		if (r != KORCH_ECONFLICT || attempt + 1 == PATCH_RETRIES)
-			return error_propagate(err, &e, r);
-		korch_error_free(e);
-	}
 }

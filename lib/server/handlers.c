@@ -919,8 +919,12 @@ do_binding(struct request *req)
 	struct client_write_opts o;
 	if (write_opts(req, &o) < 0)
 		return;
+	if (o.dry_run) {
+		respond_status(req, 400, "BadRequest", "dryRun is not supported for pods/binding");
+		return;
+	}
 	_cleanup_error_ korch_error *e = NULL;
-	int rc = client_bind(req->srv->client, r->ns, r->name, node, uid, &o, NULL, &e);
+	int rc = client_bind_pod(req->srv->client, r->ns, r->name, uid, node, &e);
 	if (rc < 0) {
 		respond_error(req, rc, e);
 		return;

@@ -173,14 +173,74 @@ test_locations(void **state)
 	assert_true(cron_load_location("Europe/Paris", msg, sizeof(msg)));
 }
 
+/* Time zones: DST changes, the southern hemisphere, the footer rule past 2037. */
+static const struct {
+	const char *spec, *zone, *after, *next;
+} zoned_cases[] = {
+	/* Berlin moves to CEST on 2026-03-29 at 01:00 UTC: 09:00 local is 08:00Z, then 07:00Z. */
+	{ "0 9 * * *", "Europe/Berlin", "2026-03-27T12:00:00Z", "2026-03-28T08:00:00Z" },
+	{ "0 9 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z", "2026-03-29T07:00:00Z" },
+	/* The schedule's own TZ= prefix wins over the zone given. */
+	{ "TZ=Asia/Tokyo 0 9 * * *", "Europe/Berlin", "2026-06-01T00:00:00Z",
+	  "2026-06-02T00:00:00Z" },
+	/* New York's spring gap: 02:30 does not exist on 2026-03-08 and is skipped. */
+	{ "30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", "2026-03-09T06:30:00Z" },
+	/* Its autumn overlap: 01:30 happens twice on 2026-11-01, EDT then EST. */
+	{ "30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", "2026-11-01T05:30:00Z" },
+	{ "30 1 * * *", "America/New_York", "2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z" },
+	/* Sydney: daylight time in January (UTC+11), standard in July (UTC+10). */
+	{ "0 12 * * *", "Australia/Sydney", "2026-01-10T00:00:00Z", "2026-01-10T01:00:00Z" },
+	{ "0 12 * * *", "Australia/Sydney", "2026-07-10T00:00:00Z", "2026-07-10T02:00:00Z" },
+	/* Past the file's transitions, from its POSIX rule: summer time in Berlin in 2045. */
+	{ "0 12 1 7 *", "Europe/Berlin", "2045-06-01T00:00:00Z", "2045-07-01T10:00:00Z" },
+	{ "0 12 1 12 *", "Europe/Berlin", "2045-06-01T00:00:00Z", "2045-12-01T11:00:00Z" },
+	/* A zone without daylight time, with a half-hour offset. */
+	{ "0 0 * * *", "Asia/Kolkata", "2026-01-01T00:00:00Z", "2026-01-01T18:30:00Z" },
+	{ "0 6 * * *", "UTC", "2026-01-01T00:00:00Z", "2026-01-01T06:00:00Z" },
+};
+
+static void
+test_next_zoned(void **state)
+{
+	(void)state;
+	if (access("/usr/share/zoneinfo/Europe/Berlin", R_OK) != 0)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(zoned_cases); i++) {
+		struct cron_schedule s;
+		assert_int_equal(cron_parse(zoned_cases[i].spec, &s, NULL), 0);
+		korch_error *err = NULL;
+		int64_t got =
+			cron_next_zoned(&s, zoned_cases[i].zone, at(zoned_cases[i].after), &err);
+		char buf[32] = "never";
+		if (got)
+			format_rfc3339(got, false, buf);
+		if (got != at(zoned_cases[i].next))
+			fail_msg("%s in %s after %s: want %s, got %s (%s)", zoned_cases[i].spec,
+				 zoned_cases[i].zone, zoned_cases[i].after, zoned_cases[i].next,
+				 buf, err ? korch_error_message(err) : "");
+	}
+	int32_t off = 0;
+	assert_int_equal(tz_offset("Asia/Kathmandu", 1800000000, &off, NULL), 0);
+	assert_int_equal(off, 5 * 3600 + 45 * 60);
+	korch_error *err = NULL;
+	assert_int_equal(tz_offset("Mars/Olympus", 0, &off, &err), KORCH_ENOTFOUND);
+	assert_string_equal(korch_error_message(err), "unknown time zone Mars/Olympus");
+	korch_error_free(err);
+	struct cron_schedule s;
+	assert_int_equal(cron_parse("0 9 * * *", &s, NULL), 0);
+	err = NULL;
+	assert_int_equal(cron_next_zoned(&s, "Mars/Olympus", at("2026-01-01T00:00:00Z"), &err), 0);
+	assert_string_equal(korch_error_message(err), "unknown time zone Mars/Olympus");
+	korch_error_free(err);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_next),
-		cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_locations),
+		cmocka_unit_test(test_parse),      cmocka_unit_test(test_next),
+		cmocka_unit_test(test_fields),     cmocka_unit_test(test_locations),
+		cmocka_unit_test(test_next_zoned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

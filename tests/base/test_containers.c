@@ -1,4 +1,4 @@
-/* strbuf, ptrvec and hashmap. */
+/* strbuf, ptrvec, hashmap and strv. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include <korch/common.h>
 #include "base/hashmap.h"
 #include "base/strbuf.h"
+#include "base/strv.h"
 #include "base/vec.h"
 
 static void
@@ -95,6 +96,42 @@ test_hashmap(void **state)
 	hashmap_free(&m, NULL);
 }
 
+static void
+test_strv(void **state)
+{
+	_cleanup_strv_ char **v = NULL;
+	assert_int_equal(strv_length(v), 0);
+	assert_null(strv_copy(v));
+	assert_int_equal(strv_push(&v, "sh"), 0);
+	assert_int_equal(strv_pushf(&v, "-%c", 'c'), 0);
+	assert_int_equal(strv_push(&v, "echo hi"), 0);
+	assert_int_equal(strv_length(v), 3);
+	assert_string_equal(v[1], "-c");
+	assert_null(v[3]);
+	_cleanup_strv_ char **c = strv_copy(v);
+	assert_int_equal(strv_length(c), 3);
+	assert_string_equal(c[2], "echo hi");
+	assert_ptr_not_equal(c[2], v[2]);
+
+	json_t *arr = json_pack("[s, s]", "a", "b");
+	_cleanup_strv_ char **j = NULL;
+	assert_int_equal(strv_from_json(arr, &j), 0);
+	assert_int_equal(strv_length(j), 2);
+	assert_string_equal(j[0], "a");
+	json_decref(arr);
+	char **none = (char **)1;
+	assert_int_equal(strv_from_json(NULL, &none), 0);
+	assert_null(none);
+	arr = json_pack("[s, i]", "a", 1);
+	char **bad = NULL;
+	assert_int_equal(strv_from_json(arr, &bad), KORCH_EINVALID);
+	assert_null(bad);
+	json_decref(arr);
+	json_t *obj = json_object();
+	assert_int_equal(strv_from_json(obj, &bad), KORCH_EINVALID);
+	json_decref(obj);
+}
+
 int
 main(void)
 {
@@ -102,6 +139,7 @@ main(void)
 		cmocka_unit_test(test_strbuf),
 		cmocka_unit_test(test_ptrvec),
 		cmocka_unit_test(test_hashmap),
+		cmocka_unit_test(test_strv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -265,6 +265,46 @@ test_signal(void **state)
 }
 
 static void
+count_fire(struct loop_source *src, void *userdata)
+{
+	(*(int *)userdata)++;
+}
+
+/* Timers made disarmed and armed later, many more than the heap's first size. */
+static void
+test_many_disarmed_timers(void **state)
+{
+	korch_clock *clock = NULL;
+	korch_loop *loop = NULL;
+	assert_int_equal(korch_clock_new_test(0, &clock, NULL), 0);
+	assert_int_equal(korch_loop_new(clock, &loop, NULL), 0);
+	struct loop_source *t[100];
+	int fired = 0;
+	/* One armed timer first: the heap holds one entry while 99 more are made disarmed. */
+	assert_int_equal(loop_add_timer(loop, 2 * NSEC_PER_SEC, count_fire, &fired, &t[0], NULL),
+			 0);
+	for (int i = 1; i < 100; i++)
+		assert_int_equal(loop_add_timer(loop, -1, count_fire, &fired, &t[i], NULL), 0);
+	for (int i = 1; i < 100; i++)
+		loop_timer_set(t[i], korch_clock_now_ns(clock) + i * NSEC_PER_MSEC);
+	assert_int_equal(korch_loop_advance(loop, 3 * NSEC_PER_SEC, NULL), 0);
+	assert_int_equal(fired, 100);
+	/* Freed timers give their room back; new ones fit again. */
+	for (int i = 0; i < 100; i++)
+		loop_source_free(t[i]);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(loop_add_timer(loop, -1, count_fire, &fired, &t[i], NULL), 0);
+	for (int i = 0; i < 100; i++)
+		loop_timer_set(t[i], korch_clock_now_ns(clock) + NSEC_PER_MSEC);
+	assert_int_equal(korch_loop_advance(loop, NSEC_PER_SEC, NULL), 0);
+	assert_int_equal(fired, 200);
+	for (int i = 0; i < 100; i++)
+		loop_source_free(t[i]);
+	korch_loop_free(loop);
+	korch_clock_free(clock);
+}
+
+static void
 test_advance_needs_test_clock(void **state)
 {
 	_cleanup_(korch_clock_freep) korch_clock *clock = NULL;
@@ -290,6 +330,7 @@ main(void)
 		cmocka_unit_test(test_child),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_advance_needs_test_clock),
+		cmocka_unit_test(test_many_disarmed_timers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,7 +108,7 @@ main(int argc, char **argv)
 	check(r == 0, "delete", err);
 	korch_error_free(err);
 	err = NULL;
-	r = korch_client_logs(c, "default", "nope", NULL, print_text, stdout, &err);
+	r = korch_pod_logs(c, "default", "nope", NULL, print_text, stdout, &err);
 	check(r == KORCH_ENOTFOUND &&
 		      strcmp(korch_error_message(err), "pods \"nope\" not found") == 0,
 	      "logs of a missing pod", NULL);
