@@ -36,6 +36,13 @@ struct store *client_store(struct client *c);
  * The write path behind a public korch_client (borrowed from it), for the public calls other
  * subsystems offer over a korch_client (korch_pod_logs, korch_pod_exec).
  */
+/*
+ * Creates the namespaces every korch state has, as Kubernetes does (default, kube-system,
+ * kube-public, kube-node-lease), when missing. The controller manager keeps them afterwards;
+ * this is for what must exist before it runs (a node agent's Lease).
+ */
+int client_ensure_system_namespaces(struct client *c, korch_error **err);
+
 struct korch_client;
 struct client *client_of_public(struct korch_client *kc);
 

@@ -24,9 +24,8 @@ J(const korch_object *o)
 	return (json_t *)o;
 }
 
-/* The namespaces every korch state has, as Kubernetes creates them. */
-static int
-ensure_namespaces(struct client *c, korch_error **err)
+int
+client_ensure_system_namespaces(struct client *c, korch_error **err)
 {
 	static const char *const names[] = { "default", "kube-system", "kube-public",
 					     "kube-node-lease" };
@@ -69,7 +68,7 @@ korch_client_open_state(const char *path, const korch_client_options *opts, korc
 		return korch_error_prefix(err, r, "open state %s", path);
 	}
 	if ((r = client_new_local(kc->store, NULL, &kc->client, err)) < 0 ||
-	    (r = ensure_namespaces(kc->client, err)) < 0) {
+	    (r = client_ensure_system_namespaces(kc->client, err)) < 0) {
 		korch_client_free(kc);
 		return r;
 	}

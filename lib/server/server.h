@@ -101,6 +101,21 @@ struct server_node_ops {
 	int (*metrics)(void *node, json_t **ret, korch_error **err);
 };
 
+struct node_agent;
+
+/*
+ * The node calls over a node agent running in this process (agent, client and loop borrowed):
+ * logs and exec run lib/node's korch_pod_logs and korch_pod_exec on a thread each, over a state
+ * handle of their own (state_path; logs under DATA_DIR/logs, korch-monitor in run_dir), and
+ * stream back through the loop; metrics are the agent's latest samples. exec_resize is not
+ * offered: a terminal keeps the size it started with.
+ */
+int server_agent_ops_new(struct node_agent *agent, struct client *client, korch_loop *loop,
+			 const char *state_path, const char *data_dir, const char *run_dir,
+			 struct server_node_ops **ret, korch_error **err);
+/* Frees the table (streams still running hold what they need). Takes NULL. */
+void server_agent_ops_free(struct server_node_ops *ops);
+
 struct server_options {
 	const char *socket_path;        /* the unix socket (mode 0600), or NULL */
 	const char *const *https_addrs; /* "ADDR:PORT" to listen on with TLS, NULL-terminated */

@@ -1,7 +1,7 @@
 /*
- * run.c - korchd's life: files, the store, the control plane (API server, controllers,
- * scheduler), the node agent, all on one loop; SIGTERM or SIGINT ends it cleanly, leaving the
- * containers to korch-monitor.
+ * run.c - korchd's life: files, the store, then the roles (roles.h: API server, controllers,
+ * scheduler, node agent) on one loop and one client; SIGTERM or SIGINT ends it cleanly,
+ * leaving the containers to korch-monitor.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +20,7 @@
 #include "client/client.h"
 #include "korchd.h"
 #include "server/pki.h"
+#include "roles.h"
 #include "server/server.h"
 
 struct daemon {
@@ -27,19 +28,9 @@ struct daemon {
 	korch_clock *clock;                   /* the real clock */
 	korch_loop *loop;                     /* everything runs here */
 	struct store *store;                  /* DATA_DIR/state.db */
-	struct client *client;                /* the write path */
-	struct server *server;                /* the API (control plane) */
+	struct client *client;                /* the write path, shared by every role */
+	struct korchd_roles *roles;           /* API server, controllers, scheduler, node agent */
 	struct loop_source *sigterm, *sigint; /* stop */
-					      /*
-	 * Plug-in points of the components that land in their own issues: each is
-	 * X_new(client, loop, ...) / X_free and goes here.
-	 *   lib/controller (issue 6): the controller manager      (control plane)
-	 *   lib/scheduler  (issue 7): the scheduler               (control plane)
-	 *   lib/node       (issue 5): the node agent, whose log, exec and metrics calls
-	 *                             become server_options.node  (node)
-	 *   lib/net        (issue 9): the node's network, through the node agent; then the API
-	 *                             also listens on NODE_IP for pods (kubernetes Service)
-	 */
 };
 
 static void
@@ -69,79 +60,15 @@ read_text(const char *path, char **ret, korch_error **err)
 	return r < 0 ? korch_error_prefix(err, r, "read %s", path) : 0;
 }
 
+/* The port of the first listen address (what pods reach the API at); 6443 when it says none. */
 static int
-apply(struct client *c, json_t *obj, korch_error **err)
+listen_port(const struct korchd_config *cfg)
 {
-	if (!obj)
-		return error_oom(err);
-	struct client_write_opts o = { .field_manager = "korchd", .force = true };
-	int r = client_apply(c, obj, &o, NULL, err);
-	json_decref(obj);
-	return r;
-}
-
-/* The port pods reach the API at: the first listen address's. */
-static unsigned
-api_port(const struct daemon *d)
-{
-	unsigned port = server_https_port(d->server);
-	return port ? port : 6443;
-}
-
-/*
- * What a control plane makes on start, as kube-apiserver does: the four system namespaces
- * and the kubernetes Service with its Endpoints (the API for pods).
- */
-static int
-bootstrap(struct daemon *d, korch_error **err)
-{
-	static const char *const namespaces[] = { "default", "kube-system", "kube-public",
-						  "kube-node-lease" };
-	int r;
-	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
-		if ((r = apply(d->client,
-			       json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
-					 "Namespace", "metadata", "name", namespaces[i]),
-			       err)) < 0)
-			return korch_error_prefix(err, r, "namespace %s", namespaces[i]);
-	char service_ip[64];
-	snprintf(service_ip, sizeof(service_ip), "%s", d->cfg->service_cidr);
-	char *slash = strchr(service_ip, '/');
-	if (slash)
-		*slash = '\0';
-	/* The CIDR's network address plus one. */
-	unsigned a, b, c, e;
-	if (sscanf(service_ip, "%u.%u.%u.%u", &a, &b, &c, &e) != 4)
-		return error_set(err, KORCH_EINVALID, "--service-cidr %s", d->cfg->service_cidr);
-	snprintf(service_ip, sizeof(service_ip), "%u.%u.%u.%u", a, b, c, e + 1);
-	unsigned port = api_port(d);
-	r = apply(d->client,
-		  json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[s], s:[{s:s, "
-			    "s:i, s:s, s:i}], s:s}}",
-			    "apiVersion", "v1", "kind", "Service", "metadata", "name", "kubernetes",
-			    "namespace", "default", "labels", "component", "apiserver", "provider",
-			    "kubernetes", "spec", "type", "ClusterIP", "clusterIP", service_ip,
-			    "clusterIPs", service_ip, "ports", "name", "https", "port", 443,
-			    "protocol", "TCP", "targetPort", (int)port, "sessionAffinity", "None"),
-		  err);
-	if (r < 0)
-		return korch_error_prefix(err, r, "the kubernetes Service");
-	if (startswith(d->cfg->node_ip, "127.")) {
-		/* Pods cannot reach a loopback address; Endpoints may not hold one. */
-		log_info("korchd", "node address %s is loopback: pods cannot reach the API",
-			 d->cfg->node_ip);
-		return 0;
-	}
-	r = apply(d->client,
-		  json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:[{s:[{s:s}], s:[{s:s, s:i, "
-			    "s:s}]}]}",
-			    "apiVersion", "v1", "kind", "Endpoints", "metadata", "name",
-			    "kubernetes", "namespace", "default", "labels",
-			    "endpointslice.kubernetes.io/skip-mirror", "true", "subsets",
-			    "addresses", "ip", d->cfg->node_ip, "ports", "name", "https", "port",
-			    (int)port, "protocol", "TCP"),
-		  err);
-	return r < 0 ? korch_error_prefix(err, r, "the kubernetes Endpoints") : 0;
+	const char *colon = strrchr(cfg->listen[0], ':');
+	int64_t port = 0;
+	if (!colon || parse_int64(colon + 1, &port) < 0 || port <= 0 || port > 65535)
+		return 6443;
+	return (int)port;
 }
 
 /* https://HOST:PORT of the first listen address, 0.0.0.0 read as 127.0.0.1. */
@@ -155,15 +82,18 @@ server_url(const struct daemon *d, char *buf, size_t len)
 		*colon = '\0';
 	if (!*host || streq(host, "0.0.0.0"))
 		snprintf(host, sizeof(host), "127.0.0.1");
-	snprintf(buf, len, "https://%s:%u", host, api_port(d));
+	unsigned port = server_https_port(korchd_roles_server(d->roles));
+	snprintf(buf, len, "https://%s:%u", host, port ? port : (unsigned)listen_port(d->cfg));
 }
 
+/* The roles --role asks for, with the API server's files, then the kubeconfig. */
 static int
-start_control_plane(struct daemon *d, korch_error **err)
+start_roles(struct daemon *d, const char *state, korch_error **err)
 {
 	struct korchd_config *cfg = d->cfg;
 	char path[600];
 	_cleanup_free_ char *cert = NULL, *key = NULL, *sa_key = NULL, *token_file = NULL;
+	_cleanup_free_ char *ca = NULL;
 	if (cfg->tls_cert_file) {
 		if (read_text(cfg->tls_cert_file, &cert, err) < 0 ||
 		    read_text(cfg->tls_key_file, &key, err) < 0)
@@ -181,6 +111,11 @@ start_control_plane(struct daemon *d, korch_error **err)
 	int r = read_text(path, &sa_key, err);
 	if (r < 0)
 		return r;
+	snprintf(path, sizeof(path), "%s/pki/%s", cfg->data_dir, PKI_CA_CERT);
+	if ((r = read_text(path, &ca, err)) < 0)
+		return r;
+	if ((r = client_set_service_ranges(d->client, cfg->service_cidr, 0, 0, err)) < 0)
+		return korch_error_prefix(err, r, "--service-cidr");
 	if (cfg->token_file)
 		token_file = strdup(cfg->token_file);
 	else if (asprintf(&token_file, "%s/tokens.csv", cfg->data_dir) < 0)
@@ -219,21 +154,36 @@ start_control_plane(struct daemon *d, korch_error **err)
 		.advertise_address = cfg->node_ip,
 		.max_read_inflight = cfg->max_read_inflight,
 		.max_mutating_inflight = cfg->max_mutating_inflight,
-		.node = NULL, /* the node agent's calls, once lib/node lands */
 	};
-	r = server_new(d->client, d->loop, &so, &d->server, err);
+	struct korchd_roles_options ro = {
+		.loop = d->loop,
+		.client = d->client,
+		.state_path = state,
+		.data_dir = cfg->data_dir,
+		.run_dir = cfg->run_dir,
+		.control_plane = true,
+		.node = cfg->role == ROLE_ALL,
+		.server = &so,
+		.cluster_cidr = cfg->cluster_cidr,
+		.root_ca_pem = ca,
+		/* Pods cannot reach a loopback address: then the kubernetes Service has none. */
+		.api_host = startswith(cfg->node_ip, "127.") ? NULL : cfg->node_ip,
+		.api_port = listen_port(cfg),
+		.node_name = cfg->node_name,
+		.node_ip = cfg->node_ip,
+		.pod_cidr = cfg->pod_cidr,
+		.instance = cfg->instance,
+		.cgroup_parent = cfg->cgroup_parent,
+	};
+	r = korchd_roles_start(&ro, &d->roles, err);
 	explicit_bzero(key, strlen(key));
 	explicit_bzero(sa_key, strlen(sa_key));
 	if (r < 0)
-		return korch_error_prefix(err, r, "API server");
-	if ((r = bootstrap(d, err)) < 0)
 		return r;
 	char url[256];
 	server_url(d, url, sizeof(url));
 	if ((r = korchd_write_kubeconfig(cfg, url, err)) < 0)
 		return r;
-	/* CONTROLLERS: controller manager (lib/controller, issue 6) starts here. */
-	/* SCHEDULER: scheduler (lib/scheduler, issue 7) starts here. */
 	log_info("korchd", "API on %s and %s; kubeconfig %s/admin.kubeconfig", url, sock,
 		 cfg->data_dir);
 	return 0;
@@ -242,8 +192,7 @@ start_control_plane(struct daemon *d, korch_error **err)
 static void
 daemon_stop(struct daemon *d)
 {
-	/* NODE, SCHEDULER, CONTROLLERS stop here first, in that order, once they exist. */
-	server_free(d->server);
+	korchd_roles_free(d->roles);
 	loop_source_free(d->sigterm);
 	loop_source_free(d->sigint);
 	client_free(d->client);
@@ -277,9 +226,8 @@ korchd_run(struct korchd_config *cfg)
 	}
 	if (r == 0)
 		r = client_new_local(d.store, d.clock, &d.client, &err);
-	if (r == 0 && cfg->role != ROLE_NODE)
-		r = start_control_plane(&d, &err);
-	/* NODE: the node agent (lib/node, issue 5) starts here for --role all. */
+	if (r == 0)
+		r = start_roles(&d, state, &err);
 	if (r == 0 && (r = loop_add_signal(d.loop, SIGTERM, on_stop, &d, &d.sigterm, &err)) == 0)
 		r = loop_add_signal(d.loop, SIGINT, on_stop, &d, &d.sigint, &err);
 	if (r == 0)
