@@ -14,6 +14,8 @@ import time
 import http.client
 
 KORCHD = os.environ.get("KORCHD", "")
+KORCHCTL = os.environ.get("KORCHCTL", "")
+TEST_IMAGE = os.environ.get("KORCH_TEST_IMAGE", "")  # an OCI layout: korch.test/busybox:1
 NODE_IP = "10.199.0.1"
 SKIP = 77  # meson's exit code for a skipped test
 
@@ -67,6 +69,17 @@ class Korchd:
     def args(self):
         return ["--data-dir", self.data, "--run-dir", self.run, "--instance", self.instance,
                 "--listen", f"127.0.0.1:{self.port}", "--node-ip", NODE_IP] + self.extra
+
+    def load_image(self):
+        """Loads the busybox test image into the data dir (korch.test/busybox:1), as the quick
+        start does with korchctl image load."""
+        r = subprocess.run([KORCHCTL, "image", "load", "--data-dir", self.data, TEST_IMAGE],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"korchctl image load: {r.stdout}{r.stderr}")
+
+    def has_scheduler(self):
+        return "this build has no scheduler" not in self.logs()
 
     def start(self, timeout=10):
         if getattr(self, "log", None):

@@ -3,10 +3,12 @@
 type, with their exact output; bad input over HTTPS with the right Status and nothing stored;
 korchd's own life (first start, files, SIGTERM, restart, reset, flags, config file).
 
-Waiting for other components (they land with their issues and are added here then):
-rollout status and rollout undo (the deployment controller), logs -f, exec with stdin and exit
-code, top pods (the node agent), a pod reading the API with its mounted token (node agent and
-pod network)."""
+korchd runs the controllers and a node agent on the real runtime: the quick start's Deployment
+runs, with rollout status and undo, logs -f, exec with stdin and exit code, top, and the
+mounted ServiceAccount token used against the API (pods cannot reach the API over the network
+before the pod network is wired: the test uses the token they were given). Until lib/scheduler
+is in the build the test binds pods through pods/binding itself (korchd logs that it has no
+scheduler)."""
 import json
 import os
 import subprocess
@@ -20,6 +22,8 @@ import korchd_env  # noqa: E402
 from korchd_env import Korchd  # noqa: E402
 
 KUBECTL = korchd_env.kubectl_path()
+NODE = "korchd-test"
+EXAMPLE = os.path.join(os.environ.get("KORCH_SOURCE_ROOT", ""), "examples", "web.yaml")
 
 DEPLOY = """\
 apiVersion: apps/v1
@@ -56,7 +60,8 @@ spec:
 class Kubectl(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.k = Korchd()
+        cls.k = Korchd(extra=["--node-name", NODE])
+        cls.k.load_image()
         cls.k.start()
         cls.cache = tempfile.mkdtemp(prefix="korch-test-kubectl-cache-")
         cls.files = tempfile.mkdtemp(prefix="korch-test-kubectl-files-")
@@ -114,7 +119,8 @@ class Kubectl(unittest.TestCase):
         self.assertRegex(wide.splitlines()[0],
                          r"^NAME +READY +UP-TO-DATE +AVAILABLE +AGE +CONTAINERS +IMAGES +"
                          r"SELECTOR$")
-        self.assertRegex(wide.splitlines()[1], r"^web +0/2 +0 +0 +\d+s +main +busybox:1 +"
+        # busybox:1 is not loaded: nothing becomes available (the ReplicaSet may exist yet).
+        self.assertRegex(wide.splitlines()[1], r"^web +0/2 +[02] +0 +\d+s +main +busybox:1 +"
                                               r"app=web$")
         y = self.ok("get", "deploy", "web", "-n", "apply", "-o", "yaml")
         self.assertIn("\nkind: Deployment\n", y)
@@ -124,7 +130,7 @@ class Kubectl(unittest.TestCase):
                          "service/web\n")
         self.assertEqual(self.ok("get", "svc", "-n", "apply", "-l", "app=db", "-o", "name"), "")
         every = self.ok("get", "deploy", "-A")
-        self.assertRegex(every, r"\napply +web +0/2 +0 +0 +\d+s\n")
+        self.assertRegex(every, r"\napply +web +0/2 +[02] +0 +\d+s\n")
         labels = self.ok("get", "svc", "web", "-n", "apply", "--show-labels")
         self.assertRegex(labels.splitlines()[1], r"^web +ClusterIP .* app=web$")
         # Delete returns at once (nothing waits for a finalizer).
@@ -172,7 +178,9 @@ class Kubectl(unittest.TestCase):
         finally:
             p.terminate()
             out, err = p.communicate(timeout=10)
-        rows = [line.split()[:2] for line in out.splitlines()[1:]]
+        # The namespace's kube-root-ca.crt (the root CA publisher's) is listed first.
+        rows = [line.split()[:2] for line in out.splitlines()[1:]
+                if line.split()[1] != "kube-root-ca.crt"]
         self.assertEqual(rows, [["ADDED", "w1"], ["MODIFIED", "w1"], ["DELETED", "w1"]],
                          out + err)
 
@@ -247,19 +255,123 @@ class Kubectl(unittest.TestCase):
         err = self.fails("get", "secrets", "-n", "auth", token=token)
         self.assertIn("cannot list resource \"secrets\"", err)
 
-    def test_node_agent_calls_say_why(self):
-        self.ok("create", "namespace", "node")
-        pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeName: n1\n"
-               "  containers: [{name: c, image: busybox}]\n")
-        self.ok("apply", "-n", "node", "-f", "-", stdin=pod)
-        err = self.fails("logs", "p", "-n", "node")
-        self.assertEqual(err, "Error from server (ServiceUnavailable): pods \"p\": logs are not "
-                              "available: this korchd runs no node agent\n")
-        err = self.fails("exec", "p", "-n", "node", "--", "true")
-        self.assertIn("exec is not available: this korchd runs no node agent", err)
-        err = self.fails("top", "pods", "-n", "node")
-        self.assertEqual(err, "Error from server (ServiceUnavailable): the metrics API is not "
-                              "available: this korchd runs no node agent\n")
+    # ---- a workload on this machine's node (controllers, node agent, real containers) ----
+
+    def bind_unscheduled(self, ns, until):
+        """Without lib/scheduler in the build (korchd says so in its log), pods are bound here
+        through pods/binding, as the scheduler would, until until() is true; with a scheduler
+        this only waits."""
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if until():
+                return
+            if not self.k.has_scheduler():
+                _, pods = self.k.json("GET", f"/api/v1/namespaces/{ns}/pods")
+                for p in pods["items"]:
+                    if p["spec"].get("nodeName") or p["metadata"].get("deletionTimestamp"):
+                        continue
+                    name = p["metadata"]["name"]
+                    self.k.json("POST", f"/api/v1/namespaces/{ns}/pods/{name}/binding",
+                                json.dumps({"apiVersion": "v1", "kind": "Binding",
+                                            "metadata": {"name": name},
+                                            "target": {"kind": "Node", "name": NODE}}))
+            time.sleep(0.3)
+        self.fail(f"not reached in 90 s: {self.ok('get', 'pods', '-n', ns, '-o', 'wide')}")
+
+    def phases(self, ns, selector):
+        return self.ok("get", "pods", "-n", ns, "-l", selector, "-o",
+                       "jsonpath={range .items[*]}{.status.phase}{\"\\n\"}{end}")
+
+    def ready_replicas(self, ns, name, n):
+        out = self.ok("get", "deploy", name, "-n", ns, "-o",
+                      "jsonpath={.status.readyReplicas}/{.status.updatedReplicas}/"
+                      "{.status.replicas}")
+        return out == f"{n}/{n}/{n}"
+
+    def test_workload(self):
+        # The quick start: examples/web.yaml, three replicas Running on this machine.
+        self.ok("create", "namespace", "work")
+        out = self.ok("apply", "-n", "work", "-f", EXAMPLE)
+        self.assertEqual(out, "deployment.apps/web created\nconfigmap/web-content created\n"
+                              "service/web created\n")
+        self.bind_unscheduled("work", lambda: self.ready_replicas("work", "web", 3))
+        out = self.ok("rollout", "status", "deployment/web", "-n", "work", "--timeout=60s")
+        self.assertEqual(out.splitlines()[-1], "deployment \"web\" successfully rolled out")
+        self.assertEqual(self.phases("work", "app=web"), "Running\nRunning\nRunning\n")
+        nodes = self.ok("get", "pods", "-n", "work", "-l", "app=web", "-o",
+                        "jsonpath={.items[*].spec.nodeName}")
+        self.assertEqual(nodes, " ".join([NODE] * 3))
+        pod = self.ok("get", "pods", "-n", "work", "-l", "app=web", "-o",
+                      "jsonpath={.items[0].metadata.name}")
+
+        # exec: stdin in, stdout out, the exit code back.
+        rc, out, err = self.kubectl("exec", "-i", pod, "-n", "work", "--", "sh", "-c",
+                                    "cat; echo err >&2; exit 3", stdin="hello\n")
+        self.assertEqual((rc, out, err), (3, "hello\n", "err\ncommand terminated with exit "
+                                                        "code 3\n"))
+        self.assertEqual(self.ok("exec", pod, "-n", "work", "--", "cat", "/www/index.html"),
+                         "<h1>Hello from korch</h1>\n")
+
+        # The mounted ServiceAccount token, CA and namespace, and the API's address.
+        sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+        self.assertEqual(self.ok("exec", pod, "-n", "work", "--", "cat", sa + "/namespace"),
+                         "work")
+        with open(self.k.ca) as f:
+            self.assertEqual(self.ok("exec", pod, "-n", "work", "--", "cat", sa + "/ca.crt"),
+                             f.read())
+        self.assertEqual(self.ok("exec", pod, "-n", "work", "--", "sh", "-c",
+                                 "echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"),
+                         "10.96.0.1:443\n")
+        token = self.ok("exec", pod, "-n", "work", "--", "cat", sa + "/token")
+        err = self.fails("get", "pods", "-n", "work", token=token)
+        self.assertEqual(err, "Error from server (Forbidden): pods is forbidden: User "
+                              "\"system:serviceaccount:work:default\" cannot list resource "
+                              "\"pods\" in API group \"\" in the namespace \"work\"\n")
+
+        # logs -f: the whole output, returning when the container ends.
+        talk = ("apiVersion: v1\nkind: Pod\nmetadata: {name: talk}\nspec:\n"
+                "  restartPolicy: Never\n  containers:\n  - name: c\n"
+                "    image: korch.test/busybox:1\n    imagePullPolicy: Never\n"
+                "    command: [sh, -c, 'echo one; echo two; sleep 2; echo three']\n")
+        self.ok("apply", "-n", "work", "-f", "-", stdin=talk)
+        self.bind_unscheduled("work", lambda: self.ok(
+            "get", "pod", "talk", "-n", "work", "-o", "jsonpath={.status.phase}") in
+            ("Running", "Succeeded"))
+        t0 = time.monotonic()
+        self.assertEqual(self.ok("logs", "-f", "talk", "-n", "work"), "one\ntwo\nthree\n")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(self.ok("logs", "talk", "-n", "work", "--tail=1"), "three\n")
+
+        # An image change that cannot run, then rollout undo back to the first template.
+        self.assertEqual(self.ok("set", "image", "deploy/web", "httpd=korch.test/busybox:none",
+                                 "-n", "work"), "deployment.apps/web image updated\n")
+        self.assertEqual(self.ok("rollout", "undo", "deploy/web", "-n", "work"),
+                         "deployment.apps/web rolled back\n")
+        self.bind_unscheduled("work", lambda: self.ready_replicas("work", "web", 3))
+        out = self.ok("rollout", "status", "deployment/web", "-n", "work", "--timeout=60s")
+        self.assertEqual(out.splitlines()[-1], "deployment \"web\" successfully rolled out")
+        self.assertEqual(self.ok("get", "deploy", "web", "-n", "work", "-o",
+                                 "jsonpath={.spec.template.spec.containers[0].image}"),
+                         "korch.test/busybox:1")
+        hist = self.ok("rollout", "history", "deploy/web", "-n", "work")
+        self.assertRegex(hist, r"REVISION +CHANGE-CAUSE\n2 +<none>\n3 +<none>\n")
+
+        # top pods: the node agent's samples (two are needed for a CPU rate: 10 s apart).
+        deadline = time.monotonic() + 40
+        while True:
+            rc, out, err = self.kubectl("top", "pods", "-n", "work", "-l", "app=web")
+            if rc == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertRegex(lines[0], r"^NAME +CPU\(cores\) +MEMORY\(bytes\) *$")
+        self.assertEqual(len(lines), 4, out)
+        for line in lines[1:]:
+            self.assertRegex(line, r"^web-[a-z0-9]+-[a-z0-9]+ +\d+m +\d+Mi *$")
+        out = self.ok("top", "nodes")
+        self.assertRegex(out.splitlines()[1], rf"^{NODE} +\d+m +\d+% +\d+Mi +\d+% *$")
+        self.ok("delete", "namespace", "work", "--wait=false")
 
     def test_public_client_over_https(self):
         # korch_client_connect from the admin kubeconfig: CA data, token, the calls korchctl
