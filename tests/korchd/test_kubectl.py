@@ -371,6 +371,36 @@ class Kubectl(unittest.TestCase):
             self.assertRegex(line, r"^web-[a-z0-9]+-[a-z0-9]+ +\d+m +\d+Mi *$")
         out = self.ok("top", "nodes")
         self.assertRegex(out.splitlines()[1], rf"^{NODE} +\d+m +\d+% +\d+Mi +\d+% *$")
+
+        # korchctl against korchd (its kubeconfig): the same workload.
+        def ctl(*args, stdin=None):
+            p = subprocess.run([korchd_env.KORCHCTL, "--kubeconfig", self.k.kubeconfig, "-n",
+                                "work"] + list(args), input=stdin, capture_output=True,
+                               text=True, timeout=60)
+            return p.returncode, p.stdout, p.stderr
+        rc, out, err = ctl("get", "deploy", "web", "-o", "name")
+        self.assertEqual((rc, out), (0, "deployment.apps/web\n"), err)
+        self.assertEqual(ctl("logs", "talk"), (0, "one\ntwo\nthree\n", ""))
+        self.assertEqual(ctl("logs", "talk", "--tail=1"), (0, "three\n", ""))
+        self.assertEqual(ctl("exec", "-i", pod, "--", "sh", "-c", "cat; exit 4", stdin="x\n"),
+                         (4, "x\n", "command terminated with exit code 4\n"))
+        rc, out, err = ctl("top", "pods")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"^NAME +CPU\(cores\) +MEMORY\(bytes\)\n(web-\S+ +\d+m +\d+Mi\n)"
+                              r"{3}")
+        self.assertEqual(ctl("scale", "deploy/web", "--replicas=2"),
+                         (0, "deployment.apps/web scaled\n", ""))
+        rc, out, err = ctl("rollout", "status", "deploy/web", "--timeout=60")
+        self.assertEqual((rc, out.splitlines()[-1]),
+                         (0, "deployment \"web\" successfully rolled out"), err)
+        self.assertEqual(self.ok("get", "deploy", "web", "-n", "work", "-o",
+                                 "jsonpath={.status.replicas}"), "2")
+        rc, out, err = ctl("create", "token", "default")
+        self.assertEqual((rc, out.count(".")), (0, 2), err)
+        err = self.fails("get", "pods", "-n", "work", token=out.strip())
+        self.assertIn("User \"system:serviceaccount:work:default\" cannot list", err)
+        self.assertEqual(ctl("logs", "nope"),
+                         (1, "", "error: pods \"nope\" not found\n"))
         self.ok("delete", "namespace", "work", "--wait=false")
 
     def test_public_client_over_https(self):
