@@ -770,101 +770,18 @@ do_delete_collection(struct request *req)
 
 /* ---- subresources: scale, binding, eviction ---- */
 
-/* The label selector of a scalable object as text, as Scale's status.selector shows it. */
-static char *
-selector_text(const struct kind_info *k, const json_t *obj)
-{
-	const json_t *sel = json_object_get(json_object_get(obj, "spec"), "selector");
-	struct label_selector *ls = NULL;
-	int r = streq(k->kind, "ReplicationController") ? label_selector_from_map(sel, &ls, NULL)
-							: label_selector_from_json(sel, &ls, NULL);
-	if (r < 0)
-		return strdup("");
-	char *text = label_selector_string(ls);
-	label_selector_free(ls);
-	return text;
-}
-
-static json_t *
-scale_of(const struct kind_info *k, const json_t *obj)
-{
-	const json_t *meta = json_object_get(obj, "metadata");
-	json_t *m = json_object();
-	static const char *const fields[] = { "name", "namespace", "uid", "resourceVersion",
-					      "creationTimestamp" };
-	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-		json_t *v = json_object_get(meta, fields[i]);
-		if (v)
-			json_object_set(m, fields[i], v);
-	}
-	json_int_t spec_replicas =
-		json_integer_value(json_object_get(json_object_get(obj, "spec"), "replicas"));
-	json_int_t replicas =
-		json_integer_value(json_object_get(json_object_get(obj, "status"), "replicas"));
-	_cleanup_free_ char *sel = selector_text(k, obj);
-	return json_pack("{s:s, s:s, s:o, s:{s:I}, s:{s:I, s:s}}", "kind", "Scale", "apiVersion",
-			 "autoscaling/v1", "metadata", m, "spec", "replicas", spec_replicas,
-			 "status", "replicas", replicas, "selector", sel ? sel : "");
-}
-
-/* Sets spec.replicas from a Scale, conditional on the Scale's resourceVersion when it has one. */
-static void
-write_scale(struct request *req, const json_t *scale, json_t *obj)
-{
-	const struct route *r = &req->route;
-	json_t *replicas = json_object_get(json_object_get(scale, "spec"), "replicas");
-	if (replicas && !json_is_integer(replicas)) {
-		respond_status(
-			req, 400, "BadRequest",
-			"Scale in version \"v1\" cannot be handled as a Scale: spec.replicas: "
-			"expected an integer");
-		return;
-	}
-	if (json_integer_value(replicas) < 0) {
-		respond_status(req, 422, "Invalid",
-			       "Scale.autoscaling \"%s\" is invalid: spec.replicas: Invalid value: "
-			       "%lld: must be greater than or equal to 0",
-			       r->name, (long long)json_integer_value(replicas));
-		return;
-	}
-	const char *rv = meta_str(scale, "resourceVersion");
-	json_t *meta = json_object_get(obj, "metadata");
-	if (!rv || !*rv)
-		json_object_del(meta, "resourceVersion");
-	else
-		json_object_set_new(meta, "resourceVersion", json_string(rv));
-	json_t *spec = json_object_get(obj, "spec");
-	if (!json_is_object(spec)) {
-		spec = json_object();
-		json_object_set_new(obj, "spec", spec);
-	}
-	json_object_set_new(spec, "replicas", json_integer(json_integer_value(replicas)));
-	struct client_write_opts o;
-	if (write_opts(req, &o) < 0)
-		return;
-	_cleanup_error_ korch_error *e = NULL;
-	_cleanup_json_ json_t *updated = NULL;
-	int rc = client_update(req->srv->client, obj, NULL, &o, &updated, &e);
-	if (rc < 0) {
-		respond_error(req, rc, e);
-		return;
-	}
-	_cleanup_json_ json_t *out = scale_of(r->kind, updated);
-	respond_json(req, 200, out);
-}
-
+/* The Scale view and its writes are lib/client's (client_get_scale, client_update_scale). */
 static void
 do_scale(struct request *req)
 {
 	const struct route *r = &req->route;
 	_cleanup_error_ korch_error *e = NULL;
-	_cleanup_json_ json_t *obj = NULL;
-	int rc = client_get(req->srv->client, r->kind, r->ns, r->name, &obj, &e);
+	_cleanup_json_ json_t *scale = NULL;
+	int rc = client_get_scale(req->srv->client, r->kind, r->ns, r->name, &scale, &e);
 	if (rc < 0) {
 		respond_error(req, rc, e);
 		return;
 	}
-	_cleanup_json_ json_t *scale = scale_of(r->kind, obj);
 	if (streq(req->method, "GET") || streq(req->method, "HEAD")) {
 		respond_json(req, 200, scale);
 		return;
@@ -892,7 +809,33 @@ do_scale(struct request *req)
 		if (!meta_str(body, "resourceVersion"))
 			json_object_del(json_object_get(patched, "metadata"), "resourceVersion");
 	}
-	write_scale(req, patched, obj);
+	json_t *replicas = json_object_get(json_object_get(patched, "spec"), "replicas");
+	if (replicas && !json_is_integer(replicas)) {
+		respond_status(
+			req, 400, "BadRequest",
+			"Scale in version \"v1\" cannot be handled as a Scale: spec.replicas: "
+			"expected an integer");
+		return;
+	}
+	/* The object the URL names, whatever the body says. */
+	json_t *meta = json_object_get(patched, "metadata");
+	if (!json_is_object(meta)) {
+		meta = json_object();
+		json_object_set_new(patched, "metadata", meta);
+	}
+	json_object_set_new(meta, "name", json_string(r->name));
+	if (r->ns)
+		json_object_set_new(meta, "namespace", json_string(r->ns));
+	struct client_write_opts o;
+	if (write_opts(req, &o) < 0)
+		return;
+	_cleanup_json_ json_t *out = NULL;
+	rc = client_update_scale(req->srv->client, r->kind, patched, &o, &out, &e);
+	if (rc < 0) {
+		respond_error(req, rc, e);
+		return;
+	}
+	respond_json(req, 200, out);
 }
 
 static void
