@@ -212,11 +212,16 @@ class Korchd:
                               timeout=60)
 
     def cleanup(self):
+        """Stops korchd and resets the instance (korch-monitor, containers, cgroups, run dir);
+        a reset that fails is an error of the test."""
         self.stop()
+        r = None
         try:
-            self.reset()
+            r = self.reset()
         finally:
             if getattr(self, "log", None):
                 self.log.close()
                 self.log = None
             shutil.rmtree(self.dir, ignore_errors=True)
+        if r is not None and r.returncode != 0:
+            raise RuntimeError(f"korchd reset failed: {r.stdout}{r.stderr}")

@@ -545,6 +545,9 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(r.returncode, 2)
             self.assertEqual(r.stderr, f"korchd: {cfg}: unknown setting \"listen-address\"\n")
         finally:
+            # reset with a config it accepts: it must stop this instance's korch-monitor.
+            with open(cfg, "w") as f:
+                f.write("log-level: warn\n")
             k.cleanup()
 
 
