@@ -838,6 +838,16 @@ do_scale(struct request *req)
 	respond_json(req, 200, out);
 }
 
+/* 201 with a Success Status, as pods/binding and pods/eviction answer. */
+static void
+respond_created(struct request *req)
+{
+	_cleanup_json_ json_t *st =
+		json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
+			  "metadata", "status", "Success", "code", 201);
+	respond_json(req, 201, st);
+}
+
 static void
 do_binding(struct request *req)
 {
@@ -872,10 +882,7 @@ do_binding(struct request *req)
 		respond_error(req, rc, e);
 		return;
 	}
-	_cleanup_json_ json_t *st =
-		json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
-			  "metadata", "status", "Success", "code", 201);
-	respond_json(req, 201, st);
+	respond_created(req);
 }
 
 static void
@@ -897,10 +904,7 @@ do_eviction(struct request *req)
 		respond_error(req, rc, e);
 		return;
 	}
-	_cleanup_json_ json_t *st =
-		json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
-			  "metadata", "status", "Success", "code", 201);
-	respond_json(req, 201, st);
+	respond_created(req);
 }
 
 void
