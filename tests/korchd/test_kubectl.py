@@ -169,6 +169,10 @@ class Kubectl(unittest.TestCase):
                               self.cache, "get", "configmaps", "-n", "watch", "-w",
                               "--output-watch-events"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # korchctl get -w beside it, over the same API.
+        q = subprocess.Popen([korchd_env.KORCHCTL, "--kubeconfig", self.k.kubeconfig, "get",
+                              "configmaps", "-n", "watch", "-w", "--output-watch-events"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             time.sleep(1.5)
             self.ok("create", "configmap", "w1", "-n", "watch", "--from-literal=a=1")
@@ -177,12 +181,16 @@ class Kubectl(unittest.TestCase):
             time.sleep(1.5)
         finally:
             p.terminate()
+            q.terminate()
             out, err = p.communicate(timeout=10)
+            qout, qerr = q.communicate(timeout=10)
         # The namespace's kube-root-ca.crt (the root CA publisher's) is listed first.
-        rows = [line.split()[:2] for line in out.splitlines()[1:]
-                if line.split()[1] != "kube-root-ca.crt"]
-        self.assertEqual(rows, [["ADDED", "w1"], ["MODIFIED", "w1"], ["DELETED", "w1"]],
-                         out + err)
+        for text, errs in ((out, err), (qout, qerr)):
+            self.assertRegex(text.splitlines()[0], r"^EVENT +NAME +DATA +AGE$")
+            rows = [line.split()[:2] for line in text.splitlines()[1:]
+                    if line.split()[1] != "kube-root-ca.crt"]
+            self.assertEqual(rows, [["ADDED", "w1"], ["MODIFIED", "w1"], ["DELETED", "w1"]],
+                             text + errs)
 
     def test_scale_and_set_image(self):
         self.ok("create", "namespace", "scale")
