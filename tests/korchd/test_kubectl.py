@@ -396,6 +396,20 @@ class Kubectl(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertRegex(out, r"^NAME +CPU\(cores\) +MEMORY\(bytes\)\n(web-\S+ +\d+m +\d+Mi\n)"
                               r"{3}")
+        # rollout history as kubectl prints it; undo to the broken image and back again.
+        self.assertEqual(ctl("rollout", "history", "deploy/web"),
+                         (0, self.ok("rollout", "history", "deploy/web", "-n", "work"), ""))
+        self.assertEqual(ctl("rollout", "undo", "deploy/web"),
+                         (0, "deployment.apps/web rolled back\n", ""))
+        image = ["get", "deploy", "web", "-n", "work", "-o",
+                 "jsonpath={.spec.template.spec.containers[0].image}"]
+        self.assertEqual(self.ok(*image), "korch.test/busybox:none")
+        self.assertEqual(ctl("rollout", "undo", "deploy/web", "--to-revision=3"),
+                         (0, "deployment.apps/web rolled back\n", ""))
+        self.assertEqual(self.ok(*image), "korch.test/busybox:1")
+        self.assertEqual(ctl("rollout", "undo", "deploy/web", "--to-revision=9"),
+                         (1, "", "error: unable to find specified revision 9 in history\n"))
+        self.bind_unscheduled("work", lambda: self.ready_replicas("work", "web", 3))
         self.assertEqual(ctl("scale", "deploy/web", "--replicas=2"),
                          (0, "deployment.apps/web scaled\n", ""))
         rc, out, err = ctl("rollout", "status", "deploy/web", "--timeout=60")

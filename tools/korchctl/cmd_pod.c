@@ -4,6 +4,7 @@
  * node files and korch-monitor) and against korchd; top and create token need korchd's API.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,27 +265,154 @@ rollout_done(korch_object *d, char *msg, size_t len)
 	return false;
 }
 
+/* The ReplicaSets a Deployment owns, with their revisions (deployment.kubernetes.io/revision). */
+struct revisions {
+	korch_object *list;   /* the namespace's ReplicaSets */
+	korch_object *rs[64]; /* the Deployment's, borrowed from list, by rising revision */
+	long long rev[64];    /* their revisions */
+	size_t n;             /* how many */
+};
+
+static int
+revisions_of(korch_client *client, const char *ns, korch_object *d, struct revisions *ret,
+	     korch_error **err)
+{
+	*ret = (struct revisions){ 0 };
+	int r = korch_client_list(client, "replicasets", ns, NULL, &ret->list, err);
+	if (r < 0)
+		return r;
+	const char *uid = korch_object_get_string(d, "metadata.uid");
+	for (size_t i = 0; i < korch_object_count(ret->list) && ret->n < 64; i++) {
+		korch_object *rs = korch_object_at(ret->list, i);
+		korch_object *owners = korch_object_get(rs, "metadata.ownerReferences");
+		bool owned = false;
+		for (size_t k = 0; k < korch_object_count(owners); k++)
+			owned |= uid &&
+				 strcmp(korch_object_get_string(korch_object_at(owners, k), "uid")
+						?: "",
+					uid) == 0;
+		const char *rev = korch_object_annotation(rs, "deployment.kubernetes.io/revision");
+		if (!owned || !rev)
+			continue;
+		long long v = strtoll(rev, NULL, 10);
+		size_t at = ret->n++;
+		while (at > 0 && ret->rev[at - 1] > v) {
+			ret->rs[at] = ret->rs[at - 1];
+			ret->rev[at] = ret->rev[at - 1];
+			at--;
+		}
+		ret->rs[at] = rs;
+		ret->rev[at] = v;
+	}
+	return 0;
+}
+
+/* rollout history: the revisions; rollout undo: the template of the one before (or --to-revision). */
+static int
+rollout_history_undo(korch_client *client, const char *ns, const char *name, bool undo,
+		     long long to_revision)
+{
+	korch_object *d = NULL, *patch = NULL;
+	korch_error *err = NULL;
+	struct revisions rv = { 0 };
+	int rc = 0;
+	if (korch_client_get(client, "deployments", ns, name, &d, &err) < 0 ||
+	    revisions_of(client, ns, d, &rv, &err) < 0) {
+		ctl_error(err, NULL);
+		rc = 1;
+		goto out;
+	}
+	if (!undo) {
+		printf("deployment.apps/%s \nREVISION  CHANGE-CAUSE\n", name);
+		for (size_t i = 0; i < rv.n; i++) {
+			const char *cause =
+				korch_object_annotation(rv.rs[i], "kubernetes.io/change-cause");
+			printf("%-9lld %s\n", rv.rev[i], cause ? cause : "<none>");
+		}
+		printf("\n");
+		goto out;
+	}
+	korch_object *target = NULL;
+	for (size_t i = 0; i < rv.n; i++)
+		if (to_revision > 0 ? rv.rev[i] == to_revision : i + 2 == rv.n)
+			target = rv.rs[i];
+	if (!target) {
+		if (to_revision > 0)
+			fprintf(stderr,
+				"error: unable to find specified revision %lld in history\n",
+				to_revision);
+		else
+			fprintf(stderr, "error: no rollout history found for deployment \"%s\"\n",
+				name);
+		rc = 1;
+		goto out;
+	}
+	/* The ReplicaSet's template without the pod-template-hash label the controller added. */
+	char *tmpl = NULL;
+	korch_object *t = korch_object_get(target, "spec.template");
+	korch_object *copy = NULL;
+	if (korch_object_copy(t, &copy, &err) < 0 ||
+	    korch_object_to_text(copy, KORCH_TEXT_JSON, &tmpl, &err) < 0) {
+		korch_object_free(copy);
+		ctl_error(err, NULL);
+		rc = 1;
+		goto out;
+	}
+	korch_object_free(copy);
+	char *text = NULL;
+	if (asprintf(&text,
+		     "[{\"op\":\"replace\",\"path\":\"/spec/template\",\"value\":%s},"
+		     "{\"op\":\"remove\",\"path\":\"/spec/template/metadata/labels/"
+		     "pod-template-hash\"}]",
+		     tmpl) < 0)
+		text = NULL;
+	free(tmpl);
+	korch_write_options wo = KORCH_WRITE_OPTIONS_INIT;
+	wo.field_manager = "korchctl-rollout";
+	if (!text || korch_object_parse_json(text, strlen(text), &patch, &err) < 0 ||
+	    korch_client_patch(client, "deployments", ns, name, KORCH_PATCH_JSON, patch, &wo, NULL,
+			       &err) < 0) {
+		ctl_error(err, NULL);
+		rc = 1;
+	} else {
+		printf("deployment.apps/%s rolled back\n", name);
+	}
+	free(text);
+out:
+	korch_error_free(err);
+	korch_object_free(patch);
+	korch_object_free(rv.list);
+	korch_object_free(d);
+	return rc;
+}
+
 int
 cmd_rollout(struct ctl *ctl, int argc, char **argv)
 {
 	const char *verb = argc > 1 ? argv[1] : NULL;
-	if (!verb || (strcmp(verb, "status") != 0 && strcmp(verb, "restart") != 0)) {
-		fprintf(stderr, "error: expected rollout status|restart KIND/NAME\n");
+	if (!verb || (strcmp(verb, "status") != 0 && strcmp(verb, "restart") != 0 &&
+		      strcmp(verb, "history") != 0 && strcmp(verb, "undo") != 0)) {
+		fprintf(stderr, "error: expected rollout status|history|undo|restart KIND/NAME\n");
 		return 1;
 	}
 	argc--;
 	argv++;
 	static const struct option longopts[] = {
 		{ "timeout", required_argument, NULL, 't' },
+		{ "to-revision", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long timeout_s = 600;
+	long long to_revision = 0;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c != 't')
+		if (c == 't')
+			timeout_s = strtol(optarg, NULL, 10);
+		else if (c == 'r')
+			to_revision = strtoll(optarg, NULL, 10);
+		else
 			return 1;
-		timeout_s = strtol(optarg, NULL, 10);
 	}
 	const korch_resource *r;
 	const char *name;
@@ -298,6 +426,9 @@ cmd_rollout(struct ctl *ctl, int argc, char **argv)
 	if (!client)
 		return 1;
 	const char *ns = ctl_namespace(ctl);
+	if (strcmp(verb, "history") == 0 || strcmp(verb, "undo") == 0)
+		return rollout_history_undo(client, ns, name, strcmp(verb, "undo") == 0,
+					    to_revision);
 	korch_error *err = NULL;
 	int rc = 0;
 	if (strcmp(verb, "restart") == 0) {

@@ -36,7 +36,7 @@ static const char usage[] =
 	"  logs POD                   a container's log (-f, -c, --tail, --previous, --timestamps)\n"
 	"  exec POD -- CMD...         run a command in a container (-i, -t, -c)\n"
 	"  scale KIND/NAME --replicas=N  set the replicas of a Deployment, ReplicaSet, ...\n"
-	"  rollout status|restart KIND/NAME  wait for a rollout, or restart its pods\n"
+	"  rollout status|history|undo|restart deployment/NAME  follow, list, undo, restart\n"
 	"  top pods|nodes             CPU and memory use (the metrics API)\n"
 	"  create token SA            a ServiceAccount token (--duration)\n"
 	"\n"
