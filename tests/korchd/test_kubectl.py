@@ -423,6 +423,22 @@ class Kubectl(unittest.TestCase):
         self.assertIn("User \"system:serviceaccount:work:default\" cannot list", err)
         self.assertEqual(ctl("logs", "nope"),
                          (1, "", "error: pods \"nope\" not found\n"))
+
+        # SIGTERM leaves the containers running; the next korchd adopts them (same ids, no
+        # restart).
+        ids = ["get", "pods", "-n", "work", "-l", "app=web", "-o",
+               "jsonpath={range .items[*]}{.status.containerStatuses[0].containerID} "
+               "{.status.containerStatuses[0].restartCount}{\"\\n\"}{end}"]
+        self.bind_unscheduled("work", lambda: self.phases("work", "app=web") ==
+                              "Running\nRunning\n")
+        before = self.ok(*ids)
+        self.assertRegex(before, r"^(korch://\S+ 0\n){2}$")
+        rc, _ = self.k.stop()
+        self.assertEqual(rc, 0, self.k.logs())
+        self.k.start()
+        time.sleep(3)
+        self.assertEqual(self.ok(*ids), before)
+        self.assertEqual(self.phases("work", "app=web"), "Running\nRunning\n")
         self.ok("delete", "namespace", "work", "--wait=false")
 
     def test_public_client_over_https(self):
