@@ -20,6 +20,7 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/strbuf.h"
+#include "base/util.h"
 #include "harness.h"
 #include "server/pki.h"
 
@@ -28,7 +29,7 @@
 #define NODE_TOKEN "nodetoken0123456789"
 #define TOKENS                                                                             \
 	ADMIN_TOKEN ",admin,admin,\"system:masters\"\n" BOB_TOKEN ",bob,1001\n" NODE_TOKEN \
-		    ",system:node:n1,n1,\"system:nodes\"\n"
+		    ",system:node:n1,n1,\"system:nodes\"\ncaroltoken0123456789,carol,1002\n"
 
 static korch_object *
 parse(const char *yaml)
@@ -64,6 +65,183 @@ static const char cm_yaml[] = "apiVersion: v1\n"
 			      "kind: ConfigMap\n"
 			      "metadata: {name: cfg, labels: {app: web}}\n"
 			      "data: {a: '1'}\n";
+
+/* ---- RBAC as a table (reliability-security scenario 29) ---- */
+
+struct rbac_res {
+	const char *prefix; /* "/api/v1" or "/apis/GROUP/VERSION" */
+	const char *plural; /* the resource */
+	const char *group;  /* its API group, as the 403 message names it */
+	bool namespaced;    /* namespaced resource */
+};
+
+static const struct rbac_res rbac_resources[] = {
+	{ "/api/v1", "pods", "", true },
+	{ "/api/v1", "services", "", true },
+	{ "/api/v1", "configmaps", "", true },
+	{ "/api/v1", "secrets", "", true },
+	{ "/apis/apps/v1", "deployments", "apps", true },
+	{ "/apis/batch/v1", "jobs", "batch", true },
+	{ "/apis/rbac.authorization.k8s.io/v1", "roles", "rbac.authorization.k8s.io", true },
+	{ "/apis/coordination.k8s.io/v1", "leases", "coordination.k8s.io", true },
+	{ "/api/v1", "nodes", "", false },
+	{ "/api/v1", "namespaces", "", false },
+};
+static const char *const rbac_verbs[] = { "get",    "list",  "watch",  "create",
+					  "update", "patch", "delete", "deletecollection" };
+static const char *const rbac_namespaces[] = { "default", "kube-system", "team" };
+
+/* The HTTP status of verb on res in ns (object "cfg") as the user of token. */
+static int
+rbac_try(struct harness *h, const char *token, const char *verb, const struct rbac_res *res,
+	 const char *ns, char **ret_body)
+{
+	static const struct {
+		const char *verb, *method, *suffix;
+		bool named;
+	} how[] = {
+		{ "get", "GET", "", true },
+		{ "list", "GET", "", false },
+		{ "watch", "GET", "?watch=1&timeoutSeconds=1", false },
+		{ "create", "POST", "", false },
+		{ "update", "PUT", "", true },
+		{ "patch", "PATCH", "", true },
+		{ "delete", "DELETE", "", true },
+		{ "deletecollection", "DELETE", "", false },
+	};
+	size_t i = 0;
+	while (i + 1 < ARRAY_SIZE(how) && strcmp(how[i].verb, verb) != 0)
+		i++;
+	char head[768], path[400];
+	if (res->namespaced)
+		snprintf(path, sizeof(path), "%s/namespaces/%s/%s%s%s", res->prefix, ns,
+			 res->plural, how[i].named ? "/" : "", how[i].named ? "cfg" : "");
+	else
+		snprintf(path, sizeof(path), "%s/%s%s%s", res->prefix, res->plural,
+			 how[i].named ? "/" : "", how[i].named ? "cfg" : "");
+	const char *method = how[i].method ?: "GET", *suffix = how[i].suffix ?: "";
+	snprintf(head, sizeof(head),
+		 "%s %s%s HTTP/1.1\r\nAuthorization: Bearer %s\r\nContent-Type: %s", method, path,
+		 suffix, token ?: "",
+		 streq(how[i].method, "PATCH") ? "application/merge-patch+json"
+					       : "application/json");
+	const char *body =
+		streq(how[i].method, "GET") || streq(how[i].method, "DELETE") ? NULL : "{}";
+	struct http_reply r;
+	assert_int_equal(http_raw(h, head, body, body ? 2 : 0, &r), 0);
+	int status = r.status;
+	if (ret_body)
+		*ret_body = strndup(r.body ? r.body : "", r.body_len);
+	http_reply_free(&r);
+	return status;
+}
+
+/* Whether carol's grants below allow the tuple. */
+static bool
+carol_may(const char *verb, const struct rbac_res *res, const char *ns)
+{
+	/* Role in team: get, list, watch configmaps; update configmap cfg only. */
+	if (streq(ns, "team") && streq(res->plural, "configmaps") &&
+	    (streq(verb, "get") || streq(verb, "list") || streq(verb, "watch") ||
+	     streq(verb, "update")))
+		return true;
+	/* ClusterRole by ClusterRoleBinding: list nodes. */
+	return streq(res->plural, "nodes") && streq(verb, "list");
+}
+
+static void
+test_rbac_matrix(void **state)
+{
+	struct harness *h = *state;
+	size_t tuples = 0;
+	/* bob has no bindings: 403 everywhere, in kube-apiserver's words. */
+	for (size_t v = 0; v < ARRAY_SIZE(rbac_verbs); v++)
+		for (size_t r = 0; r < ARRAY_SIZE(rbac_resources); r++)
+			for (size_t n = 0; n < ARRAY_SIZE(rbac_namespaces); n++) {
+				const struct rbac_res *res = &rbac_resources[r];
+				char *body = NULL;
+				assert_int_equal(rbac_try(h, BOB_TOKEN, rbac_verbs[v], res,
+							  rbac_namespaces[n], &body),
+						 403);
+				char want[512];
+				char scope[128] = " at the cluster scope";
+				if (res->namespaced)
+					snprintf(scope, sizeof(scope), " in the namespace \"%s\"",
+						 rbac_namespaces[n]);
+				bool named = streq(rbac_verbs[v], "get") ||
+					     streq(rbac_verbs[v], "update") ||
+					     streq(rbac_verbs[v], "patch") ||
+					     streq(rbac_verbs[v], "delete");
+				/* A namespace's own name is its namespace (RequestInfo's rule). */
+				if (named && streq(res->plural, "namespaces"))
+					snprintf(scope, sizeof(scope), " in the namespace \"cfg\"");
+				snprintf(want, sizeof(want),
+					 "%s%s%s%s is forbidden: User \"bob\" cannot %s resource "
+					 "\"%s\" in API group \"%s\"%s",
+					 res->plural, *res->group ? "." : "", res->group,
+					 named ? " \"cfg\"" : "", rbac_verbs[v], res->plural,
+					 res->group, scope);
+				_cleanup_json_ json_t *st = NULL;
+				assert_int_equal(codec_json_decode(body, strlen(body), &st, NULL),
+						 0);
+				assert_string_equal(
+					json_string_value(json_object_get(st, "message")), want);
+				assert_string_equal(
+					json_string_value(json_object_get(st, "reason")),
+					"Forbidden");
+				free(body);
+				tuples++;
+			}
+	assert_int_equal(tuples, 240);
+	/* carol's grants allow exactly what they list (resourceNames included). */
+	korch_client *admin = harness_client(h, ADMIN_TOKEN);
+	static const char *const grants[] = {
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n",
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"
+		"metadata: {name: cm-read, namespace: team}\n"
+		"rules:\n- {apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}\n"
+		"- {apiGroups: [''], resources: [configmaps], resourceNames: [cfg], verbs: [update]}\n",
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+		"metadata: {name: carol, namespace: team}\n"
+		"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: cm-read}\n"
+		"subjects: [{kind: User, name: carol, apiGroup: rbac.authorization.k8s.io}]\n",
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+		"metadata: {name: node-list}\n"
+		"rules: [{apiGroups: [''], resources: [nodes], verbs: [list]}]\n",
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+		"metadata: {name: carol-nodes}\n"
+		"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: node-list}\n"
+		"subjects: [{kind: User, name: carol, apiGroup: rbac.authorization.k8s.io}]\n",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(grants); i++) {
+		korch_object *o = parse(grants[i]);
+		assert_int_equal(korch_client_create(admin, o, NULL, NULL, NULL), 0);
+		korch_object_free(o);
+	}
+	korch_client_free(admin);
+	/* The authorizer's informers see the bindings a moment later. */
+	int tries = 0;
+	while (rbac_try(h, "caroltoken0123456789", "list", &rbac_resources[8], "default", NULL) ==
+		       403 &&
+	       tries++ < 100)
+		usleep(10000);
+	assert_true(tries < 100);
+	size_t allowed = 0;
+	for (size_t v = 0; v < ARRAY_SIZE(rbac_verbs); v++)
+		for (size_t r = 0; r < ARRAY_SIZE(rbac_resources); r++)
+			for (size_t n = 0; n < ARRAY_SIZE(rbac_namespaces); n++) {
+				const struct rbac_res *res = &rbac_resources[r];
+				int st = rbac_try(h, "caroltoken0123456789", rbac_verbs[v], res,
+						  rbac_namespaces[n], NULL);
+				bool may = carol_may(rbac_verbs[v], res, rbac_namespaces[n]);
+				if (may != (st != 403))
+					fail_msg("carol %s %s in %s: %d", rbac_verbs[v],
+						 res->plural, rbac_namespaces[n], st);
+				allowed += may;
+			}
+	/* 4 configmap verbs in team, list nodes from each of the 3 namespaces' rows. */
+	assert_int_equal(allowed, 7);
+}
 
 static void
 test_crud(void **state)
@@ -787,6 +965,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rbac_matrix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_collection_and_scale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_object_and_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
