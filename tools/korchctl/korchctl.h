@@ -54,11 +54,12 @@ int cmd_api_resources(struct ctl *ctl, int argc, char **argv);
 int cmd_version(struct ctl *ctl, int argc, char **argv);
 int cmd_state(struct ctl *ctl, int argc, char **argv);
 int cmd_image(struct ctl *ctl, int argc, char **argv);
-int cmd_logs(struct ctl *ctl, int argc, char **argv);
-int cmd_exec(struct ctl *ctl, int argc, char **argv);
-int cmd_scale(struct ctl *ctl, int argc, char **argv);
-int cmd_rollout(struct ctl *ctl, int argc, char **argv);
-int cmd_top(struct ctl *ctl, int argc, char **argv);
 int cmd_create(struct ctl *ctl, int argc, char **argv);
+int cmd_exec(struct ctl *ctl, int argc, char **argv);
+int cmd_gitops(struct ctl *ctl, int argc, char **argv);
+int cmd_logs(struct ctl *ctl, int argc, char **argv);
+int cmd_rollout(struct ctl *ctl, int argc, char **argv);
+int cmd_scale(struct ctl *ctl, int argc, char **argv);
+int cmd_top(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -270,6 +270,7 @@ static const struct {
 	{ "version", cmd_version }, { "state", cmd_state }, { "image", cmd_image },
 	{ "logs", cmd_logs },       { "exec", cmd_exec },   { "scale", cmd_scale },
 	{ "rollout", cmd_rollout }, { "top", cmd_top },     { "create", cmd_create },
+	{ "gitops", cmd_gitops },
 };
 
 /* Takes the global options out of argv wherever they stand, as kubectl allows. */
