@@ -1,9 +1,10 @@
 /*
  * controller.h - korch's controller manager: every controller of DESIGN.md's "Control loop"
  * (ReplicaSet and ReplicationController, Deployment, StatefulSet, DaemonSet, Job, CronJob,
- * Service endpoints, PersistentVolume binding and local-path provisioning, volume attachment,
+ * Service endpoints, PersistentVolume binding and local-path provisioning,
  * HorizontalPodAutoscaler, garbage collector, namespaces, service accounts, the root CA
- * ConfigMaps, node lifecycle and the `kubernetes` Service), run on one event loop through lib/client only: shared informers
+ * ConfigMaps, node lifecycle and the `kubernetes` Service), run on one event loop through
+ * lib/client only: shared informers
  * fill caches, work queues hold the keys of changed objects, and each controller reconciles one
  * key at a time, level-triggered and idempotent (reconciling again with nothing changed writes
  * nothing).
