@@ -225,3 +225,7 @@ class Korchd:
             shutil.rmtree(self.dir, ignore_errors=True)
         if r is not None and r.returncode != 0:
             raise RuntimeError(f"korchd reset failed: {r.stdout}{r.stderr}")
+        with open("/proc/self/mountinfo") as f:
+            left = [line.split()[4] for line in f if line.split()[4].startswith(self.dir)]
+        if left or os.path.exists(self.dir):
+            raise RuntimeError(f"left behind after reset: {left or self.dir}")

@@ -158,14 +158,22 @@ korchd_reset(struct korchd_config *cfg)
 		korch_error_free(steal_pointer(&err));
 		status = 1;
 	}
+	/* The pods' volume mounts (tmpfs for secrets and tokens) under DATA_DIR/pods. */
+	char pods[600];
+	snprintf(pods, sizeof(pods), "%s/pods", cfg->data_dir);
+	if (unmount_below(pods, &err) < 0) {
+		fprintf(stderr, "korchd reset: %s\n", korch_error_message(err));
+		korch_error_free(steal_pointer(&err));
+		status = 1;
+	}
 	if (unmount_below(cfg->run_dir, &err) < 0 || rm_rf(cfg->run_dir, &err) < 0) {
 		fprintf(stderr, "korchd reset: %s\n", korch_error_message(err));
 		korch_error_free(steal_pointer(&err));
 		status = 1;
 	}
 	if (status == 0)
-		printf("korchd reset: instance %s: network, cgroups, containers and run directory %s "
-		       "removed\n",
+		printf("korchd reset: instance %s: network, cgroups, containers, pod volume mounts "
+		       "and run directory %s removed\n",
 		       cfg->instance, cfg->run_dir);
 	return status;
 }
