@@ -42,6 +42,35 @@ typedef struct korch_client_options {
 KORCH_EXPORT int korch_client_open_state(const char *path, const korch_client_options *opts,
 					 korch_client **ret, korch_error **err);
 
+/** Options for korch_client_connect(); initialise with KORCH_CONNECT_OPTIONS_INIT. */
+typedef struct korch_connect_options {
+	unsigned int version;          /**< KORCH_CONNECT_OPTIONS_VERSION */
+	const char *token;             /**< bearer token (overrides the kubeconfig's), or NULL */
+	const char *ca_file;           /**< PEM CA bundle for an https:// URL, or NULL */
+	bool insecure_skip_tls_verify; /**< do not check the server's certificate */
+	int timeout_ms; /**< per request (watches, logs and exec excepted); 0: 30000 */
+} korch_connect_options;
+
+#define KORCH_CONNECT_OPTIONS_VERSION 1
+#define KORCH_CONNECT_OPTIONS_INIT                                  \
+	{                                                           \
+		KORCH_CONNECT_OPTIONS_VERSION, NULL, NULL, false, 0 \
+	}
+
+/**
+ * Connects to a running korchd (or any Kubernetes API server): target is the unix socket
+ * (RUNDIR/korchd.sock: peer credentials, root is admin), a kubeconfig file (its current
+ * context: server URL, certificate-authority(-data), insecure-skip-tls-verify, token or
+ * tokenFile), or an http(s):// URL. NULL means $KUBECONFIG when set, else
+ * /run/korch/korchd.sock. The same korch_client calls then go over HTTP. opts may be NULL.
+ * Nothing is sent until the first call; a target that is none of these is KORCH_EINVALID.
+ */
+KORCH_EXPORT int korch_client_connect(const char *target, const korch_connect_options *opts,
+				      korch_client **ret, korch_error **err);
+
+/** Whether the client talks to a server (korch_client_connect) rather than a state file. */
+KORCH_EXPORT bool korch_client_is_remote(const korch_client *c);
+
 /** Closes the client; takes NULL. */
 KORCH_EXPORT void korch_client_free(korch_client *c);
 
@@ -167,6 +196,57 @@ typedef struct korch_delete_options {
 KORCH_EXPORT int korch_client_delete(korch_client *c, const char *resource, const char *ns,
 				     const char *name, const korch_delete_options *opts,
 				     korch_object **ret, korch_error **err);
+
+/** What a watch reports. */
+enum korch_watch_event {
+	KORCH_WATCH_ADDED = 0,
+	KORCH_WATCH_MODIFIED = 1,
+	KORCH_WATCH_DELETED = 2,
+	KORCH_WATCH_BOOKMARK = 3, /**< only the resourceVersion is meaningful */
+};
+
+/**
+ * Receives one watch event (enum korch_watch_event) and the object (borrowed for the call).
+ * Return 0 to go on, anything else to stop the watch.
+ */
+typedef int (*korch_watch_fn)(int event, korch_object *obj, void *userdata);
+
+/** Options for korch_client_watch(); initialise with KORCH_WATCH_OPTIONS_INIT. */
+typedef struct korch_watch_options {
+	unsigned int version;         /**< KORCH_WATCH_OPTIONS_VERSION */
+	const char *label_selector;   /**< or NULL */
+	const char *field_selector;   /**< or NULL */
+	const char *resource_version; /**< changes after this one; NULL: the current objects as
+					   ADDED events, then the changes */
+	int timeout_s;                /**< end after this long; 0: until fn stops it */
+} korch_watch_options;
+
+#define KORCH_WATCH_OPTIONS_VERSION 1
+#define KORCH_WATCH_OPTIONS_INIT                                 \
+	{                                                        \
+		KORCH_WATCH_OPTIONS_VERSION, NULL, NULL, NULL, 0 \
+	}
+
+/**
+ * Watches a resource in namespace ns (NULL: all) and calls fn for each event, blocking until fn
+ * returns non-zero (then 0), the timeout passes (0), or the watch fails: KORCH_EGONE when
+ * resource_version was compacted away (list again), the transport's error otherwise. Works on
+ * a state file and remotely.
+ */
+KORCH_EXPORT int korch_client_watch(korch_client *c, const char *resource, const char *ns,
+				    const korch_watch_options *opts, korch_watch_fn fn,
+				    void *userdata, korch_error **err);
+
+/**
+ * Sends one request to the API (method "GET", "POST", ...; path with its query, as
+ * "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods"; body a JSON object or NULL) and
+ * returns the JSON answer in *ret (may be NULL). For what has no call of its own: subresources
+ * (scale, token, binding), metrics, discovery. A Status error is returned as its korch error.
+ * Remote only (KORCH_EUNSUPPORTED on a state file).
+ */
+KORCH_EXPORT int korch_client_request(korch_client *c, const char *method, const char *path,
+				      const korch_object *body, korch_object **ret,
+				      korch_error **err);
 
 /** Writes a consistent copy of the client's state file to dest_path (online backup). */
 KORCH_EXPORT int korch_client_backup(korch_client *c, const char *dest_path, korch_error **err);

@@ -5,7 +5,10 @@
  *
  * Thread rules: a korch_node belongs to the thread that dispatches its loop. korch_pod_logs and
  * korch_pod_exec block the calling thread (they are what `korchctl logs` and `korchctl exec`
- * run) and use the korch_client given, as every korch_client call does.
+ * run) and use the korch_client given, as every korch_client call does. Over a state file they
+ * read the node's files and talk to korch-monitor on this machine; over a client connected to
+ * korchd (korch_client_connect) they go through the API (pods/NAME/log, and pods/NAME/exec over
+ * WebSocket), and data_dir, run_dir and timeout_ms are not used.
  */
 #ifndef KORCH_NODE_H
 #define KORCH_NODE_H

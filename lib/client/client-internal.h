@@ -24,6 +24,7 @@ struct client {
 	int64_t event_lease;                 /* the lease Events of event_lease_minute attach to */
 	int64_t event_lease_minute;          /* wall minute that lease was granted for */
 	struct client_service_ranges ranges; /* where Service IPs and node ports come from */
+	struct token_signer *signer;         /* ServiceAccount tokens (borrowed), or NULL */
 };
 
 /* Label and field selectors, with the label equalities the store's index can answer. */

@@ -87,6 +87,18 @@ client_get(struct client *c, const struct kind_info *k, const char *ns, const ch
 	return 0;
 }
 
+int
+client_get_text(struct client *c, const struct kind_info *k, const char *ns, const char *name,
+		char **ret_text, size_t *ret_len, korch_error **err)
+{
+	if (k->namespaced && (!ns || !*ns))
+		return error_set(err, KORCH_EINVALID, "a namespace is required to get %s",
+				 k->plural);
+	struct store_key key;
+	client_key(k, ns, name, &key);
+	return store_get_text(c->store, &key, ret_text, ret_len, NULL, err);
+}
+
 /* ---- selectors ---- */
 
 void
@@ -184,6 +196,7 @@ client_list(struct client *c, const struct kind_info *k, const char *ns,
 		.limit = opts->limit,
 		.continue_token =
 			opts->continue_token && *opts->continue_token ? opts->continue_token : NULL,
+		.text_items = opts->text_items,
 	};
 	struct store_list l = { 0 };
 	r = store_list(c->store, &lo, &l, err);
@@ -192,8 +205,9 @@ client_list(struct client *c, const struct kind_info *k, const char *ns,
 		return r;
 	size_t i;
 	json_t *item;
-	json_array_foreach (l.items, i, item)
-		client_set_type(item, k);
+	if (!opts->text_items)
+		json_array_foreach (l.items, i, item)
+			client_set_type(item, k);
 	json_t *list = list_object(k, json_incref(l.items), l.revision, l.continue_token);
 	store_list_clear(&l);
 	if (!list)
@@ -210,6 +224,7 @@ struct client_watch {
 	struct client_selectors sel;     /* which objects */
 	struct store_watch *sw;          /* the store's watch */
 	client_watch_fn fn;              /* the caller's callback */
+	client_change_fn change_fn;      /* or this one: raw changes with their previous state */
 	void *userdata;                  /* for fn */
 	json_t *initial;                 /* synthetic ADDED events still to send */
 	struct loop_source *initial_src; /* sends them on the loop */
@@ -238,7 +253,23 @@ on_store_events(struct store_watch *sw, const struct store_event *events, size_t
 		send_initial(NULL, w);
 	if (error) {
 		_cleanup_json_ json_t *status = watch_status(error);
-		w->fn(w, CLIENT_EVENT_ERROR, status, w->userdata);
+		if (w->change_fn)
+			w->change_fn(w, CLIENT_EVENT_ERROR, status, NULL, w->userdata);
+		else
+			w->fn(w, CLIENT_EVENT_ERROR, status, w->userdata);
+		return;
+	}
+	if (w->change_fn) {
+		for (size_t i = 0; i < n; i++) {
+			const struct store_event *ev = &events[i];
+			enum client_event_type type =
+				ev->type == STORE_EVENT_ADDED      ? CLIENT_EVENT_ADDED
+				: ev->type == STORE_EVENT_MODIFIED ? CLIENT_EVENT_MODIFIED
+								   : CLIENT_EVENT_DELETED;
+			client_set_type(ev->object, w->kind);
+			/* The callback must not free the watch but for an ERROR event. */
+			w->change_fn(w, type, ev->object, ev->prev_object, w->userdata);
+		}
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -335,6 +366,32 @@ client_watch(struct client *c, const struct kind_info *k, const char *ns,
 fail:
 	client_watch_free(w);
 	return r < 0 ? r : KORCH_EINVALID;
+}
+
+int
+client_watch_changes(struct client *c, const struct kind_info *k, int64_t from_revision,
+		     client_change_fn fn, void *userdata, struct client_watch **ret,
+		     korch_error **err)
+{
+	struct client_watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return error_oom(err);
+	w->client = c;
+	w->kind = k;
+	w->change_fn = fn;
+	w->userdata = userdata;
+	struct store_watch_options wo = {
+		.group = k->group,
+		.resource = k->plural,
+		.from_revision = from_revision,
+	};
+	int r = store_watch_new(c->store, &wo, on_store_events, w, &w->sw, err);
+	if (r < 0) {
+		free(w);
+		return r;
+	}
+	*ret = w;
+	return 0;
 }
 
 void

@@ -37,8 +37,23 @@ struct store *client_store(struct client *c);
  * The write path behind a public korch_client (borrowed from it), for the public calls other
  * subsystems offer over a korch_client (korch_pod_logs, korch_pod_exec).
  */
+/*
+ * Creates the namespaces every korch state has, as Kubernetes does (default, kube-system,
+ * kube-public, kube-node-lease), when missing. The controller manager keeps them afterwards;
+ * this is for what must exist before it runs (a node agent's Lease).
+ */
+int client_ensure_system_namespaces(struct client *c, korch_error **err);
+
 struct korch_client;
 struct client *client_of_public(struct korch_client *kc);
+
+/*
+ * korch_pod_logs and korch_pod_exec (korch/node.h) over a client connected to korchd
+ * (korch_client_connect): pods/NAME/log and pods/NAME/exec through the API. NULL for a client
+ * over a state file (the node agent's files are read directly then).
+ */
+struct remote;
+struct remote *client_remote_of_public(struct korch_client *kc);
 
 /*
  * Where the write path allocates Service cluster IPs (an IPv4 CIDR, default 10.96.0.0/16;
@@ -54,11 +69,21 @@ int client_set_service_ranges(struct client *c, const char *service_cidr, int po
 int client_get(struct client *c, const struct kind_info *k, const char *ns, const char *name,
 	       json_t **ret, korch_error **err);
 
+/*
+ * The same as the stored compact JSON text (the caller's), without parsing it, for callers that
+ * pass the object on as text (the API server's GET). Stored objects carry apiVersion, kind and
+ * their resourceVersion.
+ */
+int client_get_text(struct client *c, const struct kind_info *k, const char *ns, const char *name,
+		    char **ret_text, size_t *ret_len, korch_error **err);
+
 struct client_list_opts {
 	const char *label_selector; /* text form, or NULL */
 	const char *field_selector; /* text form, or NULL */
 	size_t limit;               /* page size, 0: everything */
 	const char *continue_token; /* from the previous page */
+	bool text_items;            /* items as their stored JSON texts (JSON strings), unparsed
+				       unless a selector must look at them */
 };
 
 /*
@@ -95,6 +120,20 @@ int client_watch(struct client *c, const struct kind_info *k, const char *ns,
 		 const struct client_watch_opts *opts, client_watch_fn fn, void *userdata,
 		 struct client_watch **ret, korch_error **err);
 void client_watch_free(struct client_watch *w);
+
+/*
+ * One change of an object, unfiltered, with its state before the change (prev: NULL for ADDED;
+ * for DELETED object is the last state with the deletion's resourceVersion), for watch caches
+ * that apply selectors to many watchers themselves. Both borrowed for the call. An ERROR event
+ * (object a Status, prev NULL) ends the watch.
+ */
+typedef void (*client_change_fn)(struct client_watch *w, enum client_event_type type,
+				 const json_t *object, const json_t *prev, void *userdata);
+
+/* Every change of kind k after from_revision (STORE_REVISION_NOW: from now), in all namespaces. */
+int client_watch_changes(struct client *c, const struct kind_info *k, int64_t from_revision,
+			 client_change_fn fn, void *userdata, struct client_watch **ret,
+			 korch_error **err);
 
 /* ---- writes ---- */
 
@@ -227,6 +266,24 @@ int client_bind_pod(struct client *c, const char *ns, const char *name, const ch
  */
 int client_bind_object(struct client *c, const char *ns, const char *name, const json_t *binding,
 		       json_t **ret, korch_error **err);
+
+/* ---- ServiceAccount tokens ---- */
+
+struct token_signer;
+
+/* The signer of ServiceAccount tokens (borrowed; NULL: none). TokenRequest needs one. */
+void client_set_token_signer(struct client *c, struct token_signer *signer);
+struct token_signer *client_token_signer(struct client *c);
+
+/*
+ * TokenRequest (serviceaccounts/NAME/token): request is an authentication.k8s.io/v1
+ * TokenRequest (spec.audiences, spec.expirationSeconds: 600 to 2^32, default 3600,
+ * spec.boundObjectRef to a Pod). The ServiceAccount (and the bound pod, with its uid when given)
+ * must exist. *ret is the TokenRequest with status.token and status.expirationTimestamp.
+ * KORCH_EUNSUPPORTED without a signer.
+ */
+int client_token_request(struct client *c, const char *ns, const char *name, const json_t *request,
+			 json_t **ret, korch_error **err);
 
 /* ---- transactions ---- */
 

@@ -8,11 +8,14 @@
 #include "base/error.h"
 #include "base/json.h"
 #include "base/util.h"
+#include "base/loop.h"
 #include "client/client-internal.h"
+#include "client/remote.h"
 
 struct korch_client {
-	struct store *store;   /* the state file */
+	struct store *store;   /* the state file, or NULL when remote */
 	struct client *client; /* the write path over it */
+	struct remote *remote; /* or a korchd over HTTP */
 };
 
 static inline json_t *
@@ -21,9 +24,8 @@ J(const korch_object *o)
 	return (json_t *)o;
 }
 
-/* The namespaces every korch state has, as Kubernetes creates them. */
-static int
-ensure_namespaces(struct client *c, korch_error **err)
+int
+client_ensure_system_namespaces(struct client *c, korch_error **err)
 {
 	static const char *const names[] = { "default", "kube-system", "kube-public",
 					     "kube-node-lease" };
@@ -66,12 +68,34 @@ korch_client_open_state(const char *path, const korch_client_options *opts, korc
 		return korch_error_prefix(err, r, "open state %s", path);
 	}
 	if ((r = client_new_local(kc->store, NULL, &kc->client, err)) < 0 ||
-	    (r = ensure_namespaces(kc->client, err)) < 0) {
+	    (r = client_ensure_system_namespaces(kc->client, err)) < 0) {
 		korch_client_free(kc);
 		return r;
 	}
 	*ret = kc;
 	return 0;
+}
+
+KORCH_EXPORT int
+korch_client_connect(const char *target, const korch_connect_options *opts, korch_client **ret,
+		     korch_error **err)
+{
+	korch_client *kc = calloc(1, sizeof(*kc));
+	if (!kc)
+		return error_oom(err);
+	int r = remote_open(target, opts, &kc->remote, err);
+	if (r < 0) {
+		free(kc);
+		return r;
+	}
+	*ret = kc;
+	return 0;
+}
+
+KORCH_EXPORT bool
+korch_client_is_remote(const korch_client *c)
+{
+	return c->remote != NULL;
 }
 
 struct client *
@@ -80,11 +104,18 @@ client_of_public(struct korch_client *kc)
 	return kc ? kc->client : NULL;
 }
 
+struct remote *
+client_remote_of_public(struct korch_client *kc)
+{
+	return kc ? kc->remote : NULL;
+}
+
 KORCH_EXPORT void
 korch_client_free(korch_client *c)
 {
 	if (!c)
 		return;
+	remote_free(c->remote);
 	client_free(c->client);
 	store_close(c->store);
 	free(c);
@@ -132,7 +163,11 @@ korch_client_get(korch_client *c, const char *res, const char *ns, const char *n
 	if (r < 0)
 		return r;
 	json_t *obj = NULL;
-	if ((r = client_get(c->client, k, ns, name, &obj, err)) < 0)
+	if (c->remote)
+		r = rc_get(c->remote, k, ns, name, &obj, err);
+	else
+		r = client_get(c->client, k, ns, name, &obj, err);
+	if (r < 0)
 		return r;
 	*ret = (korch_object *)obj;
 	return 0;
@@ -149,6 +184,13 @@ korch_client_list(korch_client *c, const char *res, const char *ns, const korch_
 	if (opts && opts->version != KORCH_LIST_OPTIONS_VERSION)
 		return error_set(err, KORCH_EINVALID, "korch_list_options version %u is not %u",
 				 opts->version, KORCH_LIST_OPTIONS_VERSION);
+	json_t *list = NULL;
+	if (c->remote) {
+		if ((r = rc_list(c->remote, k, ns, opts, &list, err)) < 0)
+			return r;
+		*ret = (korch_object *)list;
+		return 0;
+	}
 	struct client_list_opts lo = { 0 };
 	if (opts) {
 		lo.label_selector = opts->label_selector;
@@ -156,7 +198,6 @@ korch_client_list(korch_client *c, const char *res, const char *ns, const korch_
 		lo.limit = opts->limit;
 		lo.continue_token = opts->continue_token;
 	}
-	json_t *list = NULL;
 	if ((r = client_list(c->client, k, ns, &lo, &list, err)) < 0)
 		return r;
 	*ret = (korch_object *)list;
@@ -190,6 +231,14 @@ korch_client_apply(korch_client *c, const korch_object *obj, const korch_write_o
 	const struct kind_info *k = NULL;
 	if ((r = kind_resolve_object(cfg, &k, err)) < 0)
 		return r;
+	if (c->remote) {
+		json_t *out = NULL;
+		if ((r = rc_apply(c->remote, cfg, opts, ret ? &out : NULL, ret_result, err)) < 0)
+			return r;
+		if (ret)
+			*ret = (korch_object *)out;
+		return 0;
+	}
 	json_t *meta = json_object_get(cfg, "metadata");
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	const char *name = json_string_value(json_object_get(meta, "name"));
@@ -228,6 +277,8 @@ korch_client_create(korch_client *c, const korch_object *obj, const korch_write_
 	_cleanup_json_ json_t *copy = with_namespace(obj);
 	if (!copy)
 		return error_oom(err);
+	if (c->remote)
+		return rc_create(c->remote, copy, opts, (json_t **)ret, err);
 	struct client_write_opts wo;
 	write_opts(opts, &wo);
 	return client_create(c->client, copy, &wo, (json_t **)ret, err);
@@ -243,6 +294,8 @@ korch_client_update(korch_client *c, const korch_object *obj, const char *subres
 	_cleanup_json_ json_t *copy = with_namespace(obj);
 	if (!copy)
 		return error_oom(err);
+	if (c->remote)
+		return rc_update(c->remote, copy, subresource, opts, (json_t **)ret, err);
 	struct client_write_opts wo;
 	write_opts(opts, &wo);
 	return client_update(c->client, copy, subresource, &wo, (json_t **)ret, err);
@@ -261,6 +314,9 @@ korch_client_patch(korch_client *c, const char *res, const char *ns, const char 
 		return r;
 	if (patch_type < KORCH_PATCH_MERGE || patch_type > KORCH_PATCH_APPLY)
 		return error_set(err, KORCH_EINVALID, "unknown patch type %d", patch_type);
+	if (c->remote)
+		return rc_patch(c->remote, k, ns, name, patch_type, J(patch), opts, (json_t **)ret,
+				err);
 	struct client_write_opts wo;
 	write_opts(opts, &wo);
 	return client_patch(c->client, k, ns, name, (enum client_patch_type)patch_type, J(patch),
@@ -278,6 +334,8 @@ korch_client_delete(korch_client *c, const char *res, const char *ns, const char
 	if (opts && opts->version != KORCH_DELETE_OPTIONS_VERSION)
 		return error_set(err, KORCH_EINVALID, "korch_delete_options version %u is not %u",
 				 opts->version, KORCH_DELETE_OPTIONS_VERSION);
+	if (c->remote)
+		return rc_delete(c->remote, k, ns, name, opts, (json_t **)ret, err);
 	struct client_delete_opts d = { .grace_period_s = -1 };
 	if (opts) {
 		d.grace_period_s = opts->grace_period_s;
@@ -290,7 +348,131 @@ korch_client_delete(korch_client *c, const char *res, const char *ns, const char
 KORCH_EXPORT int
 korch_client_backup(korch_client *c, const char *dest_path, korch_error **err)
 {
+	if (c->remote)
+		return error_set(err, KORCH_EUNSUPPORTED,
+				 "a backup copies the state file: run it where the file is "
+				 "(korchctl --state FILE state backup)");
 	return store_backup(c->store, dest_path, err);
+}
+
+/* ---- watch, logs, exec, raw requests ---- */
+
+struct local_watch {
+	korch_watch_fn fn;  /* the caller's */
+	void *userdata;     /* for fn */
+	korch_loop *loop;   /* quit when done */
+	bool stop;          /* fn asked to stop */
+	korch_error *error; /* the watch ended with this */
+};
+
+static void
+on_local_event(struct client_watch *w, enum client_event_type type, const json_t *obj,
+	       void *userdata)
+{
+	struct local_watch *lw = userdata;
+	if (lw->stop || lw->error)
+		return;
+	if (type == CLIENT_EVENT_ERROR) {
+		int64_t code = json_integer_value(json_object_get(obj, "code"));
+		error_set(&lw->error, code == 410 ? KORCH_EGONE : KORCH_ESYSTEM, "%s",
+			  json_string_value(json_object_get(obj, "message")) ?: "watch failed");
+	} else {
+		int ev = type == CLIENT_EVENT_ADDED      ? KORCH_WATCH_ADDED
+			 : type == CLIENT_EVENT_MODIFIED ? KORCH_WATCH_MODIFIED
+							 : KORCH_WATCH_DELETED;
+		lw->stop = lw->fn(ev, (korch_object *)obj, lw->userdata) != 0;
+	}
+	if (lw->stop || lw->error)
+		korch_loop_quit(lw->loop);
+}
+
+/*
+ * A watch of the state file: a handle of its own on a loop of its own (the client's handle has
+ * no loop), dispatched here until the caller stops it or the time is up.
+ */
+static int
+local_watch(korch_client *c, const struct kind_info *k, const char *ns,
+	    const korch_watch_options *o, korch_watch_fn fn, void *userdata, korch_error **err)
+{
+	korch_clock *clock = NULL;
+	korch_loop *loop = NULL;
+	struct store *st = NULL;
+	struct client *cl = NULL;
+	struct client_watch *w = NULL;
+	struct local_watch lw = { .fn = fn, .userdata = userdata };
+	int r = korch_clock_new_real(&clock, err);
+	if (r == 0)
+		r = korch_loop_new(clock, &loop, err);
+	if (r == 0) {
+		lw.loop = loop;
+		struct store_options so = { .loop = loop };
+		r = store_open(store_path(c->store), &so, &st, err);
+	}
+	if (r == 0)
+		r = client_new_local(st, clock, &cl, err);
+	if (r == 0) {
+		struct client_watch_opts wo = {
+			.label_selector = o ? o->label_selector : NULL,
+			.field_selector = o ? o->field_selector : NULL,
+			.resource_version = o ? o->resource_version : NULL,
+		};
+		r = client_watch(cl, k, ns, &wo, on_local_event, &lw, &w, err);
+	}
+	int64_t deadline = o && o->timeout_s > 0
+				   ? korch_clock_now_ns(clock) + o->timeout_s * NSEC_PER_SEC
+				   : -1;
+	while (r == 0 && !lw.stop && !lw.error) {
+		int timeout = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - korch_clock_now_ns(clock);
+			if (left <= 0)
+				break;
+			timeout = (int)(left / NSEC_PER_MSEC) + 1;
+		}
+		r = korch_loop_dispatch(loop, timeout, err);
+		if (r > 0)
+			r = 0;
+	}
+	if (r == 0 && lw.error)
+		r = error_propagate(err, &lw.error, korch_error_code(lw.error));
+	korch_error_free(lw.error);
+	client_watch_free(w);
+	client_free(cl);
+	store_close(st);
+	korch_loop_free(loop);
+	korch_clock_free(clock);
+	return r;
+}
+
+KORCH_EXPORT int
+korch_client_watch(korch_client *c, const char *res, const char *ns,
+		   const korch_watch_options *opts, korch_watch_fn fn, void *userdata,
+		   korch_error **err)
+{
+	const struct kind_info *k = NULL;
+	int r = resource(res, &k, err);
+	if (r < 0)
+		return r;
+	if (opts && opts->version != KORCH_WATCH_OPTIONS_VERSION)
+		return error_set(err, KORCH_EINVALID, "korch_watch_options version %u is not %u",
+				 opts->version, KORCH_WATCH_OPTIONS_VERSION);
+	if (!fn)
+		return error_set(err, KORCH_EINVALID, "a watch needs a callback");
+	if (c->remote)
+		return rc_watch(c->remote, k, ns, opts, fn, userdata, err);
+	return local_watch(c, k, ns, opts, fn, userdata, err);
+}
+
+KORCH_EXPORT int
+korch_client_request(korch_client *c, const char *method, const char *path,
+		     const korch_object *body, korch_object **ret, korch_error **err)
+{
+	if (!c->remote)
+		return error_set(err, KORCH_EUNSUPPORTED,
+				 "raw API requests need korchd (korch_client_connect)");
+	if (!method || !path || path[0] != '/')
+		return error_set(err, KORCH_EINVALID, "a request needs a method and a path from /");
+	return remote_call(c->remote, method, path, NULL, J(body), NULL, (json_t **)ret, err);
 }
 
 KORCH_EXPORT int

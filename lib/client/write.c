@@ -340,6 +340,151 @@ job_selector(json_t *job, korch_error **err)
 }
 
 /*
+ * The schema check of a body, with kube-apiserver's words around its decoder errors:
+ * `Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: ...`
+ * (the API server answers those 400 Bad Request, not 422 Invalid).
+ */
+static int
+decode_check(json_t *obj, const struct kind_info *k, enum field_validation fv, json_t *warnings,
+	     korch_error **err)
+{
+	int r = schema_check(obj, k->schema, fv, warnings, err);
+	if (r == KORCH_EINVALID)
+		korch_error_prefix(err, r, "%s in version \"%s\" cannot be handled as a %s",
+				   k->kind, k->version, k->kind);
+	return r;
+}
+
+#define SA_MOUNT_PATH "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* Adds the token volume's mount to every container of list that has none at its path. */
+static int
+mount_token(json_t *spec, const char *list, const char *volume, korch_error **err)
+{
+	size_t i;
+	json_t *ctr;
+	json_array_foreach (json_object_get(spec, list), i, ctr) {
+		json_t *mounts = json_object_get(ctr, "volumeMounts");
+		if (!json_is_array(mounts)) {
+			mounts = json_array();
+			if (json_object_set_new(ctr, "volumeMounts", mounts) < 0)
+				return error_oom(err);
+		}
+		bool taken = false;
+		size_t j;
+		json_t *m;
+		json_array_foreach (mounts, j, m)
+			taken |= streq(json_string_value(json_object_get(m, "mountPath")),
+				       SA_MOUNT_PATH);
+		if (taken)
+			continue;
+		if (json_array_append_new(mounts,
+					  json_pack("{s:s, s:b, s:s}", "name", volume, "readOnly",
+						    1, "mountPath", SA_MOUNT_PATH)) < 0)
+			return error_oom(err);
+	}
+	return 0;
+}
+
+/*
+ * The ServiceAccount admission of kube-apiserver for a new pod: serviceAccountName defaults to
+ * "default", a ServiceAccount named explicitly must exist, and unless automounting is turned
+ * off (by the pod, or by the ServiceAccount when the pod does not say), the pod gets the
+ * kube-api-access-XXXXX projected volume (a bound token, the cluster CA from the
+ * kube-root-ca.crt ConfigMap, the namespace) mounted read-only in every container at
+ * /var/run/secrets/kubernetes.io/serviceaccount. The node agent fills the volume; it also sets
+ * KUBERNETES_SERVICE_HOST and _PORT, as the kubelet does. The default ServiceAccount may not
+ * exist yet (the serviceaccount controller makes it), so only an explicit one is required.
+ * Beyond the default name, all this happens only when the client has a token signer
+ * (client_set_token_signer): without one no token could fill the volume.
+ */
+static int
+admit_service_account(struct client *c, json_t *pod, korch_error **err)
+{
+	json_t *meta = json_object_get(pod, "metadata");
+	json_t *spec = json_object_get(pod, "spec");
+	if (!json_is_object(spec) ||
+	    json_object_get(json_object_get(meta, "annotations"), "kubernetes.io/config.mirror"))
+		return 0;
+	const char *sa = json_string_value(json_object_get(spec, "serviceAccountName"));
+	bool named = sa && *sa;
+	if (!named) {
+		sa = "default";
+		if (json_object_set_new(spec, "serviceAccountName", json_string(sa)) < 0 ||
+		    json_object_set_new(spec, "serviceAccount", json_string(sa)) < 0)
+			return error_oom(err);
+	}
+	/* No token issuer (a store used without korchd's API server): no token to mount. */
+	if (!c->signer)
+		return 0;
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	_cleanup_json_ json_t *account = NULL;
+	struct store_key key;
+	client_key(kind_lookup("v1", "ServiceAccount"), ns, sa, &key);
+	korch_error *e = NULL;
+	int r = store_get(c->store, &key, &account, NULL, &e);
+	if (r < 0 && r != KORCH_ENOTFOUND)
+		return error_propagate(err, &e, r);
+	korch_error_free(e);
+	if (r == KORCH_ENOTFOUND && named)
+		return error_set(
+			err, KORCH_EFORBIDDEN,
+			"pods \"%s\" is forbidden: error looking up service account %s/%s: "
+			"serviceaccount \"%s\" not found",
+			json_string_value(json_object_get(meta, "name")) ?: "", ns ? ns : "", sa,
+			sa);
+	json_t *pod_auto = json_object_get(spec, "automountServiceAccountToken");
+	json_t *sa_auto = json_object_get(account, "automountServiceAccountToken");
+	if (json_is_false(pod_auto) || (!json_is_true(pod_auto) && json_is_false(sa_auto)))
+		return 0;
+	/* A volume mounted at the token's path already: the user's choice. */
+	size_t i;
+	json_t *ctr;
+	static const char *const lists[] = { "containers", "initContainers" };
+	bool all_mounted = true;
+	for (size_t l = 0; l < 2; l++)
+		json_array_foreach (json_object_get(spec, lists[l]), i, ctr) {
+			bool has = false;
+			size_t j;
+			json_t *m;
+			json_array_foreach (json_object_get(ctr, "volumeMounts"), j, m)
+				has |= streq(json_string_value(json_object_get(m, "mountPath")),
+					     SA_MOUNT_PATH);
+			all_mounted &= has;
+		}
+	if (all_mounted)
+		return 0;
+	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+	uuid_t u;
+	uuid_generate_random(u);
+	char volume[32] = "kube-api-access-";
+	for (int k = 0; k < 5; k++)
+		volume[16 + k] = alphabet[u[k] % (sizeof(alphabet) - 1)];
+	volume[21] = '\0';
+	json_t *vol = json_pack(
+		"{s:s, s:{s:i, s:[{s:{s:i, s:s}}, {s:{s:s, s:[{s:s, s:s}]}}, {s:{s:[{s:{s:s, "
+		"s:s}, s:s}]}}]}}",
+		"name", volume, "projected", "defaultMode", 420, "sources", "serviceAccountToken",
+		"expirationSeconds", 3607, "path", "token", "configMap", "name", "kube-root-ca.crt",
+		"items", "key", "ca.crt", "path", "ca.crt", "downwardAPI", "items", "fieldRef",
+		"apiVersion", "v1", "fieldPath", "metadata.namespace", "path", "namespace");
+	json_t *volumes = json_object_get(spec, "volumes");
+	if (!json_is_array(volumes)) {
+		volumes = json_array();
+		if (json_object_set_new(spec, "volumes", volumes) < 0) {
+			json_decref(vol);
+			return error_oom(err);
+		}
+	}
+	if (!vol || json_array_append_new(volumes, vol) < 0)
+		return error_oom(err);
+	if ((r = mount_token(spec, "containers", volume, err)) < 0 ||
+	    (r = mount_token(spec, "initContainers", volume, err)) < 0)
+		return r;
+	return 0;
+}
+
+/*
  * Everything but the store: obj (owned by the caller, changed in place) becomes what is
  * stored, given old (the current object, NULL for a create).
  */
@@ -350,7 +495,7 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 {
 	enum field_validation fv = o ? o->validation : FIELD_VALIDATION_STRICT;
 	json_t *warnings = o ? o->warnings : NULL;
-	int r = schema_check(obj, k->schema, fv, warnings, err);
+	int r = decode_check(obj, k, fv, warnings, err);
 	if (r < 0)
 		return r;
 	if ((r = object_check_supported(obj, k, err)) < 0)
@@ -445,6 +590,10 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		json_object_set_new(json_object_get(obj, "status"), "qosClass",
 				    json_string(pod_qos_class(obj)));
 		client_admit_default_tolerations(obj);
+		if ((r = admit_service_account(c, obj, err)) < 0)
+			return r;
+		/* The volume it adds gets its defaults too. */
+		object_set_defaults(obj, k);
 	}
 	if (!old && (r = client_admit_storage(c, k, obj, err)) < 0)
 		return r;
@@ -760,7 +909,7 @@ client_plan_apply(struct client *c, const json_t *applied_in, const struct clien
 	if (!applied)
 		return error_oom(err);
 	enum field_validation fv = o ? o->validation : FIELD_VALIDATION_STRICT;
-	if ((r = schema_check(applied, k->schema, fv, o ? o->warnings : NULL, err)) < 0)
+	if ((r = decode_check(applied, k, fv, o ? o->warnings : NULL, err)) < 0)
 		return r;
 	_cleanup_json_ json_t *old = NULL;
 	int64_t revision = 0;

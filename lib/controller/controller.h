@@ -2,8 +2,9 @@
  * controller.h - korch's controller manager: every controller of DESIGN.md's "Control loop"
  * (ReplicaSet and ReplicationController, Deployment, StatefulSet, DaemonSet, Job, CronJob,
  * Service endpoints, PersistentVolume binding and local-path provisioning,
- * HorizontalPodAutoscaler, garbage collector, namespaces, service accounts, node lifecycle and
- * the `kubernetes` Service), run on one event loop through lib/client only: shared informers
+ * HorizontalPodAutoscaler, garbage collector, namespaces, service accounts, the root CA
+ * ConfigMaps, node lifecycle and the `kubernetes` Service), run on one event loop through
+ * lib/client only: shared informers
  * fill caches, work queues hold the keys of changed objects, and each controller reconciles one
  * key at a time, level-triggered and idempotent (reconciling again with nothing changed writes
  * nothing).
@@ -75,6 +76,9 @@ struct controller_manager_options {
 	const char *api_host; /* the API server's address for the `kubernetes` Endpoints; NULL:
 				 the Service only */
 	int api_port;         /* its port; 0: 6443 */
+	/* the cluster CA (PEM) published as ConfigMap kube-root-ca.crt (key ca.crt) in every
+	 * namespace, for the ServiceAccount token volumes; NULL: nothing published */
+	const char *root_ca_pem;
 	controller_pod_usage_fn pod_usage; /* HPA metrics; NULL: HPAs report no metrics */
 	void *pod_usage_userdata;          /* for pod_usage */
 	int64_t hpa_sync_period_ns;        /* 0: 15 s */

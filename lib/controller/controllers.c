@@ -10,6 +10,7 @@ const struct ctrl_ops *const controller_table[] = {
 	&bootstrap_ops,
 	&namespace_ops,
 	&serviceaccount_ops,
+	&rootca_ops,
 	&garbagecollector_ops,
 	&replicaset_ops,
 	&replicationcontroller_ops,

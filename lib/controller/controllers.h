@@ -12,6 +12,7 @@ extern const struct ctrl_ops deployment_ops;
 extern const struct ctrl_ops garbagecollector_ops;
 extern const struct ctrl_ops namespace_ops;
 extern const struct ctrl_ops serviceaccount_ops;
+extern const struct ctrl_ops rootca_ops;
 extern const struct ctrl_ops bootstrap_ops;
 extern const struct ctrl_ops endpoints_ops;
 extern const struct ctrl_ops endpointslice_ops;

@@ -574,8 +574,8 @@ controller_manager_new(struct client *client, korch_loop *loop,
 	struct controller_manager_options *o = &cm->opts;
 	/* The strings are the caller's: keep copies (the controller list is borrowed). */
 	o->identity = NULL;
-	char **strs[] = { (char **)&o->cluster_cidr, (char **)&o->volume_dir,
-			  (char **)&o->api_host };
+	char **strs[] = { (char **)&o->cluster_cidr, (char **)&o->volume_dir, (char **)&o->api_host,
+			  (char **)&o->root_ca_pem };
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		if (*strs[i] && !(*strs[i] = strdup(*strs[i])))
 			goto oom;
@@ -709,6 +709,7 @@ controller_manager_free(struct controller_manager *cm)
 	free((char *)cm->opts.cluster_cidr);
 	free((char *)cm->opts.volume_dir);
 	free((char *)cm->opts.api_host);
+	free((char *)cm->opts.root_ca_pem);
 	if (cm->opts.controllers) {
 		for (char **p = (char **)cm->opts.controllers; *p; p++)
 			free(*p);

@@ -375,3 +375,98 @@ const struct ctrl_ops serviceaccount_ops = {
 	.sync = sa_sync,
 	.fini = sa_fini,
 };
+
+/* ---- the root CA ConfigMaps (pkg/controller/certificates/rootcacertpublisher) ---- */
+
+#define ROOT_CA_NAME "kube-root-ca.crt"
+
+struct rootca_ctrl {
+	struct informer *nss; /* Namespaces: the primary kind */
+	struct informer *cms; /* ConfigMaps */
+};
+
+static void
+rootca_cm_changed(const json_t *cm, void *userdata)
+{
+	struct ctrl *ctl = userdata;
+	if (streq(jp_str(cm, "metadata.name"), ROOT_CA_NAME))
+		ctrl_enqueue_key(ctl, jp_str0(cm, "metadata.namespace"));
+}
+
+static void
+rootca_cm_updated(const json_t *old, const json_t *cm, void *userdata)
+{
+	rootca_cm_changed(cm, userdata);
+}
+
+static int
+rootca_init(struct ctrl *ctl, korch_error **err)
+{
+	struct rootca_ctrl *s = calloc(1, sizeof(*s));
+	if (!s)
+		return error_oom(err);
+	ctl->data = s;
+	s->nss = ctrl_watch_primary(ctl, "v1", "Namespace");
+	s->cms = cm_informer(ctl->cm, "v1", "ConfigMap");
+	if (!s->nss || !s->cms)
+		return error_oom(err);
+	struct informer_handlers h = { NULL, rootca_cm_updated, rootca_cm_changed, ctl };
+	return informer_add_handlers(s->cms, &h, err);
+}
+
+static void
+rootca_fini(struct ctrl *ctl)
+{
+	free(ctl->data);
+}
+
+/* Keeps kube-root-ca.crt in namespace key holding the CA (made again when deleted). */
+static int
+rootca_sync(struct ctrl *ctl, const char *key)
+{
+	struct rootca_ctrl *s = ctl->data;
+	const char *ca = cm_options(ctl->cm)->root_ca_pem;
+	const json_t *ns = informer_get(s->nss, NULL, key);
+	if (!ca || !ns || jp_get(ns, "metadata.deletionTimestamp") ||
+	    !streq(jp_str(ns, "status.phase"), "Active"))
+		return 0;
+	const json_t *have = informer_get(s->cms, key, ROOT_CA_NAME);
+	if (have && streq(json_string_value(json_object_get(jp_get(have, "data"), "ca.crt")), ca))
+		return 0;
+	korch_error *e = NULL;
+	int r;
+	if (have) {
+		_cleanup_json_ json_t *cm = json_deep_copy(have);
+		json_t *data = json_pack("{s:s}", "ca.crt", ca);
+		if (!cm || !data || json_object_set_new(cm, "data", data) < 0)
+			return ctrl_fail(ctl, key, KORCH_ENOMEM, NULL);
+		r = cm_update(ctl, cm, NULL, NULL, &e);
+	} else {
+		_cleanup_json_ json_t *cm = json_pack(
+			"{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
+			"ConfigMap", "metadata", "name", ROOT_CA_NAME, "namespace", key,
+			"annotations", "kubernetes.io/description",
+			"Contains a CA bundle that can be used to verify the kube-apiserver when "
+			"using internal endpoints such as the internal service IP or "
+			"kubernetes.default.svc. No other usage is guaranteed across distributions "
+			"of Kubernetes clusters.",
+			"data", "ca.crt", ca);
+		if (!cm)
+			return ctrl_fail(ctl, key, KORCH_ENOMEM, NULL);
+		r = cm_create(ctl, cm, NULL, &e);
+	}
+	if (r == KORCH_EEXISTS || r == KORCH_ECONFLICT || r == KORCH_EFORBIDDEN) {
+		/* The cache is late, or the namespace started terminating: look again later. */
+		korch_error_free(e);
+		return r == KORCH_EFORBIDDEN ? 0 : ctrl_fail(ctl, key, r, NULL);
+	}
+	return r < 0 ? ctrl_fail(ctl, key, r, e) : 0;
+}
+
+const struct ctrl_ops rootca_ops = {
+	.name = "root-ca-cert-publisher",
+	.component = "root-ca-cert-publisher",
+	.init = rootca_init,
+	.sync = rootca_sync,
+	.fini = rootca_fini,
+};

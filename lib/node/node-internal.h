@@ -120,7 +120,7 @@ struct apod {
 	size_t n_ctrs;             /* entries in ctrs */
 	bool admitted;             /* passed admission (or was running already) */
 	bool initialized;          /* the init containers completed once */
-	bool token_absence_logged; /* said once that serviceAccountToken files are absent */
+	bool token_absence_logged; /* said once that no token issuer fills token files */
 	bool gone;                 /* deleted from the API: tear everything down */
 	bool terminating;          /* deletionTimestamp set */
 	enum pod_terminal_cause terminal; /* why the pod is over, or TERMINAL_NONE */

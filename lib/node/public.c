@@ -23,6 +23,7 @@
 #include "base/strbuf.h"
 #include "base/util.h"
 #include "base/vec.h"
+#include "client/remote.h"
 #include "node/agent.h"
 #include "node/backend-real.h"
 #include "node/backend-sim.h"
@@ -264,6 +265,9 @@ korch_pod_logs(korch_client *kc, const char *ns, const char *pod_name, const kor
 	if (o->version != KORCH_LOGS_OPTIONS_VERSION)
 		return error_set(err, KORCH_EINVALID, "korch_logs_options version %u is not %u",
 				 o->version, KORCH_LOGS_OPTIONS_VERSION);
+	struct remote *rem = client_remote_of_public(kc);
+	if (rem) /* a korchd: its node agent reads the files */
+		return rc_logs(rem, ns ? ns : "default", pod_name, o, fn, userdata, err);
 	struct client *c = client_of_public(kc);
 	ns = ns ? ns : "default";
 	_cleanup_json_ json_t *pod = NULL;
@@ -394,6 +398,9 @@ korch_pod_exec(korch_client *kc, const char *ns, const char *pod_name, char *con
 				 o->version, KORCH_EXEC_OPTIONS_VERSION);
 	if (!argv || !argv[0])
 		return error_set(err, KORCH_EINVALID, "exec: a command is required");
+	struct remote *rem = client_remote_of_public(kc);
+	if (rem) /* a korchd: through its API */
+		return rc_exec(rem, ns ? ns : "default", pod_name, argv, o, ret_exit_code, err);
 	struct client *c = client_of_public(kc);
 	_cleanup_json_ json_t *pod = NULL;
 	int r = get_pod(c, ns, pod_name, &pod, err);

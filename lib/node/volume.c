@@ -199,9 +199,73 @@ project_downward(struct apod *p, const json_t *src, int default_mode, struct vfi
 	return 0;
 }
 
+/*
+ * A serviceAccountToken source: a token bound to the pod from the client's token issuer
+ * (client_token_request), kept in the volume's state and requested again at 80 % of its
+ * lifetime, as the kubelet's token manager does; the pod is woken then to write it. Without an
+ * issuer (a store used without korchd's API server) the file stays absent, said once per pod.
+ */
 static int
-project(struct apod *p, const char *vol_name, const json_t *src, struct vfiles *out,
-	korch_error **err)
+project_token(struct apod *p, const char *vol_name, const json_t *src, int mode, const json_t *prev,
+	      json_t *state, struct vfiles *out, korch_error **err)
+{
+	struct node_agent *a = p->agent;
+	if (!client_token_signer(a->client)) {
+		if (!p->token_absence_logged)
+			log_info("node",
+				 "pod %s/%s: volume %s: no ServiceAccount token issuer; the token "
+				 "file is absent",
+				 p->ns, p->name, vol_name);
+		p->token_absence_logged = true;
+		return 0;
+	}
+	const char *path = vol_str(src, "path") ?: "token";
+	json_t *e = json_object_get(src, "expirationSeconds");
+	int64_t exp = json_is_integer(e) ? json_integer_value(e) : 3600;
+	const json_t *cached = json_object_get(json_object_get(prev, "tokens"), path);
+	const char *token = vol_str(cached, "token");
+	int64_t refresh = json_integer_value(json_object_get(cached, "refresh"));
+	_cleanup_json_ json_t *resp = NULL;
+	if (!token || agent_now(a) >= refresh) {
+		const char *sa = vol_str(json_object_get(p->obj, "spec"), "serviceAccountName");
+		const char *uid = vol_str(json_object_get(p->obj, "metadata"), "uid");
+		const char *aud = vol_str(src, "audience");
+		_cleanup_json_ json_t *req =
+			json_pack("{s:s, s:s, s:{s:I, s:{s:s, s:s, s:s, s:s}}}", "apiVersion",
+				  "authentication.k8s.io/v1", "kind", "TokenRequest", "spec",
+				  "expirationSeconds", (json_int_t)exp, "boundObjectRef", "kind",
+				  "Pod", "apiVersion", "v1", "name", p->name, "uid", uid ?: "");
+		if (!req)
+			return error_oom(err);
+		if (aud && *aud)
+			json_object_set_new(json_object_get(req, "spec"), "audiences",
+					    json_pack("[s]", aud));
+		int r = client_token_request(a->client, p->ns, sa ?: "default", req, &resp, err);
+		if (r < 0)
+			return korch_error_prefix(err, r, "serviceAccountToken for %s",
+						  sa ?: "default");
+		token = vol_str(json_object_get(resp, "status"), "token");
+		if (!token)
+			return error_set(err, KORCH_EPROTO, "TokenRequest gave no token");
+		refresh = agent_now(a) + exp * NSEC_PER_SEC / 10 * 8;
+	}
+	json_t *tokens = json_object_get(state, "tokens");
+	if (!tokens &&
+	    (!(tokens = json_object()) || json_object_set_new(state, "tokens", tokens) < 0))
+		return error_oom(err);
+	char *bytes = strdup(token);
+	if (!bytes || vfiles_add(out, path, bytes, strlen(token), mode) < 0 ||
+	    json_object_set_new(
+		    tokens, path,
+		    json_pack("{s:s, s:I}", "token", token, "refresh", (json_int_t)refresh)) < 0)
+		return error_oom(err);
+	pod_wake_at(p, refresh);
+	return 0;
+}
+
+static int
+project(struct apod *p, const char *vol_name, const json_t *src, const json_t *prev, json_t *state,
+	struct vfiles *out, korch_error **err)
 {
 	json_t *dm = json_object_get(src, "defaultMode");
 	int mode = json_is_integer(dm) ? (int)json_integer_value(dm) : 0644;
@@ -216,14 +280,8 @@ project(struct apod *p, const char *vol_name, const json_t *src, struct vfiles *
 			r = project_keyed(p, x, true, mode, vol_name, out, err);
 		else if ((x = json_object_get(s, "downwardAPI")))
 			r = project_downward(p, x, mode, out, err);
-		else if (json_object_get(s, "serviceAccountToken") && !p->token_absence_logged) {
-			/* Tokens come with the API server's token issuer: the file stays absent. */
-			log_info("node",
-				 "pod %s/%s: volume %s: serviceAccountToken is not issued yet "
-				 "by korch; the token file is absent",
-				 p->ns, p->name, vol_name);
-			p->token_absence_logged = true;
-		}
+		else if ((x = json_object_get(s, "serviceAccountToken")))
+			r = project_token(p, vol_name, x, mode, prev, state, out, err);
 		if (r < 0)
 			return r;
 	}
@@ -655,7 +713,7 @@ volume_setup(struct apod *p, const json_t *vol, json_t *state, korch_error **err
 		} else if ((src = json_object_get(vol, "projected"))) {
 			plugin = "projected";
 			tmpfs = true;
-			r = project(p, name, src, &files, err);
+			r = project(p, name, src, prev, state, &files, err);
 		} else {
 			return error_set(err, KORCH_EUNSUPPORTED,
 					 "volume \"%s\": korch has no plugin for its type", name);

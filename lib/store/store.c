@@ -822,9 +822,13 @@ store_revision(struct store *s, int64_t *ret_revision, int64_t *ret_compacted, k
 	return 0;
 }
 
-int
-store_get(struct store *s, const struct store_key *key, json_t **ret_obj,
-	  struct store_object_meta *ret_meta, korch_error **err)
+/*
+ * Reads one object's row: its metadata and its stored text (valid until the statement is reset;
+ * the caller resets it after using the text).
+ */
+static int
+get_row(struct store *s, const struct store_key *key, sqlite3_stmt **ret_st,
+	struct store_object_meta *ret_meta, korch_error **err)
 {
 	int r = store_key_check(key, err);
 	if (r < 0)
@@ -847,11 +851,24 @@ store_get(struct store *s, const struct store_key *key, json_t **ret_obj,
 		sqlite3_reset(st);
 		return store_sqlite_error(s, rc, err, "get %s", key->name);
 	}
-	struct store_object_meta meta = {
+	*ret_meta = (struct store_object_meta){
 		.create_revision = sqlite3_column_int64(st, 0),
 		.mod_revision = sqlite3_column_int64(st, 1),
 		.lease = sqlite3_column_int64(st, 2),
 	};
+	*ret_st = st;
+	return 0;
+}
+
+int
+store_get(struct store *s, const struct store_key *key, json_t **ret_obj,
+	  struct store_object_meta *ret_meta, korch_error **err)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_object_meta meta;
+	int r = get_row(s, key, &st, &meta, err);
+	if (r < 0)
+		return r;
 	json_t *obj = NULL;
 	r = store_parse_value((const char *)sqlite3_column_text(st, 3), sqlite3_column_bytes(st, 3),
 			      &obj, err);
@@ -859,6 +876,33 @@ store_get(struct store *s, const struct store_key *key, json_t **ret_obj,
 	if (r < 0)
 		return korch_error_prefix(err, r, "get %s", key->name);
 	*ret_obj = obj;
+	if (ret_meta)
+		*ret_meta = meta;
+	return 0;
+}
+
+int
+store_get_text(struct store *s, const struct store_key *key, char **ret_text, size_t *ret_len,
+	       struct store_object_meta *ret_meta, korch_error **err)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_object_meta meta;
+	int r = get_row(s, key, &st, &meta, err);
+	if (r < 0)
+		return r;
+	const char *text = (const char *)sqlite3_column_text(st, 3);
+	size_t len = (size_t)sqlite3_column_bytes(st, 3);
+	char *copy = malloc(len + 1);
+	if (copy) {
+		memcpy(copy, text ? text : "", len);
+		copy[len] = '\0';
+	}
+	sqlite3_reset(st);
+	if (!copy)
+		return error_oom(err);
+	*ret_text = copy;
+	if (ret_len)
+		*ret_len = len;
 	if (ret_meta)
 		*ret_meta = meta;
 	return 0;

@@ -190,6 +190,13 @@ struct store_object_meta {
 int store_get(struct store *s, const struct store_key *key, json_t **ret_obj,
 	      struct store_object_meta *ret_meta, korch_error **err);
 
+/*
+ * The same, as the stored compact JSON text (NUL-terminated, *ret_len bytes, the caller's),
+ * without parsing it: for callers that pass the object on as text (the API server's GET).
+ */
+int store_get_text(struct store *s, const struct store_key *key, char **ret_text, size_t *ret_len,
+		   struct store_object_meta *ret_meta, korch_error **err);
+
 /* ---- writes ---- */
 
 enum store_op_type {

@@ -279,7 +279,8 @@ test_refused_and_unchanged(void **state)
 		     "data: [1]\n");
 	assert_int_equal(client_txn_create(t, bad, NULL, NULL, &err), KORCH_EINVALID);
 	assert_string_equal(korch_error_message(err),
-			    "data: Invalid value: expected object, got array");
+			    "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: data: "
+			    "Invalid value: expected object, got array");
 	korch_error_free(steal_pointer(&err));
 	json_t *same = NULL;
 	assert_int_equal(client_txn_update(t, d, NULL, NULL, &same, NULL), 0);

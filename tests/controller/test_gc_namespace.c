@@ -267,6 +267,44 @@ test_service_account_recreated(void **state)
 }
 
 static void
+test_root_ca_published(void **state)
+{
+	static const struct controller_manager_options o = { .no_leader_election = true,
+							     .root_ca_pem = "CA PEM\n" };
+	struct cluster c;
+	cluster_init(&c, &o, false);
+	cluster_start(&c);
+	create_yaml(&c, "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n", NULL);
+	settle(&c);
+	/* Every active namespace holds it, with the CA under ca.crt. */
+	static const char *const nss[] = { "default", "kube-system", "team" };
+	for (size_t i = 0; i < 3; i++) {
+		_cleanup_json_ json_t *cm =
+			get_obj(&c, "v1", "ConfigMap", nss[i], "kube-root-ca.crt");
+		assert_non_null(cm);
+		assert_string_equal(
+			json_string_value(json_object_get(jp_get(cm, "data"), "ca.crt")),
+			"CA PEM\n");
+	}
+	/* Changed by hand: put back; deleted: made again. */
+	_cleanup_json_ json_t *cm = get_obj(&c, "v1", "ConfigMap", "team", "kube-root-ca.crt");
+	json_object_set_new(cm, "data", json_pack("{s:s}", "ca.crt", "other"));
+	assert_int_equal(client_update(c.client, cm, NULL, NULL, NULL, NULL), 0);
+	settle(&c);
+	_cleanup_json_ json_t *back = get_obj(&c, "v1", "ConfigMap", "team", "kube-root-ca.crt");
+	assert_string_equal(json_string_value(json_object_get(jp_get(back, "data"), "ca.crt")),
+			    "CA PEM\n");
+	assert_int_equal(client_delete(c.client, kind_lookup("v1", "ConfigMap"), "team",
+				       "kube-root-ca.crt", NULL, NULL, NULL),
+			 0);
+	settle(&c);
+	_cleanup_json_ json_t *again = get_obj(&c, "v1", "ConfigMap", "team", "kube-root-ca.crt");
+	assert_non_null(again);
+	assert_string_not_equal(jp_str(again, "metadata.uid"), jp_str(back, "metadata.uid"));
+	cluster_free(&c);
+}
+
+static void
 test_bootstrap(void **state)
 {
 	struct cluster c;
@@ -315,6 +353,7 @@ main(void)
 		cmocka_unit_test(test_gc_dangling_owner),
 		cmocka_unit_test(test_namespace_deletion_empties_it),
 		cmocka_unit_test(test_service_account_recreated),
+		cmocka_unit_test(test_root_ca_published),
 		cmocka_unit_test(test_bootstrap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

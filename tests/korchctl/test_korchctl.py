@@ -100,7 +100,8 @@ class Korchctl(unittest.TestCase):
         bad = self.write("bad.yaml", DEPLOYMENT.replace("replicas: 2", "replica: 2"))
         rc, out, err = self.run_ctl("apply", "-f", bad)
         self.assertEqual(rc, 1)
-        self.assertEqual(err, 'error: strict decoding error: unknown field "spec.replica"\n')
+        self.assertEqual(err, 'error: Deployment in version "v1" cannot be handled as a '
+                              'Deployment: strict decoding error: unknown field "spec.replica"\n')
         neg = self.write("neg.yaml", DEPLOYMENT.replace("replicas: 2", "replicas: -1"))
         rc, out, err = self.run_ctl("apply", "-f", neg)
         self.assertEqual(rc, 1)

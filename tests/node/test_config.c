@@ -20,6 +20,8 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/util.h"
+#include "client/token.h"
+#include "server/pki.h"
 #include "node-test.h"
 
 #define POD(name, extra)                                                               \
@@ -336,6 +338,60 @@ test_projected(void **state)
 	free(f);
 }
 
+/* With a token issuer on the client: the token file holds a token bound to the pod. */
+static void
+test_projected_token(void **state)
+{
+	struct nt *t = *state;
+	char pki[128], path[160];
+	snprintf(pki, sizeof(pki), "%s/pki", t->dir);
+	static const char *const ips[] = { "127.0.0.1", NULL };
+	static const char *const dns[] = { "kubernetes", NULL };
+	assert_int_equal(pki_ensure(pki, ips, dns, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/%s", pki, PKI_SA_KEY);
+	char *pem = NULL;
+	size_t len;
+	assert_int_equal(read_file(path, 65536, &pem, &len, NULL), 0);
+	struct token_signer *signer = NULL;
+	assert_int_equal(token_signer_new(pem, "https://kubernetes.default.svc", &signer, NULL), 0);
+	free(pem);
+	client_set_token_signer(t->client, signer);
+	nt_create(t, "{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":{"
+		     "\"name\":\"default\",\"namespace\":\"default\"}}");
+	nt_create(t,
+		  "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+		  "\"kube-root-ca.crt\",\"namespace\":\"default\"},\"data\":{\"ca.crt\":\"CA\"}}");
+	/* The ServiceAccount admission adds the kube-api-access volume. */
+	nt_create(t, POD("tok", "\"containers\":[{\"name\":\"app\",\"image\":\"busybox\"}]"));
+	assert_string_equal(nt_status_str(t, "tok", "phase"), "Running");
+	json_t *pod = nt_get(t, "Pod", "default", "tok");
+	const char *vol = json_string_value(json_object_get(
+		json_array_get(json_object_get(json_object_get(pod, "spec"), "volumes"), 0),
+		"name"));
+	char *f = volume_file(t, "tok", "projected", vol, "token");
+	char *jwt = slurp(f);
+	struct token_claims c = { 0 };
+	assert_int_equal(
+		token_verify(signer, jwt, korch_clock_wall_ns(t->clock) / NSEC_PER_SEC, &c, NULL),
+		0);
+	assert_string_equal(c.sa_name, "default");
+	assert_string_equal(c.pod_name, "tok");
+	assert_string_equal(c.pod_uid, json_string_value(json_object_get(
+					       json_object_get(pod, "metadata"), "uid")));
+	assert_int_equal(c.expires_s - c.issued_s, 3607);
+	token_claims_clear(&c);
+	free(jwt);
+	free(f);
+	f = volume_file(t, "tok", "projected", vol, "ca.crt");
+	char *ca = slurp(f);
+	assert_string_equal(ca, "CA");
+	free(ca);
+	free(f);
+	json_decref(pod);
+	client_set_token_signer(t->client, NULL);
+	token_signer_free(signer);
+}
+
 static void
 test_volume_errors(void **state)
 {
@@ -418,6 +474,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_configmap_volume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_projected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_projected_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_volume_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

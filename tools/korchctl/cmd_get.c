@@ -12,7 +12,7 @@
 static const char get_usage[] =
 	"Usage: korchctl get KIND[,KIND...] [NAME...] | KIND/NAME... [-n NS | -A] [-l SELECTOR]\n"
 	"                    [--field-selector SELECTOR] [-o wide|yaml|json|name|jsonpath=TEMPLATE]\n"
-	"                    [--show-labels] [--no-headers]\n"
+	"                    [--show-labels] [--no-headers] [-w [--output-watch-events]]\n"
 	"Shows objects as kubectl does. KIND may be a plural, singular, short name or kind, with\n"
 	"its group (deployments.apps), or \"all\".\n";
 
@@ -32,6 +32,8 @@ struct get_opts {
 	const char *fields;   /* --field-selector */
 	bool show_labels;
 	bool no_headers;
+	bool watch;        /* -w: the objects, then each change as a row */
+	bool watch_events; /* --output-watch-events: an EVENT column first */
 };
 
 /* What `get all` means: the resources of kubectl's "all" category. */
@@ -303,6 +305,69 @@ get_list(struct ctl *ctl, korch_client *client, const korch_resource *r, const s
 	return 0;
 }
 
+struct watch_print {
+	struct ctl *ctl;          /* for -A */
+	const struct get_opts *g; /* columns */
+	bool header_done;         /* the header line was printed */
+};
+
+/* One row per event, the header before the first, as kubectl get -w prints them. */
+static int
+print_event(int event, korch_object *obj, void *userdata)
+{
+	struct watch_print *w = userdata;
+	static const char *const names[] = { "ADDED", "MODIFIED", "DELETED" };
+	if (event == KORCH_WATCH_BOOKMARK)
+		return 0;
+	korch_print_options po = KORCH_PRINT_OPTIONS_INIT;
+	po.wide = w->g->out == OUT_WIDE;
+	po.no_headers = w->header_done || w->g->no_headers;
+	po.with_namespace = w->ctl->all_namespaces;
+	po.show_labels = w->g->show_labels;
+	char *text = NULL;
+	if (korch_print_table(obj, &po, &text, NULL) < 0)
+		return 0;
+	/* The header (when printed) and the row: the EVENT column goes before each. */
+	char *line = text;
+	for (char *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		if (w->g->watch_events)
+			printf("%-9s ", line == text && !po.no_headers
+						? "EVENT"
+						: names[event < 3 ? event : 0]);
+		printf("%s\n", line);
+	}
+	w->header_done = true;
+	free(text);
+	fflush(stdout);
+	return 0;
+}
+
+/* get -w: one kind; its objects as ADDED rows, then every change, until interrupted. */
+static int
+get_watch(struct ctl *ctl, korch_client *client, const char *kind, const struct get_opts *g)
+{
+	const korch_resource *r = korch_resource_lookup(kind);
+	if (!r || strchr(kind, ',')) {
+		fprintf(stderr, "error: -w takes one resource type, not \"%s\"\n", kind);
+		return 1;
+	}
+	korch_watch_options wo = KORCH_WATCH_OPTIONS_INIT;
+	wo.label_selector = g->labels;
+	wo.field_selector = g->fields;
+	struct watch_print w = { ctl, g, false };
+	korch_error *err = NULL;
+	const char *ns =
+		ctl->all_namespaces || !korch_resource_namespaced(r) ? NULL : ctl_namespace(ctl);
+	if (korch_client_watch(client, korch_resource_plural(r), ns, &wo, print_event, &w, &err) <
+	    0) {
+		ctl_error(err, NULL);
+		korch_error_free(err);
+		return 1;
+	}
+	return 0;
+}
+
 int
 cmd_get(struct ctl *ctl, int argc, char **argv)
 {
@@ -312,12 +377,14 @@ cmd_get(struct ctl *ctl, int argc, char **argv)
 		{ "field-selector", required_argument, NULL, 'F' },
 		{ "show-labels", no_argument, NULL, 'L' },
 		{ "no-headers", no_argument, NULL, 'H' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "output-watch-events", no_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct get_opts g = { 0 };
 	int c;
-	while ((c = getopt_long(argc, argv, "o:l:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:l:wh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			if (parse_output(optarg, &g) < 0)
@@ -327,6 +394,8 @@ cmd_get(struct ctl *ctl, int argc, char **argv)
 		case 'F': g.fields = optarg; break;
 		case 'L': g.show_labels = true; break;
 		case 'H': g.no_headers = true; break;
+		case 'w': g.watch = true; break;
+		case 'E': g.watch_events = true; break;
 		case 'h': fputs(get_usage, stdout); return 0;
 		default: fputs(get_usage, stderr); return 1;
 		}
@@ -338,6 +407,8 @@ cmd_get(struct ctl *ctl, int argc, char **argv)
 	korch_client *client = ctl_client(ctl);
 	if (!client)
 		return 1;
+	if (g.watch)
+		return get_watch(ctl, client, argv[optind], &g);
 	struct found f = { 0 };
 	int rc = 0;
 	bool single = false, several_kinds = false;

@@ -10,11 +10,14 @@
 
 /* Global options, parsed before the command. */
 struct ctl {
-	const char *state;    /* --state FILE or KORCH_STATE */
-	const char *data_dir; /* --data-dir DIR (images), or NULL */
-	const char *ns;       /* -n / --namespace, or NULL */
-	bool all_namespaces;  /* -A */
-	korch_client *client; /* opened on demand by ctl_client() */
+	const char *state;      /* --state FILE or KORCH_STATE */
+	const char *server;     /* --server URL|SOCKET (a korchd), or NULL */
+	const char *kubeconfig; /* --kubeconfig FILE, or NULL */
+	const char *token;      /* --token: bearer token for the API, or NULL */
+	const char *data_dir;   /* --data-dir DIR (images), or NULL */
+	const char *ns;         /* -n / --namespace, or NULL */
+	bool all_namespaces;    /* -A */
+	korch_client *client;   /* opened on demand by ctl_client() */
 };
 
 /* The client for the chosen target, opened on first use; NULL after printing an error. */
@@ -51,6 +54,12 @@ int cmd_api_resources(struct ctl *ctl, int argc, char **argv);
 int cmd_version(struct ctl *ctl, int argc, char **argv);
 int cmd_state(struct ctl *ctl, int argc, char **argv);
 int cmd_image(struct ctl *ctl, int argc, char **argv);
+int cmd_create(struct ctl *ctl, int argc, char **argv);
+int cmd_exec(struct ctl *ctl, int argc, char **argv);
 int cmd_gitops(struct ctl *ctl, int argc, char **argv);
+int cmd_logs(struct ctl *ctl, int argc, char **argv);
+int cmd_rollout(struct ctl *ctl, int argc, char **argv);
+int cmd_scale(struct ctl *ctl, int argc, char **argv);
+int cmd_top(struct ctl *ctl, int argc, char **argv);
 
 #endif

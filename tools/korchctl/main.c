@@ -10,10 +10,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include "korchctl.h"
 
+/* Where korch_client_connect looks without a target. */
+#define DEFAULT_SOCKET "/run/korch/korchd.sock"
+
 static const char usage[] =
-	"Usage: korchctl [--state FILE] [--data-dir DIR] [-n NAMESPACE | -A] COMMAND [ARGS]\n"
+	"Usage: korchctl [--state FILE | --server URL | --kubeconfig FILE] [--data-dir DIR]\n"
+	"                [-n NAMESPACE | -A] COMMAND [ARGS]\n"
 	"\n"
 	"Commands:\n"
 	"  apply -f FILE|DIR|-        create or update objects (server-side apply)\n"
@@ -27,7 +33,15 @@ static const char usage[] =
 	"  state restore FILE         replace the state with a backup\n"
 	"  version                    show versions\n"
 	"\n"
-	"Target: --state FILE, else the KORCH_STATE environment variable.\n"
+	"  logs POD                   a container's log (-f, -c, --tail, --previous, --timestamps)\n"
+	"  exec POD -- CMD...         run a command in a container (-i, -t, -c)\n"
+	"  scale KIND/NAME --replicas=N  set the replicas of a Deployment, ReplicaSet, ...\n"
+	"  rollout status|history|undo|restart deployment/NAME  follow, list, undo, restart\n"
+	"  top pods|nodes             CPU and memory use (the metrics API)\n"
+	"  create token SA            a ServiceAccount token (--duration)\n"
+	"\n"
+	"Target: --state FILE, else KORCH_STATE, else a korchd's API: --server URL|SOCKET or\n"
+	"--kubeconfig FILE (with --token), else KUBECONFIG, else /run/korch/korchd.sock.\n"
 	"Run 'korchctl COMMAND --help' for a command's options; see korchctl(1).\n";
 
 void
@@ -47,18 +61,32 @@ ctl_error(const korch_error *err, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * The target, in DESIGN.md's order: --state FILE > KORCH_STATE > --server/--kubeconfig >
+ * KUBECONFIG > RUNDIR/korchd.sock (the last two are korch_client_connect's own default).
+ */
 korch_client *
 ctl_client(struct ctl *ctl)
 {
 	if (ctl->client)
 		return ctl->client;
-	if (!ctl->state || !*ctl->state) {
-		ctl_error(NULL, "no state to work on: pass --state FILE or set KORCH_STATE "
-				"(talking to a running korchd is not available yet)");
-		return NULL;
-	}
 	korch_error *err = NULL;
-	if (korch_client_open_state(ctl->state, NULL, &ctl->client, &err) < 0) {
+	int r;
+	if (ctl->state && *ctl->state) {
+		r = korch_client_open_state(ctl->state, NULL, &ctl->client, &err);
+	} else if (!ctl->server && !ctl->kubeconfig && !getenv("KUBECONFIG") &&
+		   access(DEFAULT_SOCKET, F_OK) < 0) {
+		ctl_error(NULL, "no state to work on: pass --state FILE or set KORCH_STATE, or "
+				"reach a korchd with --server or --kubeconfig (" DEFAULT_SOCKET
+				" does not exist)");
+		return NULL;
+	} else {
+		korch_connect_options o = KORCH_CONNECT_OPTIONS_INIT;
+		o.token = ctl->token;
+		r = korch_client_connect(ctl->server ? ctl->server : ctl->kubeconfig, &o,
+					 &ctl->client, &err);
+	}
+	if (r < 0) {
 		ctl_error(err, NULL);
 		korch_error_free(err);
 		return NULL;
@@ -240,6 +268,8 @@ static const struct {
 	{ "apply", cmd_apply },     { "get", cmd_get },     { "describe", cmd_describe },
 	{ "delete", cmd_delete },   { "patch", cmd_patch }, { "api-resources", cmd_api_resources },
 	{ "version", cmd_version }, { "state", cmd_state }, { "image", cmd_image },
+	{ "logs", cmd_logs },       { "exec", cmd_exec },   { "scale", cmd_scale },
+	{ "rollout", cmd_rollout }, { "top", cmd_top },     { "create", cmd_create },
 	{ "gitops", cmd_gitops },
 };
 
@@ -256,22 +286,25 @@ take_globals(struct ctl *ctl, int *argc, char **argv)
 				argv[out++] = argv[i++];
 			break;
 		}
-		if (strcmp(a, "--state") == 0 || strcmp(a, "-n") == 0 ||
-		    strcmp(a, "--namespace") == 0 || strcmp(a, "--data-dir") == 0) {
-			if (i + 1 >= *argc) {
-				fprintf(stderr, "error: flag needs an argument: %s\n", a);
-				return -1;
+		static const char *const valued[] = { "--state",      "-n",       "--namespace",
+						      "--data-dir",   "--server", "-s",
+						      "--kubeconfig", "--token" };
+		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]) && !value; k++) {
+			size_t l = strlen(valued[k]);
+			if (strcmp(a, valued[k]) == 0) {
+				if (i + 1 >= *argc) {
+					fprintf(stderr, "error: flag needs an argument: %s\n", a);
+					return -1;
+				}
+				value = argv[++i];
+			} else if (valued[k][1] == '-' && strncmp(a, valued[k], l) == 0 &&
+				   a[l] == '=') {
+				value = a + l + 1;
+				a = valued[k];
 			}
-			value = argv[++i];
-		} else if (strncmp(a, "--state=", 8) == 0) {
-			value = a + 8;
-			a = "--state";
-		} else if (strncmp(a, "--data-dir=", 11) == 0) {
-			value = a + 11;
-			a = "--data-dir";
-		} else if (strncmp(a, "--namespace=", 12) == 0) {
-			value = a + 12;
-			a = "--namespace";
+		}
+		if (value) {
+			/* taken below */
 		} else if (strcmp(a, "-A") == 0 || strcmp(a, "--all-namespaces") == 0) {
 			ctl->all_namespaces = true;
 			continue;
@@ -283,6 +316,12 @@ take_globals(struct ctl *ctl, int *argc, char **argv)
 			ctl->state = value;
 		else if (strcmp(a, "--data-dir") == 0)
 			ctl->data_dir = value;
+		else if (strcmp(a, "--server") == 0 || strcmp(a, "-s") == 0)
+			ctl->server = value;
+		else if (strcmp(a, "--kubeconfig") == 0)
+			ctl->kubeconfig = value;
+		else if (strcmp(a, "--token") == 0)
+			ctl->token = value;
 		else
 			ctl->ns = value;
 	}
