@@ -48,6 +48,13 @@ struct client *client_of_public(struct korch_client *kc);
 int client_set_service_ranges(struct client *c, const char *service_cidr, int port_min,
 			      int port_max, korch_error **err);
 
+/*
+ * Makes uids, generated names (generateName) and Service IP and node port choices come from a
+ * generator seeded with seed, so that the same inputs give the same objects (the simulation
+ * mode). Not for production: uids then repeat across stores seeded alike.
+ */
+void client_set_seed(struct client *c, uint64_t seed);
+
 /* ---- reads ---- */
 
 int client_get(struct client *c, const struct kind_info *k, const char *ns, const char *name,
