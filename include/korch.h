@@ -7,6 +7,7 @@
 #include <korch/common.h>
 #include <korch/client.h>
 #include <korch/image.h>
+#include <korch/korch.h>
 #include <korch/log.h>
 #include <korch/loop.h>
 #include <korch/node.h>

@@ -40,6 +40,14 @@ struct korch_client;
 struct client *client_of_public(struct korch_client *kc);
 
 /*
+ * A public korch_client over a store and write path that stay the caller's (borrowed: they
+ * must outlive it); korch_client_free() then frees only the wrapper. The embedding handle
+ * (include/korch/korch.h) hands its store's client out this way.
+ */
+int client_public_wrap(struct store *store, struct client *client, struct korch_client **ret,
+		       korch_error **err);
+
+/*
  * Where the write path allocates Service cluster IPs (an IPv4 CIDR, default 10.96.0.0/16;
  * NULL keeps it) and node ports (port_min-port_max, default 30000-32767; 0, 0 keeps them).
  * KORCH_EINVALID for a malformed CIDR or range. The allocations themselves are records in the

@@ -13,6 +13,7 @@
 struct korch_client {
 	struct store *store;   /* the state file */
 	struct client *client; /* the write path over it */
+	bool borrowed;         /* store and client belong to someone else (client_public_wrap) */
 };
 
 static inline json_t *
@@ -80,13 +81,27 @@ client_of_public(struct korch_client *kc)
 	return kc ? kc->client : NULL;
 }
 
+int
+client_public_wrap(struct store *store, struct client *client, struct korch_client **ret,
+		   korch_error **err)
+{
+	korch_client *kc = calloc(1, sizeof(*kc));
+	if (!kc)
+		return error_oom(err);
+	*kc = (korch_client){ .store = store, .client = client, .borrowed = true };
+	*ret = kc;
+	return 0;
+}
+
 KORCH_EXPORT void
 korch_client_free(korch_client *c)
 {
 	if (!c)
 		return;
-	client_free(c->client);
-	store_close(c->store);
+	if (!c->borrowed) {
+		client_free(c->client);
+		store_close(c->store);
+	}
 	free(c);
 }
 
