@@ -165,6 +165,41 @@ dir_of(const char *path)
 	return copy ? strdup(dirname(copy)) : NULL;
 }
 
+/*
+ * The HPA's metrics from this process's node agent: the pod's last sample with a CPU rate (the
+ * agent samples every 10 s). KORCH_ENOTFOUND without a node or before the second sample.
+ */
+static int
+pod_usage(void *userdata, const char *ns, const char *name, struct pod_usage *ret,
+	  korch_error **err)
+{
+	korch *k = userdata;
+	if (!k->agent)
+		return error_set(err, KORCH_ENOTFOUND, "no node agent in this process");
+	_cleanup_json_ json_t *o = NULL;
+	int r = node_agent_pod_samples(k->agent, ns, name, &o, err);
+	if (r < 0)
+		return r;
+	const json_t *samples = json_object_get(o, "samples");
+	for (size_t i = json_array_size(samples); i-- > 0;) {
+		const json_t *s = json_array_get(samples, i);
+		const json_t *cpu = json_object_get(s, "cpu");
+		int64_t t = 0;
+		if (!json_is_integer(cpu) ||
+		    parse_rfc3339(json_string_value(json_object_get(s, "timestamp")), &t) < 0)
+			continue;
+		*ret = (struct pod_usage){
+			.cpu_milli = json_integer_value(cpu) / 1000000,
+			.memory_bytes = json_integer_value(json_object_get(s, "memory")),
+			.timestamp_ns = t,
+			.window_ns =
+				json_integer_value(json_object_get(o, "window")) * NSEC_PER_SEC,
+		};
+		return 0;
+	}
+	return error_set(err, KORCH_ENOTFOUND, "no usage sample of pod %s/%s yet", ns, name);
+}
+
 static int
 start_controllers(korch *k, korch_error **err)
 {
@@ -177,6 +212,8 @@ start_controllers(korch *k, korch_error **err)
 		 * identity must not carry the pid or randomness. */
 		.no_leader_election = k->simulated,
 		.identity = k->simulated ? "korch-simulation" : NULL,
+		.pod_usage = (k->roles & KORCH_ROLE_NODE) ? pod_usage : NULL,
+		.pod_usage_userdata = k,
 	};
 	int r = controller_manager_new(k->client, k->loop, &o, &k->cm, err);
 	if (r == 0)
