@@ -341,6 +341,7 @@ static const char deploy_yaml[] = "apiVersion: apps/v1\n"
 static size_t
 simulate(const char *state_path, const char *log_path, uint64_t seed)
 {
+	unsigned before = tasks();
 	korch_options o = KORCH_OPTIONS_INIT;
 	o.roles = KORCH_ROLE_CONTROLLERS | KORCH_ROLE_NODE;
 	o.simulated = true;
@@ -374,6 +375,8 @@ simulate(const char *state_path, const char *log_path, uint64_t seed)
 			 0);
 	assert_int_equal(korch_object_get_int(d, "status.replicas", -1), 3);
 	korch_object_free(d);
+	/* Controllers and the simulated node ran in this thread alone. */
+	assert_int_equal(tasks(), before);
 	korch_close(k);
 	return n;
 }
