@@ -5,7 +5,6 @@
  * runs the loop in the caller's loop or on a thread of its own, and keeps the event log.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 
 #include <korch/korch.h>
 #include "base/error.h"
+#include "base/fs.h"
 #include "base/json.h"
 #include "base/loop.h"
 #include "base/util.h"
@@ -156,14 +156,6 @@ event_log_start(korch *k, const char *path, korch_error **err)
 }
 
 /* ---- roles ---- */
-
-/* The directory of path (where data goes by default). Caller frees. */
-static char *
-dir_of(const char *path)
-{
-	_cleanup_free_ char *copy = strdup(path);
-	return copy ? strdup(dirname(copy)) : NULL;
-}
 
 /*
  * The HPA's metrics from this process's node agent: the pod's last sample with a CPU rate (the
@@ -318,7 +310,7 @@ korch_open(const char *state_path, const korch_options *opts, korch **ret, korch
 	k->mode = o->run_mode;
 	k->simulated = o->simulated;
 	k->wake_fd = -1;
-	k->data_dir = o->data_dir ? strdup(o->data_dir) : dir_of(state_path);
+	k->data_dir = o->data_dir ? strdup(o->data_dir) : path_dirname(state_path);
 	if (!k->data_dir) {
 		free(k);
 		return error_oom(err);

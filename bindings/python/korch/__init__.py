@@ -122,7 +122,20 @@ _PATCH_TYPES = {"merge": 0, "json": 1, "strategic": 2, "apply": 3}
 _PROPAGATION = {None: 0, "Background": 1, "Foreground": 2, "Orphan": 3}
 
 
-class Client:
+class _Closing:
+    """close() on leaving a `with` block and when garbage-collected."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Client(_Closing):
     """A client over a state file; close() it, or use it as a context manager."""
 
     def __init__(self, path, sync_normal=False):
@@ -135,14 +148,6 @@ class Client:
             _ffi.korch_client_free(self._c)
             self._c = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     def _handle(self):
         if not self._c:
@@ -233,7 +238,7 @@ class WatchEvent(tuple):
         return f"WatchEvent({self.type}, {meta.get('name')!r})"
 
 
-class Watch:
+class Watch(_Closing):
     """Events of one resource, as an iterator of WatchEvent; close() it or use `with`.
 
     Simulated, iteration yields the events waiting now and ends: advance() brings more. On the
@@ -255,14 +260,6 @@ class Watch:
             _ffi.korch_watch_free(self._w)
             self._w = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     def fileno(self):
         """Readable while events wait (for select/poll/selectors)."""
