@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,15 @@ test_options_refused(void **state)
 		korch_error_message(e),
 		"korch_options: a simulation runs in the caller's loop, not on a thread "
 		"(its clock moves only with korch_advance)");
+	korch_error_free(e);
+	e = NULL;
+
+	o = (korch_options)KORCH_OPTIONS_INIT;
+	o.event_log_path = "/nonexistent-dir/events.log";
+	assert_int_equal(korch_open(t.path, &o, &k, &e), KORCH_ESYSTEM);
+	assert_string_equal(korch_error_message(e),
+			    "event log /nonexistent-dir/events.log: No such file or directory");
+	assert_int_equal(korch_error_errno(e), ENOENT);
 	korch_error_free(e);
 	e = NULL;
 
