@@ -6,6 +6,7 @@
 
 #include <korch/common.h>
 #include <korch/client.h>
+#include <korch/gitops.h>
 #include <korch/image.h>
 #include <korch/korch.h>
 #include <korch/log.h>

@@ -9,7 +9,7 @@ libjansson-dev libyaml-dev libsqlite3-dev
 libnl-3-dev libnl-route-3-dev libnftables-dev libldns-dev
 libseccomp-dev libcap-dev libarchive-dev
 libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev nettle-dev uuid-dev
-libgit2-dev libcmocka-dev
+libgit2-dev libcmocka-dev git
 busybox-static valgrind groff-base scdoc iproute2 nftables sqlite3 python3
 "
 

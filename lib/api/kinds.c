@@ -1,6 +1,7 @@
 /*
- * kinds.c - the kinds registry: the 28 kinds korch knows, with the names, scope and
- * subresources Kubernetes 1.32's discovery reports for each, and their lookups.
+ * kinds.c - the kinds registry: the 29 kinds korch knows (28 of Kubernetes 1.32, with the names,
+ * scope and subresources its discovery reports for each, and korch's own GitRepository), and
+ * their lookups.
  */
 #include <stdio.h>
 #include <string.h>
@@ -93,14 +94,18 @@ static const struct kind_info kinds[] = {
 	  &schema_coordination_v1_Lease, NULL, validate_lease },
 	{ "", "v1", "Event", "events", "event", NAMES("ev"), no_names, true, 0,
 	  &schema_core_v1_Event, NULL, validate_event },
-
+	/* korch's own: the GitOps source (lib/gitops), with Flux's short name. */
+	{ "gitops.korch.io", "v1", "GitRepository", "gitrepositories", "gitrepository",
+	  NAMES("gitrepo"), no_names, true, KIND_SUB_STATUS, &schema_gitops_v1_GitRepository,
+	  defaults_git_repository, validate_git_repository },
 };
 
 const struct kind_info *const kind_registry[] = {
-	&kinds[0],  &kinds[1],  &kinds[2],  &kinds[3],  &kinds[4],  &kinds[5],  &kinds[6],
-	&kinds[7],  &kinds[8],  &kinds[9],  &kinds[10], &kinds[11], &kinds[12], &kinds[13],
-	&kinds[14], &kinds[15], &kinds[16], &kinds[17], &kinds[18], &kinds[19], &kinds[20],
-	&kinds[21], &kinds[22], &kinds[23], &kinds[24], &kinds[25], &kinds[26], &kinds[27],
+	&kinds[0],  &kinds[1],  &kinds[2],  &kinds[3],  &kinds[4],  &kinds[5],
+	&kinds[6],  &kinds[7],  &kinds[8],  &kinds[9],  &kinds[10], &kinds[11],
+	&kinds[12], &kinds[13], &kinds[14], &kinds[15], &kinds[16], &kinds[17],
+	&kinds[18], &kinds[19], &kinds[20], &kinds[21], &kinds[22], &kinds[23],
+	&kinds[24], &kinds[25], &kinds[26], &kinds[27], &kinds[28],
 };
 const size_t kind_registry_count = sizeof(kinds) / sizeof(kinds[0]);
 

@@ -44,6 +44,14 @@ import os
 import re
 import sys
 
+# Types that hand-written schemas (kinds of korch's own groups, schema-gitops.c) build on:
+# exported under these names and declared in schema.h, like the kinds' roots.
+SHARED = {
+    "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": "schema_meta_v1_ObjectMeta",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Condition": "schema_meta_v1_Condition",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Time": "schema_meta_v1_Time",
+}
+
 # The kinds whose schemas korch carries: (group, version, kind).
 KINDS = [
     ("", "v1", "Namespace"),
@@ -773,6 +781,11 @@ def emit(model, roots, out, sources):
         gname = group.split(".")[0] if group else "core"
         t.cname = "schema_%s_%s_%s" % (gname, version, kind)
         root_names[defname] = t.cname
+    for defname, cname in SHARED.items():
+        if defname not in model.named:
+            die("the shared type %s is not reachable from the kinds" % defname)
+        model.named[defname].cname = cname
+        root_names[defname] = cname
 
     strings = []
     lists = []

@@ -1297,15 +1297,12 @@ static const struct schema_type rbac_v1_PolicyRule;
 static const struct schema_type rbac_v1_RoleRef;
 static const struct schema_type rbac_v1_Subject;
 static const struct schema_type api_resource_Quantity;
-static const struct schema_type apis_meta_v1_Condition;
 static const struct schema_type apis_meta_v1_FieldsV1;
 static const struct schema_type apis_meta_v1_LabelSelector;
 static const struct schema_type apis_meta_v1_LabelSelectorRequirement;
 static const struct schema_type apis_meta_v1_ManagedFieldsEntry;
 static const struct schema_type apis_meta_v1_MicroTime;
-static const struct schema_type apis_meta_v1_ObjectMeta;
 static const struct schema_type apis_meta_v1_OwnerReference;
-static const struct schema_type apis_meta_v1_Time;
 static const struct schema_type runtime_RawExtension;
 static const struct schema_type util_intstr_IntOrString;
 
@@ -1315,16 +1312,16 @@ static const struct schema_field F[1264] = {
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 18389 /* data */, &runtime_RawExtension, false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 9873 /* revision */, &A[2], true },
 	/* io.k8s.api.apps.v1.DaemonSet */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &apps_v1_DaemonSetSpec, false },
 	{ S + 3137 /* status */, &apps_v1_DaemonSetStatus, false },
 	/* io.k8s.api.apps.v1.DaemonSetCondition */
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -1352,12 +1349,12 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.apps.v1.Deployment */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &apps_v1_DeploymentSpec, false },
 	{ S + 3137 /* status */, &apps_v1_DeploymentStatus, false },
 	/* io.k8s.api.apps.v1.DeploymentCondition */
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
-	{ S + 12528 /* lastUpdateTime */, &apis_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
+	{ S + 12528 /* lastUpdateTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -1386,11 +1383,11 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.apps.v1.ReplicaSet */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &apps_v1_ReplicaSetSpec, false },
 	{ S + 3137 /* status */, &apps_v1_ReplicaSetStatus, false },
 	/* io.k8s.api.apps.v1.ReplicaSetCondition */
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -1419,11 +1416,11 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.apps.v1.StatefulSet */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &apps_v1_StatefulSetSpec, false },
 	{ S + 3137 /* status */, &apps_v1_StatefulSetStatus, false },
 	/* io.k8s.api.apps.v1.StatefulSetCondition */
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -1488,14 +1485,14 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &autoscaling_v2_HorizontalPodAutoscalerSpec, false },
 	{ S + 3137 /* status */, &autoscaling_v2_HorizontalPodAutoscalerStatus, false },
 	/* io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior */
 	{ S + 8372 /* scaleDown */, &autoscaling_v2_HPAScalingRules, false },
 	{ S + 8305 /* scaleUp */, &autoscaling_v2_HPAScalingRules, false },
 	/* io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerCondition */
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -1511,7 +1508,7 @@ static const struct schema_field F[1264] = {
 	{ S + 6846 /* currentMetrics */, &A[19], false },
 	{ S + 6931 /* currentReplicas */, &A[1], false },
 	{ S + 6995 /* desiredReplicas */, &A[1], true },
-	{ S + 12572 /* lastScaleTime */, &apis_meta_v1_Time, false },
+	{ S + 12572 /* lastScaleTime */, &schema_meta_v1_Time, false },
 	{ S + 9603 /* observedGeneration */, &A[2], false },
 	/* io.k8s.api.autoscaling.v2.MetricIdentifier */
 	{ S + 12670 /* name */, &A[0], true },
@@ -1562,7 +1559,7 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.batch.v1.CronJob */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &batch_v1_CronJobSpec, false },
 	{ S + 3137 /* status */, &batch_v1_CronJobStatus, false },
 	/* io.k8s.api.batch.v1.CronJobSpec */
@@ -1576,17 +1573,17 @@ static const struct schema_field F[1264] = {
 	{ S + 12189 /* timeZone */, &A[0], false },
 	/* io.k8s.api.batch.v1.CronJobStatus */
 	{ S + 11639 /* active */, &A[21], false },
-	{ S + 12555 /* lastScheduleTime */, &apis_meta_v1_Time, false },
-	{ S + 12509 /* lastSuccessfulTime */, &apis_meta_v1_Time, false },
+	{ S + 12555 /* lastScheduleTime */, &schema_meta_v1_Time, false },
+	{ S + 12509 /* lastSuccessfulTime */, &schema_meta_v1_Time, false },
 	/* io.k8s.api.batch.v1.Job */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &batch_v1_JobSpec, false },
 	{ S + 3137 /* status */, &batch_v1_JobStatus, false },
 	/* io.k8s.api.batch.v1.JobCondition */
-	{ S + 12586 /* lastProbeTime */, &apis_meta_v1_Time, false },
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12586 /* lastProbeTime */, &schema_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -1611,17 +1608,17 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.batch.v1.JobStatus */
 	{ S + 11639 /* active */, &A[1], false },
 	{ S + 5671 /* completedIndexes */, &A[0], false },
-	{ S + 12494 /* completionTime */, &apis_meta_v1_Time, false },
+	{ S + 12494 /* completionTime */, &schema_meta_v1_Time, false },
 	{ S + 5341 /* conditions */, &A[24], false },
 	{ S + 17414 /* failed */, &A[1], false },
 	{ S + 5688 /* failedIndexes */, &A[0], false },
 	{ S + 756 /* ready */, &A[1], false },
-	{ S + 12366 /* startTime */, &apis_meta_v1_Time, false },
+	{ S + 12366 /* startTime */, &schema_meta_v1_Time, false },
 	{ S + 17542 /* succeeded */, &A[1], false },
 	{ S + 10982 /* terminating */, &A[1], false },
 	{ S + 6454 /* uncountedTerminatedPods */, &batch_v1_UncountedTerminatedPods, false },
 	/* io.k8s.api.batch.v1.JobTemplateSpec */
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &batch_v1_JobSpec, false },
 	/* io.k8s.api.batch.v1.PodFailurePolicy */
 	{ S + 6130 /* rules */, &A[25], true },
@@ -1647,7 +1644,7 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.coordination.v1.Lease */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &coordination_v1_LeaseSpec, false },
 	/* io.k8s.api.coordination.v1.LeaseSpec */
 	{ S + 12543 /* acquireTime */, &apis_meta_v1_MicroTime, false },
@@ -1746,7 +1743,7 @@ static const struct schema_field F[1264] = {
 	{ S + 18389 /* data */, &A[35], false },
 	{ S + 13743 /* immutable */, &A[4], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	/* io.k8s.api.core.v1.ConfigMapEnvSource */
 	{ S + 12670 /* name */, &A[0], false },
 	{ S + 10584 /* optional */, &A[4], false },
@@ -1811,15 +1808,15 @@ static const struct schema_field F[1264] = {
 	{ S + 17201 /* terminated */, &core_v1_ContainerStateTerminated, false },
 	{ S + 10933 /* waiting */, &core_v1_ContainerStateWaiting, false },
 	/* io.k8s.api.core.v1.ContainerStateRunning */
-	{ S + 3091 /* startedAt */, &apis_meta_v1_Time, false },
+	{ S + 3091 /* startedAt */, &schema_meta_v1_Time, false },
 	/* io.k8s.api.core.v1.ContainerStateTerminated */
 	{ S + 18659 /* containerID */, &A[0], false },
 	{ S + 14043 /* exitCode */, &A[1], true },
-	{ S + 3101 /* finishedAt */, &apis_meta_v1_Time, false },
+	{ S + 3101 /* finishedAt */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 10607 /* signal */, &A[1], false },
-	{ S + 3091 /* startedAt */, &apis_meta_v1_Time, false },
+	{ S + 3091 /* startedAt */, &schema_meta_v1_Time, false },
 	/* io.k8s.api.core.v1.ContainerStateWaiting */
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
@@ -1872,7 +1869,7 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.core.v1.Endpoints */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 4679 /* subsets */, &A[54], false },
 	/* io.k8s.api.core.v1.EnvFromSource */
 	{ S + 11535 /* configMapRef */, &core_v1_ConfigMapEnvSource, false },
@@ -1920,12 +1917,12 @@ static const struct schema_field F[1264] = {
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 1976 /* count */, &A[1], false },
 	{ S + 12376 /* eventTime */, &apis_meta_v1_MicroTime, false },
-	{ S + 8192 /* firstTimestamp */, &apis_meta_v1_Time, false },
+	{ S + 8192 /* firstTimestamp */, &schema_meta_v1_Time, false },
 	{ S + 3047 /* involvedObject */, &core_v1_ObjectReference, true },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 8207 /* lastTimestamp */, &apis_meta_v1_Time, false },
+	{ S + 8207 /* lastTimestamp */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, true },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, true },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 17256 /* related */, &core_v1_ObjectReference, false },
 	{ S + 2274 /* reportingComponent */, &A[0], false },
@@ -2065,11 +2062,11 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.core.v1.Namespace */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &core_v1_NamespaceSpec, false },
 	{ S + 3137 /* status */, &core_v1_NamespaceStatus, false },
 	/* io.k8s.api.core.v1.NamespaceCondition */
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -2082,7 +2079,7 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.core.v1.Node */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &core_v1_NodeSpec, false },
 	{ S + 3137 /* status */, &core_v1_NodeStatus, false },
 	/* io.k8s.api.core.v1.NodeAddress */
@@ -2092,8 +2089,8 @@ static const struct schema_field F[1264] = {
 	{ S + 8456 /* preferredDuringSchedulingIgnoredDuringExecution */, &A[64], false },
 	{ S + 8504 /* requiredDuringSchedulingIgnoredDuringExecution */, &core_v1_NodeSelector, false },
 	/* io.k8s.api.core.v1.NodeCondition */
-	{ S + 12386 /* lastHeartbeatTime */, &apis_meta_v1_Time, false },
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12386 /* lastHeartbeatTime */, &schema_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -2171,18 +2168,18 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.core.v1.PersistentVolume */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &core_v1_PersistentVolumeSpec, false },
 	{ S + 3137 /* status */, &core_v1_PersistentVolumeStatus, false },
 	/* io.k8s.api.core.v1.PersistentVolumeClaim */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &core_v1_PersistentVolumeClaimSpec, false },
 	{ S + 3137 /* status */, &core_v1_PersistentVolumeClaimStatus, false },
 	/* io.k8s.api.core.v1.PersistentVolumeClaimCondition */
-	{ S + 12586 /* lastProbeTime */, &apis_meta_v1_Time, false },
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12586 /* lastProbeTime */, &schema_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -2207,7 +2204,7 @@ static const struct schema_field F[1264] = {
 	{ S + 3725 /* modifyVolumeStatus */, &core_v1_ModifyVolumeStatus, false },
 	{ S + 12000 /* phase */, &A[82], false },
 	/* io.k8s.api.core.v1.PersistentVolumeClaimTemplate */
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &core_v1_PersistentVolumeClaimSpec, true },
 	/* io.k8s.api.core.v1.PersistentVolumeClaimVolumeSource */
 	{ S + 12965 /* claimName */, &A[0], true },
@@ -2245,7 +2242,7 @@ static const struct schema_field F[1264] = {
 	{ S + 14020 /* volumeMode */, &A[78], false },
 	{ S + 12272 /* vsphereVolume */, &core_v1_VsphereVirtualDiskVolumeSource, false },
 	/* io.k8s.api.core.v1.PersistentVolumeStatus */
-	{ S + 12470 /* lastPhaseTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12470 /* lastPhaseTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 12000 /* phase */, &A[85], false },
 	{ S + 8449 /* reason */, &A[0], false },
@@ -2255,7 +2252,7 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.core.v1.Pod */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &core_v1_PodSpec, false },
 	{ S + 3137 /* status */, &core_v1_PodStatus, false },
 	/* io.k8s.api.core.v1.PodAffinity */
@@ -2272,8 +2269,8 @@ static const struct schema_field F[1264] = {
 	{ S + 8456 /* preferredDuringSchedulingIgnoredDuringExecution */, &A[86], false },
 	{ S + 8504 /* requiredDuringSchedulingIgnoredDuringExecution */, &A[87], false },
 	/* io.k8s.api.core.v1.PodCondition */
-	{ S + 12586 /* lastProbeTime */, &apis_meta_v1_Time, false },
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12586 /* lastProbeTime */, &schema_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -2371,9 +2368,9 @@ static const struct schema_field F[1264] = {
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 11632 /* resize */, &A[0], false },
 	{ S + 5889 /* resourceClaimStatuses */, &A[112], false },
-	{ S + 12366 /* startTime */, &apis_meta_v1_Time, false },
+	{ S + 12366 /* startTime */, &schema_meta_v1_Time, false },
 	/* io.k8s.api.core.v1.PodTemplateSpec */
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &core_v1_PodSpec, false },
 	/* io.k8s.api.core.v1.PortStatus */
 	{ S + 7444 /* error */, &A[0], false },
@@ -2428,11 +2425,11 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.core.v1.ReplicationController */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &core_v1_ReplicationControllerSpec, false },
 	{ S + 3137 /* status */, &core_v1_ReplicationControllerStatus, false },
 	/* io.k8s.api.core.v1.ReplicationControllerCondition */
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, false },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, false },
 	{ S + 13871 /* message */, &A[0], false },
 	{ S + 8449 /* reason */, &A[0], false },
 	{ S + 3137 /* status */, &A[0], true },
@@ -2501,7 +2498,7 @@ static const struct schema_field F[1264] = {
 	{ S + 18389 /* data */, &A[37], false },
 	{ S + 13743 /* immutable */, &A[4], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 18405 /* stringData */, &A[35], false },
 	{ S + 12103 /* type */, &A[0], false },
 	/* io.k8s.api.core.v1.SecretEnvSource */
@@ -2539,7 +2536,7 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.core.v1.Service */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 17609 /* spec */, &core_v1_ServiceSpec, false },
 	{ S + 3137 /* status */, &core_v1_ServiceStatus, false },
 	/* io.k8s.api.core.v1.ServiceAccount */
@@ -2547,7 +2544,7 @@ static const struct schema_field F[1264] = {
 	{ S + 10011 /* automountServiceAccountToken */, &A[4], false },
 	{ S + 4695 /* imagePullSecrets */, &A[118], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 4687 /* secrets */, &A[119], false },
 	/* io.k8s.api.core.v1.ServiceAccountTokenProjection */
 	{ S + 16649 /* audience */, &A[0], false },
@@ -2609,7 +2606,7 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.core.v1.Taint */
 	{ S + 3078 /* effect */, &A[128], true },
 	{ S + 723 /* key */, &A[0], true },
-	{ S + 17562 /* timeAdded */, &apis_meta_v1_Time, false },
+	{ S + 17562 /* timeAdded */, &schema_meta_v1_Time, false },
 	{ S + 11653 /* value */, &A[0], false },
 	/* io.k8s.api.core.v1.Toleration */
 	{ S + 3078 /* effect */, &A[128], false },
@@ -2737,7 +2734,7 @@ static const struct schema_field F[1264] = {
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 4415 /* endpoints */, &A[135], true },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 4342 /* ports */, &A[136], false },
 	/* io.k8s.api.discovery.v1.ForZone */
 	{ S + 12670 /* name */, &A[0], true },
@@ -2747,12 +2744,12 @@ static const struct schema_field F[1264] = {
 	{ S + 13319 /* aggregationRule */, &rbac_v1_AggregationRule, false },
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 6130 /* rules */, &A[138], false },
 	/* io.k8s.api.rbac.v1.ClusterRoleBinding */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 11557 /* roleRef */, &rbac_v1_RoleRef, true },
 	{ S + 4712 /* subjects */, &A[139], false },
 	/* io.k8s.api.rbac.v1.PolicyRule */
@@ -2764,12 +2761,12 @@ static const struct schema_field F[1264] = {
 	/* io.k8s.api.rbac.v1.Role */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 6130 /* rules */, &A[138], false },
 	/* io.k8s.api.rbac.v1.RoleBinding */
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 11557 /* roleRef */, &rbac_v1_RoleRef, true },
 	{ S + 4712 /* subjects */, &A[139], false },
 	/* io.k8s.api.rbac.v1.RoleRef */
@@ -2786,7 +2783,7 @@ static const struct schema_field F[1264] = {
 	{ S + 8571 /* description */, &A[0], false },
 	{ S + 2589 /* globalDefault */, &A[4], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 1007 /* preemptionPolicy */, &A[98], false },
 	{ S + 11653 /* value */, &A[1], true },
 	/* io.k8s.api.storage.v1.StorageClass */
@@ -2794,14 +2791,14 @@ static const struct schema_field F[1264] = {
 	{ S + 6272 /* allowedTopologies */, &A[140], false },
 	{ S + 9756 /* apiVersion */, &A[0], false },
 	{ S + 17090 /* kind */, &A[0], false },
-	{ S + 18385 /* metadata */, &apis_meta_v1_ObjectMeta, false },
+	{ S + 18385 /* metadata */, &schema_meta_v1_ObjectMeta, false },
 	{ S + 5296 /* mountOptions */, &A[36], false },
 	{ S + 5056 /* parameters */, &A[35], false },
 	{ S + 7679 /* provisioner */, &A[0], true },
 	{ S + 1128 /* reclaimPolicy */, &A[84], false },
 	{ S + 14002 /* volumeBindingMode */, &A[141], false },
 	/* io.k8s.apimachinery.pkg.apis.meta.v1.Condition */
-	{ S + 12451 /* lastTransitionTime */, &apis_meta_v1_Time, true },
+	{ S + 12451 /* lastTransitionTime */, &schema_meta_v1_Time, true },
 	{ S + 13871 /* message */, &A[0], true },
 	{ S + 9603 /* observedGeneration */, &A[2], false },
 	{ S + 8449 /* reason */, &A[0], true },
@@ -2821,12 +2818,12 @@ static const struct schema_field F[1264] = {
 	{ S + 8032 /* manager */, &A[0], false },
 	{ S + 9582 /* operation */, &A[0], false },
 	{ S + 14052 /* subresource */, &A[0], false },
-	{ S + 12351 /* time */, &apis_meta_v1_Time, false },
+	{ S + 12351 /* time */, &schema_meta_v1_Time, false },
 	/* io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta */
 	{ S + 5423 /* annotations */, &A[35], false },
-	{ S + 8239 /* creationTimestamp */, &apis_meta_v1_Time, false },
+	{ S + 8239 /* creationTimestamp */, &schema_meta_v1_Time, false },
 	{ S + 6749 /* deletionGracePeriodSeconds */, &A[2], false },
-	{ S + 8221 /* deletionTimestamp */, &apis_meta_v1_Time, false },
+	{ S + 8221 /* deletionTimestamp */, &schema_meta_v1_Time, false },
 	{ S + 5033 /* finalizers */, &A[68], false },
 	{ S + 13028 /* generateName */, &A[0], false },
 	{ S + 9592 /* generation */, &A[2], false },
@@ -2978,7 +2975,7 @@ static const struct schema_type A[145] = {
 	[124] = { .kind = SCHEMA_ARRAY, .elem = &core_v1_ServicePort, .patch_strategy = 1, .list_type = 2, .merge_key = S + 1692 /* port */, .list_map_keys = &L[168] },
 	[125] = { .kind = SCHEMA_STRING, .enum_values = &L[171] },
 	[126] = { .kind = SCHEMA_STRING, .enum_values = &L[174] },
-	[127] = { .kind = SCHEMA_ARRAY, .elem = &apis_meta_v1_Condition, .patch_strategy = 1, .list_type = 2, .merge_key = S + 12103 /* type */, .list_map_keys = &L[0] },
+	[127] = { .kind = SCHEMA_ARRAY, .elem = &schema_meta_v1_Condition, .patch_strategy = 1, .list_type = 2, .merge_key = S + 12103 /* type */, .list_map_keys = &L[0] },
 	[128] = { .kind = SCHEMA_STRING, .enum_values = &L[179] },
 	[129] = { .kind = SCHEMA_STRING, .enum_values = &L[183] },
 	[130] = { .kind = SCHEMA_ARRAY, .elem = &core_v1_TopologySelectorLabelRequirement },
@@ -3264,15 +3261,15 @@ static const struct schema_type rbac_v1_Subject = { .name = S + 3013, .kind = SC
 const struct schema_type schema_scheduling_v1_PriorityClass = { .name = S + 4902, .kind = SCHEMA_OBJECT, .fields = &F[1208], .n_fields = 7 };
 const struct schema_type schema_storage_v1_StorageClass = { .name = S + 4968, .kind = SCHEMA_OBJECT, .fields = &F[1215], .n_fields = 10 };
 static const struct schema_type api_resource_Quantity = { .name = S + 19, .kind = SCHEMA_QUANTITY };
-static const struct schema_type apis_meta_v1_Condition = { .name = S + 9082, .kind = SCHEMA_OBJECT, .fields = &F[1225], .n_fields = 6 };
+const struct schema_type schema_meta_v1_Condition = { .name = S + 9082, .kind = SCHEMA_OBJECT, .fields = &F[1225], .n_fields = 6 };
 static const struct schema_type apis_meta_v1_FieldsV1 = { .name = S + 18806, .kind = SCHEMA_ANY };
 static const struct schema_type apis_meta_v1_LabelSelector = { .name = S + 7218, .kind = SCHEMA_OBJECT, .fields = &F[1231], .n_fields = 2, .map_atomic = true };
 static const struct schema_type apis_meta_v1_LabelSelectorRequirement = { .name = S + 2425, .kind = SCHEMA_OBJECT, .fields = &F[1233], .n_fields = 3 };
 static const struct schema_type apis_meta_v1_ManagedFieldsEntry = { .name = S + 343, .kind = SCHEMA_OBJECT, .fields = &F[1236], .n_fields = 7 };
 static const struct schema_type apis_meta_v1_MicroTime = { .name = S + 12404, .kind = SCHEMA_TIME, .format = S + 12346 };
-static const struct schema_type apis_meta_v1_ObjectMeta = { .name = S + 18337, .kind = SCHEMA_OBJECT, .fields = &F[1243], .n_fields = 15 };
+const struct schema_type schema_meta_v1_ObjectMeta = { .name = S + 18337, .kind = SCHEMA_OBJECT, .fields = &F[1243], .n_fields = 15 };
 static const struct schema_type apis_meta_v1_OwnerReference = { .name = S + 16597, .kind = SCHEMA_OBJECT, .fields = &F[1258], .n_fields = 6, .map_atomic = true };
-static const struct schema_type apis_meta_v1_Time = { .name = S + 12617, .kind = SCHEMA_TIME, .format = S + 12346 };
+const struct schema_type schema_meta_v1_Time = { .name = S + 12617, .kind = SCHEMA_TIME, .format = S + 12346 };
 static const struct schema_type runtime_RawExtension = { .name = S + 9807, .kind = SCHEMA_ANY };
 static const struct schema_type util_intstr_IntOrString = { .name = S + 11028, .kind = SCHEMA_INT_OR_STRING, .format = S + 11014 };
 
@@ -3542,15 +3539,15 @@ const struct schema_type *const schema_named_types[] = {
 	&schema_scheduling_v1_PriorityClass,
 	&schema_storage_v1_StorageClass,
 	&api_resource_Quantity,
-	&apis_meta_v1_Condition,
+	&schema_meta_v1_Condition,
 	&apis_meta_v1_FieldsV1,
 	&apis_meta_v1_LabelSelector,
 	&apis_meta_v1_LabelSelectorRequirement,
 	&apis_meta_v1_ManagedFieldsEntry,
 	&apis_meta_v1_MicroTime,
-	&apis_meta_v1_ObjectMeta,
+	&schema_meta_v1_ObjectMeta,
 	&apis_meta_v1_OwnerReference,
-	&apis_meta_v1_Time,
+	&schema_meta_v1_Time,
 	&runtime_RawExtension,
 	&util_intstr_IntOrString,
 };

@@ -42,7 +42,12 @@ schema_type_by_name(const char *name)
 		return NULL;
 	const struct schema_type *const *t = bsearch(name, schema_named_types, schema_n_named_types,
 						     sizeof(schema_named_types[0]), named_type_cmp);
-	return t ? *t : NULL;
+	if (t)
+		return *t;
+	for (size_t i = 0; i < schema_n_handwritten_types; i++)
+		if (strcmp(schema_handwritten_types[i]->name, name) == 0)
+			return schema_handwritten_types[i];
+	return NULL;
 }
 
 /* A change schema_check() makes once it knows the object passed: delete a field, or put a

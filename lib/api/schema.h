@@ -79,7 +79,10 @@ struct schema_field {
 /* Looks a field of an OBJECT type up by name; NULL when the type has no such field. */
 const struct schema_field *schema_field(const struct schema_type *type, const char *name);
 
-/* Looks a named type up ("io.k8s.api.core.v1.Container"); NULL when unknown. */
+/*
+ * Looks a named type up ("io.k8s.api.core.v1.Container"), generated or hand-written; NULL when
+ * unknown.
+ */
 const struct schema_type *schema_type_by_name(const char *name);
 
 /* The generated table of named types (sorted by name), for the OpenAPI documents. */
@@ -98,6 +101,18 @@ extern const struct schema_type schema_core_v1_Namespace, schema_core_v1_Pod,
 	schema_rbac_v1_RoleBinding, schema_rbac_v1_ClusterRoleBinding,
 	schema_scheduling_v1_PriorityClass, schema_core_v1_Node, schema_coordination_v1_Lease,
 	schema_core_v1_Event;
+
+/* Generated types that the hand-written schemas below build on. */
+extern const struct schema_type schema_meta_v1_ObjectMeta, schema_meta_v1_Condition,
+	schema_meta_v1_Time;
+
+/*
+ * The kinds of korch's own groups, whose schemas are written by hand (schema-gitops.c) from
+ * the same building blocks; schema_type_by_name() finds their named types too.
+ */
+extern const struct schema_type schema_gitops_v1_GitRepository;
+extern const struct schema_type *const schema_handwritten_types[];
+extern const size_t schema_n_handwritten_types;
 
 /* What to do with a field the schema does not know (Kubernetes' fieldValidation). */
 enum field_validation {

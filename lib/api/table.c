@@ -971,6 +971,24 @@ print_priorityclass(struct row_ctx *c)
 	cell_str(c, str_at(c->obj, "preemptionPolicy", "PreemptLowerPriority"));
 }
 
+/* korch's GitRepository: Flux's columns (the URL, the Ready condition and its message). */
+static void
+print_gitrepository(struct row_ctx *c)
+{
+	cell_name(c);
+	cell_str(c, str_at(c->obj, "spec.url", ""));
+	const json_t *ready = NULL;
+	size_t i;
+	json_t *cond;
+	json_array_foreach (at(c->obj, "status.conditions"), i, cond)
+		if (streq(str_at(cond, "type", ""), "Ready"))
+			ready = cond;
+	cell_str(c, str_at(ready, "status", ""));
+	cell_str(c, str_at(ready, "message", ""));
+	cell_age(c);
+	cell_str(c, str_at(c->obj, "status.lastAppliedCommit", ""));
+}
+
 static void
 print_created_at(struct row_ctx *c)
 {
@@ -1276,6 +1294,16 @@ static const struct column priorityclass_cols[] = {
 	COL_END,
 };
 
+static const struct column gitrepository_cols[] = {
+	COL_NAME,
+	{ "URL", "string", 0, "The repository's URL." },
+	{ "Ready", "string", 0, "Whether the last sync applied the commit and it is healthy." },
+	{ "Status", "string", 0, "The Ready condition's message." },
+	COL_AGE,
+	{ "Commit", "string", 1, "The last commit applied." },
+	COL_END,
+};
+
 static const struct column created_at_cols[] = {
 	COL_NAME,
 	{ "Created At", "date", 0, "When the object was created." },
@@ -1321,6 +1349,7 @@ static const struct printer printers[] = {
 	{ "ClusterRole", created_at_cols, print_created_at },
 	{ "RoleBinding", rolebinding_cols, print_rolebinding },
 	{ "ClusterRoleBinding", rolebinding_cols, print_rolebinding },
+	{ "GitRepository", gitrepository_cols, print_gitrepository },
 };
 
 static const struct printer default_printer = { NULL, created_at_cols, print_created_at };

@@ -228,6 +228,7 @@ void defaults_secret(json_t *obj);
 void defaults_role_binding(json_t *obj);
 void defaults_priority_class(json_t *obj);
 void defaults_node(json_t *obj);
+void defaults_git_repository(json_t *obj);
 
 /* Pod template defaults (SetDefaults_PodSpec and the nested defaulters), for workloads. */
 void defaults_pod_spec(json_t *spec, bool is_pod);
@@ -279,6 +280,7 @@ void validate_priority_class(const json_t *obj, const json_t *old, korch_error *
 void validate_node(const json_t *obj, const json_t *old, korch_error **err);
 void validate_lease(const json_t *obj, const json_t *old, korch_error **err);
 void validate_event(const json_t *obj, const json_t *old, korch_error **err);
+void validate_git_repository(const json_t *obj, const json_t *old, korch_error **err);
 
 /*
  * Runs fn on a fresh vctx and hands its causes to *err (what every validate_KIND wrapper

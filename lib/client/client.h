@@ -22,6 +22,7 @@
 
 struct client;
 struct client_watch;
+struct hashmap;
 
 /*
  * A client over a store handle (borrowed: it must outlive the client). clock (borrowed, may be
@@ -118,6 +119,9 @@ struct client_write_opts {
 	bool dry_run;                     /* everything but the store write */
 	bool force;                       /* apply: take fields other managers own */
 	json_t *warnings;                 /* out (may be NULL): a JSON array of warning texts */
+	/* Set by transactions only: namespaces an earlier write of the same transaction creates
+	 * (admission lets objects into them; the commit creates them first or fails whole). */
+	const struct hashmap *txn_namespaces;
 };
 
 enum client_patch_type {
@@ -212,7 +216,8 @@ struct client_txn;
 int client_txn_new(struct client *c, struct client_txn **ret, korch_error **err);
 /*
  * Adds a server-side apply or a delete; each is prepared against the current state now (errors
- * are reported here, naming the object) and checked again at commit.
+ * are reported here, naming the object) and checked again at commit. A Namespace the
+ * transaction creates admits the objects applied into it after it.
  */
 int client_txn_apply(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
 		     korch_error **err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/hashmap.h"
 #include "base/vec.h"
 #include "client/client-internal.h"
 
@@ -14,6 +15,7 @@ struct client_txn {
 	struct client *client;     /* borrowed */
 	struct client_plan *plans; /* the writes, in the order added */
 	size_t n, cap;             /* entries used and allocated */
+	struct hashmap namespaces; /* names of the Namespaces the transaction creates */
 };
 
 int
@@ -35,6 +37,7 @@ client_txn_free(struct client_txn *t)
 	for (size_t i = 0; i < t->n; i++)
 		client_plan_clear(&t->plans[i]);
 	free(t->plans);
+	hashmap_free(&t->namespaces, NULL);
 	free(t);
 }
 
@@ -82,10 +85,12 @@ int
 client_txn_apply(struct client_txn *t, const json_t *obj, const struct client_write_opts *o,
 		 korch_error **err)
 {
+	struct client_write_opts opts = o ? *o : (struct client_write_opts){ 0 };
+	opts.txn_namespaces = &t->namespaces;
 	struct client_plan p;
+	int r;
 	for (int attempt = 0;; attempt++) {
-		int r = client_plan_apply(t->client, obj, o, &p, err);
-		if (r < 0)
+		if ((r = client_plan_apply(t->client, obj, &opts, &p, err)) < 0)
 			return r;
 		if (!allocs_collide(t, &p))
 			break;
@@ -98,7 +103,17 @@ client_txn_apply(struct client_txn *t, const json_t *obj, const struct client_wr
 					 json_string_value(json_object_get(
 						 json_object_get(obj, "metadata"), "name")));
 	}
-	return add_plan(t, &p, err);
+	bool new_namespace = p.op == STORE_OP_CREATE && strcmp(p.kind->kind, "Namespace") == 0;
+	char *name = new_namespace ? strdup(p.name) : NULL;
+	if (new_namespace && !name) {
+		client_plan_clear(&p);
+		return error_oom(err);
+	}
+	if ((r = add_plan(t, &p, err)) == 0 && name &&
+	    hashmap_put(&t->namespaces, name, NULL, NULL) < 0)
+		r = error_oom(err);
+	free(name);
+	return r;
 }
 
 int

@@ -18,6 +18,7 @@
 #include "api/podutil.h"
 #include "api/validate.h"
 #include "base/error.h"
+#include "base/hashmap.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "client/client-internal.h"
@@ -93,8 +94,8 @@ static bool
 tracks_generation(const struct kind_info *k)
 {
 	static const char *const kinds[] = {
-		"Deployment", "ReplicaSet", "ReplicationController",  "StatefulSet", "DaemonSet",
-		"Job",        "CronJob",    "HorizontalPodAutoscaler"
+		"Deployment", "ReplicaSet", "ReplicationController",   "StatefulSet",  "DaemonSet",
+		"Job",        "CronJob",    "HorizontalPodAutoscaler", "GitRepository"
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		if (strcmp(k->kind, kinds[i]) == 0)
@@ -161,14 +162,19 @@ generate_name(struct client *c, json_t *meta)
 	json_object_set_new(meta, "name", json_string(buf));
 }
 
-/* Admission: a namespaced object needs its namespace to exist and not be terminating. */
+/*
+ * Admission: a namespaced object needs its namespace to exist and not be terminating, or to be
+ * created by an earlier write of the same transaction.
+ */
 static int
 admit_namespace(struct client *c, const struct kind_info *k, const json_t *obj, bool creating,
-		korch_error **err)
+		const struct client_write_opts *o, korch_error **err)
 {
 	if (!k->namespaced)
 		return 0;
 	const char *ns = meta_str(obj, "namespace");
+	if (o && o->txn_namespaces && ns && hashmap_contains(o->txn_namespaces, ns))
+		return 0;
 	const struct kind_info *nsk = kind_lookup("v1", "Namespace");
 	struct store_key key;
 	client_key(nsk, NULL, ns, &key);
@@ -446,7 +452,7 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 		return r;
 	if ((r = object_validate(obj, old, k, err)) < 0)
 		return r;
-	if ((r = admit_namespace(c, k, obj, !old, err)) < 0)
+	if ((r = admit_namespace(c, k, obj, !old, o, err)) < 0)
 		return r;
 	if (!old) {
 		set_time(meta, "creationTimestamp", now);

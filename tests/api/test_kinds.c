@@ -86,6 +86,9 @@ static const struct expected_kind {
 	{ "coordination.k8s.io/v1", "Lease", "leases", "lease", "", "", true, 0,
 	  "io.k8s.api.coordination.v1.Lease" },
 	{ "v1", "Event", "events", "event", "ev", "", true, 0, "io.k8s.api.core.v1.Event" },
+	/* korch's own kind */
+	{ "gitops.korch.io/v1", "GitRepository", "gitrepositories", "gitrepository", "gitrepo", "",
+	  true, KIND_SUB_STATUS, "io.korch.gitops.v1.GitRepository" },
 };
 
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
@@ -104,8 +107,8 @@ join(const char *const *v, char *buf, size_t size)
 static void
 test_registry_facts(void **state)
 {
-	assert_int_equal(kind_registry_count, 28);
-	assert_int_equal(N_EXPECTED, 28);
+	assert_int_equal(kind_registry_count, 29);
+	assert_int_equal(N_EXPECTED, 29);
 	for (size_t i = 0; i < N_EXPECTED; i++) {
 		const struct expected_kind *e = &expected[i];
 		const struct kind_info *k = kind_registry[i];

@@ -1,5 +1,5 @@
 /*
- * Realistic manifests of all 28 kinds (the .json files of tests/api/manifests-valid, each a JSON array of
+ * Realistic manifests of all 29 kinds (the .json files of tests/api/manifests-valid, each a JSON array of
  * objects) pass the schema check, defaulting, validation and the refused-field policy, and
  * defaulting them twice changes nothing. Jobs first get what the write path gives a Job before
  * validating it: a uid, and the generated selector and template labels.

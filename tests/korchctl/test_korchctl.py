@@ -163,7 +163,7 @@ class Korchctl(unittest.TestCase):
         rows = {l.split()[0]: l.split() for l in lines[1:]}
         self.assertEqual(rows["deployments"], ["deployments", "deploy", "apps/v1", "true", "Deployment"])
         self.assertEqual(rows["namespaces"], ["namespaces", "ns", "v1", "false", "Namespace"])
-        self.assertEqual(len(rows), 28)
+        self.assertEqual(len(rows), 29)
         self.assertIn("korchctl version ", self.ok("version"))
 
     def test_backup_and_restore(self):

@@ -33,6 +33,11 @@ char *rt_test_layer;
 char *rt_plain_rootfs;
 char rt_instance[64];
 static char *rootfs_parent;
+/*
+ * The directory of the test's struct rt: rt_host_mounts() counts only mounts below it and the
+ * group's rootfs directory, since other tests running beside this one mount things too.
+ */
+static const char *rt_live_dir;
 static struct image_store *store;
 
 bool
@@ -388,6 +393,7 @@ rt_setup(void **state)
 	    asprintf(&rt->run_dir, "%s/run", rt->dir) < 0)
 		return -1;
 	*state = rt;
+	rt_live_dir = rt->dir;
 	rt->client = rt_connect(rt);
 	rt->monitor_pid = monitor_client_monitor_pid(rt->client);
 	return rt->client ? 0 : -1;
@@ -487,6 +493,7 @@ rt_teardown(void **state)
 		rt_cgroup_remove_all();
 	}
 	rm_rf(rt->dir, NULL);
+	rt_live_dir = NULL;
 	free(rt->dir);
 	free(rt->run_dir);
 	free(rt);
@@ -656,8 +663,9 @@ rt_host_mounts(void)
 	char *data = NULL;
 	assert_int_equal(read_file("/proc/self/mountinfo", 1 << 20, &data, NULL, NULL), 0);
 	int n = 0;
-	for (char *p = data; *p; p++)
-		n += *p == '\n';
+	char *save = NULL;
+	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		n += strstr(line, rootfs_parent) || (rt_live_dir && strstr(line, rt_live_dir));
 	free(data);
 	return n;
 }

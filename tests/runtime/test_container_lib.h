@@ -80,7 +80,7 @@ int rt_exec(struct rt *rt, const char *id, json_t *process, char **out, korch_er
 char *rt_output(json_t *state, const char *stream);
 /* Waits up to timeout_ms until the container's stdout holds text. */
 bool rt_wait_output(json_t *state, const char *text, int timeout_ms);
-/* The host's /proc/self/mountinfo line count. */
+/* Mounts in the host namespace below the test's directories (see rt_live_dir). */
 int rt_host_mounts(void);
 /* A temporary directory under the test's dir with one file "name" holding text. */
 char *rt_host_dir(struct rt *rt, const char *sub, const char *name, const char *text);

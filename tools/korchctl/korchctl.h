@@ -51,5 +51,6 @@ int cmd_api_resources(struct ctl *ctl, int argc, char **argv);
 int cmd_version(struct ctl *ctl, int argc, char **argv);
 int cmd_state(struct ctl *ctl, int argc, char **argv);
 int cmd_image(struct ctl *ctl, int argc, char **argv);
+int cmd_gitops(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -240,6 +240,7 @@ static const struct {
 	{ "apply", cmd_apply },     { "get", cmd_get },     { "describe", cmd_describe },
 	{ "delete", cmd_delete },   { "patch", cmd_patch }, { "api-resources", cmd_api_resources },
 	{ "version", cmd_version }, { "state", cmd_state }, { "image", cmd_image },
+	{ "gitops", cmd_gitops },
 };
 
 /* Takes the global options out of argv wherever they stand, as kubectl allows. */
