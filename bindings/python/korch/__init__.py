@@ -12,7 +12,7 @@ import json
 
 from korch import _ffi
 
-__all__ = ["open", "Client", "Korch", "Watch", "WatchEvent", "KorchError", "NotFound",
+__all__ = ["open", "connect", "Client", "Korch", "Watch", "WatchEvent", "KorchError", "NotFound",
            "AlreadyExists", "Conflict", "Invalid", "Gone", "Unsupported", "version"]
 
 
@@ -136,12 +136,24 @@ class _Closing:
 
 
 class Client(_Closing):
-    """A client over a state file; close() it, or use it as a context manager."""
+    """A client over a state file, or over a korchd (connect()); close() it, or use it as a
+    context manager."""
 
     def __init__(self, path, sync_normal=False):
         self._c = ctypes.c_void_p()
         opts = _ffi.ClientOptions(1, sync_normal)
         _call(_ffi.korch_client_open_state, _b(path), ctypes.byref(opts), ctypes.byref(self._c))
+
+    @classmethod
+    def _connect(cls, target, token, ca_file, insecure, timeout_ms):
+        if _ffi.korch_client_connect is None:
+            raise Unsupported(-8, "korch.connect: this libkorch has no remote client "
+                              "(korch_client_connect comes with the API server)")
+        self = cls.__new__(cls)
+        self._c = ctypes.c_void_p()
+        opts = _ffi.ConnectOptions(1, _b(token), _b(ca_file), insecure, timeout_ms)
+        _call(_ffi.korch_client_connect, _b(target), ctypes.byref(opts), ctypes.byref(self._c))
+        return self
 
     def close(self):
         if getattr(self, "_c", None):
@@ -386,6 +398,13 @@ def open(path, roles="store", simulate=False, seed=0, node_name=None,  # noqa: A
     if sync_normal:
         return Client(path, sync_normal)
     return Korch(path, roles, simulate, seed, node_name, event_log, start_time, data_dir)
+
+
+def connect(target=None, token=None, ca_file=None, insecure_skip_tls_verify=False, timeout_ms=0):
+    """A Client over a running korchd: target is the API socket's path, a kubeconfig file or an
+    http(s):// URL; None: $KUBECONFIG, else /run/korch/korchd.sock. Objects as dicts, errors as
+    with open(); nothing is sent before the first call."""
+    return Client._connect(target, token, ca_file, insecure_skip_tls_verify, timeout_ms)
 
 
 def version():

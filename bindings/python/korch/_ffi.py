@@ -67,6 +67,11 @@ class WatchNewOptions(ctypes.Structure):
                 ("queue_max", c_size_t)]
 
 
+class ConnectOptions(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint), ("token", c_char_p), ("ca_file", c_char_p),
+                ("insecure_skip_tls_verify", c_bool), ("timeout_ms", c_int)]
+
+
 def _declare(name, restype, *argtypes):
     fn = getattr(lib, name)
     fn.restype = restype
@@ -129,6 +134,13 @@ korch_watch_fd = _declare("korch_watch_fd", c_int, c_void_p)
 korch_watch_next = _declare("korch_watch_next", c_int, c_void_p, POINTER(c_int),
                             POINTER(c_void_p), ERR)
 korch_watch_free = _declare("korch_watch_free", None, c_void_p)
+
+# The remote client comes with the API server; a library without it has no such symbol.
+if hasattr(lib, "korch_client_connect"):
+    korch_client_connect = _declare("korch_client_connect", c_int, c_char_p,
+                                    POINTER(ConnectOptions), POINTER(c_void_p), ERR)
+else:
+    korch_client_connect = None
 
 libc = ctypes.CDLL(None)
 libc.free.argtypes = [c_void_p]
