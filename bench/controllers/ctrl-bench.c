@@ -9,13 +9,14 @@
  * per second and the writes per reconcile over that time; then a resync of every object of
  * every controller with nothing changed, which must write nothing.
  *
- * Until the node agent and its simulated runtime and the scheduler are on main, two stand-ins
- * in this process play their parts through lib/client, as the controller tests' harness does: a
- * binder (pods/binding, round robin over the nodes) and a kubelet that reports a bound pod
- * Running and Ready in one status write, and renews the nodes' Leases.
+ * Each node is a real node agent (lib/node) over the simulated runtime, in this process on the
+ * same loop: it registers its Node and Lease, runs the pods bound to it and reports their
+ * status. Until lib/scheduler is on main, a stand-in binds pending pods through pods/binding,
+ * round robin over the nodes, as the controller tests' harness does.
  *
  * Prints "bench: METRIC VALUE UNIT" lines; converge_cpu_s is the process's CPU time meanwhile
- * (write path and stand-ins included), telling CPU from waiting on the disk or other processes.
+ * (write path, agents and binder included), telling CPU from waiting on the disk or other
+ * processes.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -35,6 +36,8 @@
 #include "client/informer.h"
 #include "controller/controller.h"
 #include "controller/util.h"
+#include "node/agent.h"
+#include "node/backend-sim.h"
 #include "store/store.h"
 
 static void _printf_(1, 2) die(const char *fmt, ...)
@@ -71,17 +74,17 @@ struct bench {
 	struct store *store;
 	struct client *client;
 	struct controller_manager *cm;
-	struct informer *pods;    /* the stand-ins' view */
-	struct informer *deploys; /* progress */
-	struct hashmap dirty;     /* pod keys to look at */
-	char (*nodes)[32];
-	int n_nodes;
-	int next_node;
-	int replicas;
-	size_t converged;    /* Deployments done */
-	struct hashmap done; /* their keys */
-	uint64_t stand_in_writes;
-	int64_t last_renew_ns;
+	struct informer *pods;          /* the binder's view */
+	struct informer *deploys;       /* progress */
+	struct hashmap dirty;           /* pending pod keys to bind */
+	char (*nodes)[32];              /* node names */
+	struct node_backend **backends; /* each node's simulated runtime */
+	struct node_agent **agents;     /* each node's agent */
+	int n_nodes;                    /* nodes (agents) */
+	int next_node;                  /* the binder's round robin */
+	int replicas;                   /* per Deployment */
+	size_t converged;               /* Deployments done */
+	struct hashmap done;            /* their keys */
 };
 
 static void
@@ -98,7 +101,7 @@ static void
 mark_dirty(const json_t *pod, void *userdata)
 {
 	struct bench *b = userdata;
-	if (streq(jp_str(pod, "status.phase"), "Running"))
+	if (*jp_str0(pod, "spec.nodeName"))
 		return;
 	char *key = object_key(pod);
 	if (key)
@@ -142,34 +145,9 @@ deploy_add(const json_t *d, void *userdata)
 	deploy_update(NULL, d, userdata);
 }
 
-/* The kubelet stand-in: a bound pod Running and Ready in one status write. */
+/* The binder stand-in: pending pods to the nodes in turn. */
 static void
-run_pod(struct bench *b, json_t *pod)
-{
-	char now[32];
-	time_text(korch_clock_wall_ns(b->clock), now);
-	json_t *status = json_object_get(pod, "status");
-	json_object_set_new(status, "phase", json_string("Running"));
-	json_object_set_new(status, "startTime", json_string(now));
-	json_object_set_new(status, "hostIP", json_string("10.0.0.1"));
-	json_t *conds = json_array();
-	static const char *const types[] = { "PodReadyToStartContainers", "Initialized", "Ready",
-					     "ContainersReady", "PodScheduled" };
-	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
-		json_array_append_new(conds, json_pack("{s:s, s:s, s:n, s:s}", "type", types[i],
-						       "status", "True", "lastProbeTime",
-						       "lastTransitionTime", now));
-	json_object_set_new(status, "conditions", conds);
-	korch_error *err = NULL;
-	int r = client_update(b->client, pod, "status", NULL, NULL, &err);
-	if (r < 0 && r != KORCH_ECONFLICT && r != KORCH_ENOTFOUND)
-		die("kubelet: %s", korch_error_message(err));
-	korch_error_free(err);
-	b->stand_in_writes += r == 0;
-}
-
-static void
-stand_ins(struct bench *b)
+bind_pending(struct bench *b)
 {
 	if (!b->dirty.n)
 		return;
@@ -191,11 +169,6 @@ stand_ins(struct bench *b)
 				if (r < 0 && r != KORCH_ECONFLICT && r != KORCH_ENOTFOUND)
 					die("bind: %s", korch_error_message(err));
 				korch_error_free(err);
-				b->stand_in_writes += r == 0;
-			} else if (!streq(jp_str(cached, "status.phase"), "Running")) {
-				json_t *pod = json_deep_copy(cached);
-				run_pod(b, pod);
-				json_decref(pod);
 			}
 		}
 		free(ns);
@@ -204,40 +177,17 @@ stand_ins(struct bench *b)
 	hashmap_free(&keys, NULL);
 }
 
-static void
-renew_leases(struct bench *b)
-{
-	int64_t now = korch_clock_now_ns(b->clock);
-	if (now - b->last_renew_ns < 10 * NSEC_PER_SEC)
-		return;
-	b->last_renew_ns = now;
-	char ts[32];
-	micro_time_text(korch_clock_wall_ns(b->clock), ts);
-	for (int i = 0; i < b->n_nodes; i++) {
-		json_t *lease = NULL;
-		korch_error *err = NULL;
-		if (client_get(b->client, kind_lookup("coordination.k8s.io/v1", "Lease"),
-			       "kube-node-lease", b->nodes[i], &lease, &err) < 0)
-			die("lease: %s", korch_error_message(err));
-		json_object_set_new(json_object_get(lease, "spec"), "renewTime", json_string(ts));
-		if (client_update(b->client, lease, NULL, NULL, NULL, &err) < 0)
-			die("lease: %s", korch_error_message(err));
-		json_decref(lease);
-	}
-}
-
-/* Dispatches for up to ms, with the stand-ins after every dispatch. */
+/* Dispatches for up to ms, with the binder after every dispatch. */
 static void
 pump(struct bench *b, int ms)
 {
 	korch_error *err = NULL;
 	if (korch_loop_dispatch(b->loop, ms, &err) < 0)
 		die("dispatch: %s", korch_error_message(err));
-	stand_ins(b);
-	renew_leases(b);
+	bind_pending(b);
 }
 
-/* Runs until the manager is idle and the stand-ins have nothing to do, twice in a row. */
+/* Runs until the manager is idle and the binder has nothing to do, three times in a row. */
 static void
 until_idle(struct bench *b)
 {
@@ -288,25 +238,33 @@ main(int argc, char **argv)
 		create(&b, json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
 				     "metadata", "name", namespaces[i]));
 	b.nodes = calloc((size_t)b.n_nodes, sizeof(*b.nodes));
-	char now[32];
-	micro_time_text(korch_clock_wall_ns(b.clock), now);
+	b.backends = calloc((size_t)b.n_nodes, sizeof(*b.backends));
+	b.agents = calloc((size_t)b.n_nodes, sizeof(*b.agents));
+	if (!b.nodes || !b.backends || !b.agents)
+		die("out of memory");
 	for (int i = 0; i < b.n_nodes; i++) {
 		snprintf(b.nodes[i], sizeof(b.nodes[i]), "node-%03d", i);
-		create(&b, json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s, s:s}], s:{s:s, "
-				     "s:s, s:s}, s:{s:s, s:s, s:s}}}",
-				     "apiVersion", "v1", "kind", "Node", "metadata", "name",
-				     b.nodes[i], "labels", "kubernetes.io/hostname", b.nodes[i],
-				     "status", "conditions", "type", "Ready", "status", "True",
-				     "reason", "KubeletReady", "allocatable", "cpu", "32", "memory",
-				     "64Gi", "pods", "250", "capacity", "cpu", "32", "memory",
-				     "64Gi", "pods", "250"));
-		create(&b, json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s}}", "apiVersion",
-				     "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
-				     b.nodes[i], "namespace", "kube-node-lease", "spec",
-				     "holderIdentity", b.nodes[i], "leaseDurationSeconds", 40,
-				     "renewTime", now));
+		char root[4200], logs[4200], ip[32];
+		snprintf(root, sizeof(root), "%s/nodes/%s/root", argv[1], b.nodes[i]);
+		snprintf(logs, sizeof(logs), "%s/nodes/%s/logs", argv[1], b.nodes[i]);
+		snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 250, i % 250 + 1);
+		struct sim_backend *sim = NULL;
+		struct node_agent_options ao = {
+			.node_name = b.nodes[i],
+			.client = b.client,
+			.root_dir = root,
+			.log_dir = logs,
+			.node_ip = ip,
+			.max_pods = 250,
+			.eviction_memory_available_bytes = -1,
+		};
+		if (sim_backend_new(b.loop, &b.backends[i], &sim, &err) < 0)
+			die("simulated runtime: %s", korch_error_message(err));
+		ao.backend = b.backends[i];
+		if (node_agent_new(&ao, &b.agents[i], &err) < 0 ||
+		    node_agent_start(b.agents[i], &err) < 0)
+			die("agent %s: %s", b.nodes[i], korch_error_message(err));
 	}
-	b.last_renew_ns = korch_clock_now_ns(b.clock);
 	struct controller_manager_options o = { .no_leader_election = true };
 	if (controller_manager_new(b.client, b.loop, &o, &b.cm, &err) < 0 ||
 	    controller_manager_start(b.cm, &err) < 0)
@@ -358,7 +316,7 @@ main(int argc, char **argv)
 	uint64_t writes = after.writes - before.writes;
 	printf("bench: controllers.%d_deployments_converged_s %.2f s\n", deployments, converged);
 	printf("bench: controllers.deployments_created_s %.2f s\n", created);
-	/* The whole process: the store's write path and the stand-ins included. */
+	/* The whole process: the store's write path, the agents and the binder included. */
 	printf("bench: controllers.converge_cpu_s %.2f s\n", cpu);
 	printf("bench: controllers.reconciles_per_s %.0f 1/s\n", (double)reconciles / converged);
 	printf("bench: controllers.writes_per_reconcile %.3f writes\n",
@@ -387,6 +345,12 @@ main(int argc, char **argv)
 	informer_free(b.pods);
 	informer_free(b.deploys);
 	controller_manager_free(b.cm);
+	for (int i = 0; i < b.n_nodes; i++) {
+		node_agent_free(b.agents[i]);
+		node_backend_free(b.backends[i]);
+	}
+	free(b.agents);
+	free(b.backends);
 	client_free(b.client);
 	store_close(b.store);
 	korch_loop_free(b.loop);

@@ -722,6 +722,12 @@ korch_loop_quit(korch_loop *loop)
 	wake(loop);
 }
 
+int64_t
+loop_next_deadline(const korch_loop *loop)
+{
+	return loop->heap_n ? loop->heap[0]->deadline_ns : -1;
+}
+
 KORCH_EXPORT int
 korch_loop_advance(korch_loop *loop, int64_t delta_ns, korch_error **err)
 {

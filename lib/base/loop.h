@@ -44,6 +44,12 @@ int loop_add_timer(korch_loop *loop, int64_t deadline_ns, loop_timer_fn fn, void
 /* Re-arms (or moves) a timer; deadline_ns < 0 disarms it. */
 void loop_timer_set(struct loop_source *src, int64_t deadline_ns);
 int64_t loop_timer_deadline(const struct loop_source *src);
+/*
+ * The earliest deadline of an armed timer, or -1 when none is armed: lets a test step a test
+ * clock from deadline to deadline as korch_loop_advance() does, looking at the state between
+ * every two dispatches.
+ */
+int64_t loop_next_deadline(const korch_loop *loop);
 
 /* Delivers signo through a signalfd; the signal is blocked in the calling thread. */
 int loop_add_signal(korch_loop *loop, int signo, loop_signal_fn fn, void *userdata,

@@ -1,7 +1,7 @@
 /*
  * controller.h - korch's controller manager: every controller of DESIGN.md's "Control loop"
  * (ReplicaSet and ReplicationController, Deployment, StatefulSet, DaemonSet, Job, CronJob,
- * Service endpoints, PersistentVolume binding and local-path provisioning, volume attachment,
+ * Service endpoints, PersistentVolume binding and local-path provisioning,
  * HorizontalPodAutoscaler, garbage collector, namespaces, service accounts, node lifecycle and
  * the `kubernetes` Service), run on one event loop through lib/client only: shared informers
  * fill caches, work queues hold the keys of changed objects, and each controller reconciles one

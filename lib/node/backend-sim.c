@@ -46,8 +46,9 @@ struct sim_ctr {
 };
 
 struct sim_sandbox {
-	char *id;       /* the pod uid */
-	json_t *labels; /* as given */
+	char *id;          /* the pod uid */
+	json_t *labels;    /* as given */
+	bool host_network; /* no network namespace of its own */
 };
 
 enum completion_kind { DONE_CONTAINER, DONE_EXEC, DONE_EXIT };
@@ -614,7 +615,10 @@ static int
 sandbox_view(const struct sim_sandbox *sb, struct backend_sandbox **ret)
 {
 	struct backend_sandbox *v = calloc(1, sizeof(*v));
-	if (!v || !(v->id = strdup(sb->id)) || !(v->labels = json_deep_copy(sb->labels))) {
+	char path[sizeof(SIM_NETNS_DIR) + 64];
+	snprintf(path, sizeof(path), SIM_NETNS_DIR "/%s", sb->id);
+	if (!v || !(v->id = strdup(sb->id)) || !(v->labels = json_deep_copy(sb->labels)) ||
+	    (!sb->host_network && !(v->netns_path = strdup(path)))) {
 		backend_sandbox_free(v);
 		return KORCH_ENOMEM;
 	}
@@ -640,6 +644,7 @@ sim_sandbox_create(void *data, const struct backend_sandbox_config *cfg,
 		sandbox_free(sb);
 		return error_oom(err);
 	}
+	sb->host_network = cfg->host_network;
 	if (hashmap_put(&sim->sandboxes, sb->id, sb, NULL) < 0) {
 		sim->sandbox_order.n--;
 		sandbox_free(sb);

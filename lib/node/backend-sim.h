@@ -14,6 +14,10 @@
  * Every image exists unless marked missing; its command is "sh" and it sets no environment. The node has 4 CPUs, 16 GiB of memory (8 GiB
  * available), 100 GiB of ephemeral storage (50 GiB free); sim_set_node_info() changes that.
  *
+ * A sandbox without hostNetwork reports the network namespace path SIM_NETNS_DIR/UID, which
+ * names no file: the agent's network ops (node_network_ops) are called with it, so a test can
+ * hand out pod addresses (from lib/net's ipam) without creating any interface.
+ *
  * The event log (sim_event_log) has one line per thing that happened, with the loop clock's
  * seconds since the backend was made: "12.000 start default/web/app#1 pid 1003".
  */
@@ -26,6 +30,9 @@
 #include "node/backend.h"
 
 struct sim_backend;
+
+/* Where simulated sandboxes say their network namespace is (nothing is there). */
+#define SIM_NETNS_DIR "/run/korch-sim/netns"
 
 enum sim_probe {
 	SIM_PROBE_PASS = 0, /* the probe succeeds (a zeroed behaviour passes every probe) */

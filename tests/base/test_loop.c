@@ -285,10 +285,14 @@ test_many_disarmed_timers(void **state)
 			 0);
 	for (int i = 1; i < 100; i++)
 		assert_int_equal(loop_add_timer(loop, -1, count_fire, &fired, &t[i], NULL), 0);
+	/* The earliest armed deadline; disarmed timers do not count. */
+	assert_int_equal(loop_next_deadline(loop), 2 * NSEC_PER_SEC);
 	for (int i = 1; i < 100; i++)
 		loop_timer_set(t[i], korch_clock_now_ns(clock) + i * NSEC_PER_MSEC);
+	assert_int_equal(loop_next_deadline(loop), korch_clock_now_ns(clock) + NSEC_PER_MSEC);
 	assert_int_equal(korch_loop_advance(loop, 3 * NSEC_PER_SEC, NULL), 0);
 	assert_int_equal(fired, 100);
+	assert_int_equal(loop_next_deadline(loop), -1);
 	/* Freed timers give their room back; new ones fit again. */
 	for (int i = 0; i < 100; i++)
 		loop_source_free(t[i]);

@@ -12,6 +12,7 @@
 #include "api/codec.h"
 #include "base/error.h"
 #include "base/util.h"
+#include "net/addr.h"
 #include <korch/log.h>
 #include "harness.h"
 
@@ -67,7 +68,14 @@ cluster_init(struct cluster *c, const struct controller_manager_options *opts, b
 	}
 	if (!no_manager) {
 		korch_error *err = NULL;
-		if (controller_manager_new(c->client, c->loop, opts, &c->cm, &err) < 0)
+		struct controller_manager_options o =
+			opts ? *opts : (struct controller_manager_options){ 0 };
+		char volumes[128];
+		if (o.volume_dir && streq(o.volume_dir, CLUSTER_VOLUMES)) {
+			snprintf(volumes, sizeof(volumes), "%s/volumes", c->dir);
+			o.volume_dir = volumes;
+		}
+		if (controller_manager_new(c->client, c->loop, &o, &c->cm, &err) < 0)
 			fail_msg("manager: %s", korch_error_message(err));
 	}
 }
@@ -78,6 +86,11 @@ cluster_free(struct cluster *c)
 	informer_free(c->pods);
 	hashmap_free(&c->dirty, NULL);
 	controller_manager_free(c->cm);
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		node_agent_free(c->nodes[i].agent);
+		node_backend_free(c->nodes[i].backend);
+		ipam_free(c->nodes[i].ipam);
+	}
 	client_free(c->client);
 	store_close(c->store);
 	korch_loop_free(c->loop);
@@ -96,58 +109,107 @@ cluster_start(struct cluster *c)
 	assert_true(controller_manager_idle(c->cm));
 }
 
+/*
+ * The pod network of the simulated nodes: an address for each pod from lib/net's ipam over the
+ * node's spec.podCIDR (given by the node IPAM controller), or over 10.(100+N).0.0/16 when the
+ * node has none yet (the manager not started, or running without that controller). No
+ * interface is made: the sandbox's namespace is simulated.
+ */
+static int
+net_setup(void *data, const char *pod_uid, const char *ns, const char *name, const char *netns_path,
+	  char **ret_ip, korch_error **err)
+{
+	struct cluster_node *n = data;
+	if (!n->ipam) {
+		_cleanup_json_ json_t *node = get_obj(n->c, "v1", "Node", NULL, n->name);
+		char fallback[32];
+		snprintf(fallback, sizeof(fallback), "10.%d.0.0/16", 100 + (int)(n - n->c->nodes));
+		const char *text = jp_str(node, "spec.podCIDR") ?: fallback;
+		struct net_cidr cidr;
+		int r = cidr_parse(text, &cidr, err);
+		if (r < 0 || (r = ipam_new(&cidr, &n->ipam, err)) < 0)
+			return r;
+	}
+	uint32_t ip;
+	int r = ipam_allocate(n->ipam, pod_uid, &ip, err);
+	if (r < 0)
+		return r;
+	char buf[NET_IP4_STRLEN];
+	if (!(*ret_ip = strdup(ip4_format(ip, buf))))
+		return error_oom(err);
+	return 0;
+}
+
+static int
+net_teardown(void *data, const char *pod_uid, const char *netns_path, korch_error **err)
+{
+	struct cluster_node *n = data;
+	if (n->ipam)
+		ipam_release(n->ipam, pod_uid);
+	return 0;
+}
+
+static const struct node_network_ops sim_network = { net_setup, net_teardown };
+
 void
 add_node(struct cluster *c, const char *name)
 {
-	char text[512];
-	snprintf(
-		text, sizeof(text),
-		"apiVersion: v1\nkind: Node\nmetadata: {name: %s, labels: {kubernetes.io/hostname: %s}}\n"
-		"status:\n  conditions: [{type: Ready, status: 'True', reason: KubeletReady}]\n"
-		"  allocatable: {cpu: '4', memory: 8Gi, pods: '110'}\n"
-		"  capacity: {cpu: '4', memory: 8Gi, pods: '110'}\n",
-		name, name);
-	create_yaml(c, text, NULL);
-	char now[32];
-	micro_time_text(korch_clock_wall_ns(c->clock), now);
-	snprintf(text, sizeof(text),
-		 "apiVersion: coordination.k8s.io/v1\nkind: Lease\n"
-		 "metadata: {name: %s, namespace: kube-node-lease}\n"
-		 "spec: {holderIdentity: %s, leaseDurationSeconds: 40, renewTime: '%s'}\n",
-		 name, name, now);
-	create_yaml(c, text, NULL);
 	assert_true(c->n_nodes < ARRAY_SIZE(c->nodes));
-	c->node_silent[c->n_nodes] = false;
-	c->last_renew_ns = korch_clock_now_ns(c->clock);
-	snprintf(c->nodes[c->n_nodes++], sizeof(c->nodes[0]), "%s", name);
+	struct cluster_node *n = &c->nodes[c->n_nodes];
+	*n = (struct cluster_node){ .c = c };
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	snprintf(n->ip, sizeof(n->ip), "10.0.0.%zu", c->n_nodes + 1);
+	korch_error *err = NULL;
+	if (sim_backend_new(c->loop, &n->backend, &n->sim, &err) < 0 ||
+	    sim_set_behavior(n->sim, "*/*/notready",
+			     &(struct sim_behavior){ .readiness = SIM_PROBE_FAIL }, &err) < 0)
+		fail_msg("sim: %s", korch_error_message(err));
+	c->n_nodes++;
+	char root[128], logs[128];
+	snprintf(root, sizeof(root), "%s/nodes/%s/root", c->dir, name);
+	snprintf(logs, sizeof(logs), "%s/nodes/%s/logs", c->dir, name);
+	struct node_agent_options o = {
+		.node_name = n->name,
+		.client = c->client,
+		.backend = n->backend,
+		.root_dir = root,
+		.log_dir = logs,
+		.node_ip = n->ip,
+		.eviction_memory_available_bytes = -1,
+		.stats_interval_ns = c->stats_interval_ns,
+		.max_pods = c->node_max_pods,
+		.network = &sim_network,
+		.network_data = n,
+	};
+	if (node_agent_new(&o, &n->agent, &err) < 0 || node_agent_start(n->agent, &err) < 0)
+		fail_msg("agent %s: %s", name, korch_error_message(err));
+}
+
+struct cluster_node *
+cluster_node(struct cluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (streq(c->nodes[i].name, name))
+			return &c->nodes[i];
+	fail_msg("no node %s", name);
+	return NULL;
 }
 
 void
 silence_node(struct cluster *c, const char *name)
 {
-	for (size_t i = 0; i < c->n_nodes; i++)
-		if (streq(c->nodes[i], name))
-			c->node_silent[i] = true;
+	struct cluster_node *n = cluster_node(c, name);
+	node_agent_free(n->agent);
+	n->agent = NULL;
 }
 
-/* Renews the Leases of the nodes whose stand-in kubelet still speaks. */
-static void
-renew_leases(struct cluster *c)
+void
+delete_node(struct cluster *c, const char *name)
 {
-	char now[32];
-	micro_time_text(korch_clock_wall_ns(c->clock), now);
-	for (size_t i = 0; i < c->n_nodes; i++) {
-		if (c->node_silent[i])
-			continue;
-		_cleanup_json_ json_t *lease = get_obj(c, "coordination.k8s.io/v1", "Lease",
-						       "kube-node-lease", c->nodes[i]);
-		if (!lease)
-			continue;
-		json_object_set_new(json_object_get(lease, "spec"), "renewTime", json_string(now));
-		korch_error *err = NULL;
-		if (client_update(c->client, lease, NULL, NULL, NULL, &err) < 0)
-			fail_msg("lease: %s", korch_error_message(err));
-	}
+	silence_node(c, name);
+	korch_error *err = NULL;
+	if (client_delete(c->client, kind_lookup("v1", "Node"), NULL, name, NULL, NULL, &err) < 0)
+		fail_msg("delete node %s: %s", name, korch_error_message(err));
 }
 
 json_t *
@@ -182,7 +244,7 @@ count_objs(struct cluster *c, const char *api_version, const char *kind, const c
 	return json_array_size(items);
 }
 
-/* ---- stand-ins for the scheduler and the node agent (until they are on main) ---- */
+/* ---- the binder: a stand-in for the scheduler until lib/scheduler is on main ---- */
 
 /* The node a DaemonSet-style required node affinity names (matchFields metadata.name), or NULL. */
 static const char *
@@ -203,78 +265,6 @@ affinity_node(const json_t *pod)
 }
 
 static void
-set_condition(json_t *pod, const char *type, const char *status, const char *now)
-{
-	json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
-	if (!json_is_array(conds)) {
-		conds = json_array();
-		json_object_set_new(json_object_get(pod, "status"), "conditions", conds);
-	}
-	size_t i;
-	json_t *cond;
-	json_array_foreach (conds, i, cond)
-		if (streq(jp_str(cond, "type"), type)) {
-			if (!streq(jp_str(cond, "status"), status)) {
-				json_object_set_new(cond, "status", json_string(status));
-				json_object_set_new(cond, "lastTransitionTime", json_string(now));
-			}
-			return;
-		}
-	json_array_append_new(conds, json_pack("{s:s, s:s, s:n, s:s}", "type", type, "status",
-					       status, "lastProbeTime", "lastTransitionTime", now));
-}
-
-/* Runs a bound pending pod: Running, and Ready once kubelet_ready_delay_ns passed. */
-static bool
-kubelet_pod(struct cluster *c, json_t *pod)
-{
-	const char *phase = jp_str0(pod, "status.phase");
-	const json_t *ann = jp_get(pod, "metadata.annotations");
-	if (json_object_get(ann, "korch-test/hold"))
-		return false;
-	int64_t wall = korch_clock_wall_ns(c->clock);
-	char now[32];
-	time_text(wall, now);
-	json_t *status = json_object_get(pod, "status");
-	bool changed = false;
-	if (streq(phase, "Pending") || !*phase) {
-		json_object_set_new(status, "phase", json_string("Running"));
-		json_object_set_new(status, "startTime", json_string(now));
-		json_object_set_new(status, "hostIP", json_string("10.0.0.1"));
-		char ip[32];
-		static int next_ip;
-		snprintf(ip, sizeof(ip), "10.244.%d.%d", (next_ip / 250) % 250, next_ip % 250 + 2);
-		next_ip++;
-		json_object_set_new(status, "podIP", json_string(ip));
-		json_object_set_new(status, "podIPs", json_pack("[{s:s}]", "ip", ip));
-		set_condition(pod, "Initialized", "True", now);
-		set_condition(pod, "PodScheduled", "True", now);
-		set_condition(pod, "ContainersReady", "False", now);
-		set_condition(pod, "Ready", "False", now);
-		changed = true;
-	}
-	if (streq(jp_str(pod, "status.phase"), "Running")) {
-		const json_t *ready = condition_get(pod, "Ready");
-		int64_t started = jp_time(pod, "status.startTime", wall);
-		if (!streq(jp_str(ready, "status"), "True") &&
-		    wall - started >= c->kubelet_ready_delay_ns &&
-		    !json_object_get(ann, "korch-test/not-ready")) {
-			set_condition(pod, "ContainersReady", "True", now);
-			set_condition(pod, "Ready", "True", now);
-			changed = true;
-		}
-	}
-	if (!changed)
-		return false;
-	korch_error *err = NULL;
-	int r = client_update(c->client, pod, "status", NULL, NULL, &err);
-	if (r < 0 && r != KORCH_ECONFLICT && r != KORCH_ENOTFOUND)
-		fail_msg("kubelet status: %s", korch_error_message(err));
-	korch_error_free(err);
-	return r == 0;
-}
-
-static void
 mark_dirty(const json_t *pod, void *userdata)
 {
 	struct cluster *c = userdata;
@@ -290,9 +280,9 @@ mark_dirty_update(const json_t *old, const json_t *pod, void *userdata)
 }
 
 static void
-start_stand_ins(struct cluster *c)
+start_binder(struct cluster *c)
 {
-	if (c->stand_ins_started || (!c->binder && !c->kubelet))
+	if (c->binder_started || !c->binder)
 		return;
 	assert_int_equal(
 		informer_new(c->client, kind_lookup("v1", "Pod"), NULL, NULL, NULL, &c->pods, NULL),
@@ -300,65 +290,39 @@ start_stand_ins(struct cluster *c)
 	struct informer_handlers h = { mark_dirty, mark_dirty_update, NULL, c };
 	assert_int_equal(informer_add_handlers(c->pods, &h, NULL), 0);
 	assert_int_equal(informer_start(c->pods, NULL), 0);
-	c->stand_ins_started = true;
+	c->binder_started = true;
 }
 
+/* Binds one pending pod to the node its affinity names or to the next live node; returns
+ * whether it wrote. */
 static bool
-node_is_silent(const struct cluster *c, const char *name)
+bind_pod(struct cluster *c, const json_t *pod)
 {
-	for (size_t i = 0; i < c->n_nodes; i++)
-		if (streq(c->nodes[i], name))
-			return c->node_silent[i];
-	return false;
-}
-
-/* What the stand-ins do about one pod; returns whether they wrote. */
-static bool
-stand_in_pod(struct cluster *c, json_t *pod)
-{
-	const char *ns = jp_str0(pod, "metadata.namespace");
-	const char *name = jp_str0(pod, "metadata.name");
-	bool deleting = jp_get(pod, "metadata.deletionTimestamp") != NULL;
-	if (node_is_silent(c, jp_str0(pod, "spec.nodeName")))
-		return false; /* its kubelet is gone */
-	if (c->kubelet && deleting && *jp_str0(pod, "spec.nodeName")) {
-		struct client_delete_opts now = { .grace_period_s = 0 };
-		korch_error *err = NULL;
-		int r = client_delete(c->client, kind_lookup("v1", "Pod"), ns, name, &now, NULL,
-				      &err);
-		korch_error_free(err);
-		return r == 0;
-	}
-	if (deleting)
+	if (jp_get(pod, "metadata.deletionTimestamp") || *jp_str0(pod, "spec.nodeName") ||
+	    !c->n_nodes)
 		return false;
-	if (c->binder && !*jp_str0(pod, "spec.nodeName") && c->n_nodes) {
-		const char *node = affinity_node(pod);
-		for (size_t i = 0; !node && i < c->n_nodes; i++) {
-			size_t n = c->next_node++ % c->n_nodes;
-			if (!c->node_silent[n])
-				node = c->nodes[n];
-		}
-		if (!node)
-			return false;
-		korch_error *err = NULL;
-		int r = client_bind_pod(c->client, ns, name, jp_str(pod, "metadata.uid"), node,
-					&err);
-		korch_error_free(err);
-		return r == 0;
+	const char *node = affinity_node(pod);
+	for (size_t i = 0; !node && i < c->n_nodes; i++) {
+		size_t k = c->next_node++ % c->n_nodes;
+		if (c->nodes[k].agent)
+			node = c->nodes[k].name;
 	}
-	const char *phase = jp_str0(pod, "status.phase");
-	if (c->kubelet && *jp_str0(pod, "spec.nodeName") && !streq(phase, "Succeeded") &&
-	    !streq(phase, "Failed"))
-		return kubelet_pod(c, pod);
-	return false;
+	if (!node)
+		return false;
+	korch_error *err = NULL;
+	int r = client_bind_pod(c->client, jp_str0(pod, "metadata.namespace"),
+				jp_str0(pod, "metadata.name"), jp_str(pod, "metadata.uid"), node,
+				&err);
+	korch_error_free(err);
+	return r == 0;
 }
 
-/* One pass of the stand-ins over the pods that changed; returns whether they wrote. */
+/* One pass of the binder over the pods that changed; returns whether it wrote. */
 static bool
-stand_in_step(struct cluster *c)
+binder_step(struct cluster *c)
 {
-	start_stand_ins(c);
-	if (!c->stand_ins_started || !c->dirty.n)
+	start_binder(c);
+	if (!c->binder_started || !c->dirty.n)
 		return false;
 	struct hashmap keys = c->dirty;
 	c->dirty = (struct hashmap)HASHMAP_INIT;
@@ -370,23 +334,13 @@ stand_in_step(struct cluster *c)
 		if (informer_split_key(key, &ns, &name) < 0)
 			continue;
 		const json_t *cached = informer_get(c->pods, ns, name);
-		json_t *pod = cached ? json_deep_copy(cached) : NULL;
-		if (pod)
-			wrote |= stand_in_pod(c, pod);
-		json_decref(pod);
+		if (cached)
+			wrote |= bind_pod(c, cached);
 		free(ns);
 		free(name);
 	}
 	hashmap_free(&keys, NULL);
 	return wrote;
-}
-
-/* Pods waiting for the kubelet's ready delay are looked at again when time moves. */
-static void
-mark_running_dirty(const json_t *pod, void *userdata)
-{
-	if (streq(jp_str(pod, "status.phase"), "Running") && !pod_ready(pod))
-		mark_dirty(pod, userdata);
 }
 
 static void
@@ -397,7 +351,7 @@ pump(struct cluster *c)
 		int n = korch_loop_dispatch(c->loop, 0, &err);
 		if (n < 0)
 			fail_msg("dispatch: %s", korch_error_message(err));
-		bool wrote = stand_in_step(c);
+		bool wrote = binder_step(c);
 		if (c->on_step)
 			c->on_step(c, c->on_step_userdata);
 		if (n == 0 && !wrote)
@@ -412,31 +366,27 @@ settle(struct cluster *c)
 	pump(c);
 }
 
-/* Node Leases are renewed this often (kubelet's renew interval). */
-#define LEASE_RENEW (10 * NSEC_PER_SEC)
-
+/*
+ * Moves the test clock as korch_loop_advance() does, from one timer's deadline to the next, but
+ * pumps (binder, on_step) between every two dispatches.
+ */
 void
 advance(struct cluster *c, int64_t ns)
 {
-	while (ns > 0) {
-		int64_t step = ns;
-		if (c->n_nodes) {
-			/* Leases are renewed every interval, before time passes it. */
-			int64_t now = korch_clock_now_ns(c->clock);
-			if (now - c->last_renew_ns >= LEASE_RENEW) {
-				renew_leases(c);
-				c->last_renew_ns = now;
-			}
-			step = MIN(ns, c->last_renew_ns + LEASE_RENEW - now);
-		}
-		korch_error *err = NULL;
-		if (korch_loop_advance(c->loop, step, &err) < 0)
-			fail_msg("advance: %s", korch_error_message(err));
-		if (c->stand_ins_started && c->kubelet_ready_delay_ns)
-			informer_foreach(c->pods, mark_running_dirty, c);
+	int64_t target = korch_clock_now_ns(c->clock) + ns;
+	for (;;) {
 		pump(c);
-		ns -= step;
+		int64_t next = loop_next_deadline(c->loop);
+		if (next < 0 || next > target)
+			break;
+		int64_t now = korch_clock_now_ns(c->clock);
+		if (next > now)
+			assert_int_equal(korch_clock_advance(c->clock, next - now), 0);
 	}
+	int64_t now = korch_clock_now_ns(c->clock);
+	if (target > now)
+		assert_int_equal(korch_clock_advance(c->clock, target - now), 0);
+	pump(c);
 }
 
 bool
@@ -488,44 +438,87 @@ event_message(struct cluster *c, const char *ns, const char *name, const char *r
 	return m ? strdup(m) : NULL;
 }
 
-void
-set_pod_ready(struct cluster *c, const char *ns, const char *name, bool ready)
+/* What to do to a pod's simulated container. */
+enum ctr_action { CTR_READY, CTR_NOT_READY, CTR_EXIT, CTR_USAGE };
+
+/*
+ * Does action to every container of a pod, on the simulated runtime of the node it is bound to
+ * (a, b: the exit code, or the CPU and memory usage); fails the test when one has no container.
+ */
+static void
+each_container(struct cluster *c, const char *ns, const char *name, enum ctr_action action,
+	       int64_t a, int64_t b)
 {
 	_cleanup_json_ json_t *pod = get_obj(c, "v1", "Pod", ns, name);
-	assert_non_null(pod);
-	char now[32];
-	time_text(korch_clock_wall_ns(c->clock), now);
-	if (!json_is_object(json_object_get(pod, "status")))
-		json_object_set_new(pod, "status", json_object());
-	set_condition(pod, "Ready", ready ? "True" : "False", now);
-	set_condition(pod, "ContainersReady", ready ? "True" : "False", now);
-	korch_error *err = NULL;
-	if (client_update(c->client, pod, "status", NULL, NULL, &err) < 0)
-		fail_msg("set ready: %s", korch_error_message(err));
+	if (!pod)
+		fail_msg("no pod %s/%s", ns, name);
+	struct sim_backend *sim = cluster_node(c, jp_str0(pod, "spec.nodeName"))->sim;
+	size_t i;
+	json_t *ctr;
+	json_array_foreach (jp_get(pod, "spec.containers"), i, ctr) {
+		const char *id = sim_container_find(sim, ns, name, jp_str0(ctr, "name"));
+		korch_error *err = NULL;
+		int r = KORCH_ENOTFOUND;
+		if (id && (action == CTR_READY || action == CTR_NOT_READY))
+			r = sim_container_set_probe(
+				sim, id, "readiness",
+				action == CTR_READY ? SIM_PROBE_PASS : SIM_PROBE_FAIL, &err);
+		else if (id && action == CTR_EXIT)
+			r = sim_container_exit(sim, id, (int)a, &err);
+		else if (id)
+			r = sim_container_set_usage(sim, id, a, b, &err);
+		if (r < 0)
+			fail_msg("container %s of %s/%s: %s", jp_str0(ctr, "name"), ns, name,
+				 id ? korch_error_message(err) : "none runs");
+	}
 }
 
 void
-set_pod_phase(struct cluster *c, const char *ns, const char *name, const char *phase, int exit_code)
+set_pod_ready(struct cluster *c, const char *ns, const char *name, bool ready)
 {
+	each_container(c, ns, name, ready ? CTR_READY : CTR_NOT_READY, 0, 0);
+}
+
+void
+pod_exit(struct cluster *c, const char *ns, const char *name, int exit_code)
+{
+	each_container(c, ns, name, CTR_EXIT, exit_code, 0);
+}
+
+void
+set_pod_usage(struct cluster *c, const char *ns, const char *name, int64_t cpu_milli,
+	      int64_t memory_bytes)
+{
+	each_container(c, ns, name, CTR_USAGE, cpu_milli, memory_bytes);
+}
+
+int
+cluster_pod_usage(void *userdata, const char *ns, const char *name, struct pod_usage *ret,
+		  korch_error **err)
+{
+	struct cluster *c = userdata;
 	_cleanup_json_ json_t *pod = get_obj(c, "v1", "Pod", ns, name);
-	assert_non_null(pod);
-	json_t *status = json_object_get(pod, "status");
-	json_object_set_new(status, "phase", json_string(phase));
-	char now[32];
-	time_text(korch_clock_wall_ns(c->clock), now);
-	if (streq(phase, "Succeeded") || streq(phase, "Failed")) {
-		set_condition(pod, "Ready", "False", now);
-		json_t *term = json_pack("{s:i, s:s, s:s, s:s}", "exitCode", exit_code, "reason",
-					 exit_code ? "Error" : "Completed", "startedAt", now,
-					 "finishedAt", now);
-		json_t *cs = json_pack(
-			"{s:s, s:b, s:i, s:s, s:s, s:{s:o}}", "name",
-			jp_str0(json_array_get(jp_get(pod, "spec.containers"), 0), "name"), "ready",
-			0, "restartCount", 0, "image", "busybox", "imageID", "", "state",
-			"terminated", term);
-		json_object_set_new(status, "containerStatuses", json_pack("[o]", cs));
-	}
-	korch_error *err = NULL;
-	if (client_update(c->client, pod, "status", NULL, NULL, &err) < 0)
-		fail_msg("set phase: %s", korch_error_message(err));
+	const char *node = jp_str(pod, "spec.nodeName");
+	struct cluster_node *n = NULL;
+	for (size_t i = 0; node && i < c->n_nodes; i++)
+		if (streq(c->nodes[i].name, node))
+			n = &c->nodes[i];
+	if (!n || !n->agent)
+		return error_set(err, KORCH_ENOTFOUND, "no node runs pod %s/%s", ns, name);
+	_cleanup_json_ json_t *s = NULL;
+	int r = node_agent_pod_samples(n->agent, ns, name, &s, err);
+	if (r < 0)
+		return r;
+	const json_t *samples = json_object_get(s, "samples");
+	const json_t *last = json_array_get(samples, json_array_size(samples) - 1);
+	int64_t at = 0;
+	if (!json_is_integer(json_object_get(last, "cpu")) ||
+	    parse_rfc3339(jp_str0(last, "timestamp"), &at) < 0)
+		return error_set(err, KORCH_ENOTFOUND, "no usage sample of pod %s/%s yet", ns,
+				 name);
+	ret->cpu_milli = jp_int(last, "cpu", 0) / 1000000;
+	ret->memory_bytes = jp_int(last, "memory", 0);
+	ret->timestamp_ns = at;
+	ret->window_ns = jp_int(s, "window", 0) * NSEC_PER_SEC;
+	return 0;
 }

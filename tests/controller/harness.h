@@ -1,13 +1,13 @@
 /*
  * harness.h - a korch control plane for controller tests: a store in a temporary directory, the
- * test clock, the loop, a client and a controller manager, plus helpers to create objects from
- * YAML and to run the loop (advancing simulated time) until a condition holds.
+ * test clock, the loop, a client and a controller manager, real node agents (lib/node) over the
+ * simulated runtime on that loop, plus helpers to create objects from YAML and to run the loop
+ * (advancing simulated time from timer to timer) until a condition holds.
  *
- * Until lib/node's agent and lib/scheduler are on main, two stand-ins play their parts through
- * lib/client's public semantics: `binder` binds pending pods to the cluster's nodes through
- * pods/binding (client_bind_pod) and `kubelet` reports bound pods Running and Ready and confirms
- * graceful deletions. Tests that use them are listed in the report as to be moved onto the real
- * agent and scheduler.
+ * Pod addresses come from lib/net's ipam over each node's spec.podCIDR (the simulated sandboxes
+ * have no interface to configure). Until lib/scheduler is on main, one stand-in plays its part
+ * through lib/client's public semantics: `binder` binds pending pods to the live nodes in turn
+ * through pods/binding (client_bind_pod), honouring a DaemonSet pod's node affinity.
  */
 #ifndef KORCH_TESTS_CONTROLLER_HARNESS_H
 #define KORCH_TESTS_CONTROLLER_HARNESS_H
@@ -24,33 +24,50 @@
 #include "client/client.h"
 #include "controller/controller.h"
 #include "controller/util.h"
+#include "net/ipam.h"
+#include "node/agent.h"
+#include "node/backend-sim.h"
 
 /* 2026-11-26T15:41:00Z */
 #define T0 (1795707660LL * NSEC_PER_SEC)
 
+struct cluster;
+
+/* A node: a real agent on a simulated runtime of its own. */
+struct cluster_node {
+	struct cluster *c;            /* the cluster */
+	char name[32];                /* the Node's name */
+	char ip[16];                  /* its InternalIP */
+	struct node_backend *backend; /* simulated runtime */
+	struct sim_backend *sim;      /* its test API */
+	struct node_agent *agent;     /* the agent; NULL once silenced */
+	struct ipam *ipam;            /* pod addresses, made at the first pod */
+};
+
 struct cluster {
-	char dir[64];                   /* temporary directory */
-	char path[128];                 /* the store file */
-	korch_clock *clock;             /* the test clock */
-	korch_loop *loop;               /* its loop */
-	struct store *store;            /* the store */
-	struct client *client;          /* the test's client (also the manager's) */
-	struct controller_manager *cm;  /* the manager, or NULL */
-	bool binder;                    /* stand-in: bind pending pods to nodes */
-	bool kubelet;                   /* stand-in: run bound pods (Running, Ready) */
-	int64_t kubelet_ready_delay_ns; /* how long after binding a pod becomes Ready */
-	char nodes[8][32];              /* nodes the binder uses, in turn */
-	bool node_silent[8];            /* the stand-in kubelet stopped renewing its Lease */
-	size_t n_nodes;
-	int64_t last_renew_ns;  /* monotonic: when the Leases were last renewed */
-	size_t next_node;       /* round robin */
-	struct informer *pods;  /* the stand-ins' view of pods */
-	struct hashmap dirty;   /* pod keys the stand-ins should look at */
-	bool stand_ins_started; /* pods informer running */
-	/* Called after every dispatch and stand-in pass: invariants checked at every step. */
+	char dir[64];                  /* temporary directory */
+	char path[128];                /* the store file */
+	korch_clock *clock;            /* the test clock */
+	korch_loop *loop;              /* its loop */
+	struct store *store;           /* the store */
+	struct client *client;         /* the test's client (also the manager's and agents') */
+	struct controller_manager *cm; /* the manager, or NULL */
+	bool binder;                   /* stand-in: bind pending pods to nodes */
+	struct cluster_node nodes[8];  /* the nodes, in the order added */
+	size_t n_nodes;                /* nodes in use */
+	int64_t stats_interval_ns;     /* agents' usage sampling period; 0: theirs (10 s) */
+	int32_t node_max_pods;         /* pods an agent admits; 0: theirs (110) */
+	size_t next_node;              /* the binder's round robin */
+	struct informer *pods;         /* the binder's view of pods */
+	struct hashmap dirty;          /* pod keys the binder should look at */
+	bool binder_started;           /* pods informer running */
+	/* Called after every dispatch: invariants checked at every step. */
 	void (*on_step)(struct cluster *c, void *userdata);
 	void *on_step_userdata;
 };
+
+/* As opts->volume_dir: a directory "volumes" in the cluster's temporary directory. */
+#define CLUSTER_VOLUMES "<cluster>/volumes"
 
 /* Sets up a cluster with the default namespaces; opts (may be NULL) for the manager, which is
  * created (not started) unless no_manager. */
@@ -63,14 +80,18 @@ void cluster_start(struct cluster *c);
 /* Creates an object from YAML (fails the test on error); *ret (may be NULL) gets it. */
 void create_yaml(struct cluster *c, const char *yaml, json_t **ret);
 /*
- * Creates a Node named name (Ready, with a Lease in kube-node-lease) and adds it to the binder's
- * list. advance() renews the Leases of such nodes every 10 s of simulated time, as kubelet does,
- * until silence_node().
+ * Starts a node agent for a Node named name on a simulated runtime of its own: it registers the
+ * Node (Ready), its Lease (renewed every 10 s of loop time) and runs the pods bound to it. Every
+ * container named "notready" fails its readiness probe. The binder binds to it in turn.
  */
 void add_node(struct cluster *c, const char *name);
-/* The node's stand-in kubelet stops: no Lease renewal, no pod on it runs, starts or goes, and
- * the binder binds nothing more to it (a node lost). */
+/* The node's agent stops (containers keep "running", nothing is written for it any more: no
+ * Lease renewal, no status, no deletion confirmed): a node lost. The binder skips it. */
 void silence_node(struct cluster *c, const char *name);
+/* Silences the node, then deletes its Node object (an agent would register it again). */
+void delete_node(struct cluster *c, const char *name);
+/* The node named name (fails the test when there is none). */
+struct cluster_node *cluster_node(struct cluster *c, const char *name);
 json_t *yaml_obj(const char *yaml);
 
 /* Reads an object; NULL when missing. */
@@ -85,7 +106,7 @@ size_t count_objs(struct cluster *c, const char *api_version, const char *kind, 
 typedef bool (*cluster_cond)(struct cluster *c, void *userdata);
 
 /*
- * Runs the loop (and the stand-ins) until cond holds, advancing the test clock by step_ns
+ * Runs the loop (and the binder) until cond holds, advancing the test clock by step_ns
  * whenever nothing is ready, for at most max_ns of simulated time. Returns whether cond held.
  * cond NULL: until idle (nothing ready, without advancing time).
  */
@@ -101,10 +122,22 @@ size_t count_events(struct cluster *c, const char *ns, const char *name, const c
 /* The message of the first such Event, or NULL. Caller frees. */
 char *event_message(struct cluster *c, const char *ns, const char *name, const char *reason);
 
-/* Marks a pod Ready (True/False) as its kubelet would. */
+/*
+ * From now on the readiness probes of a pod's containers pass (ready) or fail; the pod needs a
+ * readinessProbe, and its agent sees the change at the probe's next period.
+ */
 void set_pod_ready(struct cluster *c, const char *ns, const char *name, bool ready);
-/* Sets a pod's phase (and for Succeeded/Failed its containers' exit code). */
-void set_pod_phase(struct cluster *c, const char *ns, const char *name, const char *phase,
-		   int exit_code);
+/* Every running container of a bound pod exits now with exit_code (as the simulated runtime's
+ * sim_container_exit); its restartPolicy decides what follows. */
+void pod_exit(struct cluster *c, const char *ns, const char *name, int exit_code);
+/* Sets the CPU and memory every running container of the pod uses from now on. */
+void set_pod_usage(struct cluster *c, const char *ns, const char *name, int64_t cpu_milli,
+		   int64_t memory_bytes);
+/*
+ * A controller_pod_usage_fn (userdata: the cluster) reading the newest usage sample of the
+ * agent running the pod, as metrics.k8s.io serves it.
+ */
+int cluster_pod_usage(void *userdata, const char *ns, const char *name, struct pod_usage *ret,
+		      korch_error **err);
 
 #endif

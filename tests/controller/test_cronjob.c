@@ -20,7 +20,7 @@ start(struct cluster *c, bool run)
 {
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(c, &o, false);
-	c->binder = c->kubelet = true;
+	c->binder = true;
 	add_node(c, "node-1");
 	if (run)
 		cluster_start(c);
@@ -61,7 +61,7 @@ minutes(int64_t offset_s)
 	return (long long)((T0 / NSEC_PER_SEC + offset_s) / 60);
 }
 
-/* Finishes the running pods of every Job of the CronJob. */
+/* The running pods of every Job of the CronJob succeed (their containers exit 0). */
 static void
 finish_all(struct cluster *c, const char *name)
 {
@@ -75,8 +75,7 @@ finish_all(struct cluster *c, const char *name)
 		_cleanup_json_ json_t *pods = list_objs(c, "v1", "Pod", "default", sel);
 		json_array_foreach (pods, j, pod)
 			if (streq(pod_phase(pod), "Running"))
-				set_pod_phase(c, "default", jp_str(pod, "metadata.name"),
-					      "Succeeded", 0);
+				pod_exit(c, "default", jp_str(pod, "metadata.name"), 0);
 	}
 	settle(c);
 }

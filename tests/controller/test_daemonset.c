@@ -21,7 +21,7 @@ start(struct cluster *c, int nodes)
 {
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(c, &o, false);
-	c->binder = c->kubelet = true;
+	c->binder = true;
 	for (int i = 1; i <= nodes; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "node-%d", i);
@@ -30,8 +30,14 @@ start(struct cluster *c, int nodes)
 	cluster_start(c);
 }
 
+/* A readiness probe that passes 2 s after the container starts. */
+#define READY_AFTER_2S \
+	", readinessProbe: {exec: {command: ['true']}, initialDelaySeconds: 2, periodSeconds: 1}"
+
+/* ctr_extra: more fields of the container ("" or READY_AFTER_2S). */
 static void
-daemonset(struct cluster *c, const char *extra_pod_spec, const char *extra_spec)
+daemonset(struct cluster *c, const char *ctr_extra, const char *extra_pod_spec,
+	  const char *extra_spec)
 {
 	char text[2048];
 	snprintf(
@@ -39,8 +45,8 @@ daemonset(struct cluster *c, const char *extra_pod_spec, const char *extra_spec)
 		"apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: default}\n"
 		"spec:\n%s  selector: {matchLabels: {app: agent}}\n"
 		"  template:\n    metadata: {labels: {app: agent}}\n"
-		"    spec:\n%s      containers: [{name: c, image: 'agent:1'}]\n",
-		extra_spec, extra_pod_spec);
+		"    spec:\n%s      containers: [{name: c, image: 'agent:1'%s}]\n",
+		extra_spec, extra_pod_spec, ctr_extra);
 	create_yaml(c, text, NULL);
 }
 
@@ -90,7 +96,7 @@ test_one_per_node(void **state)
 {
 	struct cluster c;
 	start(&c, 3);
-	daemonset(&c, "", "");
+	daemonset(&c, "", "", "");
 	settle(&c);
 	for (int i = 1; i <= 3; i++) {
 		char name[32];
@@ -135,9 +141,7 @@ test_one_per_node(void **state)
 	advance(&c, 400 * NSEC_PER_SEC);
 	assert_int_equal(pods_on(&c, "node-4"), 1);
 	/* ...until it is deleted: the pod GC removes the pod 40 s later. */
-	assert_int_equal(client_delete(c.client, kind_lookup("v1", "Node"), NULL, "node-4", NULL,
-				       NULL, NULL),
-			 0);
+	delete_node(&c, "node-4");
 	advance(&c, 60 * NSEC_PER_SEC);
 	_cleanup_json_ json_t *left = list_objs(&c, "v1", "Pod", "default", "app=agent");
 	assert_int_equal(json_array_size(left), 3);
@@ -154,7 +158,7 @@ test_selector_affinity_and_taints(void **state)
 	/* node-2 is dedicated to something else. */
 	taint_node(&c, "node-2",
 		   "[{\"key\":\"dedicated\",\"value\":\"db\",\"effect\":\"NoSchedule\"}]");
-	daemonset(&c, "      nodeSelector: {disktype: ssd}\n", "");
+	daemonset(&c, "", "      nodeSelector: {disktype: ssd}\n", "");
 	settle(&c);
 	assert_int_equal(pods_on(&c, "node-1"), 1);
 	assert_int_equal(pods_on(&c, "node-2"), 0);
@@ -227,8 +231,7 @@ test_rolling_update(void **state)
 {
 	struct cluster c;
 	start(&c, 4);
-	c.kubelet_ready_delay_ns = 2 * NSEC_PER_SEC;
-	daemonset(&c, "",
+	daemonset(&c, READY_AFTER_2S, "",
 		  "  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 1}}\n");
 	assert_true(run_until(&c, updated, NULL, NSEC_PER_SEC, 60 * NSEC_PER_SEC));
 	struct unavail u = { 0 };

@@ -19,18 +19,44 @@
 
 static const struct controller_manager_options no_election = { .no_leader_election = true };
 
+/* A readiness probe that passes 3 s after the container starts: pods take time to be ready. */
+#define READY_AFTER_3S \
+	", readinessProbe: {exec: {command: ['true']}, initialDelaySeconds: 3, periodSeconds: 1}"
+
+/* ctr_extra: more fields of the container ("" or READY_AFTER_3S). */
 static void
 deployment(struct cluster *c, const char *name, int replicas, const char *strategy,
-	   const char *extra_spec, const char *image)
+	   const char *extra_spec, const char *image, const char *ctr_extra)
 {
 	char text[4096];
 	snprintf(text, sizeof(text),
 		 "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: %s, namespace: default}\n"
 		 "spec:\n  replicas: %d\n%s%s  selector: {matchLabels: {app: %s}}\n"
 		 "  template:\n    metadata: {labels: {app: %s}}\n"
-		 "    spec: {containers: [{name: c, image: '%s'}]}\n",
-		 name, replicas, strategy, extra_spec, name, name, image);
+		 "    spec: {containers: [{name: c, image: '%s'%s}]}\n",
+		 name, replicas, strategy, extra_spec, name, name, image, ctr_extra);
 	create_yaml(c, text, NULL);
+}
+
+/*
+ * The template gains a container that never becomes ready (the simulated runtime fails the
+ * readiness probe of containers named "notready"): the new pods never become ready.
+ */
+static const char never_ready[] =
+	"{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"notready\","
+	"\"image\":\"nginx:1.27\",\"readinessProbe\":{\"exec\":{\"command\":[\"true\"]},"
+	"\"periodSeconds\":1}}]}}}}";
+
+/* Whether a ReplicaSet's template has the never-ready container. */
+static bool
+never_ready_rs(const json_t *rs)
+{
+	size_t i;
+	json_t *ctr;
+	json_array_foreach (jp_get(rs, "spec.template.spec.containers"), i, ctr)
+		if (streq(jp_str(ctr, "name"), "notready"))
+			return true;
+	return false;
 }
 
 static void
@@ -80,10 +106,10 @@ test_create_and_status(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
-	deployment(&c, "web", 3, "", "", "nginx:1.27");
+	deployment(&c, "web", 3, "", "", "nginx:1.27", "");
 	assert_true(run_until(&c, rolled_out, "web", NSEC_PER_SEC, 60 * NSEC_PER_SEC));
 	_cleanup_json_ json_t *d = deploy(&c, "web");
 	_cleanup_json_ json_t *rss = list_objs(&c, "apps/v1", "ReplicaSet", "default", NULL);
@@ -187,12 +213,11 @@ rolling_update(const char *strategy, int64_t replicas, int64_t surge, int64_t un
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = c.kubelet = true;
-	c.kubelet_ready_delay_ns = 3 * NSEC_PER_SEC;
+	c.binder = true;
 	add_node(&c, "node-1");
 	add_node(&c, "node-2");
 	cluster_start(&c);
-	deployment(&c, "web", (int)replicas, strategy, "", "nginx:1.26");
+	deployment(&c, "web", (int)replicas, strategy, "", "nginx:1.26", READY_AFTER_3S);
 	assert_true(run_until(&c, rolled_out, "web", NSEC_PER_SEC, 120 * NSEC_PER_SEC));
 	struct bounds b = { replicas, surge, unavailable, 0, replicas, 0, true };
 	c.on_step = check_bounds;
@@ -296,10 +321,10 @@ test_rollback_reuses_old_rs(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
-	deployment(&c, "web", 3, "", "", "nginx:1.26");
+	deployment(&c, "web", 3, "", "", "nginx:1.26", "");
 	assert_true(run_until(&c, rolled_out, "web", NSEC_PER_SEC, 60 * NSEC_PER_SEC));
 	set_image(&c, "web", "nginx:1.27");
 	assert_true(run_until(&c, rolled_out, "web", NSEC_PER_SEC, 60 * NSEC_PER_SEC));
@@ -370,10 +395,10 @@ test_recreate(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
-	deployment(&c, "web", 3, "  strategy: {type: Recreate}\n", "", "nginx:1.26");
+	deployment(&c, "web", 3, "  strategy: {type: Recreate}\n", "", "nginx:1.26", "");
 	assert_true(run_until(&c, rolled_out, "web", NSEC_PER_SEC, 60 * NSEC_PER_SEC));
 	struct recreate_watch w = { false };
 	c.on_step = check_never_mixed;
@@ -399,10 +424,10 @@ test_paused(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
-	deployment(&c, "web", 2, "", "", "nginx:1.26");
+	deployment(&c, "web", 2, "", "", "nginx:1.26", "");
 	assert_true(run_until(&c, rolled_out, "web", NSEC_PER_SEC, 60 * NSEC_PER_SEC));
 	patch_deploy(&c, "web", "{\"spec\":{\"paused\":true}}");
 	settle(&c);
@@ -441,15 +466,13 @@ test_progress_deadline(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
-	deployment(&c, "web", 2, "", "  progressDeadlineSeconds: 30\n", "nginx:1.26");
+	deployment(&c, "web", 2, "", "  progressDeadlineSeconds: 30\n", "nginx:1.26", "");
 	assert_true(run_until(&c, rolled_out, "web", NSEC_PER_SEC, 60 * NSEC_PER_SEC));
 	/* The new pods never become ready. */
-	patch_deploy(&c, "web",
-		     "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
-		     "{\"korch-test/not-ready\":\"1\"}}}}}");
+	patch_deploy(&c, "web", never_ready);
 	advance(&c, 20 * NSEC_PER_SEC);
 	_cleanup_json_ json_t *d = deploy(&c, "web");
 	char *line = NULL;
@@ -470,7 +493,7 @@ test_progress_deadline(void **state)
 	size_t i;
 	json_t *rs;
 	json_array_foreach (rss, i, rs)
-		if (jp_get(rs, "spec.template.metadata.annotations"))
+		if (never_ready_rs(rs))
 			cur = json_incref(rs);
 	char msg[128];
 	snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" has timed out progressing.",
@@ -489,10 +512,10 @@ test_restart_and_history_limit(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
-	deployment(&c, "web", 2, "", "  revisionHistoryLimit: 2\n", "nginx:1.26");
+	deployment(&c, "web", 2, "", "  revisionHistoryLimit: 2\n", "nginx:1.26", "");
 	assert_true(run_until(&c, rolled_out, "web", NSEC_PER_SEC, 60 * NSEC_PER_SEC));
 	for (int i = 0; i < 4; i++) {
 		char text[256];
@@ -532,15 +555,13 @@ test_proportional_scaling(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
-	deployment(&c, "web", 10, "", "", "nginx:1.26");
+	deployment(&c, "web", 10, "", "", "nginx:1.26", "");
 	assert_true(run_until(&c, rolled_out, "web", NSEC_PER_SEC, 60 * NSEC_PER_SEC));
 	/* A rollout that cannot finish: its pods never become ready. */
-	patch_deploy(&c, "web",
-		     "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
-		     "{\"korch-test/not-ready\":\"1\"}}}}}");
+	patch_deploy(&c, "web", never_ready);
 	advance(&c, 5 * NSEC_PER_SEC);
 	_cleanup_json_ json_t *before = list_objs(&c, "apps/v1", "ReplicaSet", "default", NULL);
 	int64_t total = 0;
@@ -557,7 +578,7 @@ test_proportional_scaling(void **state)
 	int64_t old_size = 0, new_size = 0;
 	json_array_foreach (after, i, rs) {
 		total += jp_int(rs, "spec.replicas", 0);
-		if (jp_get(rs, "spec.template.metadata.annotations"))
+		if (never_ready_rs(rs))
 			new_size = jp_int(rs, "spec.replicas", 0);
 		else
 			old_size = jp_int(rs, "spec.replicas", 0);

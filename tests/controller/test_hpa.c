@@ -16,61 +16,84 @@
 #include "controller/manager.h"
 #include "harness.h"
 
-/* Load model: a total spread evenly over the running, ready pods of app=web. */
+/*
+ * Load model: a CPU total spread evenly over the running, ready pods of app=web, and a memory
+ * working set per pod, set on their simulated containers (and on those to come, through the
+ * simulated runtimes' behaviours); the agents sample it every second and the autoscaler reads
+ * their samples (cluster_pod_usage).
+ */
 struct load {
 	struct cluster *c;
-	int64_t cpu_milli;    /* total */
-	int64_t memory_bytes; /* per pod */
-	bool none;            /* no samples at all */
+	int64_t cpu_milli;                   /* total */
+	int64_t memory_bytes;                /* per pod */
+	bool none;                           /* no samples at all */
+	int64_t applied_cpu, applied_memory; /* per pod, as last set */
+	size_t applied_pods;                 /* over that many pods */
+	int64_t max_replicas_seen;           /* the Deployment's largest spec.replicas */
 };
 
-static int
-usage(void *userdata, const char *ns, const char *name, struct pod_usage *ret, korch_error **err)
+static int64_t replicas(struct cluster *c);
+
+/* Sets each pod's share of the load when the load or the pods changed; after every step. */
+static void
+apply_load(struct cluster *c, void *userdata)
 {
 	struct load *l = userdata;
-	if (l->none)
-		return KORCH_ENOTFOUND;
-	_cleanup_json_ json_t *pods = list_objs(l->c, "v1", "Pod", ns, "app=web");
+	l->max_replicas_seen = MAX(l->max_replicas_seen, replicas(c));
+	_cleanup_json_ json_t *pods = list_objs(c, "v1", "Pod", "default", "app=web");
 	size_t n = 0, i;
 	json_t *pod;
-	bool found = false;
-	json_array_foreach (pods, i, pod) {
-		bool running = streq(jp_str(pod, "status.phase"), "Running") &&
-			       !jp_get(pod, "metadata.deletionTimestamp");
-		n += running && pod_ready(pod);
-		if (running && streq(jp_str(pod, "metadata.name"), name))
-			found = true;
-	}
-	if (!found)
-		return KORCH_ENOTFOUND;
-	ret->cpu_milli = n ? l->cpu_milli / (int64_t)n : 0;
-	ret->memory_bytes = l->memory_bytes;
-	ret->timestamp_ns = korch_clock_wall_ns(l->c->clock);
-	ret->window_ns = 15 * NSEC_PER_SEC;
-	return 0;
+	json_array_foreach (pods, i, pod)
+		n += streq(jp_str(pod, "status.phase"), "Running") &&
+		     !jp_get(pod, "metadata.deletionTimestamp") && pod_ready(pod);
+	int64_t cpu = n ? l->cpu_milli / (int64_t)n : 0;
+	if (n == l->applied_pods && cpu == l->applied_cpu && l->memory_bytes == l->applied_memory)
+		return;
+	struct sim_behavior b = { .cpu_milli = cpu, .memory_bytes = l->memory_bytes };
+	for (size_t k = 0; k < c->n_nodes; k++)
+		assert_int_equal(sim_set_behavior(c->nodes[k].sim, "default/web-*/*", &b, NULL), 0);
+	json_array_foreach (pods, i, pod)
+		if (streq(jp_str(pod, "status.phase"), "Running") &&
+		    !jp_get(pod, "metadata.deletionTimestamp"))
+			set_pod_usage(c, "default", jp_str(pod, "metadata.name"), cpu,
+				      l->memory_bytes);
+	l->applied_pods = n;
+	l->applied_cpu = cpu;
+	l->applied_memory = l->memory_bytes;
+}
+
+static const char web_deployment[] =
+	"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n"
+	"spec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n"
+	"  template:\n    metadata: {labels: {app: web}}\n"
+	"    spec: {containers: [{name: c, image: 'web:1', resources: {requests: {cpu: "
+	"100m, memory: 100Mi}}}]}\n";
+
+/* A cluster of two nodes running the workload (YAML) under the load model. */
+static void
+start_with(struct cluster *c, struct load *l, const char *workload)
+{
+	struct controller_manager_options o = { .no_leader_election = true,
+						.pod_usage = cluster_pod_usage,
+						.pod_usage_userdata = c };
+	l->c = c;
+	cluster_init(c, &o, false);
+	c->binder = true;
+	/* Samples every second; none within the test when there are to be none. */
+	c->stats_interval_ns = l->none ? 3600 * NSEC_PER_SEC : NSEC_PER_SEC;
+	cluster_start(c);
+	add_node(c, "n1");
+	add_node(c, "n2");
+	c->on_step = apply_load;
+	c->on_step_userdata = l;
+	create_yaml(c, workload, NULL);
+	settle(c);
 }
 
 static void
 start(struct cluster *c, struct load *l)
 {
-	struct controller_manager_options o = { .no_leader_election = true,
-						.pod_usage = usage,
-						.pod_usage_userdata = l };
-	l->c = c;
-	cluster_init(c, &o, false);
-	c->binder = c->kubelet = true;
-	cluster_start(c);
-	add_node(c, "n1");
-	add_node(c, "n2");
-	create_yaml(
-		c,
-		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\n"
-		"spec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n"
-		"  template:\n    metadata: {labels: {app: web}}\n"
-		"    spec: {containers: [{name: c, image: 'web:1', resources: {requests: {cpu: "
-		"100m, memory: 100Mi}}}]}\n",
-		NULL);
-	settle(c);
+	start_with(c, l, web_deployment);
 }
 
 static int64_t
@@ -100,17 +123,6 @@ assert_condition(struct cluster *c, const char *type, const char *status, const 
 	assert_string_equal(jp_str(cond, "reason"), reason);
 	if (message)
 		assert_string_equal(jp_str(cond, "message"), message);
-}
-
-struct bound {
-	int64_t max_seen;
-};
-
-static void
-watch_replicas(struct cluster *c, void *userdata)
-{
-	struct bound *b = userdata;
-	b->max_seen = MAX(b->max_seen, replicas(c));
 }
 
 static bool
@@ -155,9 +167,6 @@ test_cpu_up_and_down(void **state)
 	assert_int_equal(jp_int(h, "status.currentReplicas", -1), 2);
 	assert_int_equal(jp_int(h, "status.desiredReplicas", -1), 2);
 	/* Under load: 400m over 2 pods is 200 %: 8 wanted, 4 allowed (twice the current). */
-	struct bound b = { 0 };
-	c.on_step = watch_replicas;
-	c.on_step_userdata = &b;
 	l.cpu_milli = 400;
 	advance(&c, 15 * NSEC_PER_SEC);
 	assert_int_equal(replicas(&c), 4);
@@ -189,7 +198,7 @@ test_cpu_up_and_down(void **state)
 	int64_t waited = korch_clock_now_ns(c.clock) - quiet_from;
 	assert_true(waited >= 285 * NSEC_PER_SEC);
 	assert_true(waited <= 330 * NSEC_PER_SEC);
-	assert_int_equal(b.max_seen, 5);
+	assert_int_equal(l.max_replicas_seen, 5);
 	msg = NULL;
 	_cleanup_json_ json_t *events = list_objs(&c, "v1", "Event", "default", NULL);
 	size_t i;
@@ -201,7 +210,6 @@ test_cpu_up_and_down(void **state)
 			      "New size: 2; reason: All metrics below target");
 	assert_true(down);
 	assert_int_equal(count_objs(&c, "v1", "Pod", "default", "app=web"), 2);
-	c.on_step = NULL;
 	cluster_free(&c);
 }
 
@@ -296,6 +304,65 @@ test_no_metrics_no_target(void **state)
 	cluster_free(&c);
 }
 
+/* The scale subresource of every kind the autoscaler drives: ReplicaSet, StatefulSet,
+ * ReplicationController (and Deployment above). */
+static void
+test_scale_targets(void **state)
+{
+	static const struct {
+		const char *api_version, *kind, *workload;
+	} targets[] = {
+		{ "apps/v1", "ReplicaSet",
+		  "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: web, namespace: default}\n"
+		  "spec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n" },
+		{ "apps/v1", "StatefulSet",
+		  "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web, namespace: "
+		  "default}\nspec:\n  replicas: 1\n  serviceName: web\n  podManagementPolicy: "
+		  "Parallel\n  selector: {matchLabels: {app: web}}\n" },
+		{ "v1", "ReplicationController",
+		  "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: web, namespace: "
+		  "default}\nspec:\n  replicas: 1\n  selector: {app: web}\n" },
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(targets); k++) {
+		char workload[1024], hpa_text[1024];
+		snprintf(workload, sizeof(workload),
+			 "%s  template:\n    metadata: {labels: {app: web}}\n"
+			 "    spec: {containers: [{name: c, image: 'web:1', resources: {requests: "
+			 "{cpu: 100m}}}]}\n",
+			 targets[k].workload);
+		struct cluster c;
+		/* 300m on one pod of 100m: 300 % of the 50 % target, 6 wanted, 3 at most. */
+		struct load l = { .cpu_milli = 300 };
+		start_with(&c, &l, workload);
+		snprintf(hpa_text, sizeof(hpa_text),
+			 "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\n"
+			 "metadata: {name: web, namespace: default}\n"
+			 "spec:\n  scaleTargetRef: {apiVersion: %s, kind: %s, name: web}\n"
+			 "  minReplicas: 1\n  maxReplicas: 3\n"
+			 "  metrics: [{type: Resource, resource: {name: cpu, target: {type: "
+			 "Utilization, averageUtilization: 50}}}]\n",
+			 targets[k].api_version, targets[k].kind);
+		create_yaml(&c, hpa_text, NULL);
+		advance(&c, 15 * NSEC_PER_SEC);
+		_cleanup_json_ json_t *t =
+			get_obj(&c, targets[k].api_version, targets[k].kind, "default", "web");
+		assert_int_equal(jp_int(t, "spec.replicas", -1), 3);
+		assert_condition(
+			&c, "ScalingLimited", "True", "TooManyReplicas",
+			"the desired replica count is more than the maximum replica count");
+		_cleanup_json_ json_t *h = hpa(&c);
+		assert_int_equal(jp_int(h, "status.currentReplicas", -1), 1);
+		assert_int_equal(jp_int(h, "status.desiredReplicas", -1), 3);
+		assert_int_equal(jp_int(json_array_get(jp_get(h, "status.currentMetrics"), 0),
+					"resource.current.averageUtilization", -1),
+				 300);
+		/* The target's controller makes the pods, which run. */
+		advance(&c, 5 * NSEC_PER_SEC);
+		assert_int_equal(count_objs(&c, "v1", "Pod", "default", "app=web"), 3);
+		cluster_free(&c);
+	}
+}
+
 int
 main(void)
 {
@@ -303,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_cpu_up_and_down),
 		cmocka_unit_test(test_behavior_memory),
 		cmocka_unit_test(test_no_metrics_no_target),
+		cmocka_unit_test(test_scale_targets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@ start(struct cluster *c)
 {
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(c, &o, false);
-	c->binder = c->kubelet = true;
+	c->binder = true;
 	add_node(c, "node-1");
 	cluster_start(c);
 }
@@ -51,7 +51,8 @@ job_pods(struct cluster *c, const char *name)
 	return list_objs(c, "v1", "Pod", "default", sel);
 }
 
-/* Finishes every running pod of the Job with phase (exit code 0 or 1). */
+/* Makes at most at_most running pods of the Job end with phase: their containers exit 0
+ * (Succeeded) or 1 (Failed). */
 static size_t
 finish_running(struct cluster *c, const char *name, const char *phase, size_t at_most)
 {
@@ -63,8 +64,8 @@ finish_running(struct cluster *c, const char *name, const char *phase, size_t at
 			break;
 		if (!streq(pod_phase(pod), "Running") || jp_get(pod, "metadata.deletionTimestamp"))
 			continue;
-		set_pod_phase(c, "default", jp_str(pod, "metadata.name"), phase,
-			      streq(phase, "Failed") ? 1 : 0);
+		pod_exit(c, "default", jp_str(pod, "metadata.name"),
+			 streq(phase, "Failed") ? 1 : 0);
 		n++;
 	}
 	settle(c);
@@ -104,6 +105,19 @@ test_non_parallel(void **state)
 		"batch.kubernetes.io/job-tracking");
 	assert_non_null(startswith(jp_str0(pod, "metadata.name"), "once-"));
 	_cleanup_json_ json_t *j = job_obj(&c, "once");
+	/* The generated selector and labels (kubectl logs job/once and kubectl wait use them). */
+	const char *uid = jp_str0(j, "metadata.uid");
+	const json_t *sel = jp_get(j, "spec.selector.matchLabels");
+	assert_int_equal(json_object_size(sel), 1);
+	assert_string_equal(
+		json_string_value(json_object_get(sel, "batch.kubernetes.io/controller-uid")), uid);
+	static const char *const keys[] = { "controller-uid", "batch.kubernetes.io/controller-uid",
+					    "job-name", "batch.kubernetes.io/job-name" };
+	for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+		assert_string_equal(
+			json_string_value(json_object_get(jp_get(pod, "metadata.labels"), keys[k])),
+			k < 2 ? uid : "once");
+	assert_true(controlled_by(pod, uid));
 	assert_int_equal(jp_int(j, "status.active", 0), 1);
 	assert_non_null(jp_get(j, "status.startTime"));
 	assert_true(json_is_object(jp_get(j, "status.uncountedTerminatedPods")));
@@ -219,8 +233,7 @@ test_indexed(void **state)
 		const char *ix = json_string_value(
 			json_object_get(jp_get(pod, "metadata.annotations"),
 					"batch.kubernetes.io/job-completion-index"));
-		set_pod_phase(&c, "default", jp_str(pod, "metadata.name"),
-			      streq(ix, "1") ? "Failed" : "Succeeded", streq(ix, "1"));
+		pod_exit(&c, "default", jp_str(pod, "metadata.name"), streq(ix, "1"));
 	}
 	settle(&c);
 	_cleanup_json_ json_t *j = job_obj(&c, "idx");

@@ -52,8 +52,7 @@ test_ipam(void **state)
 	assert_string_equal(pod_cidr(&c, "b"), "10.244.2.0/24");
 	assert_string_equal(pod_cidr(&c, "d"), "10.244.3.0/24");
 	/* A deleted node's CIDR is free again, after the ones never used. */
-	assert_int_equal(
-		client_delete(c.client, kind_lookup("v1", "Node"), NULL, "a", NULL, NULL, NULL), 0);
+	delete_node(&c, "a");
 	settle(&c);
 	add_node(&c, "e");
 	settle(&c);
@@ -150,13 +149,27 @@ ready_pods(struct cluster *c)
 	return n;
 }
 
+/* Ready is Unknown (NodeStatusUnknown), and so are the pressure conditions, with reason. */
+static void
+assert_unknown(struct cluster *c, const char *node, const char *pressure_reason)
+{
+	const char *reason;
+	assert_string_equal(condition(c, node, "Ready", &reason), "Unknown");
+	assert_string_equal(reason, "NodeStatusUnknown");
+	static const char *const others[] = { "MemoryPressure", "DiskPressure", "PIDPressure" };
+	for (size_t i = 0; i < ARRAY_SIZE(others); i++) {
+		assert_string_equal(condition(c, node, others[i], &reason), "Unknown");
+		assert_string_equal(reason, pressure_reason);
+	}
+}
+
 static void
 test_node_lost(void **state)
 {
 	struct cluster c;
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(&c, &o, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	cluster_start(&c);
 	add_node(&c, "n1");
 	add_node(&c, "n2");
@@ -171,19 +184,13 @@ test_node_lost(void **state)
 	assert_int_equal(pods_on(&c, "n1").ready, 2);
 	assert_int_equal(pods_on(&c, "n2").ready, 2);
 	assert_string_equal(condition(&c, "n1", "Ready", NULL), "True");
-	/* n1's kubelet goes silent: 40 s of grace, then Unknown. */
+	/* n1's agent goes silent: 40 s of grace, then Unknown. */
 	silence_node(&c, "n1");
 	advance(&c, 40 * NSEC_PER_SEC);
 	assert_string_equal(condition(&c, "n1", "Ready", NULL), "True");
 	advance(&c, NSEC_PER_SEC);
-	const char *reason;
-	assert_string_equal(condition(&c, "n1", "Ready", &reason), "Unknown");
-	assert_string_equal(reason, "NodeStatusUnknown");
-	static const char *const others[] = { "MemoryPressure", "DiskPressure", "PIDPressure" };
-	for (size_t i = 0; i < ARRAY_SIZE(others); i++) {
-		assert_string_equal(condition(&c, "n1", others[i], &reason), "Unknown");
-		assert_string_equal(reason, "NodeStatusNeverUpdated");
-	}
+	/* The agent had posted the pressure conditions: they too become Unknown. */
+	assert_unknown(&c, "n1", "NodeStatusUnknown");
 	_cleanup_json_ json_t *n1 = get_obj(&c, "v1", "Node", NULL, "n1");
 	assert_string_equal(jp_str(condition_get(n1, "Ready"), "message"),
 			    "Kubelet stopped posting node status.");
@@ -206,7 +213,7 @@ test_node_lost(void **state)
 	advance(&c, 2 * NSEC_PER_SEC);
 	on1 = pods_on(&c, "n1");
 	assert_int_equal(on1.total, 2);
-	assert_int_equal(on1.deleting, 2); /* Terminating: no kubelet confirms */
+	assert_int_equal(on1.deleting, 2); /* Terminating: no agent confirms */
 	assert_int_equal(pods_on(&c, "n2").ready, 4);
 	assert_int_equal(ready_pods(&c), 4);
 	_cleanup_json_ json_t *pods = list_objs(&c, "v1", "Pod", "default", "app=web");
@@ -228,14 +235,40 @@ test_node_lost(void **state)
 		free(m);
 	}
 	/* The node is deleted: 40 s later the pod GC removes what was left on it. */
-	assert_int_equal(
-		client_delete(c.client, kind_lookup("v1", "Node"), NULL, "n1", NULL, NULL, NULL),
-		0);
+	delete_node(&c, "n1");
 	advance(&c, 20 * NSEC_PER_SEC);
 	assert_int_equal(pods_on(&c, "n1").total, 2);
 	advance(&c, 60 * NSEC_PER_SEC);
 	assert_int_equal(pods_on(&c, "n1").total, 0);
 	assert_int_equal(count_objs(&c, "v1", "Pod", "default", "app=web"), 4);
+	cluster_free(&c);
+}
+
+/* A Node whose kubelet posted only Ready, once: the conditions it never posted become Unknown
+ * with NodeStatusNeverUpdated. */
+static void
+test_never_updated(void **state)
+{
+	struct cluster c;
+	static const struct controller_manager_options o = { .no_leader_election = true };
+	cluster_init(&c, &o, false);
+	cluster_start(&c);
+	create_yaml(
+		&c,
+		"apiVersion: v1\nkind: Node\nmetadata: {name: bare}\n"
+		"status:\n  conditions: [{type: Ready, status: 'True', reason: KubeletReady}]\n",
+		NULL);
+	create_yaml(&c,
+		    "apiVersion: coordination.k8s.io/v1\nkind: Lease\n"
+		    "metadata: {name: bare, namespace: kube-node-lease}\n"
+		    "spec: {holderIdentity: bare, leaseDurationSeconds: 40, "
+		    "renewTime: '2026-11-26T15:41:00.000000Z'}\n",
+		    NULL);
+	settle(&c);
+	advance(&c, 40 * NSEC_PER_SEC);
+	assert_string_equal(condition(&c, "bare", "Ready", NULL), "True");
+	advance(&c, NSEC_PER_SEC);
+	assert_unknown(&c, "bare", "NodeStatusNeverUpdated");
 	cluster_free(&c);
 }
 
@@ -275,7 +308,6 @@ test_taint_eviction(void **state)
 	struct cluster c;
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(&c, &o, false);
-	c.kubelet = true;
 	cluster_start(&c);
 	add_node(&c, "n1");
 	pod(&c, "plain", "");
@@ -317,9 +349,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipam),
-		cmocka_unit_test(test_ipam_small),
-		cmocka_unit_test(test_node_lost),
+		cmocka_unit_test(test_ipam),           cmocka_unit_test(test_ipam_small),
+		cmocka_unit_test(test_node_lost),      cmocka_unit_test(test_never_updated),
 		cmocka_unit_test(test_taint_eviction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

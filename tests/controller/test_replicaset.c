@@ -15,21 +15,24 @@
 #include "controller/manager.h"
 #include "harness.h"
 
+/* ctr_extra: more fields of the template's container. */
 static void
-rs_yaml(char *buf, size_t size, const char *ns, const char *name, int replicas, const char *extra)
+rs_yaml(char *buf, size_t size, const char *ns, const char *name, int replicas, const char *extra,
+	const char *ctr_extra)
 {
 	snprintf(buf, size,
 		 "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: %s, namespace: %s}\n"
 		 "spec:\n  replicas: %d\n%s  selector: {matchLabels: {app: %s}}\n"
 		 "  template:\n    metadata: {labels: {app: %s, tier: web}}\n"
-		 "    spec: {containers: [{name: c, image: busybox}]}\n",
-		 name, ns, replicas, extra, name, name);
+		 "    spec: {containers: [{name: c, image: busybox%s}]}\n",
+		 name, ns, replicas, extra, name, name, ctr_extra);
 }
 
-/* A pod in ns with labels app=APP, controlled by owner (may be NULL), optional phase. */
+/* A pod in ns with labels app=APP, controlled by owner (may be NULL), bound to node-1 when
+ * node; restartPolicy Never when once. */
 static void
 make_pod(struct cluster *c, const char *ns, const char *name, const char *app, const json_t *owner,
-	 const char *owner_kind, const char *node)
+	 const char *owner_kind, const char *node, bool once)
 {
 	char refs[1024] = "";
 	if (owner)
@@ -41,8 +44,9 @@ make_pod(struct cluster *c, const char *ns, const char *name, const char *app, c
 	char text[16384];
 	snprintf(text, sizeof(text),
 		 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\n"
-		 "  labels: {app: %s}\n%sspec:\n%s  containers: [{name: c, image: busybox}]\n",
-		 name, ns, app, refs, node ? "  nodeName: node-1\n" : "");
+		 "  labels: {app: %s}\n%sspec:\n%s%s  containers: [{name: c, image: busybox}]\n",
+		 name, ns, app, refs, node ? "  nodeName: node-1\n" : "",
+		 once ? "  restartPolicy: Never\n" : "");
 	create_yaml(c, text, NULL);
 }
 
@@ -80,7 +84,8 @@ test_converges_from_every_start_state(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &(struct controller_manager_options){ .no_leader_election = true }, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
+	c.node_max_pods = 1000; /* 72 namespaces' pods on one node */
 	add_node(&c, "node-1");
 	static const int replicas[] = { 0, 3 };
 	static const int owned[] = { 0, 2, 5 };
@@ -111,7 +116,7 @@ test_converges_from_every_start_state(void **state)
 			 "apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n", s->ns);
 		create_yaml(&c, text, NULL);
 		_cleanup_json_ json_t *rs = NULL, *other = NULL;
-		rs_yaml(text, sizeof(text), s->ns, "web", s->replicas, "");
+		rs_yaml(text, sizeof(text), s->ns, "web", s->replicas, "", "");
 		create_yaml(&c, text, &rs);
 		/* Another controller (any kind will do) owns the foreign pod. */
 		snprintf(
@@ -122,23 +127,26 @@ test_converges_from_every_start_state(void **state)
 		for (int k = 0; k < s->owned; k++) {
 			char name[32];
 			snprintf(name, sizeof(name), "owned-%d", k);
-			make_pod(&c, s->ns, name, "web", rs, "ReplicaSet", k % 2 ? "node-1" : NULL);
+			make_pod(&c, s->ns, name, "web", rs, "ReplicaSet", k % 2 ? "node-1" : NULL,
+				 false);
 		}
 		for (int k = 0; k < s->orphans; k++) {
 			char name[32];
 			snprintf(name, sizeof(name), "orphan-%d", k);
-			make_pod(&c, s->ns, name, "web", NULL, NULL, NULL);
+			make_pod(&c, s->ns, name, "web", NULL, NULL, NULL, false);
 		}
 		if (s->mislabelled)
-			make_pod(&c, s->ns, "mislabelled", "elsewhere", rs, "ReplicaSet", NULL);
+			make_pod(&c, s->ns, "mislabelled", "elsewhere", rs, "ReplicaSet", NULL,
+				 false);
 		if (s->foreign)
-			make_pod(&c, s->ns, "foreign", "web", other, "ConfigMap", NULL);
+			make_pod(&c, s->ns, "foreign", "web", other, "ConfigMap", NULL, false);
 		if (s->terminal) {
-			make_pod(&c, s->ns, "done", "web", rs, "ReplicaSet", "node-1");
-			set_pod_phase(&c, s->ns, "done", "Succeeded", 0);
+			make_pod(&c, s->ns, "done", "web", rs, "ReplicaSet", "node-1", true);
+			settle(&c);
+			pod_exit(&c, s->ns, "done", 0);
 		}
 		if (s->deleting) {
-			make_pod(&c, s->ns, "going", "web", rs, "ReplicaSet", "node-1");
+			make_pod(&c, s->ns, "going", "web", rs, "ReplicaSet", "node-1", false);
 			_cleanup_json_ json_t *p = get_obj(&c, "v1", "Pod", s->ns, "going");
 			json_object_set_new(json_object_get(p, "metadata"), "finalizers",
 					    json_pack("[s]", "example.com/hold"));
@@ -148,6 +156,7 @@ test_converges_from_every_start_state(void **state)
 					 0);
 		}
 	}
+	settle(&c);
 	cluster_start(&c);
 	assert_true(run_until(&c, NULL, NULL, 0, 0));
 	for (size_t i = 0; i < n; i++) {
@@ -207,11 +216,13 @@ test_scale_down_not_ready_and_newest_first(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &(struct controller_manager_options){ .no_leader_election = true }, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	char text[16384];
-	rs_yaml(text, sizeof(text), "default", "web", 1, "");
+	rs_yaml(text, sizeof(text), "default", "web", 1, "",
+		", readinessProbe: {exec: {command: ['true']}, periodSeconds: 1, "
+		"failureThreshold: 1}");
 	create_yaml(&c, text, NULL);
 	settle(&c);
 	const struct kind_info *rsk = kind_lookup("apps/v1", "ReplicaSet");
@@ -242,13 +253,9 @@ test_scale_down_not_ready_and_newest_first(void **state)
 	}
 	for (int k = 0; k < 4; k++)
 		assert_non_null(by_age[k]);
-	_cleanup_json_ json_t *hold =
-		json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "korch-test/not-ready", "1");
-	assert_int_equal(client_patch(c.client, kind_lookup("v1", "Pod"), "default", by_age[1],
-				      CLIENT_PATCH_MERGE, hold, NULL, NULL, NULL, NULL),
-			 0);
+	/* Its readiness probe fails from now on; the agent sees it at the next period. */
 	set_pod_ready(&c, "default", by_age[1], false);
-	settle(&c);
+	advance(&c, NSEC_PER_SEC);
 	_cleanup_json_ json_t *rs = get_obj(&c, "apps/v1", "ReplicaSet", "default", "web");
 	assert_int_equal(jp_int(rs, "status.readyReplicas", 0), 3);
 	/* Scale 4 -> 2: the not-ready pod goes, then the newest ready one. */
@@ -280,7 +287,7 @@ test_expectations_prevent_duplicates(void **state)
 	cluster_init(&c, &(struct controller_manager_options){ .no_leader_election = true }, false);
 	cluster_start(&c);
 	char text[16384];
-	rs_yaml(text, sizeof(text), "default", "web", 3, "");
+	rs_yaml(text, sizeof(text), "default", "web", 3, "", "");
 	create_yaml(&c, text, NULL);
 	/* One dispatch: the informer shows the ReplicaSet, the controller creates its pods, and
 	 * their adds have not reached the pod cache yet. Reconciling again by hand then sees no
@@ -310,11 +317,11 @@ test_min_ready_seconds(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &(struct controller_manager_options){ .no_leader_election = true }, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	char text[16384];
-	rs_yaml(text, sizeof(text), "default", "web", 2, "  minReadySeconds: 10\n");
+	rs_yaml(text, sizeof(text), "default", "web", 2, "  minReadySeconds: 10\n", "");
 	create_yaml(&c, text, NULL);
 	settle(&c);
 	_cleanup_json_ json_t *rs = get_obj(&c, "apps/v1", "ReplicaSet", "default", "web");
@@ -337,7 +344,7 @@ test_replication_controller(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &(struct controller_manager_options){ .no_leader_election = true }, false);
-	c.binder = c.kubelet = true;
+	c.binder = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	_cleanup_json_ json_t *rc = NULL;

@@ -20,11 +20,13 @@ start(struct cluster *c)
 {
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(c, &o, false);
-	c->binder = c->kubelet = true;
+	c->binder = true;
 	add_node(c, "node-1");
 	cluster_start(c);
 }
 
+/* A pod that is not ready has a container named "notready", whose readiness probe the
+ * simulated runtime fails until set_pod_ready(). */
 static void
 pod(struct cluster *c, const char *name, const char *app, const char *ports, bool ready,
     const char *extra_spec)
@@ -32,10 +34,10 @@ pod(struct cluster *c, const char *name, const char *app, const char *ports, boo
 	char text[2048];
 	snprintf(text, sizeof(text),
 		 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: default\n"
-		 "  labels: {app: %s}\n%s"
-		 "spec:\n%s  containers: [{name: c, image: nginx, ports: %s}]\n",
-		 name, app, ready ? "" : "  annotations: {korch-test/not-ready: '1'}\n", extra_spec,
-		 ports);
+		 "  labels: {app: %s}\n"
+		 "spec:\n%s  containers: [{name: %s, image: nginx, ports: %s%s}]\n",
+		 name, app, extra_spec, ready ? "c" : "notready", ports,
+		 ready ? "" : ", readinessProbe: {exec: {command: ['true']}, periodSeconds: 1}");
 	create_yaml(c, text, NULL);
 }
 
@@ -135,13 +137,8 @@ test_endpoints_and_slices(void **state)
 		assert_int_equal(n_ready, 2);
 	}
 	/* The pod becomes ready: it moves over. */
-	_cleanup_json_ json_t *drop =
-		json_pack("{s:{s:{s:n}}}", "metadata", "annotations", "korch-test/not-ready");
-	assert_int_equal(client_patch(c.client, kind_lookup("v1", "Pod"), "default", "c",
-				      CLIENT_PATCH_MERGE, drop, NULL, NULL, NULL, NULL),
-			 0);
 	set_pod_ready(&c, "default", "c", true);
-	settle(&c);
+	advance(&c, NSEC_PER_SEC);
 	json_decref(ep);
 	ep = get_obj(&c, "v1", "Endpoints", "default", "web");
 	json_array_foreach (jp_get(ep, "subsets"), i, s)

@@ -18,10 +18,11 @@
 static void
 start(struct cluster *c)
 {
-	static const struct controller_manager_options o = { .no_leader_election = true };
+	/* Claims are provisioned as local-path directories, which the agent mounts. */
+	static const struct controller_manager_options o = { .no_leader_election = true,
+							     .volume_dir = CLUSTER_VOLUMES };
 	cluster_init(c, &o, false);
-	c->binder = c->kubelet = true;
-	c->kubelet_ready_delay_ns = 2 * NSEC_PER_SEC;
+	c->binder = true;
 	add_node(c, "node-1");
 	cluster_start(c);
 }
@@ -37,7 +38,8 @@ sts(struct cluster *c, const char *name, int replicas, const char *extra, const 
 		"  selector: {matchLabels: {app: %s}}\n"
 		"  template:\n    metadata: {labels: {app: %s}}\n"
 		"    spec: {containers: [{name: c, image: '%s', volumeMounts: [{name: www, "
-		"mountPath: /data}]}]}\n"
+		"mountPath: /data}], readinessProbe: {exec: {command: ['true']}, "
+		"initialDelaySeconds: 2, periodSeconds: 1}}]}\n"
 		"  volumeClaimTemplates:\n  - metadata: {name: www}\n"
 		"    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n",
 		name, replicas, name, extra, name, name, image);
