@@ -8,6 +8,7 @@
 #include <korch/client.h>
 #include <korch/gitops.h>
 #include <korch/image.h>
+#include <korch/korch.h>
 #include <korch/log.h>
 #include <korch/loop.h>
 #include <korch/node.h>

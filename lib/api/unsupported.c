@@ -411,3 +411,29 @@ object_check_supported(const json_t *obj, const struct kind_info *k, korch_error
 	strbuf_free(&w.path);
 	return rc;
 }
+
+bool
+unsupported_field_at(size_t i, struct unsupported_field *ret)
+{
+	if (i >= ARRAY_SIZE(refusals))
+		return false;
+	const struct refusal *f = &refusals[i];
+	static const char *const where[] = { "pod spec", "pod metadata" };
+	static char when[128];
+	switch (f->cond) {
+	case C_SET: snprintf(when, sizeof(when), "set"); break;
+	case C_EQ: snprintf(when, sizeof(when), "= %s", f->value); break;
+	case C_NE: snprintf(when, sizeof(when), "other than %s", f->value); break;
+	case C_PREFIX: snprintf(when, sizeof(when), "starting with %s", f->value); break;
+	case C_KEY_PREFIX:
+		snprintf(when, sizeof(when), "with a key starting with %s", f->value);
+		break;
+	}
+	*ret = (struct unsupported_field){
+		.where = f->scope == S_OBJECT ? f->kind : where[f->scope],
+		.path = f->path,
+		.when = when,
+		.why = f->why,
+	};
+	return true;
+}

@@ -69,4 +69,15 @@ int object_invalid(const json_t *obj, const struct kind_info *k, const korch_err
  */
 int object_check_supported(const json_t *obj, const struct kind_info *k, korch_error **err);
 
+/* One line of the refusal table, for documentation (korch-manifests(5) is generated from it). */
+struct unsupported_field {
+	const char *where; /* "pod spec", "pod metadata", or the kind ("Service") */
+	const char *path;  /* "containers[].resizePolicy" */
+	const char *when;  /* "set", "= Local", "!= Default", "starts with HugePages", ... */
+	const char *why;   /* the reason given in the error */
+};
+
+/* Entry i of the table (false past its end); ret->when is valid until the next call. */
+bool unsupported_field_at(size_t i, struct unsupported_field *ret);
+
 #endif

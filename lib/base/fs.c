@@ -255,3 +255,10 @@ rm_rf(const char *path, korch_error **err)
 		return error_errno(err, errno, "rmdir %s", path);
 	return 0;
 }
+
+char *
+path_dirname(const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	return copy ? strdup(dirname(copy)) : NULL;
+}

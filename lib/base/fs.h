@@ -49,4 +49,10 @@ int rm_rf(const char *path, korch_error **err);
  */
 int rm_rf_contents(const char *path, korch_error **err);
 
+/*
+ * The directory part of path as dirname(3) gives it ("/a/b" -> "/a", "b" -> ".", "/" -> "/"),
+ * in a new string (NULL when out of memory); path is not changed.
+ */
+char *path_dirname(const char *path);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include "api/selector.h"
 #include "base/hashmap.h"
+#include "base/rng.h"
 #include "base/vec.h"
 #include "client/client.h"
 
@@ -25,7 +26,15 @@ struct client {
 	int64_t event_lease_minute;          /* wall minute that lease was granted for */
 	struct client_service_ranges ranges; /* where Service IPs and node ports come from */
 	struct token_signer *signer;         /* ServiceAccount tokens (borrowed), or NULL */
+	struct rng rng;                      /* seeded randomness, when seeded */
+	bool seeded;                         /* uids, names, allocations from rng */
 };
+
+/*
+ * Random bytes for uids, generated names and allocations: from the seeded generator after
+ * client_set_seed(), from the system otherwise.
+ */
+void client_random(struct client *c, void *buf, size_t len);
 
 /* Label and field selectors, with the label equalities the store's index can answer. */
 struct client_selectors {

@@ -3,6 +3,7 @@
  * The writes are in write.c, transactions in txn.c.
  */
 #include <stdio.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,35 @@ client_new_local(struct store *store, korch_clock *clock, struct client **ret, k
 	}
 	*ret = c;
 	return 0;
+}
+
+void
+client_set_seed(struct client *c, uint64_t seed)
+{
+	rng_seed(&c->rng, seed);
+	c->seeded = true;
+}
+
+void
+client_random(struct client *c, void *buf, size_t len)
+{
+	if (c->seeded) {
+		rng_fill(&c->rng, buf, len);
+		return;
+	}
+	/* getrandom(2) without flags blocks only before the pool is initialised at boot. */
+	unsigned char *p = buf;
+	while (len) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n <= 0) {
+			/* Not for secrets: a weak fallback beats failing a write. */
+			for (size_t i = 0; i < len; i++)
+				p[i] = (unsigned char)rand();
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
 }
 
 void

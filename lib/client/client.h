@@ -56,6 +56,14 @@ struct remote;
 struct remote *client_remote_of_public(struct korch_client *kc);
 
 /*
+ * A public korch_client over a store and write path that stay the caller's (borrowed: they
+ * must outlive it); korch_client_free() then frees only the wrapper. The embedding handle
+ * (include/korch/korch.h) hands its store's client out this way.
+ */
+int client_public_wrap(struct store *store, struct client *client, struct korch_client **ret,
+		       korch_error **err);
+
+/*
  * Where the write path allocates Service cluster IPs (an IPv4 CIDR, default 10.96.0.0/16;
  * NULL keeps it) and node ports (port_min-port_max, default 30000-32767; 0, 0 keeps them).
  * KORCH_EINVALID for a malformed CIDR or range. The allocations themselves are records in the
@@ -63,6 +71,13 @@ struct remote *client_remote_of_public(struct korch_client *kc);
  */
 int client_set_service_ranges(struct client *c, const char *service_cidr, int port_min,
 			      int port_max, korch_error **err);
+
+/*
+ * Makes uids, generated names (generateName) and Service IP and node port choices come from a
+ * generator seeded with seed, so that the same inputs give the same objects (the simulation
+ * mode). Not for production: uids then repeat across stores seeded alike.
+ */
+void client_set_seed(struct client *c, uint64_t seed);
 
 /* ---- reads ---- */
 

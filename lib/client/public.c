@@ -16,6 +16,7 @@ struct korch_client {
 	struct store *store;   /* the state file, or NULL when remote */
 	struct client *client; /* the write path over it */
 	struct remote *remote; /* or a korchd over HTTP */
+	bool borrowed;         /* store and client belong to someone else (client_public_wrap) */
 };
 
 static inline json_t *
@@ -110,14 +111,28 @@ client_remote_of_public(struct korch_client *kc)
 	return kc ? kc->remote : NULL;
 }
 
+int
+client_public_wrap(struct store *store, struct client *client, struct korch_client **ret,
+		   korch_error **err)
+{
+	korch_client *kc = calloc(1, sizeof(*kc));
+	if (!kc)
+		return error_oom(err);
+	*kc = (korch_client){ .store = store, .client = client, .borrowed = true };
+	*ret = kc;
+	return 0;
+}
+
 KORCH_EXPORT void
 korch_client_free(korch_client *c)
 {
 	if (!c)
 		return;
 	remote_free(c->remote);
-	client_free(c->client);
-	store_close(c->store);
+	if (!c->borrowed) {
+		client_free(c->client);
+		store_close(c->store);
+	}
 	free(c);
 }
 

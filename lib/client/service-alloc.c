@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "api/validate.h"
 #include "base/error.h"
@@ -221,15 +220,6 @@ records_taken(struct client *c, const char *resource, struct hashmap *taken, kor
 	return 0;
 }
 
-static uint32_t
-random_u32(void)
-{
-	uint32_t v = 0;
-	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-		v = (uint32_t)rand();
-	return v;
-}
-
 /*
  * calculateRangeOffset: the size of the static band, min(max(16, size / step), max) of a range
  * of size entries (step 16 and max 256 for IPs, 32 and 128 for ports), 0 for tiny ranges.
@@ -250,8 +240,8 @@ static_band(uint64_t size, uint32_t step, uint32_t max)
  * [0, band), skipping taken names and names this plan already took. -1 when full.
  */
 static int64_t
-pick_free(uint32_t n, uint32_t band, const struct hashmap *taken, struct client_plan *p,
-	  const char *resource,
+pick_free(struct client *c, uint32_t n, uint32_t band, const struct hashmap *taken,
+	  struct client_plan *p, const char *resource,
 	  void (*name_of)(const struct client_service_ranges *, uint32_t, char[static 32]),
 	  const struct client_service_ranges *rg)
 {
@@ -260,7 +250,9 @@ pick_free(uint32_t n, uint32_t band, const struct hashmap *taken, struct client_
 		uint32_t lo = ranges[b][0], hi = ranges[b][1];
 		if (hi <= lo)
 			continue;
-		uint32_t span = hi - lo, start = random_u32() % span;
+		uint32_t span = hi - lo, start = 0;
+		client_random(c, &start, sizeof(start));
+		start %= span;
 		for (uint32_t k = 0; k < span; k++) {
 			uint32_t i = lo + (start + k) % span;
 			char name[32];
@@ -398,7 +390,7 @@ allocate_ip(struct client *c, json_t *svc, struct client_plan *p, korch_error **
 	ip_name(rg, 9, reserved);
 	hashmap_put(&taken, reserved, NULL, NULL);
 	uint32_t n = ip_count(rg);
-	int64_t i = pick_free(n, static_band((uint64_t)n + 2, 16, 256), &taken, p, IP_RESOURCE,
+	int64_t i = pick_free(c, n, static_band((uint64_t)n + 2, 16, 256), &taken, p, IP_RESOURCE,
 			      ip_name, rg);
 	hashmap_free(&taken, NULL);
 	if (i < 0) {
@@ -469,7 +461,8 @@ take_port(struct client *c, json_t *svc, json_t *holder, const char *field_name,
 		*taken_loaded = true;
 	}
 	uint32_t n = (uint32_t)(rg->port_max - rg->port_min + 1);
-	int64_t i = pick_free(n, static_band(n, 32, 128), taken, p, PORT_RESOURCE, port_name, rg);
+	int64_t i =
+		pick_free(c, n, static_band(n, 32, 128), taken, p, PORT_RESOURCE, port_name, rg);
 	if (i < 0)
 		return port_error(svc, field_path, 0, "range is full", err);
 	port_name(rg, (uint32_t)i, name);

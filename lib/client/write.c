@@ -120,11 +120,14 @@ spec_changed(const struct kind_info *k, const json_t *obj, const json_t *old)
 }
 
 static int
-set_uid(json_t *meta, korch_error **err)
+set_uid(struct client *c, json_t *meta, korch_error **err)
 {
 	uuid_t u;
 	char text[37];
-	uuid_generate_random(u);
+	/* A version 4 uuid, as uuid_generate_random() makes, from the client's randomness. */
+	client_random(c, u, sizeof(u));
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
 	uuid_unparse_lower(u, text);
 	return json_object_set_new(meta, "uid", json_string(text)) < 0 ? error_oom(err) : 0;
 }
@@ -141,15 +144,15 @@ set_time(json_t *meta, const char *field, int64_t wall_ns)
 
 /* generateName: the prefix plus five random characters, as names.SimpleNameGenerator does. */
 static void
-generate_name(json_t *meta)
+generate_name(struct client *c, json_t *meta)
 {
 	const char *prefix = json_string_value(json_object_get(meta, "generateName"));
 	const char *name = json_string_value(json_object_get(meta, "name"));
 	if ((name && *name) || !prefix || !*prefix)
 		return;
 	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-	uuid_t u;
-	uuid_generate_random(u);
+	unsigned char u[5];
+	client_random(c, u, sizeof(u));
 	char suffix[6];
 	for (int i = 0; i < 5; i++)
 		suffix[i] = alphabet[u[i] % (sizeof(alphabet) - 1)];
@@ -503,7 +506,7 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 	json_t *meta = meta_of(obj);
 	int64_t now = korch_clock_wall_ns(c->clock);
 	if (!old) {
-		generate_name(meta);
+		generate_name(c, meta);
 		static const char *const server_owned[] = { "uid",
 							    "creationTimestamp",
 							    "deletionTimestamp",
@@ -572,7 +575,7 @@ prepare(struct client *c, const struct kind_info *k, json_t *obj, const json_t *
 				json_object_del(obj, "status");
 		}
 	}
-	if (!old && (r = set_uid(meta, err)) < 0)
+	if (!old && (r = set_uid(c, meta, err)) < 0)
 		return r;
 	if ((r = merge_string_data(k, obj, err)) < 0)
 		return r;

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -45,18 +44,6 @@ O(json_t *j)
 	return (korch_object *)j;
 }
 
-/* The directory of path (the data dir by default). Caller frees. */
-static char *
-dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return NULL;
-	char *d = strdup(dirname(copy));
-	free(copy);
-	return d;
-}
-
 KORCH_EXPORT void
 korch_node_free(korch_node *n)
 {
@@ -84,7 +71,7 @@ korch_node_new(korch_loop *loop, const korch_node_options *o, korch_node **ret, 
 	if (r < 0)
 		return r;
 	korch_client_free(kc);
-	_cleanup_free_ char *data = o->data_dir ? strdup(o->data_dir) : dir_of(o->state_path);
+	_cleanup_free_ char *data = o->data_dir ? strdup(o->data_dir) : path_dirname(o->state_path);
 	_cleanup_free_ char *images = NULL, *logs = NULL;
 	if (!data || asprintf(&images, "%s/images", data) < 0 ||
 	    asprintf(&logs, "%s/logs", data) < 0)
@@ -296,7 +283,7 @@ korch_pod_logs(korch_client *kc, const char *ns, const char *pod_name, const kor
 				 pod_name, reason ? reason : "ContainerCreating");
 	}
 	_cleanup_free_ char *data =
-		o->data_dir ? strdup(o->data_dir) : dir_of(store_path(client_store(c)));
+		o->data_dir ? strdup(o->data_dir) : path_dirname(store_path(client_store(c)));
 	_cleanup_free_ char *path = NULL;
 	const char *uid = str_at(json_object_get(pod, "metadata"), "uid") ?: "";
 	if (!data || asprintf(&path, "%s/logs/%s_%s_%s/%s/%lld.log", data, ns, pod_name, uid, name,

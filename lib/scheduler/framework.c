@@ -417,7 +417,7 @@ select_host(struct scheduler *s, const int64_t *total, uint32_t n)
 			ties = 1;
 		} else if (total[i] == total[best]) {
 			ties++;
-			if (rng_next(s) % ties == 0)
+			if (rng_next(&s->rng) % ties == 0)
 				best = i;
 		}
 	}

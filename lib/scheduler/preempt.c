@@ -267,7 +267,7 @@ preempt(struct scheduler *s, struct cycle *c, struct diagnosis *d, sid *ret_nomi
 			want = MIN_CANDIDATE_NODES_ABSOLUTE;
 		if (want > n_pot)
 			want = n_pot;
-		uint32_t offset = (uint32_t)(rng_next(s) % n_pot);
+		uint32_t offset = (uint32_t)(rng_next(&s->rng) % n_pot);
 		cands = calloc(want, sizeof(*cands));
 		if (!cands)
 			goto out;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "base/rng.h"
 #include "base/hashmap.h"
 #include "client/informer.h"
 #include "scheduler/scheduler.h"
@@ -581,7 +582,7 @@ struct scheduler {
 	struct hashmap owners;      /* "Kind/ns/name" -> struct svc_sel * (RC, RS, StatefulSet) */
 	uint64_t generation;
 	uint32_t next_start; /* nextStartNodeIndex */
-	uint64_t rng;        /* xorshift state */
+	struct rng rng;      /* tie-breaks and preemption offsets (lib/base/rng) */
 
 	/* queue */
 	struct spod **active;
@@ -678,7 +679,6 @@ const struct taint *snode_untolerated_taint(const struct snode *n, const struct 
 int res_scalar_add(struct res *r, sid name, int64_t v);
 int64_t res_scalar(const struct res *r, sid name);
 bool is_scalar_resource(const char *name);
-uint64_t rng_next(struct scheduler *s);
 
 /* decode.c: JSON -> typed, once per change */
 int decode_pod(struct scheduler *s, const json_t *obj, struct spod *p);

@@ -683,11 +683,8 @@ scheduler_new(struct client *c, korch_loop *loop, const struct scheduler_options
 		s->reporting_instance = NULL;
 		goto fail;
 	}
-	s->rng = opts && opts->seed
-			 ? opts->seed
-			 : (uint64_t)korch_clock_wall_ns(s->clock) ^ 0x9E3779B97F4A7C15ULL;
-	if (!s->rng)
-		s->rng = 1;
+	rng_seed(&s->rng,
+		 opts && opts->seed ? opts->seed : (uint64_t)korch_clock_wall_ns(s->clock));
 	s->tokens = s->opts.bind_pods_burst;
 	s->tokens_at = korch_clock_now_ns(s->clock);
 	for (uint32_t i = 1; i < R_KNOWN_COUNT; i++)

@@ -684,17 +684,3 @@ reasons_free(struct reason_table *t)
 	hashmap_free(&t->ids, NULL);
 	*t = (struct reason_table){ 0 };
 }
-
-/* ---- random ---- */
-
-/* xorshift64*: tie-breaks and preemption offsets, reproducible from the seed. */
-uint64_t
-rng_next(struct scheduler *s)
-{
-	uint64_t x = s->rng;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	s->rng = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}

@@ -168,6 +168,24 @@ test_rm_contents(void **state)
 	korch_error_free(err);
 }
 
+static void
+test_path_dirname(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "/a/b/state.db", "/a/b" },
+		{ "state.db", "." },
+		{ "/state.db", "/" },
+		{ "/", "/" },
+		{ "a/b/", "a" },
+		{ "", "." },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = path_dirname(cases[i][0]);
+		assert_string_equal(d, cases[i][1]);
+		free(d);
+	}
+}
+
 int
 main(void)
 {
@@ -177,6 +195,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir_rm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rm_contents, setup, teardown),
+		cmocka_unit_test(test_path_dirname),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,6 +54,24 @@ class DeleteOptions(ctypes.Structure):
                 ("propagation", c_int), ("dry_run", c_bool)]
 
 
+class KorchOptions(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint), ("roles", ctypes.c_uint), ("run_mode", c_int),
+                ("simulated", c_bool), ("seed", ctypes.c_uint64), ("start_wall_ns", c_int64),
+                ("node_name", c_char_p), ("data_dir", c_char_p), ("run_dir", c_char_p),
+                ("instance", c_char_p), ("event_log_path", c_char_p)]
+
+
+class WatchNewOptions(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint), ("label_selector", c_char_p),
+                ("field_selector", c_char_p), ("resource_version", c_char_p),
+                ("queue_max", c_size_t)]
+
+
+class ConnectOptions(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint), ("token", c_char_p), ("ca_file", c_char_p),
+                ("insecure_skip_tls_verify", c_bool), ("timeout_ms", c_int)]
+
+
 def _declare(name, restype, *argtypes):
     fn = getattr(lib, name)
     fn.restype = restype
@@ -98,12 +116,39 @@ korch_client_patch = _declare("korch_client_patch", c_int, c_void_p, c_char_p, c
 korch_client_delete = _declare("korch_client_delete", c_int, c_void_p, c_char_p, c_char_p,
                                c_char_p, POINTER(DeleteOptions), POINTER(c_void_p), ERR)
 
+korch_open = _declare("korch_open", c_int, c_char_p, POINTER(KorchOptions), POINTER(c_void_p),
+                      ERR)
+korch_close = _declare("korch_close", None, c_void_p)
+korch_roles = _declare("korch_roles", ctypes.c_uint, c_void_p)
+korch_get_client = _declare("korch_get_client", c_void_p, c_void_p)
+korch_fd = _declare("korch_fd", c_int, c_void_p)
+korch_timeout_ms = _declare("korch_timeout_ms", c_int, c_void_p)
+korch_dispatch = _declare("korch_dispatch", c_int, c_void_p, ERR)
+korch_advance = _declare("korch_advance", c_int, c_void_p, c_int64, ERR)
+korch_now_wall_ns = _declare("korch_now_wall_ns", c_int64, c_void_p)
+korch_sim_set_exit = _declare("korch_sim_set_exit", c_int, c_void_p, c_char_p, c_int64, c_int,
+                              ERR)
+korch_watch_new = _declare("korch_watch_new", c_int, c_void_p, c_char_p, c_char_p,
+                           POINTER(WatchNewOptions), c_void_p, c_void_p, POINTER(c_void_p), ERR)
+korch_watch_fd = _declare("korch_watch_fd", c_int, c_void_p)
+korch_watch_next = _declare("korch_watch_next", c_int, c_void_p, POINTER(c_int),
+                            POINTER(c_void_p), ERR)
+korch_watch_free = _declare("korch_watch_free", None, c_void_p)
+
+# The remote client comes with the API server; a library without it has no such symbol.
+if hasattr(lib, "korch_client_connect"):
+    korch_client_connect = _declare("korch_client_connect", c_int, c_char_p,
+                                    POINTER(ConnectOptions), POINTER(c_void_p), ERR)
+else:
+    korch_client_connect = None
+
 libc = ctypes.CDLL(None)
 libc.free.argtypes = [c_void_p]
 libc.free.restype = None
 
 # Error codes (enum korch_error_code).
 ENOTFOUND, EEXISTS, ECONFLICT, EINVALID, EGONE = -1, -2, -3, -4, -5
+EUNSUPPORTED = -8
 
 
 def check(rc, err):
