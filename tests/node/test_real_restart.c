@@ -211,14 +211,37 @@ test_eviction(void **state)
 		"\",\"command\":[\"sh\",\"-c\",\"dd if=/dev/zero of=/m/fill bs=1M count=2000 "
 		"2>/dev/null; exec sleep 3600\"],"
 		"\"volumeMounts\":[{\"name\":\"m\",\"mountPath\":\"/m\"}]}]}}");
+	/* The emptyDir's tmpfs shows in this (the agent's) mount namespace while the pod runs. */
+	_cleanup_free_ char *uid = rn_uid(t, "best");
+	assert_true(*uid);
+	char vol[512], fill[600];
+	snprintf(vol, sizeof(vol), "%s/pods/%s/volumes/kubernetes.io~empty-dir/m", t->opts.root_dir,
+		 uid);
+	snprintf(fill, sizeof(fill), "%s/fill", vol);
+	bool mounted = false;
+	for (int i = 0; i < 100 && !mounted; i++) {
+		rn_run_for(t, 50);
+		_cleanup_free_ char *info = rn_read("/proc/self/mountinfo");
+		mounted = strstr(info, vol) != NULL;
+	}
+	assert_true(mounted);
 	assert_true(rn_wait_str(t, "best", "reason", "Evicted", 30000));
 	assert_string_equal(rn_status_str(t, "best", "phase"), "Failed");
 	assert_true(startswith(rn_status_str(t, "best", "message"),
 			       "The node was low on resource: memory. Threshold quantity: "));
-	/* Its memory came back (the tmpfs went with it): the Burstable pod stays. */
-	rn_run_for(t, 2000);
-	assert_string_equal(rn_status_str(t, "burst", "phase"), "Running");
-	assert_null(rn_status(t, "burst", "reason"));
+	/*
+	 * Its memory comes back: the tmpfs is emptied and unmounted. (Whether the Burstable pod
+	 * stays depends on what the rest of the machine does meanwhile, so it is not asserted
+	 * here; the ranking itself is node-node's test_eviction, on simulated memory.)
+	 */
+	for (int i = 0; i < 100 && (mounted || access(fill, F_OK) == 0); i++) {
+		rn_run_for(t, 100);
+		_cleanup_free_ char *info = rn_read("/proc/self/mountinfo");
+		mounted = strstr(info, vol) != NULL;
+	}
+	assert_false(mounted);
+	assert_int_equal(access(fill, F_OK), -1);
+	assert_string_equal(rn_status_str(t, "best", "phase"), "Failed");
 }
 
 int
