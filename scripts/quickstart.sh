@@ -19,12 +19,13 @@ netns=korch-quick
 instance=quick
 # The node's address: one end of a veth pair inside the namespace (an address of no real network).
 node_ip=192.168.231.1
-korchd="$prefix/bin/korchd"
+korchd="$prefix/sbin/korchd"
 korchctl="$prefix/bin/korchctl"
 kubeconfig="$dir/data/admin.kubeconfig"
 
+# nsenter, not ip netns exec: that one also remounts /sys, hiding the cgroup hierarchies.
 in_ns() {
-	ip netns exec "$netns" "$@"
+	nsenter --net="/run/netns/$netns" "$@"
 }
 
 stop() {
@@ -125,11 +126,11 @@ echo
 cat <<MSG
 korchd runs in the network namespace $netns; its state is $dir/data/state.db.
 Try (each command inside that namespace):
-  ip netns exec $netns korchctl --kubeconfig $kubeconfig get all
-  ip netns exec $netns korchctl --kubeconfig $kubeconfig scale deployment web --replicas 5
-  ip netns exec $netns kubectl --kubeconfig $kubeconfig get pods -o wide
-  ip netns exec $netns kubectl --kubeconfig $kubeconfig logs deployment/web
-  ip netns exec $netns kubectl --kubeconfig $kubeconfig exec -it deployment/web -- sh
+  nsenter --net=/run/netns/$netns korchctl --kubeconfig $kubeconfig get all
+  nsenter --net=/run/netns/$netns korchctl --kubeconfig $kubeconfig scale deployment web --replicas 5
+  nsenter --net=/run/netns/$netns kubectl --kubeconfig $kubeconfig get pods -o wide
+  nsenter --net=/run/netns/$netns kubectl --kubeconfig $kubeconfig logs deployment/web
+  nsenter --net=/run/netns/$netns kubectl --kubeconfig $kubeconfig exec -it deployment/web -- sh
 Stop it and remove what it made: scripts/quickstart.sh stop
 Run every test: scripts/test.sh
 MSG
