@@ -192,7 +192,7 @@ test_release(void **state)
 {
 	struct cluster c;
 	start(&c, NULL);
-	c.binder = true;
+	c.schedule = true;
 	cluster_start(&c);
 	add_node(&c, "n1");
 	pv(&c, "keep", "1Gi", "[ReadWriteOnce]", "  persistentVolumeReclaimPolicy: Retain\n");
@@ -273,7 +273,7 @@ test_local_path(void **state)
 	snprintf(dir, sizeof(dir), "%s/volumes", c.dir);
 	struct controller_manager_options o = { .no_leader_election = true, .volume_dir = dir };
 	assert_int_equal(controller_manager_new(c.client, c.loop, &o, &c.cm, NULL), 0);
-	c.binder = true;
+	c.schedule = true;
 	/* A claim made before there is a default class. */
 	pvc(&c, "early", "1Gi", "[ReadWriteOnce]", "");
 	cluster_start(&c);
