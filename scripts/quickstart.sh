@@ -46,7 +46,7 @@ stop() {
 			--instance "$instance" || true
 		ip netns delete "$netns"
 	fi
-	echo "korchd stopped; its state stays in $dir/data (rm -rf $dir to remove it)"
+	echo "korchd stopped; its state stays in $dir/data until the next start (rm -rf $dir removes it)"
 }
 
 case "${1:-start}" in
@@ -78,10 +78,12 @@ ldconfig
 
 # The busybox image the example runs (korch.test/busybox:1), made from Debian's busybox-static.
 ninja -C build tests/lib/korch-test-busybox.stamp >/dev/null
+# Each start begins from a fresh state (the quick start's own directory only).
+rm -rf "$dir/data"
 mkdir -p "$dir"
 "$korchctl" image load --data-dir "$dir/data" build/tests/lib/korch-test-busybox
 
-# korchd's own network namespace: loopback and a veth pair for the node address.
+# korchd's own network namespace: loopback, a veth pair for the node address, a default route.
 ip netns delete "$netns" 2>/dev/null || true
 ip netns add "$netns"
 in_ns ip link set lo up
@@ -89,10 +91,14 @@ in_ns ip link add kq0 type veth peer name kq1
 in_ns ip addr add "$node_ip/24" dev kq0
 in_ns ip link set kq0 up
 in_ns ip link set kq1 up
+# A default route (inside the namespace only): the proxy's DNAT of a Service address needs one.
+in_ns ip route add default dev kq0
 
 echo "starting korchd (log: $dir/korchd.log)"
-in_ns setsid "$korchd" --data-dir "$dir/data" --run-dir "$dir/run" --instance "$instance" \
-	--listen 127.0.0.1:6443 --node-ip "$node_ip" >>"$dir/korchd.log" 2>&1 &
+# nsenter execs korchd in place, so $! is korchd's pid; it ignores the terminal's hangup.
+trap '' HUP
+nsenter --net="/run/netns/$netns" "$korchd" --data-dir "$dir/data" --run-dir "$dir/run" \
+	--instance "$instance" --listen 127.0.0.1:6443 --node-ip "$node_ip" >>"$dir/korchd.log" 2>&1 &
 echo $! >"$dir/korchd.pid"
 i=0
 until [ -f "$kubeconfig" ] && in_ns "$korchctl" --kubeconfig "$kubeconfig" get nodes >/dev/null 2>&1; do
