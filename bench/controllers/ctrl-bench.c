@@ -11,11 +11,11 @@
  *
  * Each node is a real node agent (lib/node) over the simulated runtime, in this process on the
  * same loop: it registers its Node and Lease, runs the pods bound to it and reports their
- * status. Until lib/scheduler is on main, a stand-in binds pending pods through pods/binding,
- * round robin over the nodes, as the controller tests' harness does.
+ * status. The real scheduler (lib/scheduler) places the pods, on the same loop and client, its
+ * bindings committed on a pool thread as in korchd.
  *
  * Prints "bench: METRIC VALUE UNIT" lines; converge_cpu_s is the process's CPU time meanwhile
- * (write path, agents and binder included), telling CPU from waiting on the disk or other
+ * (write path, agents and scheduler included), telling CPU from waiting on the disk or other
  * processes.
  */
 #include <inttypes.h>
@@ -38,6 +38,7 @@
 #include "controller/util.h"
 #include "node/agent.h"
 #include "node/backend-sim.h"
+#include "scheduler/scheduler.h"
 #include "store/store.h"
 
 static void _printf_(1, 2) die(const char *fmt, ...)
@@ -74,14 +75,12 @@ struct bench {
 	struct store *store;
 	struct client *client;
 	struct controller_manager *cm;
-	struct informer *pods;          /* the binder's view */
+	struct scheduler *sched;        /* places the pods */
 	struct informer *deploys;       /* progress */
-	struct hashmap dirty;           /* pending pod keys to bind */
 	char (*nodes)[32];              /* node names */
 	struct node_backend **backends; /* each node's simulated runtime */
 	struct node_agent **agents;     /* each node's agent */
 	int n_nodes;                    /* nodes (agents) */
-	int next_node;                  /* the binder's round robin */
 	int replicas;                   /* per Deployment */
 	size_t converged;               /* Deployments done */
 	struct hashmap done;            /* their keys */
@@ -95,24 +94,6 @@ create(struct bench *b, json_t *obj)
 	if (client_create(b->client, obj, &o, NULL, &err) < 0)
 		die("create: %s", korch_error_message(err));
 	json_decref(obj);
-}
-
-static void
-mark_dirty(const json_t *pod, void *userdata)
-{
-	struct bench *b = userdata;
-	if (*jp_str0(pod, "spec.nodeName"))
-		return;
-	char *key = object_key(pod);
-	if (key)
-		hashmap_put(&b->dirty, key, NULL, NULL);
-	free(key);
-}
-
-static void
-mark_dirty_update(const json_t *old, const json_t *pod, void *userdata)
-{
-	mark_dirty(pod, userdata);
 }
 
 static bool
@@ -145,56 +126,23 @@ deploy_add(const json_t *d, void *userdata)
 	deploy_update(NULL, d, userdata);
 }
 
-/* The binder stand-in: pending pods to the nodes in turn. */
-static void
-bind_pending(struct bench *b)
-{
-	if (!b->dirty.n)
-		return;
-	struct hashmap keys = b->dirty;
-	b->dirty = (struct hashmap)HASHMAP_INIT;
-	size_t iter = 0;
-	const char *key;
-	while (hashmap_next(&keys, &iter, &key, NULL)) {
-		char *ns = NULL, *name = NULL;
-		if (informer_split_key(key, &ns, &name) < 0)
-			continue;
-		const json_t *cached = informer_get(b->pods, ns, name);
-		if (cached && !jp_get(cached, "metadata.deletionTimestamp")) {
-			if (!*jp_str0(cached, "spec.nodeName")) {
-				korch_error *err = NULL;
-				const char *node = b->nodes[b->next_node++ % b->n_nodes];
-				int r = client_bind_pod(b->client, ns, name,
-							jp_str(cached, "metadata.uid"), node, &err);
-				if (r < 0 && r != KORCH_ECONFLICT && r != KORCH_ENOTFOUND)
-					die("bind: %s", korch_error_message(err));
-				korch_error_free(err);
-			}
-		}
-		free(ns);
-		free(name);
-	}
-	hashmap_free(&keys, NULL);
-}
-
-/* Dispatches for up to ms, with the binder after every dispatch. */
+/* Dispatches for up to ms. */
 static void
 pump(struct bench *b, int ms)
 {
 	korch_error *err = NULL;
 	if (korch_loop_dispatch(b->loop, ms, &err) < 0)
 		die("dispatch: %s", korch_error_message(err));
-	bind_pending(b);
 }
 
-/* Runs until the manager is idle and the binder has nothing to do, three times in a row. */
+/* Runs until the manager and the scheduler are idle, three times in a row. */
 static void
 until_idle(struct bench *b)
 {
 	int quiet = 0;
 	while (quiet < 3) {
 		pump(b, 20);
-		quiet = controller_manager_idle(b->cm) && !b->dirty.n ? quiet + 1 : 0;
+		quiet = controller_manager_idle(b->cm) && scheduler_idle(b->sched) ? quiet + 1 : 0;
 	}
 }
 
@@ -204,7 +152,7 @@ main(int argc, char **argv)
 	if (argc < 2)
 		die("usage: ctrl-bench DIR [--deployments N] [--replicas R] [--nodes M] [--sync "
 		    "full|normal]");
-	struct bench b = { .dirty = HASHMAP_INIT, .done = HASHMAP_INIT };
+	struct bench b = { .done = HASHMAP_INIT };
 	int deployments = 1000;
 	bool sync_normal = false;
 	b.replicas = 3;
@@ -269,11 +217,12 @@ main(int argc, char **argv)
 	if (controller_manager_new(b.client, b.loop, &o, &b.cm, &err) < 0 ||
 	    controller_manager_start(b.cm, &err) < 0)
 		die("manager: %s", korch_error_message(err));
-	struct informer_handlers ph = { mark_dirty, mark_dirty_update, NULL, &b };
+	struct scheduler_options sched_opts = { 0 };
+	if (scheduler_new(b.client, b.loop, &sched_opts, &b.sched, &err) < 0 ||
+	    scheduler_start(b.sched, &err) < 0)
+		die("scheduler: %s", korch_error_message(err));
 	struct informer_handlers dh = { deploy_add, deploy_update, NULL, &b };
-	if (informer_new(b.client, kind_lookup("v1", "Pod"), NULL, NULL, NULL, &b.pods, &err) < 0 ||
-	    informer_add_handlers(b.pods, &ph, &err) < 0 || informer_start(b.pods, &err) < 0 ||
-	    informer_new(b.client, kind_lookup("apps/v1", "Deployment"), NULL, NULL, NULL,
+	if (informer_new(b.client, kind_lookup("apps/v1", "Deployment"), NULL, NULL, NULL,
 			 &b.deploys, &err) < 0 ||
 	    informer_add_handlers(b.deploys, &dh, &err) < 0 || informer_start(b.deploys, &err) < 0)
 		die("informers: %s", korch_error_message(err));
@@ -302,9 +251,12 @@ main(int argc, char **argv)
 			last_report = now_s();
 			struct controller_stats st;
 			controller_manager_stats(b.cm, &st);
-			fprintf(stderr, "%.2f s: %zu converged, %zu pods, %" PRIu64 " reconciles\n",
-				last_report - t0, b.converged, informer_count(b.pods),
-				st.reconciles);
+			struct scheduler_stats ss;
+			scheduler_stats_get(b.sched, &ss);
+			fprintf(stderr,
+				"%.2f s: %zu converged, %" PRIu64 " pods bound, %" PRIu64
+				" reconciles\n",
+				last_report - t0, b.converged, ss.scheduled, st.reconciles);
 		}
 		if (now_s() - t0 > 3600)
 			die("not converged after an hour: %zu of %d", b.converged, deployments);
@@ -316,7 +268,7 @@ main(int argc, char **argv)
 	uint64_t writes = after.writes - before.writes;
 	printf("bench: controllers.%d_deployments_converged_s %.2f s\n", deployments, converged);
 	printf("bench: controllers.deployments_created_s %.2f s\n", created);
-	/* The whole process: the store's write path, the agents and the binder included. */
+	/* The whole process: the store's write path, the agents and the scheduler included. */
 	printf("bench: controllers.converge_cpu_s %.2f s\n", cpu);
 	printf("bench: controllers.reconciles_per_s %.0f 1/s\n", (double)reconciles / converged);
 	printf("bench: controllers.writes_per_reconcile %.3f writes\n",
@@ -342,7 +294,7 @@ main(int argc, char **argv)
 	printf("bench: controllers.noop_resync_reconciles %" PRIu64 " reconciles\n",
 	       end.reconciles - idle.reconciles);
 	printf("bench: controllers.noop_resync_s %.2f s\n", resync);
-	informer_free(b.pods);
+	scheduler_free(b.sched);
 	informer_free(b.deploys);
 	controller_manager_free(b.cm);
 	for (int i = 0; i < b.n_nodes; i++) {
@@ -355,7 +307,6 @@ main(int argc, char **argv)
 	store_close(b.store);
 	korch_loop_free(b.loop);
 	korch_clock_free(b.clock);
-	hashmap_free(&b.dirty, NULL);
 	hashmap_free(&b.done, NULL);
 	free(b.nodes);
 	return end.writes == idle.writes ? 0 : 1;

@@ -83,8 +83,7 @@ cluster_init(struct cluster *c, const struct controller_manager_options *opts, b
 void
 cluster_free(struct cluster *c)
 {
-	informer_free(c->pods);
-	hashmap_free(&c->dirty, NULL);
+	scheduler_free(c->sched);
 	controller_manager_free(c->cm);
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		node_agent_free(c->nodes[i].agent);
@@ -244,103 +243,23 @@ count_objs(struct cluster *c, const char *api_version, const char *kind, const c
 	return json_array_size(items);
 }
 
-/* ---- the binder: a stand-in for the scheduler until lib/scheduler is on main ---- */
+/* ---- the scheduler ---- */
 
-/* The node a DaemonSet-style required node affinity names (matchFields metadata.name), or NULL. */
-static const char *
-affinity_node(const json_t *pod)
-{
-	const json_t *terms = jp_get(pod, "spec.affinity.nodeAffinity."
-					  "requiredDuringSchedulingIgnoredDuringExecution."
-					  "nodeSelectorTerms");
-	size_t i, j;
-	json_t *t, *f;
-	json_array_foreach (terms, i, t)
-		json_array_foreach (json_object_get(t, "matchFields"), j, f)
-			if (streq(jp_str(f, "key"), "metadata.name") &&
-			    streq(jp_str(f, "operator"), "In"))
-				return json_string_value(
-					json_array_get(json_object_get(f, "values"), 0));
-	return NULL;
-}
-
+/*
+ * Starts lib/scheduler on the cluster's loop and client at the first pump after the test asked
+ * for it (c->schedule is set after cluster_init). A fixed seed keeps random tie-breaks the same
+ * from run to run; under the test clock its bindings commit inline.
+ */
 static void
-mark_dirty(const json_t *pod, void *userdata)
+start_scheduler(struct cluster *c)
 {
-	struct cluster *c = userdata;
-	_cleanup_free_ char *key = object_key(pod);
-	if (key)
-		hashmap_put(&c->dirty, key, NULL, NULL);
-}
-
-static void
-mark_dirty_update(const json_t *old, const json_t *pod, void *userdata)
-{
-	mark_dirty(pod, userdata);
-}
-
-static void
-start_binder(struct cluster *c)
-{
-	if (c->binder_started || !c->binder)
+	if (c->sched || !c->schedule)
 		return;
-	assert_int_equal(
-		informer_new(c->client, kind_lookup("v1", "Pod"), NULL, NULL, NULL, &c->pods, NULL),
-		0);
-	struct informer_handlers h = { mark_dirty, mark_dirty_update, NULL, c };
-	assert_int_equal(informer_add_handlers(c->pods, &h, NULL), 0);
-	assert_int_equal(informer_start(c->pods, NULL), 0);
-	c->binder_started = true;
-}
-
-/* Binds one pending pod to the node its affinity names or to the next live node; returns
- * whether it wrote. */
-static bool
-bind_pod(struct cluster *c, const json_t *pod)
-{
-	if (jp_get(pod, "metadata.deletionTimestamp") || *jp_str0(pod, "spec.nodeName") ||
-	    !c->n_nodes)
-		return false;
-	const char *node = affinity_node(pod);
-	for (size_t i = 0; !node && i < c->n_nodes; i++) {
-		size_t k = c->next_node++ % c->n_nodes;
-		if (c->nodes[k].agent)
-			node = c->nodes[k].name;
-	}
-	if (!node)
-		return false;
 	korch_error *err = NULL;
-	int r = client_bind_pod(c->client, jp_str0(pod, "metadata.namespace"),
-				jp_str0(pod, "metadata.name"), jp_str(pod, "metadata.uid"), node,
-				&err);
-	korch_error_free(err);
-	return r == 0;
-}
-
-/* One pass of the binder over the pods that changed; returns whether it wrote. */
-static bool
-binder_step(struct cluster *c)
-{
-	start_binder(c);
-	if (!c->binder_started || !c->dirty.n)
-		return false;
-	struct hashmap keys = c->dirty;
-	c->dirty = (struct hashmap)HASHMAP_INIT;
-	bool wrote = false;
-	size_t iter = 0;
-	const char *key;
-	while (hashmap_next(&keys, &iter, &key, NULL)) {
-		char *ns = NULL, *name = NULL;
-		if (informer_split_key(key, &ns, &name) < 0)
-			continue;
-		const json_t *cached = informer_get(c->pods, ns, name);
-		if (cached)
-			wrote |= bind_pod(c, cached);
-		free(ns);
-		free(name);
-	}
-	hashmap_free(&keys, NULL);
-	return wrote;
+	struct scheduler_options o = { .seed = 1 };
+	if (scheduler_new(c->client, c->loop, &o, &c->sched, &err) < 0 ||
+	    scheduler_start(c->sched, &err) < 0)
+		fail_msg("scheduler: %s", korch_error_message(err));
 }
 
 static void
@@ -348,13 +267,13 @@ pump(struct cluster *c)
 {
 	for (int rounds = 0; rounds < 1000000; rounds++) {
 		korch_error *err = NULL;
+		start_scheduler(c);
 		int n = korch_loop_dispatch(c->loop, 0, &err);
 		if (n < 0)
 			fail_msg("dispatch: %s", korch_error_message(err));
-		bool wrote = binder_step(c);
 		if (c->on_step)
 			c->on_step(c, c->on_step_userdata);
-		if (n == 0 && !wrote)
+		if (n == 0 && (!c->sched || scheduler_idle(c->sched)))
 			return;
 	}
 	fail_msg("the loop never settled");
@@ -368,7 +287,7 @@ settle(struct cluster *c)
 
 /*
  * Moves the test clock as korch_loop_advance() does, from one timer's deadline to the next, but
- * pumps (binder, on_step) between every two dispatches.
+ * pumps (scheduler start, on_step) between every two dispatches.
  */
 void
 advance(struct cluster *c, int64_t ns)

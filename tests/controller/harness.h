@@ -5,9 +5,9 @@
  * (advancing simulated time from timer to timer) until a condition holds.
  *
  * Pod addresses come from lib/net's ipam over each node's spec.podCIDR (the simulated sandboxes
- * have no interface to configure). Until lib/scheduler is on main, one stand-in plays its part
- * through lib/client's public semantics: `binder` binds pending pods to the live nodes in turn
- * through pods/binding (client_bind_pod), honouring a DaemonSet pod's node affinity.
+ * have no interface to configure). With `schedule` set, the real scheduler (lib/scheduler) runs on
+ * the same loop and client and places pending pods; a test that needs a pod on a given node
+ * says so with a node selector or affinity, as it would to kube-scheduler.
  */
 #ifndef KORCH_TESTS_CONTROLLER_HARNESS_H
 #define KORCH_TESTS_CONTROLLER_HARNESS_H
@@ -27,6 +27,7 @@
 #include "net/ipam.h"
 #include "node/agent.h"
 #include "node/backend-sim.h"
+#include "scheduler/scheduler.h"
 
 /* 2026-11-26T15:41:00Z */
 #define T0 (1795707660LL * NSEC_PER_SEC)
@@ -52,15 +53,12 @@ struct cluster {
 	struct store *store;           /* the store */
 	struct client *client;         /* the test's client (also the manager's and agents') */
 	struct controller_manager *cm; /* the manager, or NULL */
-	bool binder;                   /* stand-in: bind pending pods to nodes */
+	bool schedule;                 /* run lib/scheduler (started at the first pump) */
+	struct scheduler *sched;       /* the scheduler, once started */
 	struct cluster_node nodes[8];  /* the nodes, in the order added */
 	size_t n_nodes;                /* nodes in use */
 	int64_t stats_interval_ns;     /* agents' usage sampling period; 0: theirs (10 s) */
 	int32_t node_max_pods;         /* pods an agent admits; 0: theirs (110) */
-	size_t next_node;              /* the binder's round robin */
-	struct informer *pods;         /* the binder's view of pods */
-	struct hashmap dirty;          /* pod keys the binder should look at */
-	bool binder_started;           /* pods informer running */
 	/* Called after every dispatch: invariants checked at every step. */
 	void (*on_step)(struct cluster *c, void *userdata);
 	void *on_step_userdata;
@@ -82,11 +80,12 @@ void create_yaml(struct cluster *c, const char *yaml, json_t **ret);
 /*
  * Starts a node agent for a Node named name on a simulated runtime of its own: it registers the
  * Node (Ready), its Lease (renewed every 10 s of loop time) and runs the pods bound to it. Every
- * container named "notready" fails its readiness probe. The binder binds to it in turn.
+ * container named "notready" fails its readiness probe.
  */
 void add_node(struct cluster *c, const char *name);
 /* The node's agent stops (containers keep "running", nothing is written for it any more: no
- * Lease renewal, no status, no deletion confirmed): a node lost. The binder skips it. */
+ * Lease renewal, no status, no deletion confirmed): a node lost. The scheduler keeps using it
+ * until the node lifecycle controller marks it unreachable (its taint), as in Kubernetes. */
 void silence_node(struct cluster *c, const char *name);
 /* Silences the node, then deletes its Node object (an agent would register it again). */
 void delete_node(struct cluster *c, const char *name);
@@ -106,7 +105,7 @@ size_t count_objs(struct cluster *c, const char *api_version, const char *kind, 
 typedef bool (*cluster_cond)(struct cluster *c, void *userdata);
 
 /*
- * Runs the loop (and the binder) until cond holds, advancing the test clock by step_ns
+ * Runs the loop (and the scheduler) until cond holds, advancing the test clock by step_ns
  * whenever nothing is ready, for at most max_ns of simulated time. Returns whether cond held.
  * cond NULL: until idle (nothing ready, without advancing time).
  */

@@ -21,7 +21,7 @@ start(struct cluster *c, int nodes)
 {
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(c, &o, false);
-	c->binder = true;
+	c->schedule = true;
 	for (int i = 1; i <= nodes; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "node-%d", i);

@@ -106,7 +106,7 @@ test_create_and_status(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	deployment(&c, "web", 3, "", "", "nginx:1.27", "");
@@ -213,7 +213,7 @@ rolling_update(const char *strategy, int64_t replicas, int64_t surge, int64_t un
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	add_node(&c, "node-2");
 	cluster_start(&c);
@@ -321,7 +321,7 @@ test_rollback_reuses_old_rs(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	deployment(&c, "web", 3, "", "", "nginx:1.26", "");
@@ -395,7 +395,7 @@ test_recreate(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	deployment(&c, "web", 3, "  strategy: {type: Recreate}\n", "", "nginx:1.26", "");
@@ -424,7 +424,7 @@ test_paused(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	deployment(&c, "web", 2, "", "", "nginx:1.26", "");
@@ -466,7 +466,7 @@ test_progress_deadline(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	deployment(&c, "web", 2, "", "  progressDeadlineSeconds: 30\n", "nginx:1.26", "");
@@ -512,7 +512,7 @@ test_restart_and_history_limit(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	deployment(&c, "web", 2, "", "  revisionHistoryLimit: 2\n", "nginx:1.26", "");
@@ -555,7 +555,7 @@ test_proportional_scaling(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &no_election, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	deployment(&c, "web", 10, "", "", "nginx:1.26", "");

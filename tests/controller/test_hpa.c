@@ -78,7 +78,7 @@ start_with(struct cluster *c, struct load *l, const char *workload)
 						.pod_usage_userdata = c };
 	l->c = c;
 	cluster_init(c, &o, false);
-	c->binder = true;
+	c->schedule = true;
 	/* Samples every second; none within the test when there are to be none. */
 	c->stats_interval_ns = l->none ? 3600 * NSEC_PER_SEC : NSEC_PER_SEC;
 	cluster_start(c);

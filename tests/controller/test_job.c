@@ -20,7 +20,7 @@ start(struct cluster *c)
 {
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(c, &o, false);
-	c->binder = true;
+	c->schedule = true;
 	add_node(c, "node-1");
 	cluster_start(c);
 }

@@ -169,7 +169,7 @@ test_node_lost(void **state)
 	struct cluster c;
 	static const struct controller_manager_options o = { .no_leader_election = true };
 	cluster_init(&c, &o, false);
-	c.binder = true;
+	c.schedule = true;
 	cluster_start(&c);
 	add_node(&c, "n1");
 	add_node(&c, "n2");

@@ -84,7 +84,7 @@ test_converges_from_every_start_state(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &(struct controller_manager_options){ .no_leader_election = true }, false);
-	c.binder = true;
+	c.schedule = true;
 	c.node_max_pods = 1000; /* 72 namespaces' pods on one node */
 	add_node(&c, "node-1");
 	static const int replicas[] = { 0, 3 };
@@ -216,7 +216,7 @@ test_scale_down_not_ready_and_newest_first(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &(struct controller_manager_options){ .no_leader_election = true }, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	char text[16384];
@@ -317,7 +317,7 @@ test_min_ready_seconds(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &(struct controller_manager_options){ .no_leader_election = true }, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	char text[16384];
@@ -344,7 +344,7 @@ test_replication_controller(void **state)
 {
 	struct cluster c;
 	cluster_init(&c, &(struct controller_manager_options){ .no_leader_election = true }, false);
-	c.binder = true;
+	c.schedule = true;
 	add_node(&c, "node-1");
 	cluster_start(&c);
 	_cleanup_json_ json_t *rc = NULL;

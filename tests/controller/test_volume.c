@@ -2,7 +2,8 @@
  * PersistentVolume binding: the smallest fitting volume of the claim's class and access modes,
  * pre-bound volumes and claims naming their volume, phases through release and reclaim, the
  * protection finalizers, and the built-in local-path provisioner (default class, retroactive
- * default, WaitForFirstConsumer, a directory per claim, deleted with its claim).
+ * default, WaitForFirstConsumer, a directory per claim, deleted with its claim); with the
+ * scheduler, ReadWriteOncePod and a local volume's node affinity.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,13 @@
 #include "base/util.h"
 #include "controller/manager.h"
 #include "harness.h"
+
+/* kube-scheduler's message for a pod whose ReadWriteOncePod claim another pod of equal priority
+ * uses: VolumeRestrictions rejects every node, and preemption finds nobody to evict. */
+#define RWOP_MESSAGE                                                                              \
+	"0/3 nodes are available: 3 node has pod using PersistentVolumeClaim with the same name " \
+	"and ReadWriteOncePod access mode. preemption: 0/3 nodes are available: 3 No "            \
+	"preemption victims found for incoming pod."
 
 static void
 pv(struct cluster *c, const char *name, const char *size, const char *modes, const char *extra)
@@ -192,7 +200,7 @@ test_release(void **state)
 {
 	struct cluster c;
 	start(&c, NULL);
-	c.binder = true;
+	c.schedule = true;
 	cluster_start(&c);
 	add_node(&c, "n1");
 	pv(&c, "keep", "1Gi", "[ReadWriteOnce]", "  persistentVolumeReclaimPolicy: Retain\n");
@@ -273,7 +281,7 @@ test_local_path(void **state)
 	snprintf(dir, sizeof(dir), "%s/volumes", c.dir);
 	struct controller_manager_options o = { .no_leader_election = true, .volume_dir = dir };
 	assert_int_equal(controller_manager_new(c.client, c.loop, &o, &c.cm, NULL), 0);
-	c.binder = true;
+	c.schedule = true;
 	/* A claim made before there is a default class. */
 	pvc(&c, "early", "1Gi", "[ReadWriteOnce]", "");
 	cluster_start(&c);
@@ -354,14 +362,94 @@ test_local_path(void **state)
 	cluster_free(&c);
 }
 
+/* The node a pod is bound to ("" when none). */
+static const char *
+pod_node(struct cluster *c, const char *name)
+{
+	static char buf[64];
+	_cleanup_json_ json_t *pod = get_obj(c, "v1", "Pod", "default", name);
+	assert_non_null(pod);
+	snprintf(buf, sizeof(buf), "%s", jp_str0(pod, "spec.nodeName"));
+	return buf;
+}
+
+static void
+claim_pod(struct cluster *c, const char *name, const char *claim_name)
+{
+	char text[512];
+	snprintf(text, sizeof(text),
+		 "apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default}\n"
+		 "spec:\n  containers: [{name: c, image: x}]\n"
+		 "  volumes: [{name: d, persistentVolumeClaim: {claimName: %s}}]\n",
+		 name, claim_name);
+	create_yaml(c, text, NULL);
+}
+
+/*
+ * The scheduler and the binder together: a ReadWriteOncePod claim serves one pod (a second
+ * stays Pending with kube-scheduler's message until the first goes), and a local volume pinned
+ * to a node by its nodeAffinity brings every pod using its claim to that node.
+ */
+static void
+test_scheduling(void **state)
+{
+	struct cluster c;
+	start(&c, NULL);
+	c.schedule = true;
+	cluster_start(&c);
+	add_node(&c, "n1");
+	add_node(&c, "n2");
+	add_node(&c, "n3");
+	settle(&c);
+	pv(&c, "solo", "1Gi", "[ReadWriteOncePod]", "");
+	pvc(&c, "one", "1Gi", "[ReadWriteOncePod]", "");
+	settle(&c);
+	assert_string_equal(bound(&c, "one"), "solo");
+	claim_pod(&c, "first", "one");
+	settle(&c);
+	assert_string_not_equal(pod_node(&c, "first"), "");
+	claim_pod(&c, "second", "one");
+	settle(&c);
+	assert_string_equal(pod_node(&c, "second"), "");
+	_cleanup_json_ json_t *p2 = get_obj(&c, "v1", "Pod", "default", "second");
+	const json_t *cond = json_array_get(jp_get(p2, "status.conditions"), 0);
+	assert_string_equal(jp_str(cond, "type"), "PodScheduled");
+	assert_string_equal(jp_str(cond, "status"), "False");
+	assert_string_equal(jp_str(cond, "reason"), "Unschedulable");
+	assert_string_equal(jp_str(cond, "message"), RWOP_MESSAGE);
+	char *msg = event_message(&c, "default", "second", "FailedScheduling");
+	assert_string_equal(msg, RWOP_MESSAGE);
+	free(msg);
+	/* The first pod goes: the second gets the claim. */
+	assert_int_equal(client_delete(c.client, kind_lookup("v1", "Pod"), "default", "first", NULL,
+				       NULL, NULL),
+			 0);
+	advance(&c, 40 * NSEC_PER_SEC);
+	assert_null(get_obj(&c, "v1", "Pod", "default", "first"));
+	assert_string_not_equal(pod_node(&c, "second"), "");
+	/* A local volume on n2: the pods using its claim all land on n2. */
+	pv(&c, "local-n2", "1Gi", "[ReadWriteOnce]",
+	   "  nodeAffinity:\n    required:\n      nodeSelectorTerms:\n"
+	   "      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [n2]}]\n");
+	pvc(&c, "near", "1Gi", "[ReadWriteOnce]", "");
+	settle(&c);
+	assert_string_equal(bound(&c, "near"), "local-n2");
+	static const char *const users[] = { "u1", "u2", "u3", "u4" };
+	for (size_t i = 0; i < ARRAY_SIZE(users); i++)
+		claim_pod(&c, users[i], "near");
+	settle(&c);
+	for (size_t i = 0; i < ARRAY_SIZE(users); i++)
+		assert_string_equal(pod_node(&c, users[i]), "n2");
+	cluster_free(&c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_smallest_fit),
-		cmocka_unit_test(test_prebound),
-		cmocka_unit_test(test_release),
-		cmocka_unit_test(test_local_path),
+		cmocka_unit_test(test_smallest_fit), cmocka_unit_test(test_prebound),
+		cmocka_unit_test(test_release),      cmocka_unit_test(test_local_path),
+		cmocka_unit_test(test_scheduling),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

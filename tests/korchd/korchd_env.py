@@ -27,7 +27,7 @@ def skip(why):
 
 def enter_netns():
     """Runs the rest of this process in a network namespace of its own, with lo up and a veth
-    pair (both ends inside) whose first end holds NODE_IP. Re-executes the script under
+    pair (both ends inside) whose first end holds NODE_IP and the default route. Re-executes the script under
     unshare the first time."""
     if os.environ.get("KORCH_TEST_NETNS") != "1":
         if os.geteuid() != 0:
@@ -42,7 +42,10 @@ def enter_netns():
                  "korchtest1"],
                 ["ip", "addr", "add", NODE_IP + "/24", "dev", "korchtest0"],
                 ["ip", "link", "set", "korchtest0", "up"],
-                ["ip", "link", "set", "korchtest1", "up"]):
+                ["ip", "link", "set", "korchtest1", "up"],
+                # A default route, as a machine has: a local process's packets to a ClusterIP
+                # need a route before the proxy's DNAT sends them to a pod on the bridge.
+                ["ip", "route", "add", "default", "dev", "korchtest0"]):
         subprocess.run(cmd, check=True)
 
 
@@ -229,3 +232,29 @@ class Korchd:
             left = [line.split()[4] for line in f if line.split()[4].startswith(self.dir)]
         if left or os.path.exists(self.dir):
             raise RuntimeError(f"left behind after reset: {left or self.dir}")
+        # The pod network: the instance's bridge and nftables table are gone too.
+        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode == 0:
+            raise RuntimeError(f"bridge {self.bridge} left behind after reset")
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        if self.table in tables.split():
+            raise RuntimeError(f"nftables table {self.table} left behind after reset")
+
+    @property
+    def bridge(self):
+        """The instance's bridge (lib/net's naming: kbINSTANCE0 for short names)."""
+        return f"kb{self.instance}0"
+
+    def wait_bridge(self, timeout):
+        """Whether the instance's bridge exists within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if subprocess.run(["ip", "link", "show", self.bridge],
+                              capture_output=True).returncode == 0:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+    @property
+    def table(self):
+        return f"korch-{self.instance}"

@@ -5,17 +5,21 @@ korchd's own life (first start, files, SIGTERM, restart, reset, flags, config fi
 
 korchd runs the controllers and a node agent on the real runtime: the quick start's Deployment
 runs, with rollout status and undo, logs -f, exec with stdin and exit code, top, and the
-mounted ServiceAccount token used against the API (pods cannot reach the API over the network
-before the pod network is wired: the test uses the token they were given). Until lib/scheduler
+mounted ServiceAccount token used against the API, pod IPs from the node's podCIDR and the
+web Service's ClusterIP answering from the node and from a pod (the pod network), and a
+GitRepository over a local bare repository synced by the GitOps controller. Until lib/scheduler
 is in the build the test binds pods through pods/binding itself (korchd logs that it has no
 scheduler)."""
+import ipaddress
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import korchd_env  # noqa: E402
@@ -296,6 +300,47 @@ class Kubectl(unittest.TestCase):
                       "{.status.replicas}")
         return out == f"{n}/{n}/{n}"
 
+    def test_gitops_repository_synced(self):
+        # A GitRepository over a local bare repository: korchd's GitOps controller applies it.
+        git = shutil.which("git")
+        if not git:
+            self.skipTest("no git")
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@korch.invalid",
+                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@korch.invalid",
+                   GIT_CONFIG_NOSYSTEM="1", HOME=self.files)
+        bare = os.path.join(self.files, "apps.git")
+        work = os.path.join(self.files, "apps-work")
+
+        def run(*args, cwd=None):
+            p = subprocess.run([git] + list(args), cwd=cwd or work, capture_output=True,
+                               text=True, env=env, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return p.stdout.strip()
+        run("init", "-q", "--bare", "-b", "main", bare, cwd=self.files)
+        run("init", "-q", "-b", "main", work, cwd=self.files)
+        os.makedirs(os.path.join(work, "deploy"))
+        with open(os.path.join(work, "deploy", "config.yaml"), "w") as f:
+            f.write("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"
+                    "data:\n  color: blue\n")
+        run("add", "-A")
+        run("commit", "-q", "-m", "first")
+        run("push", "-q", bare, "main")
+        self.ok("create", "namespace", "gitops")
+        repo = ("apiVersion: gitops.korch.io/v1\nkind: GitRepository\n"
+                "metadata: {name: apps, namespace: gitops}\n"
+                f"spec:\n  url: {bare}\n  path: deploy\n  interval: 5m\n")
+        self.assertEqual(self.ok("apply", "-f", "-", stdin=repo),
+                         "gitrepository.gitops.korch.io/apps created\n")
+        deadline = time.monotonic() + 30
+        while True:
+            rc, out, _ = self.kubectl("get", "configmap", "settings", "-n", "gitops", "-o",
+                                      "jsonpath={.data.color} "
+                                      "{.metadata.labels.gitops\\.korch\\.io/name}")
+            if rc == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertEqual((rc, out), (0, "blue apps"))
+
     def test_workload(self):
         # The quick start: examples/web.yaml, three replicas Running on this machine.
         self.ok("create", "namespace", "work")
@@ -311,6 +356,39 @@ class Kubectl(unittest.TestCase):
         self.assertEqual(nodes, " ".join([NODE] * 3))
         pod = self.ok("get", "pods", "-n", "work", "-l", "app=web", "-o",
                       "jsonpath={.items[0].metadata.name}")
+
+        # The pod network: every pod's IP is in the node's podCIDR, and the Service's ClusterIP
+        # answers, from this test's namespace (the node) and from a pod, through the proxy.
+        cidr = ipaddress.ip_network(self.ok("get", "node", NODE, "-o",
+                                            "jsonpath={.spec.podCIDR}"))
+        ips = self.ok("get", "pods", "-n", "work", "-l", "app=web", "-o",
+                      "jsonpath={.items[*].status.podIP}").split()
+        self.assertEqual(len(set(ips)), 3, ips)
+        for ip in ips:
+            self.assertIn(ipaddress.ip_address(ip), cidr)
+        self.assertEqual(subprocess.run(["ip", "link", "show", self.k.bridge],
+                                        capture_output=True).returncode, 0)
+        self.assertIn(self.k.table, subprocess.run(["nft", "list", "tables"], capture_output=True,
+                                                   text=True).stdout.split())
+        vip = self.ok("get", "svc", "web", "-n", "work", "-o", "jsonpath={.spec.clusterIP}")
+        self.assertIn(ipaddress.ip_address(vip), ipaddress.ip_network("10.96.0.0/12"))
+        body, deadline = None, time.monotonic() + 30
+        while body is None:
+            try:
+                direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                with direct.open(f"http://{vip}/", timeout=5) as r:
+                    body = r.read().decode()
+            except OSError as e:
+                if time.monotonic() > deadline:
+                    self.fail(f"http://{vip}/ from the node: {e}")
+                time.sleep(0.5)
+        self.assertEqual(body, "<h1>Hello from korch</h1>\n")
+        # (busybox nc: the static busybox's wget crashes resolving in an image without NSS.)
+        out = self.ok("exec", pod, "-n", "work", "--", "sh", "-c",
+                      f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 {vip} 80")
+        # (text mode: the answer's CRLFs read as newlines)
+        self.assertRegex(out, r"^HTTP/1\.[01] 200 OK\n")
+        self.assertTrue(out.endswith("\n\n<h1>Hello from korch</h1>\n"), out)
 
         # exec: stdin in, stdout out, the exit code back.
         rc, out, err = self.kubectl("exec", "-i", pod, "-n", "work", "--", "sh", "-c",
@@ -520,6 +598,8 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
             with open(k.ca) as f:
                 ca = f.read()
+            # The pod network opens with the node's podCIDR: the instance's bridge.
+            self.assertTrue(k.wait_bridge(10), k.logs())
             # Anonymous: health and version only.
             self.assertEqual(k.request("GET", "/version", token=None)[0], 200)
             self.assertEqual(k.request("GET", "/api/v1/pods", token=None)[0], 401)
@@ -561,6 +641,11 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr, "korchd: --role: expected all, control-plane or node, got "
                                    "\"boss\"\n")
+        r = subprocess.run([korchd_env.KORCHD, "--pod-network", "no"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, "korchd: --pod-network: expected true or false, got "
+                                   "\"no\"\n")
         r = subprocess.run([korchd_env.KORCHD, "--instance", "a/b"], capture_output=True,
                            text=True)
         self.assertEqual(r.returncode, 2)
@@ -569,13 +654,15 @@ class Lifecycle(unittest.TestCase):
         try:
             cfg = os.path.join(k.dir, "korch.yaml")
             with open(cfg, "w") as f:
-                f.write("listen: ['127.0.0.1:6446']\nlog-level: warn\n")
+                f.write("listen: ['127.0.0.1:6446']\nlog-level: warn\npod-network: false\n")
             k.extra = ["--config", cfg]
             k.args = lambda: ["--data-dir", k.data, "--run-dir", k.run, "--instance",
                               k.instance, "--node-ip", korchd_env.NODE_IP, "--config", cfg]
             k.port = 6446
             k.start()
             self.assertEqual(k.request("GET", "/version", token=None)[0], 200)
+            # pod-network: false (a YAML boolean): no bridge is made.
+            self.assertFalse(k.wait_bridge(3))
             self.assertEqual(k.stop()[0], 0)
             with open(cfg, "w") as f:
                 f.write("listen-address: 1.2.3.4\n")

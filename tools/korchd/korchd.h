@@ -44,6 +44,7 @@ struct korchd_config {
 	unsigned max_read_inflight; /* --max-requests-inflight */
 	unsigned max_mutating_inflight; /* --max-mutating-requests-inflight */
 	bool sync_normal;               /* --store-sync normal */
+	bool no_pod_network;            /* --pod-network false */
 };
 
 void korchd_config_clear(struct korchd_config *cfg);

@@ -40,6 +40,7 @@ static const char usage[] =
 	"      --cluster-cidr CIDR        addresses of all pods [10.244.0.0/16]\n"
 	"      --service-cidr CIDR        Service virtual IPs [10.96.0.0/12]\n"
 	"      --pod-cidr CIDR            this node's pods [10.244.0.0/24]\n"
+	"      --pod-network BOOL         run the pod network (bridge, Service proxy, DNS) [true]\n"
 	"      --tls-cert-file FILE       API server certificate [generated in DATA_DIR/pki]\n"
 	"      --tls-key-file FILE        its key\n"
 	"      --token-file FILE          bearer tokens, kube-apiserver's CSV format\n"
@@ -68,6 +69,7 @@ enum {
 	OPT_CLUSTER_CIDR,
 	OPT_SERVICE_CIDR,
 	OPT_POD_CIDR,
+	OPT_POD_NETWORK,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TOKEN_FILE,
@@ -91,6 +93,7 @@ static const struct option options[] = {
 	{ "cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR },
 	{ "service-cidr", required_argument, NULL, OPT_SERVICE_CIDR },
 	{ "pod-cidr", required_argument, NULL, OPT_POD_CIDR },
+	{ "pod-network", required_argument, NULL, OPT_POD_NETWORK },
 	{ "tls-cert-file", required_argument, NULL, OPT_TLS_CERT },
 	{ "tls-key-file", required_argument, NULL, OPT_TLS_KEY },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
@@ -186,6 +189,13 @@ apply_setting(struct korchd_config *cfg, int id, const char *name, const char *v
 	case OPT_CLUSTER_CIDR: return set_str(&cfg->cluster_cidr, value);
 	case OPT_SERVICE_CIDR: return set_str(&cfg->service_cidr, value);
 	case OPT_POD_CIDR: return set_str(&cfg->pod_cidr, value);
+	case OPT_POD_NETWORK:
+		if (!streq(value, "true") && !streq(value, "false"))
+			return error_set(err, KORCH_EINVALID,
+					 "--pod-network: expected true or false, got \"%s\"",
+					 value);
+		cfg->no_pod_network = streq(value, "false");
+		return 0;
 	case OPT_TLS_CERT: return set_str(&cfg->tls_cert_file, value);
 	case OPT_TLS_KEY: return set_str(&cfg->tls_key_file, value);
 	case OPT_TOKEN_FILE: return set_str(&cfg->token_file, value);
@@ -255,6 +265,8 @@ config_value(struct korchd_config *cfg, const struct given *given, const char *k
 	if (json_is_integer(value)) {
 		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(value));
 		text = buf;
+	} else if (json_is_boolean(value)) {
+		text = json_is_true(value) ? "true" : "false";
 	}
 	if (!text)
 		return error_set(err, KORCH_EINVALID, "%s: %s: expected a string", cfg->config_path,

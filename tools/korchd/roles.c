@@ -1,6 +1,7 @@
 /*
  * roles.c - the roles of a korch instance on one loop and one client (roles.h): node agent,
- * API server, controller manager and scheduler, started and stopped in order.
+ * pod network, API server, controller manager, scheduler and GitOps controller, started and
+ * stopped in order.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,18 +13,22 @@
 #include "base/util.h"
 #include "config.h"
 #include "controller/controller.h"
+#include "gitops/controller.h"
 #include "node/agent.h"
 #include "node/backend-real.h"
+#include "node/network.h"
 #include "roles.h"
 #include "scheduler/scheduler.h"
 
 struct korchd_roles {
 	struct node_backend *backend;     /* the real runtime */
+	struct node_network *network;     /* bridge, Service proxy, DNS; NULL without */
 	struct node_agent *agent;         /* this machine's node */
 	struct server_node_ops *node_ops; /* the agent's calls for the API server */
 	struct server *server;            /* the API */
 	struct controller_manager *cm;    /* the controllers */
 	struct scheduler *scheduler;      /* pods to nodes */
+	struct gitops_controller *gitops; /* GitRepositories */
 };
 
 /* The HorizontalPodAutoscaler's usage: the agent's latest sample of the pod. */
@@ -70,6 +75,20 @@ start_node(struct korchd_roles *r, const struct korchd_roles_options *o, korch_e
 	int rc = real_backend_new(o->loop, &bo, &r->backend, err);
 	if (rc < 0)
 		return korch_error_prefix(err, rc, "the container runtime");
+	if (o->pod_network) {
+		struct node_network_options no = {
+			.client = o->client,
+			.node_name = o->node_name,
+			.node_ip = o->node_ip,
+			.instance = o->instance,
+			.pod_cidr = o->pod_cidr,
+			.cluster_cidr = o->cluster_cidr,
+			.api_host = o->api_host,
+			.api_port = o->api_port,
+		};
+		if ((rc = node_network_start(&no, &r->network, err)) < 0)
+			return korch_error_prefix(err, rc, "pod network");
+	}
 	struct node_agent_options ao = {
 		.node_name = o->node_name,
 		.client = o->client,
@@ -79,6 +98,9 @@ start_node(struct korchd_roles *r, const struct korchd_roles_options *o, korch_e
 		.node_ip = o->node_ip,
 		.pod_cidr = o->pod_cidr,
 		.protect_from_oom = true,
+		.network = r->network ? &node_network_pod_ops : NULL,
+		.network_data = r->network,
+		.cluster_dns = r->network ? node_network_cluster_dns(r->network) : NULL,
 	};
 	if ((rc = node_agent_new(&ao, &r->agent, err)) < 0 ||
 	    (rc = node_agent_start(r->agent, err)) < 0)
@@ -114,6 +136,8 @@ start_control_plane(struct korchd_roles *r, const struct korchd_roles_options *o
 	if ((rc = scheduler_new(o->client, o->loop, NULL, &r->scheduler, err)) < 0 ||
 	    (rc = scheduler_start(r->scheduler, err)) < 0)
 		return korch_error_prefix(err, rc, "scheduler");
+	if ((rc = gitops_controller_run(o->client, o->loop, o->data_dir, &r->gitops, err)) < 0)
+		return korch_error_prefix(err, rc, "GitOps controller");
 	return 0;
 }
 
@@ -152,11 +176,13 @@ korchd_roles_free(struct korchd_roles *r)
 {
 	if (!r)
 		return;
+	gitops_controller_free(r->gitops);
 	scheduler_free(r->scheduler);
 	controller_manager_free(r->cm);
 	server_free(r->server);
 	server_agent_ops_free(r->node_ops);
 	node_agent_free(r->agent);
+	node_network_free(r->network);
 	node_backend_free(r->backend);
 	free(r);
 }

@@ -1,6 +1,7 @@
 /*
  * roles.h - the roles of a korch instance started on one loop and one client: the control plane
- * (API server, controller manager, scheduler) and a node agent on the real runtime. The one
+ * (API server, controller manager, scheduler, GitOps controller) and a node agent on the real
+ * runtime with the pod network. The one
  * place that wires them together: korchd runs it; the embedding handle (include/korch.h) is
  * meant to take it over.
  */
@@ -25,7 +26,7 @@ struct korchd_roles_options {
 	bool node;              /* run a node agent for this machine */
 	/* control plane */
 	const struct server_options *server; /* the API server's (node calls are filled here) */
-	const char *cluster_cidr;            /* pods' CIDR, or NULL */
+	const char *cluster_cidr;            /* pods' CIDR (also the network's), or NULL */
 	const char *root_ca_pem;             /* published as kube-root-ca.crt, or NULL */
 	const char *api_host;                /* the kubernetes Endpoints' address, or NULL */
 	int api_port;                        /* and port */
@@ -33,14 +34,15 @@ struct korchd_roles_options {
 	const char *node_name;     /* required with node */
 	const char *node_ip;       /* InternalIP, or NULL: the default route's address */
 	const char *pod_cidr;      /* spec.podCIDR, or NULL */
+	bool pod_network;          /* run the pod network (bridge, proxy, DNS) for the agent */
 	const char *instance;      /* cgroup parent korch-INSTANCE */
 	const char *cgroup_parent; /* or this, when set */
 };
 
 /*
- * Starts the roles asked for: the system namespaces, then the node agent (its Node and Lease),
- * the API server (with the agent's logs, exec and metrics), the controller manager and the
- * scheduler. On failure nothing stays started.
+ * Starts the roles asked for: the system namespaces, then the pod network and the node agent
+ * (its Node and Lease), the API server (with the agent's logs, exec and metrics), the controller
+ * manager, the scheduler and the GitOps controller. On failure nothing stays started.
  */
 int korchd_roles_start(const struct korchd_roles_options *o, struct korchd_roles **ret,
 		       korch_error **err);
