@@ -101,16 +101,8 @@ main(int argc, char **argv)
 	o.simulated = simulate;
 	korch *k = NULL;
 	korch_error *e = NULL;
-	if (korch_open(state, &o, &k, &e) < 0) {
-		/* A build without the scheduler runs the controllers and the node only. */
-		if (korch_error_code(e) != KORCH_EUNSUPPORTED)
-			return fail("open", e);
-		korch_error_free(e);
-		e = NULL;
-		o.roles = KORCH_ROLE_CONTROLLERS | KORCH_ROLE_NODE;
-		if (korch_open(state, &o, &k, &e) < 0)
-			return fail("open", e);
-	}
+	if (korch_open(state, &o, &k, &e) < 0)
+		return fail("open", e);
 	korch_watch *pods = NULL;
 	if (korch_watch_new(k, "pods", "default", NULL, NULL, NULL, &pods, &e) < 0 ||
 	    apply_deployment(k, replicas, image, &e) < 0) {

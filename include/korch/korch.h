@@ -77,12 +77,13 @@ enum korch_run_mode {
 
 /** Options for korch_open(); initialise with KORCH_OPTIONS_INIT. */
 typedef struct korch_options {
-	unsigned int version; /**< KORCH_OPTIONS_VERSION */
-	unsigned int roles;   /**< enum korch_role bits; KORCH_ROLE_STORE: none */
-	int run_mode;         /**< enum korch_run_mode */
-	bool simulated;       /**< the test clock and the simulated container runtime: nothing
+	unsigned int version;  /**< KORCH_OPTIONS_VERSION */
+	unsigned int roles;    /**< enum korch_role bits; KORCH_ROLE_STORE: none */
+	int run_mode;          /**< enum korch_run_mode */
+	bool simulated;        /**< the test clock and the simulated container runtime: nothing
 				   moves until korch_advance(); no root, no processes */
-	uint64_t seed; /**< simulation: uids, generated names and tie-breaks repeat with it */
+	uint64_t seed;         /**< simulation: uids, generated names and the scheduler's tie-breaks
+			    repeat with it */
 	int64_t start_wall_ns; /**< simulation: the clock's wall time at start (ns since the
 				    epoch); 0: 2026-01-01T00:00:00Z */
 	const char *node_name; /**< KORCH_ROLE_NODE: the Node's name; NULL: the host name

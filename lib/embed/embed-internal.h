@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 struct controller_manager;
+struct scheduler;
 struct node_backend;
 struct sim_backend;
 struct node_agent;
@@ -29,6 +30,7 @@ struct korch {
 	korch_client *pub;               /* the public client over client (borrowed parts) */
 	korch_client *caller_client;     /* KORCH_RUN_THREAD: the opening thread's own client */
 	struct controller_manager *cm;   /* KORCH_ROLE_CONTROLLERS, or NULL */
+	struct scheduler *sched;         /* KORCH_ROLE_SCHEDULER, or NULL */
 	struct node_backend *backend;    /* KORCH_ROLE_NODE: the runtime, or NULL */
 	struct sim_backend *sim;         /* the simulated runtime's handle (borrowed), or NULL */
 	struct node_agent *agent;        /* KORCH_ROLE_NODE, or NULL */

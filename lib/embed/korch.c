@@ -1,7 +1,7 @@
 /*
  * korch.c - include/korch/korch.h: one handle for an embedded orchestrator. It owns the clock,
  * the loop, one store handle and one write path on it, and whichever roles were asked for (the
- * controller manager, the node agent over the real or simulated runtime), all on that loop; it
+ * controller manager, the scheduler, the node agent over the real or simulated runtime), all on that loop; it
  * runs the loop in the caller's loop or on a thread of its own, and keeps the event log.
  */
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include "node/agent.h"
 #include "node/backend-real.h"
 #include "node/backend-sim.h"
+#include "scheduler/scheduler.h"
 
 /* 2026-01-01T00:00:00Z: where a simulation's clock starts unless told. */
 #define SIM_DEFAULT_WALL_NS (1767225600LL * NSEC_PER_SEC)
@@ -213,6 +214,26 @@ start_controllers(korch *k, korch_error **err)
 	return r < 0 ? korch_error_prefix(err, r, "controllers") : 0;
 }
 
+/*
+ * The scheduler on the handle's loop and write path. In a simulation its tie-breaks come from
+ * the handle's seed and its Events name a fixed instance, so that two runs with the same seed
+ * write the same event log; there (test clock) it commits bindings inline. Under the real clock
+ * it commits each batch on a thread of the loop's worker pool (lib/base/pool.h), the one thread
+ * besides the caller's that caller-loop mode has.
+ */
+static int
+start_scheduler(korch *k, const korch_options *o, korch_error **err)
+{
+	struct scheduler_options so = {
+		.seed = k->simulated ? (o->seed ? o->seed : 1) : 0,
+		.hostname = k->simulated ? "korch-simulation" : NULL,
+	};
+	int r = scheduler_new(k->client, k->loop, &so, &k->sched, err);
+	if (r == 0)
+		r = scheduler_start(k->sched, err);
+	return r < 0 ? korch_error_prefix(err, r, "scheduler") : 0;
+}
+
 static int
 start_node(korch *k, const korch_options *o, korch_error **err)
 {
@@ -277,9 +298,6 @@ check_options(const char *path, const korch_options *o, korch_error **err)
 		return error_set(err, KORCH_EINVALID,
 				 "korch_options: a simulation runs in the caller's loop, not on a "
 				 "thread (its clock moves only with korch_advance)");
-	if (o->roles & KORCH_ROLE_SCHEDULER)
-		return error_set(err, KORCH_EUNSUPPORTED,
-				 "korch_options.roles: the scheduler is not in this build yet");
 	return 0;
 }
 
@@ -338,6 +356,8 @@ korch_open(const char *state_path, const korch_options *opts, korch **ret, korch
 		goto fail;
 	if ((o->roles & KORCH_ROLE_CONTROLLERS) && (r = start_controllers(k, err)) < 0)
 		goto fail;
+	if ((o->roles & KORCH_ROLE_SCHEDULER) && (r = start_scheduler(k, o, err)) < 0)
+		goto fail;
 	if ((o->roles & KORCH_ROLE_NODE) && (r = start_node(k, o, err)) < 0)
 		goto fail;
 	if (o->run_mode == KORCH_RUN_THREAD) {
@@ -361,6 +381,7 @@ korch_close(korch *k)
 	embed_watches_fini(k);
 	node_agent_free(k->agent);
 	node_backend_free(k->backend);
+	scheduler_free(k->sched);
 	controller_manager_free(k->cm);
 	store_watch_free(k->event_watch);
 	if (k->event_log)

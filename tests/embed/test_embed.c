@@ -206,12 +206,12 @@ test_caller_loop(void **state)
 	tmp_init(&t);
 	unsigned before = tasks();
 	korch_options o = KORCH_OPTIONS_INIT;
-	o.roles = KORCH_ROLE_CONTROLLERS;
+	o.roles = KORCH_ROLE_CONTROL_PLANE;
 	korch *k = NULL;
 	korch_error *e = NULL;
 	if (korch_open(t.path, &o, &k, &e) < 0)
 		fail_msg("open: %s", korch_error_message(e));
-	assert_int_equal(korch_roles(k), KORCH_ROLE_CONTROLLERS);
+	assert_int_equal(korch_roles(k), KORCH_ROLE_CONTROL_PLANE);
 	assert_non_null(korch_get_loop(k));
 	assert_true(korch_fd(k) >= 0);
 
@@ -353,7 +353,7 @@ simulate(const char *state_path, const char *log_path, uint64_t seed)
 {
 	unsigned before = tasks();
 	korch_options o = KORCH_OPTIONS_INIT;
-	o.roles = KORCH_ROLE_CONTROLLERS | KORCH_ROLE_NODE;
+	o.roles = KORCH_ROLE_ALL;
 	o.simulated = true;
 	o.seed = seed;
 	o.event_log_path = log_path;
@@ -379,13 +379,25 @@ simulate(const char *state_path, const char *log_path, uint64_t seed)
 	assert_int_equal(korch_client_list(korch_get_client(k), "pods", "default", &lo, &pods, &e),
 			 0);
 	size_t n = korch_object_count(pods);
+	/* The scheduler bound every pod to the simulated node, which runs it. */
+	for (size_t i = 0; i < n; i++) {
+		korch_object *pod = korch_object_at(pods, i);
+		assert_string_equal(korch_object_get_string(pod, "spec.nodeName"), "sim-node");
+		assert_string_equal(korch_object_phase(pod), "Running");
+		assert_string_equal(korch_object_condition(pod, "PodScheduled"), "True");
+		assert_string_equal(korch_object_condition(pod, "Ready"), "True");
+	}
 	korch_object_free(pods);
 	korch_object *d = NULL;
 	assert_int_equal(korch_client_get(korch_get_client(k), "deploy", "default", "web", &d, &e),
 			 0);
 	assert_int_equal(korch_object_get_int(d, "status.replicas", -1), 3);
+	assert_int_equal(korch_object_get_int(d, "status.readyReplicas", -1), 3);
+	assert_int_equal(korch_object_get_int(d, "status.availableReplicas", -1), 3);
+	assert_string_equal(korch_object_condition(d, "Available"), "True");
 	korch_object_free(d);
-	/* Controllers and the simulated node ran in this thread alone. */
+	/* Controllers, scheduler (committing inline under the test clock) and the simulated node
+	 * ran in this thread alone. */
 	assert_int_equal(tasks(), before);
 	korch_close(k);
 	return n;
@@ -419,6 +431,7 @@ test_simulation_repeats(void **state)
 	assert_non_null(strstr(ta, " ADDED deployments.apps default/web {"));
 	assert_non_null(strstr(ta, " ADDED replicasets.apps default/web-"));
 	assert_non_null(strstr(ta, " MODIFIED nodes -/sim-node {"));
+	assert_non_null(strstr(ta, "\"reason\":\"Scheduled\""));
 	assert_true(strlen(ta) > 10000);
 	assert_string_equal(ta, tb);
 	/* Another seed gives other uids. */

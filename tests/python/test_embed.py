@@ -28,12 +28,8 @@ SIM_START = 1767225600
 
 
 def open_sim(path, **kw):
-    """A simulation with everything this build runs (the scheduler once it is in)."""
-    try:
-        return korch.open(path, roles="all", simulate=True, **kw)
-    except korch.Unsupported as e:
-        assert "the scheduler is not in this build yet" in e.message, e.message
-        return korch.open(path, roles=["controllers", "node"], simulate=True, **kw)
+    """A simulation with every role: controllers, scheduler and the simulated node."""
+    return korch.open(path, roles="all", simulate=True, **kw)
 
 
 class Embedded(unittest.TestCase):
@@ -50,7 +46,7 @@ class Embedded(unittest.TestCase):
         with open_sim(self.path()) as k:
             self.assertEqual(k.now(), SIM_START)
             self.assertIn("controllers", k.roles)
-            self.assertIn("node", k.roles)
+            self.assertEqual(k.roles, ["controllers", "scheduler", "node"])
             k.apply(DEPLOYMENT)
             k.advance(5)
             self.assertEqual(k.now(), SIM_START + 5)
@@ -59,9 +55,17 @@ class Embedded(unittest.TestCase):
             k.advance(30)
             pods = k.list("pods", namespace="default", selector="app=web")
             self.assertEqual(len(pods), 3)
+            # The scheduler bound each pod to the simulated node, which runs it.
+            self.assertEqual([p["spec"]["nodeName"] for p in pods], ["sim-node"] * 3)
+            self.assertEqual([p["status"]["phase"] for p in pods], ["Running"] * 3)
             d = k.get("deployments", "web", namespace="default")
             self.assertEqual(d["status"]["replicas"], 3)
             self.assertEqual(d["status"]["updatedReplicas"], 3)
+            self.assertEqual(d["status"]["readyReplicas"], 3)
+            self.assertEqual(d["status"]["availableReplicas"], 3)
+            available = [c["status"] for c in d["status"]["conditions"]
+                         if c["type"] == "Available"]
+            self.assertEqual(available, ["True"])
             rs = k.list("replicasets", namespace="default", selector="app=web")
             self.assertEqual([r["spec"]["replicas"] for r in rs], [3])
             node = k.get("nodes", "sim-node")

@@ -135,12 +135,8 @@ korch_watch_next = _declare("korch_watch_next", c_int, c_void_p, POINTER(c_int),
                             POINTER(c_void_p), ERR)
 korch_watch_free = _declare("korch_watch_free", None, c_void_p)
 
-# The remote client comes with the API server; a library without it has no such symbol.
-if hasattr(lib, "korch_client_connect"):
-    korch_client_connect = _declare("korch_client_connect", c_int, c_char_p,
-                                    POINTER(ConnectOptions), POINTER(c_void_p), ERR)
-else:
-    korch_client_connect = None
+korch_client_connect = _declare("korch_client_connect", c_int, c_char_p,
+                                POINTER(ConnectOptions), POINTER(c_void_p), ERR)
 
 libc = ctypes.CDLL(None)
 libc.free.argtypes = [c_void_p]
