@@ -35,7 +35,7 @@ def main():
     print("1..2")
     with tempfile.TemporaryDirectory(prefix="korch-readme-") as tmp:
         for f in ("/tmp/korch-demo.db", "/tmp/korch-demo-py.db"):
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", "-notify"):
                 if os.path.exists(f + suffix):
                     os.unlink(f + suffix)
         c = os.path.join(tmp, "demo.c")
@@ -61,7 +61,7 @@ def main():
             sys.exit(f"the Python snippet printed {out!r}")
         print("ok 2 - the Python snippet runs the web example to 3 of 3 available")
     for f in ("/tmp/korch-demo.db", "/tmp/korch-demo-py.db"):
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-notify"):
             if os.path.exists(f + suffix):
                 os.unlink(f + suffix)
 
