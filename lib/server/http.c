@@ -625,6 +625,9 @@ on_sweep(struct loop_source *src, void *userdata)
 		run_daemons(s);
 }
 
+/* libmicrohttpd's error log, at debug level (the format is libmicrohttpd's own). */
+static void mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
