@@ -649,12 +649,19 @@ class Lifecycle(unittest.TestCase):
         r = subprocess.run([korchd_env.KORCHD, "--instance", "a/b"], capture_output=True,
                            text=True)
         self.assertEqual(r.returncode, 2)
+        r = subprocess.run([korchd_env.KORCHD, "--eviction-hard", "pid.available<1k"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, "korchd: --eviction-hard: eviction signal \"pid.available\" "
+                                   "is not supported by korch (memory.available and "
+                                   "nodefs.available are)\n")
         # The config file: its listen address is used; an unknown key is refused.
         k = Korchd(port=6445)
         try:
             cfg = os.path.join(k.dir, "korch.yaml")
             with open(cfg, "w") as f:
-                f.write("listen: ['127.0.0.1:6446']\nlog-level: warn\npod-network: false\n")
+                f.write("listen: ['127.0.0.1:6446']\nlog-level: warn\npod-network: false\n"
+                        "eviction-hard: memory.available<5%,nodefs.available<0\n")
             k.extra = ["--config", cfg]
             k.args = lambda: ["--data-dir", k.data, "--run-dir", k.run, "--instance",
                               k.instance, "--node-ip", korchd_env.NODE_IP, "--config", cfg]

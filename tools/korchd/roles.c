@@ -102,6 +102,8 @@ start_node(struct korchd_roles *r, const struct korchd_roles_options *o, korch_e
 		.network_data = r->network,
 		.cluster_dns = r->network ? node_network_cluster_dns(r->network) : NULL,
 	};
+	if (o->eviction_hard && (rc = node_eviction_hard_parse(o->eviction_hard, &ao, err)) < 0)
+		return korch_error_prefix(err, rc, "--eviction-hard");
 	if ((rc = node_agent_new(&ao, &r->agent, err)) < 0 ||
 	    (rc = node_agent_start(r->agent, err)) < 0)
 		return korch_error_prefix(err, rc, "node %s", o->node_name);
