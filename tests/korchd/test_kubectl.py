@@ -288,7 +288,9 @@ class Kubectl(unittest.TestCase):
                                             "metadata": {"name": name},
                                             "target": {"kind": "Node", "name": NODE}}))
             time.sleep(0.3)
-        self.fail(f"not reached in 90 s: {self.ok('get', 'pods', '-n', ns, '-o', 'wide')}")
+        self.fail(f"not reached in 90 s: {self.ok('get', 'pods', '-n', ns, '-o', 'wide')}\n"
+                  f"{self.ok('get', 'events', '-n', ns)}\n{self.ok('get', 'nodes', '-o', 'yaml')}\n"
+                  f"{self.k.logs()[-4000:]}")
 
     def phases(self, ns, selector):
         return self.ok("get", "pods", "-n", ns, "-l", selector, "-o",
