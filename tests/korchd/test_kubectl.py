@@ -415,6 +415,31 @@ class Kubectl(unittest.TestCase):
         self.assertEqual(err, "Error from server (Forbidden): pods is forbidden: User "
                               "\"system:serviceaccount:work:default\" cannot list resource "
                               "\"pods\" in API group \"\" in the namespace \"work\"\n")
+        # An in-cluster client: from the pod's own network namespace (its address), the API at
+        # the kubernetes Service's VIP, TLS checked against the mounted CA, the mounted token.
+        # (Python from this machine runs there: the busybox image has no TLS client.)
+        uid = self.ok("get", "pod", pod, "-n", "work", "-o", "jsonpath={.metadata.uid}")
+        netns = os.path.join(self.k.run, "sandboxes", uid, "net")
+        ca = os.path.join(self.files, "pod-ca.crt")
+        with open(ca, "w") as f:
+            f.write(self.ok("exec", pod, "-n", "work", "--", "cat", sa + "/ca.crt"))
+        client = (
+            "import json, ssl, sys, urllib.error, urllib.request\n"
+            "ctx = ssl.create_default_context(cafile=sys.argv[1])\n"
+            "req = urllib.request.Request('https://10.96.0.1:443/api/v1/namespaces/work/pods',"
+            " headers={'Authorization': 'Bearer ' + sys.argv[2]})\n"
+            "opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),"
+            " urllib.request.HTTPSHandler(context=ctx))\n"
+            "try:\n"
+            "    opener.open(req, timeout=10)\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    print(e.code, json.load(e)['message'])\n")
+        p = subprocess.run(["nsenter", f"--net={netns}", sys.executable, "-c", client, ca,
+                            token], capture_output=True, text=True, timeout=60)
+        self.assertEqual((p.returncode, p.stdout, p.stderr),
+                         (0, "403 pods is forbidden: User \"system:serviceaccount:work:default\" "
+                             "cannot list resource \"pods\" in API group \"\" in the namespace "
+                             "\"work\"\n", ""))
 
         # logs -f: the whole output, returning when the container ends.
         talk = ("apiVersion: v1\nkind: Pod\nmetadata: {name: talk}\nspec:\n"
