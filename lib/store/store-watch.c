@@ -237,14 +237,52 @@ row_fill(struct store_watch *w, sqlite3_stmt *st, struct watch_row *row, korch_e
 	return 0;
 }
 
+/* Appends the watch's rows with ids in [from_id, to_id), at most limit (-1: all). */
+static int
+scan_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, struct watch_row **rows,
+	  size_t *n, size_t *cap, korch_error **err)
+{
+	struct store *s = w->store;
+	sqlite3_stmt *st = store_stmt(s, STMT_WATCH_ROWS, err);
+	if (!st)
+		return KORCH_ESYSTEM;
+	sqlite3_bind_int64(st, 1, from_id);
+	sqlite3_bind_int64(st, 2, to_id);
+	if (w->group) {
+		sqlite3_bind_text(st, 3, w->group, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, w->resource, -1, SQLITE_STATIC);
+	}
+	if (w->ns)
+		sqlite3_bind_text(st, 5, w->ns, -1, SQLITE_STATIC);
+	if (w->name)
+		sqlite3_bind_text(st, 6, w->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, limit);
+	int r = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct watch_row *row = VEC_PUSH(*rows, *n, *cap);
+		if (!row) {
+			r = error_oom(err);
+			break;
+		}
+		if ((r = row_fill(w, st, row, err)) < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_sqlite_error(s, rc, err, "read history");
+	return r;
+}
+
 /*
- * Reads the watch's rows with ids in [from_id, to_id) (at most limit, -1: all) inside one read
- * transaction that also checks the compacted revision. The array comes from the handle's spare
- * one when it has it (give it back with rows_release()).
+ * Reads the watch's rows with ids in [from_id, to_id), at most limit of them plus the rest of
+ * the last one's revision (a batch never ends inside a transaction, and nothing is read twice),
+ * inside one read transaction that also checks the compacted revision. *ret_full tells that the
+ * limit was reached: the rows then end with a whole revision, but not necessarily at to_id. The
+ * array comes from the handle's spare one when it has it (give it back with rows_release()).
  */
 static int
 read_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, struct watch_row **ret,
-	  size_t *ret_n, size_t *ret_cap, korch_error **err)
+	  size_t *ret_n, size_t *ret_cap, bool *ret_full, korch_error **err)
 {
 	struct store *s = w->store;
 	int r = store_begin_read(s, err);
@@ -259,37 +297,14 @@ read_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, stru
 		goto fail;
 	}
 	store_parsed_check(s, compacted);
-	sqlite3_stmt *st = store_stmt(s, STMT_WATCH_ROWS, err);
-	if (!st) {
-		r = KORCH_ESYSTEM;
-		goto fail;
-	}
-	sqlite3_bind_int64(st, 1, from_id);
-	sqlite3_bind_int64(st, 2, to_id);
-	if (w->group) {
-		sqlite3_bind_text(st, 3, w->group, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, w->resource, -1, SQLITE_STATIC);
-	}
-	if (w->ns)
-		sqlite3_bind_text(st, 5, w->ns, -1, SQLITE_STATIC);
-	if (w->name)
-		sqlite3_bind_text(st, 6, w->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 7, limit);
 	struct watch_row *rows = steal_pointer(&s->rows_buf);
 	size_t n = 0, cap = rows ? s->rows_cap : 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct watch_row *row = VEC_PUSH(rows, n, cap);
-		if (!row) {
-			r = error_oom(err);
-			break;
-		}
-		if ((r = row_fill(w, st, row, err)) < 0)
-			break;
+	r = scan_rows(w, from_id, to_id, limit, &rows, &n, &cap, err);
+	bool full = r == 0 && n == (size_t)limit;
+	if (full) {
+		int64_t last_id = rows[n - 1].id, end = HIST_ID_AFTER(HIST_REV(last_id));
+		r = scan_rows(w, last_id + 1, end < to_id ? end : to_id, -1, &rows, &n, &cap, err);
 	}
-	sqlite3_reset(st);
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_sqlite_error(s, rc, err, "read history");
 	if (r < 0) {
 		rows_release(s, rows, n, cap);
 		goto fail;
@@ -301,6 +316,7 @@ read_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, stru
 	*ret = rows;
 	*ret_n = n;
 	*ret_cap = cap;
+	*ret_full = full;
 	return 0;
 fail:
 	store_rollback(s);
@@ -406,37 +422,15 @@ watch_deliver(struct store_watch *w, int64_t target)
 	struct store *s = w->store;
 	struct watch_row *rows = NULL;
 	size_t n = 0, cap = 0;
+	bool full = false;
 	int r = read_rows(w, HIST_ID_AFTER(w->pos), HIST_ID_AFTER(target), WATCH_BATCH_ROWS, &rows,
-			  &n, &cap, &err);
+			  &n, &cap, &full, &err);
 	if (r < 0) {
 		watch_end(w, r, "watch: %s", korch_error_message(err));
 		return;
 	}
-	int64_t scanned = target;
-	if (n == WATCH_BATCH_ROWS) {
-		/* The batch may end inside a transaction: keep whole revisions only. */
-		int64_t last = HIST_REV(rows[n - 1].id);
-		size_t keep = n;
-		while (keep > 0 && HIST_REV(rows[keep - 1].id) == last)
-			keep--;
-		if (keep > 0) {
-			for (size_t i = keep; i < n; i++)
-				row_clear(&rows[i]);
-			n = keep;
-			scanned = last - 1;
-		} else {
-			/* One transaction bigger than a batch: read it whole. */
-			rows_release(s, rows, n, cap);
-			rows = NULL;
-			r = read_rows(w, HIST_ID(last, 0), HIST_ID_AFTER(last), -1, &rows, &n, &cap,
-				      &err);
-			if (r < 0) {
-				watch_end(w, r, "watch: %s", korch_error_message(err));
-				return;
-			}
-			scanned = last;
-		}
-	}
+	/* A full batch ends with a whole revision; the next one starts after it. */
+	int64_t scanned = full ? HIST_REV(rows[n - 1].id) : target;
 	size_t i = 0;
 	while (i < n && !w->dead && !w->ended) {
 		size_t j = i + 1;
