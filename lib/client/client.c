@@ -289,6 +289,22 @@ watch_status(const korch_error *e)
 
 static void send_initial(struct loop_source *src, void *userdata);
 
+/*
+ * obj with apiVersion and kind: itself when it has them (korch stores them), else a copy with
+ * them in *tmp, as the store's objects are shared with its other watchers (without memory for
+ * the copy, the shared one gains them: the same for every watcher of the kind).
+ */
+static const json_t *
+typed(json_t *obj, const struct kind_info *k, json_t **tmp)
+{
+	if (json_is_string(json_object_get(obj, "apiVersion")) &&
+	    json_is_string(json_object_get(obj, "kind")))
+		return obj;
+	json_t *copy = *tmp = json_deep_copy(obj);
+	client_set_type(copy ? copy : obj, k);
+	return copy ? copy : obj;
+}
+
 static void
 on_store_events(struct store_watch *sw, const struct store_event *events, size_t n,
 		const korch_error *error, void *userdata)
@@ -312,18 +328,21 @@ on_store_events(struct store_watch *sw, const struct store_event *events, size_t
 				ev->type == STORE_EVENT_ADDED      ? CLIENT_EVENT_ADDED
 				: ev->type == STORE_EVENT_MODIFIED ? CLIENT_EVENT_MODIFIED
 								   : CLIENT_EVENT_DELETED;
-			client_set_type(ev->object, w->kind);
+			_cleanup_json_ json_t *copy = NULL;
+			const json_t *obj = typed(ev->object, w->kind, &copy);
 			/* The callback must not free the watch but for an ERROR event. */
-			w->change_fn(w, type, ev->object, ev->prev_object, w->userdata);
+			w->change_fn(w, type, obj, ev->prev_object, w->userdata);
 		}
 		return;
 	}
+	bool all = !w->sel.labels && !w->sel.fields;
 	for (size_t i = 0; i < n; i++) {
 		const struct store_event *ev = &events[i];
 		bool now = ev->type != STORE_EVENT_DELETED &&
 			   client_selectors_match(&w->sel, ev->object);
+		/* Without selectors (no_prev) a MODIFIED event carries no previous state. */
 		bool before = ev->type != STORE_EVENT_ADDED &&
-			      client_selectors_match(&w->sel, ev->prev_object);
+			      (all || client_selectors_match(&w->sel, ev->prev_object));
 		enum client_event_type type;
 		if (now && before)
 			type = CLIENT_EVENT_MODIFIED;
@@ -334,8 +353,8 @@ on_store_events(struct store_watch *sw, const struct store_event *events, size_t
 			type = CLIENT_EVENT_DELETED;
 		else
 			continue;
-		client_set_type(ev->object, w->kind);
-		w->fn(w, type, ev->object, w->userdata);
+		_cleanup_json_ json_t *copy = NULL;
+		w->fn(w, type, typed(ev->object, w->kind, &copy), w->userdata);
 	}
 }
 
@@ -398,6 +417,8 @@ client_watch(struct client *c, const struct kind_info *k, const char *ns,
 		.resource = k->plural,
 		.ns = k->namespaced && ns && *ns ? ns : NULL,
 		.from_revision = from,
+		/* Without selectors a change's previous state decides nothing. */
+		.no_prev = !w->sel.labels && !w->sel.fields,
 	};
 	r = store_watch_new(c->store, &wo, on_store_events, w, &w->sw, err);
 	if (r < 0)

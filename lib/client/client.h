@@ -122,7 +122,7 @@ enum client_event_type {
 /*
  * One change of an object the watch selects. With selectors, an object that stops matching
  * arrives as DELETED and one that starts matching as ADDED, as kube-apiserver sends them.
- * object is borrowed for the call.
+ * object is borrowed for the call and shared with other watchers: never change it (copy it).
  */
 typedef void (*client_watch_fn)(struct client_watch *w, enum client_event_type type,
 				const json_t *object, void *userdata);

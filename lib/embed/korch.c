@@ -152,7 +152,7 @@ event_log_start(korch *k, const char *path, korch_error **err)
 	k->event_log = fopen(path, "ae");
 	if (!k->event_log)
 		return error_errno(err, errno, "event log %s", path);
-	struct store_watch_options wo = { .from_revision = STORE_REVISION_NOW };
+	struct store_watch_options wo = { .from_revision = STORE_REVISION_NOW, .no_prev = true };
 	return store_watch_new(k->store, &wo, on_logged_events, k, &k->event_watch, err);
 }
 

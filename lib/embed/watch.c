@@ -95,7 +95,19 @@ on_event(struct client_watch *cw, enum client_event_type type, const json_t *obj
 		release_later(w);
 		return;
 	}
-	queue_push(w, t, json_incref((json_t *)object));
+	/* The caller of korch_watch_next() owns what it gets and may change it: the object is
+	 * shared with the store's other watchers, so the queue holds a copy. */
+	json_t *copy = json_deep_copy(object);
+	if (!copy) {
+		queue_push(w, KORCH_EVENT_ERROR,
+			   json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+				     "apiVersion", "v1", "metadata", "status", "Failure", "message",
+				     "out of memory", "reason", "InternalError", "code", 500));
+		w->ended = true;
+		release_later(w);
+		return;
+	}
+	queue_push(w, t, copy);
 }
 
 static void

@@ -6,6 +6,7 @@
 #define KORCH_STORE_INTERNAL_H
 
 #include <sqlite3.h>
+#include "base/hashmap.h"
 #include "base/loop.h"
 #include "base/strbuf.h"
 #include "base/vec.h"
@@ -78,6 +79,15 @@ struct res_cache {
 	int64_t id;     /* its row in resources */
 };
 
+/* The latest parsed version of one key (see "parsed versions" below). */
+struct parsed_version {
+	int64_t id;     /* the history row that wrote it */
+	json_t *obj;    /* a reference of the cache's, never changed once here; NULL: deleted */
+	int64_t old_id; /* the version it replaced during this dispatch (0: none) */
+	json_t *old;    /* that version, for the dispatch's other watches, or NULL */
+	bool touched;   /* listed in parsed_touched */
+};
+
 /* Label-index list statements are built per (namespace given, number of requirements). */
 #define LABEL_STMT_CACHE 4
 
@@ -116,6 +126,13 @@ struct store {
 	int64_t data_version;              /* PRAGMA data_version at the last check */
 	int delivering;                    /* nesting depth of store_dispatch() */
 	bool watches_dirty;                /* a watch was freed while delivering */
+	struct hashmap parsed;             /* "grp\nres\nns\nname" -> struct parsed_version * */
+	struct ptrvec parsed_touched;      /* keys (char *) put during this dispatch */
+	int64_t parsed_compacted;          /* 'compacted' the entries belong to (-1: unknown) */
+	struct watch_row *rows_buf;        /* a spare array of rows for the next watch read */
+	size_t rows_cap;                   /* its capacity */
+	struct store_event *events_buf;    /* a spare array of events for the next delivery */
+	size_t events_cap;                 /* its capacity */
 };
 
 /* The handle's statement id, prepared on first use; NULL after setting *err. */
@@ -202,6 +219,28 @@ int store_set_rv(json_t *obj, int64_t revision);
 /* Deletes the keys of one lease (at most STORE_TXN_MAX_OPS) inside the caller's write txn. */
 int store_write_lease_keys_delete(struct store *s, int64_t lease, int64_t revision,
 				  size_t *ret_deleted, bool *ret_more, korch_error **err);
+
+/*
+ * The handle's parsed versions: for each key, the latest version a watch of this handle parsed
+ * (or took from the cache), shared by reference among the handle's watches and kept for the
+ * next change of the key, whose previous version it is. Only watches that read previous
+ * versions (no no_prev) add to it, so it holds what their consumers hold anyway. During one
+ * dispatch a replaced version (or a deleted key's last one) stays too, for the watches that
+ * come later in the same dispatch; store_parsed_settle() forgets them after it. History ids
+ * never change meaning while 'compacted' stays the same (a restore moves it), so the cache is
+ * dropped when it moves. Versions are immutable: watch callbacks receive them borrowed and must
+ * not change them.
+ */
+
+/* The version of key mkey written by history row id, borrowed, or NULL. */
+json_t *store_parsed_find(struct store *s, const char *mkey, int64_t id);
+/* Records obj (taking a reference of its own; NULL: a delete) as mkey's version of row id. */
+void store_parsed_put(struct store *s, const char *mkey, int64_t id, json_t *obj);
+/* After a dispatch: forgets replaced versions and deleted keys. */
+void store_parsed_settle(struct store *s);
+/* Drops the cache when 'compacted' is no longer the one its entries belong to. */
+void store_parsed_check(struct store *s, int64_t compacted);
+void store_parsed_clear(struct store *s);
 
 /* Background work on the loop (store-watch.c, store-maint.c). */
 int store_loop_attach(struct store *s, korch_error **err);

@@ -28,6 +28,7 @@ struct store_watch {
 	char *resource;      /* filter, NULL: any */
 	char *ns;            /* filter, NULL: any */
 	char *name;          /* filter, NULL: any */
+	bool no_prev;        /* MODIFIED events need no prev_object */
 	int64_t pos;         /* delivered or skipped up to this revision */
 	bool ended;          /* an error was delivered: no more callbacks */
 	bool dead;           /* freed during delivery; unlinked afterwards */
@@ -39,8 +40,12 @@ struct watch_row {
 	int type;        /* enum hist_type */
 	char *grp, *res; /* key */
 	char *ns, *name; /* key */
-	char *value;     /* new value, NULL for a delete */
-	char *prev;      /* previous value, NULL for a create */
+	char *mkey;      /* the key in the parsed versions: "grp\nres\nns\nname" */
+	int64_t prev_id; /* history id of the previous version, 0 for a create */
+	json_t *obj;     /* the cached new version (a reference), or NULL: parse value */
+	json_t *prev;    /* the cached previous version (a reference), or NULL: parse prev_text */
+	char *value;     /* new value, when not cached; NULL for a delete */
+	char *prev_text; /* previous value, when needed and not cached */
 };
 
 static void
@@ -67,17 +72,35 @@ static void _printf_(3, 4) watch_end(struct store_watch *w, int code, const char
 }
 
 static void
-rows_free(struct watch_row *rows, size_t n)
+row_clear(struct watch_row *row)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(rows[i].grp);
-		free(rows[i].res);
-		free(rows[i].ns);
-		free(rows[i].name);
-		free(rows[i].value);
-		free(rows[i].prev);
+	free(row->grp);
+	free(row->res);
+	free(row->ns);
+	free(row->name);
+	free(row->mkey);
+	json_decref(row->obj);
+	json_decref(row->prev);
+	free(row->value);
+	free(row->prev_text);
+}
+
+/*
+ * Clears rows[0..n) and gives the array back to the handle for the next read: arrays of a
+ * thousand rows are 64 KiB, and freeing a chunk that size makes glibc consolidate every fast
+ * bin, which cost more than the delivery itself.
+ */
+static void
+rows_release(struct store *s, struct watch_row *rows, size_t n, size_t cap)
+{
+	for (size_t i = 0; i < n; i++)
+		row_clear(&rows[i]);
+	if (!s->rows_buf && rows) {
+		s->rows_buf = rows;
+		s->rows_cap = cap;
+	} else {
+		free(rows);
 	}
-	free(rows);
 }
 
 static char *
@@ -87,13 +110,179 @@ col_dup(sqlite3_stmt *st, int col)
 	return t ? strdup(t) : NULL;
 }
 
+/* ---- the parsed versions (store-internal.h) ---- */
+
+json_t *
+store_parsed_find(struct store *s, const char *mkey, int64_t id)
+{
+	struct parsed_version *v = hashmap_get(&s->parsed, mkey);
+	if (!v)
+		return NULL;
+	if (v->id == id)
+		return v->obj;
+	return v->old_id == id ? v->old : NULL;
+}
+
+void
+store_parsed_put(struct store *s, const char *mkey, int64_t id, json_t *obj)
+{
+	struct parsed_version *v = hashmap_get(&s->parsed, mkey);
+	if (v && v->id >= id)
+		return;
+	if (!v) {
+		if (!obj || !(v = calloc(1, sizeof(*v))))
+			return; /* nothing to keep, or only a cache */
+		if (hashmap_put(&s->parsed, mkey, v, NULL) < 0) {
+			free(v);
+			return;
+		}
+	} else {
+		json_decref(v->old);
+		v->old = v->obj;
+		v->old_id = v->id;
+	}
+	v->id = id;
+	v->obj = json_incref(obj);
+	if (!v->touched) {
+		char *k = strdup(mkey);
+		if (k && ptrvec_push(&s->parsed_touched, k) == 0)
+			v->touched = true;
+		else
+			free(k);
+	}
+	/* Without a place in the list it could not be settled: keep nothing but the latest. */
+	if (!v->touched) {
+		json_decref(v->old);
+		v->old = NULL;
+		v->old_id = 0;
+	}
+}
+
+static void
+parsed_free(void *p)
+{
+	struct parsed_version *v = p;
+	json_decref(v->obj);
+	json_decref(v->old);
+	free(v);
+}
+
+void
+store_parsed_settle(struct store *s)
+{
+	for (size_t i = 0; i < s->parsed_touched.n; i++) {
+		char *mkey = s->parsed_touched.items[i];
+		struct parsed_version *v = hashmap_get(&s->parsed, mkey);
+		if (v && !v->obj) {
+			parsed_free(hashmap_remove(&s->parsed, mkey));
+		} else if (v) {
+			json_decref(v->old);
+			v->old = NULL;
+			v->old_id = 0;
+			v->touched = false;
+		}
+		free(mkey);
+	}
+	s->parsed_touched.n = 0;
+}
+
+void
+store_parsed_clear(struct store *s)
+{
+	hashmap_free(&s->parsed, parsed_free);
+	s->parsed = (struct hashmap)HASHMAP_INIT;
+	ptrvec_free(&s->parsed_touched, free);
+	s->parsed_compacted = -1;
+}
+
+void
+store_parsed_check(struct store *s, int64_t compacted)
+{
+	if (s->parsed_compacted == compacted)
+		return;
+	store_parsed_clear(s);
+	s->parsed_compacted = compacted;
+}
+
+/* Fills one row from the statement's current result. */
+static int
+row_fill(struct store_watch *w, sqlite3_stmt *st, struct watch_row *row, korch_error **err)
+{
+	struct store *s = w->store;
+	memset(row, 0, sizeof(*row));
+	row->id = sqlite3_column_int64(st, 0);
+	row->type = sqlite3_column_int(st, 1);
+	row->grp = col_dup(st, 2);
+	row->res = col_dup(st, 3);
+	row->ns = col_dup(st, 4);
+	row->name = col_dup(st, 5);
+	row->prev_id = sqlite3_column_int64(st, 8);
+	if (!row->grp || !row->res || !row->ns || !row->name ||
+	    asprintf(&row->mkey, "%s\n%s\n%s\n%s", row->grp, row->res, row->ns, row->name) < 0) {
+		row->mkey = NULL;
+		return error_oom(err);
+	}
+	/* Another watch of this handle may have delivered this very row already. */
+	if (row->type != HIST_DELETE)
+		row->obj = json_incref(store_parsed_find(s, row->mkey, row->id));
+	if (!row->obj && row->type != HIST_DELETE && !(row->value = col_dup(st, 6)))
+		return error_oom(err);
+	/* The previous version: always for a delete (its last state), else unless refused. */
+	if (!row->prev_id || (row->type != HIST_DELETE && w->no_prev))
+		return 0;
+	if ((row->prev = json_incref(store_parsed_find(s, row->mkey, row->prev_id))))
+		return 0;
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL && !(row->prev_text = col_dup(st, 7)))
+		return error_oom(err);
+	return 0;
+}
+
+/* Appends the watch's rows with ids in [from_id, to_id), at most limit (-1: all). */
+static int
+scan_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, struct watch_row **rows,
+	  size_t *n, size_t *cap, korch_error **err)
+{
+	struct store *s = w->store;
+	sqlite3_stmt *st = store_stmt(s, STMT_WATCH_ROWS, err);
+	if (!st)
+		return KORCH_ESYSTEM;
+	sqlite3_bind_int64(st, 1, from_id);
+	sqlite3_bind_int64(st, 2, to_id);
+	if (w->group) {
+		sqlite3_bind_text(st, 3, w->group, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, w->resource, -1, SQLITE_STATIC);
+	}
+	if (w->ns)
+		sqlite3_bind_text(st, 5, w->ns, -1, SQLITE_STATIC);
+	if (w->name)
+		sqlite3_bind_text(st, 6, w->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, limit);
+	int r = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct watch_row *row = VEC_PUSH(*rows, *n, *cap);
+		if (!row) {
+			r = error_oom(err);
+			break;
+		}
+		if ((r = row_fill(w, st, row, err)) < 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_sqlite_error(s, rc, err, "read history");
+	return r;
+}
+
 /*
- * Reads the watch's rows with ids in [from_id, to_id) (at most limit, -1: all) inside one read
- * transaction that also checks the compacted revision.
+ * Reads the watch's rows with ids in [from_id, to_id), at most limit of them plus the rest of
+ * the last one's revision (a batch never ends inside a transaction, and nothing is read twice),
+ * inside one read transaction that also checks the compacted revision. *ret_full tells that the
+ * limit was reached: the rows then end with a whole revision, but not necessarily at to_id. The
+ * array comes from the handle's spare one when it has it (give it back with rows_release()).
  */
 static int
 read_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, struct watch_row **ret,
-	  size_t *ret_n, korch_error **err)
+	  size_t *ret_n, size_t *ret_cap, bool *ret_full, korch_error **err)
 {
 	struct store *s = w->store;
 	int r = store_begin_read(s, err);
@@ -107,110 +296,118 @@ read_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, stru
 			      (long long)w->pos, (long long)compacted);
 		goto fail;
 	}
-	sqlite3_stmt *st = store_stmt(s, STMT_WATCH_ROWS, err);
-	if (!st) {
-		r = KORCH_ESYSTEM;
-		goto fail;
+	store_parsed_check(s, compacted);
+	struct watch_row *rows = steal_pointer(&s->rows_buf);
+	size_t n = 0, cap = rows ? s->rows_cap : 0;
+	r = scan_rows(w, from_id, to_id, limit, &rows, &n, &cap, err);
+	bool full = r == 0 && n == (size_t)limit;
+	if (full) {
+		int64_t last_id = rows[n - 1].id, end = HIST_ID_AFTER(HIST_REV(last_id));
+		r = scan_rows(w, last_id + 1, end < to_id ? end : to_id, -1, &rows, &n, &cap, err);
 	}
-	sqlite3_bind_int64(st, 1, from_id);
-	sqlite3_bind_int64(st, 2, to_id);
-	if (w->group) {
-		sqlite3_bind_text(st, 3, w->group, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, w->resource, -1, SQLITE_STATIC);
-	}
-	if (w->ns)
-		sqlite3_bind_text(st, 5, w->ns, -1, SQLITE_STATIC);
-	if (w->name)
-		sqlite3_bind_text(st, 6, w->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 7, limit);
-	struct watch_row *rows = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct watch_row *row = VEC_PUSH(rows, n, cap);
-		if (!row) {
-			r = error_oom(err);
-			break;
-		}
-		row->id = sqlite3_column_int64(st, 0);
-		row->type = sqlite3_column_int(st, 1);
-		row->grp = col_dup(st, 2);
-		row->res = col_dup(st, 3);
-		row->ns = col_dup(st, 4);
-		row->name = col_dup(st, 5);
-		row->value = col_dup(st, 6);
-		row->prev = col_dup(st, 7);
-		if (!row->grp || !row->res || !row->ns || !row->name ||
-		    (row->type != HIST_DELETE && !row->value)) {
-			r = error_oom(err);
-			break;
-		}
-	}
-	sqlite3_reset(st);
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_sqlite_error(s, rc, err, "read history");
 	if (r < 0) {
-		rows_free(rows, n);
+		rows_release(s, rows, n, cap);
 		goto fail;
 	}
 	if ((r = store_commit_txn(s, err)) < 0) {
-		rows_free(rows, n);
+		rows_release(s, rows, n, cap);
 		return r;
 	}
 	*ret = rows;
 	*ret_n = n;
+	*ret_cap = cap;
+	*ret_full = full;
 	return 0;
 fail:
 	store_rollback(s);
 	return r;
 }
 
-/* Builds the events of rows[0..n) (one revision) and calls the watch once. */
+/*
+ * The row's new version (borrowed by the row), parsed on first use; recorded as its key's
+ * latest when the watch reads previous versions (put), a delete as the key's end.
+ */
 static int
-deliver_revision(struct store_watch *w, const struct watch_row *rows, size_t n, korch_error **err)
+row_object(struct store *s, struct watch_row *row, bool put, korch_error **err)
 {
-	struct store_event *ev = calloc(n, sizeof(*ev));
-	if (!ev)
-		return error_oom(err);
-	int r = 0;
-	size_t built = 0;
-	for (; built < n; built++) {
-		const struct watch_row *row = &rows[built];
-		struct store_event *e = &ev[built];
-		e->revision = HIST_REV(row->id);
-		e->key = (struct store_key){ row->grp, row->res, row->ns, row->name };
-		if (row->prev && (r = store_parse_value(row->prev, (int)strlen(row->prev),
-							&e->prev_object, err)) < 0)
-			break;
-		if (row->type == HIST_DELETE) {
-			e->type = STORE_EVENT_DELETED;
-			if (!e->prev_object) {
-				r = error_set(
-					err, KORCH_ESYSTEM,
-					"history: delete of %s at %lld has no previous version",
-					row->name, (long long)e->revision);
-				break;
-			}
-			if (!(e->object = json_deep_copy(e->prev_object)) ||
-			    store_set_rv(e->object, e->revision) < 0) {
-				r = error_oom(err);
-				break;
-			}
-		} else {
-			e->type =
-				row->type == HIST_CREATE ? STORE_EVENT_ADDED : STORE_EVENT_MODIFIED;
-			if ((r = store_parse_value(row->value, (int)strlen(row->value), &e->object,
-						   err)) < 0)
-				break;
+	if (row->type == HIST_DELETE) {
+		if (put)
+			store_parsed_put(s, row->mkey, row->id, NULL);
+		if (!row->prev) {
+			return error_set(err, KORCH_ESYSTEM,
+					 "history: delete of %s at %lld has no previous version",
+					 row->name, (long long)HIST_REV(row->id));
 		}
+		/* The last state with the deletion's revision; prev is shared, so a copy. */
+		if (!row->obj && (!(row->obj = json_deep_copy(row->prev)) ||
+				  store_set_rv(row->obj, HIST_REV(row->id)) < 0))
+			return error_oom(err);
+		return 0;
+	}
+	if (!row->obj) {
+		int r = store_parse_value(row->value, (int)strlen(row->value), &row->obj, err);
+		if (r < 0)
+			return r;
+	}
+	if (put)
+		store_parsed_put(s, row->mkey, row->id, row->obj);
+	return 0;
+}
+
+/*
+ * The row's previous version, parsed on first use unless an earlier row of the same read
+ * cached it meanwhile.
+ */
+static int
+row_prev(struct store *s, struct watch_row *row, korch_error **err)
+{
+	if (row->prev || !row->prev_text ||
+	    (row->prev = json_incref(store_parsed_find(s, row->mkey, row->prev_id))))
+		return 0;
+	return store_parse_value(row->prev_text, (int)strlen(row->prev_text), &row->prev, err);
+}
+
+/*
+ * Builds the events of rows[0..n) (one revision) and calls the watch once. The events array is
+ * the handle's (events_buf) when no other delivery holds it.
+ */
+static int
+deliver_revision(struct store_watch *w, struct watch_row *rows, size_t n, korch_error **err)
+{
+	struct store *s = w->store;
+	struct store_event *ev = steal_pointer(&s->events_buf);
+	size_t cap = ev ? s->events_cap : 0;
+	if (cap < n) {
+		free(ev);
+		cap = n < 64 ? 64 : n;
+		if (!(ev = malloc(cap * sizeof(*ev))))
+			return error_oom(err);
+	}
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct watch_row *row = &rows[i];
+		struct store_event *e = &ev[i];
+		if ((r = row_prev(s, row, err)) < 0 ||
+		    (r = row_object(s, row, !w->no_prev, err)) < 0)
+			break;
+		*e = (struct store_event){
+			.type = row->type == HIST_CREATE   ? STORE_EVENT_ADDED
+				: row->type == HIST_UPDATE ? STORE_EVENT_MODIFIED
+							   : STORE_EVENT_DELETED,
+			.revision = HIST_REV(row->id),
+			.key = { row->grp, row->res, row->ns, row->name },
+			.object = row->obj,
+			.prev_object = row->prev,
+		};
 	}
 	if (r == 0)
 		w->fn(w, ev, n, NULL, w->userdata);
-	for (size_t i = 0; i < n; i++) {
-		json_decref(ev[i].object);
-		json_decref(ev[i].prev_object);
+	if (!s->events_buf) {
+		s->events_buf = ev;
+		s->events_cap = cap;
+	} else {
+		free(ev);
 	}
-	free(ev);
 	return r;
 }
 
@@ -222,46 +419,18 @@ static void
 watch_deliver(struct store_watch *w, int64_t target)
 {
 	_cleanup_error_ korch_error *err = NULL;
+	struct store *s = w->store;
 	struct watch_row *rows = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
+	bool full = false;
 	int r = read_rows(w, HIST_ID_AFTER(w->pos), HIST_ID_AFTER(target), WATCH_BATCH_ROWS, &rows,
-			  &n, &err);
+			  &n, &cap, &full, &err);
 	if (r < 0) {
 		watch_end(w, r, "watch: %s", korch_error_message(err));
 		return;
 	}
-	int64_t scanned = target;
-	if (n == WATCH_BATCH_ROWS) {
-		/* The batch may end inside a transaction: keep whole revisions only. */
-		int64_t last = HIST_REV(rows[n - 1].id);
-		size_t keep = n;
-		while (keep > 0 && HIST_REV(rows[keep - 1].id) == last)
-			keep--;
-		if (keep > 0) {
-			for (size_t i = keep; i < n; i++) {
-				struct watch_row *row = &rows[i];
-				free(row->grp);
-				free(row->res);
-				free(row->ns);
-				free(row->name);
-				free(row->value);
-				free(row->prev);
-			}
-			n = keep;
-			scanned = last - 1;
-		} else {
-			/* One transaction bigger than a batch: read it whole. */
-			rows_free(rows, n);
-			rows = NULL;
-			r = read_rows(w, HIST_ID(last, 0), HIST_ID_AFTER(last), -1, &rows, &n,
-				      &err);
-			if (r < 0) {
-				watch_end(w, r, "watch: %s", korch_error_message(err));
-				return;
-			}
-			scanned = last;
-		}
-	}
+	/* A full batch ends with a whole revision; the next one starts after it. */
+	int64_t scanned = full ? HIST_REV(rows[n - 1].id) : target;
 	size_t i = 0;
 	while (i < n && !w->dead && !w->ended) {
 		size_t j = i + 1;
@@ -279,7 +448,7 @@ watch_deliver(struct store_watch *w, int64_t target)
 	}
 	if (!w->dead && !w->ended && w->pos < scanned)
 		w->pos = scanned;
-	rows_free(rows, n);
+	rows_release(s, rows, n, cap);
 }
 
 /* Frees the watches freed during delivery, once no delivery is running. */
@@ -324,6 +493,8 @@ store_dispatch(struct store *s)
 	}
 	s->delivering--;
 	watches_sweep(s);
+	if (!s->delivering)
+		store_parsed_settle(s);
 	if (more && s->defer_src)
 		loop_defer_enable(s->defer_src);
 	store_lease_timer_update(s);
@@ -519,6 +690,7 @@ store_watch_new(struct store *s, const struct store_watch_options *opts, store_w
 	w->fn = fn;
 	w->userdata = userdata;
 	w->pos = from;
+	w->no_prev = opts->no_prev;
 	if (dup_opt(opts->group, &w->group) < 0 || dup_opt(opts->resource, &w->resource) < 0 ||
 	    dup_opt(opts->ns, &w->ns) < 0 || dup_opt(opts->name, &w->name) < 0 ||
 	    ptrvec_push(&s->watches, w) < 0) {
@@ -543,6 +715,9 @@ store_watch_free(struct store_watch *w)
 	if (!w)
 		return;
 	struct store *s = w->store;
+	/* Its versions would stay cached with nobody left to see their keys change. */
+	if (!w->no_prev)
+		store_parsed_clear(s);
 	if (s->delivering) {
 		w->dead = true;
 		s->watches_dirty = true;

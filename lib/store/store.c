@@ -99,7 +99,8 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_LIST_TAIL] = "SELECT ns, name, id, type, labels, value FROM history"
 			   " WHERE id >= ?2 AND id < ?1 AND res = ?3 AND (?4 IS NULL OR ns = ?4)"
 			   " AND (ns, name) > (?5, ?6)",
-	[STMT_WATCH_ROWS] = "SELECT h.id, h.type, r.grp, r.res, h.ns, h.name, h.value, p.value"
+	[STMT_WATCH_ROWS] = "SELECT h.id, h.type, r.grp, r.res, h.ns, h.name, h.value, p.value,"
+			    " h.prev"
 			    " FROM history h CROSS JOIN resources r ON r.id = h.res"
 			    " LEFT JOIN history p ON p.id = h.prev"
 			    " WHERE h.id >= ?1 AND h.id < ?2"
@@ -720,6 +721,7 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 	s->notify_fd = -1;
 	s->label_tail_rev = -1;
 	s->res_compacted = -1;
+	s->parsed_compacted = -1;
 	if (opts)
 		s->opts = *opts;
 	fill_defaults(&s->opts);
@@ -769,6 +771,9 @@ store_close(struct store *s)
 	if (!s)
 		return;
 	store_watches_free_all(s);
+	store_parsed_clear(s);
+	free(s->rows_buf);
+	free(s->events_buf);
 	store_loop_detach(s);
 	if (s->notify_fd >= 0)
 		close(s->notify_fd);

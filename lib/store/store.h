@@ -315,13 +315,16 @@ struct store_event {
 	struct store_key key;       /* borrowed, valid during the callback */
 	json_t *object;             /* borrowed: the new object; for DELETED the last state with
 	                               metadata.resourceVersion set to the deletion's revision */
-	json_t *prev_object;        /* borrowed: the object before the change (NULL for ADDED) */
+	json_t *prev_object;        /* borrowed: the object before the change (NULL for ADDED, and
+	                               for MODIFIED with the watch's no_prev) */
 };
 
 /*
  * Receives one transaction's matching events (n_events >= 1), or, with error set (events NULL),
  * the end of the watch: KORCH_EGONE when compaction passed its position, KORCH_ESYSTEM when the
- * history could not be read. Free the watch (even from inside the callback) to stop it.
+ * history could not be read. Free the watch (even from inside the callback) to stop it. The
+ * objects are shared (by reference) with the handle's other watches and its cache of parsed
+ * versions: take a reference to keep one, a copy (json_deep_copy) to change one.
  */
 typedef void (*store_watch_fn)(struct store_watch *w, const struct store_event *events,
 			       size_t n_events, const korch_error *error, void *userdata);
@@ -335,6 +338,8 @@ struct store_watch_options {
 	const char *ns;        /* one namespace, or NULL */
 	const char *name;      /* one name, or NULL */
 	int64_t from_revision; /* deliver the changes after this revision, or STORE_REVISION_NOW */
+	bool no_prev; /* MODIFIED events may come without prev_object (not read from the history
+	                 then); DELETED ones always carry it */
 };
 
 /*

@@ -528,6 +528,45 @@ test_watch_with_selector(void **state)
 }
 
 static void
+dispatch_some(struct env *e)
+{
+	for (int i = 0; i < 10; i++)
+		korch_loop_dispatch(e->loop, 10, NULL);
+}
+
+/*
+ * A watch without selectors (which reads no previous versions) and one with a selector on the
+ * same store handle, fed the same changes: each gets the events its own rules give.
+ */
+static void
+test_watch_with_and_without_selector(void **state)
+{
+	struct env *e = *state;
+	namespace(e, "default");
+	const struct kind_info *cm = kind_lookup("v1", "ConfigMap");
+	struct seen all = { 0 }, sel = { 0 };
+	struct client_watch *w_all = NULL, *w_sel = NULL;
+	struct client_watch_opts wo_sel = { .label_selector = "w=yes" };
+	assert_int_equal(client_watch(e->client, cm, "default", NULL, on_event, &all, &w_all, NULL),
+			 0);
+	assert_int_equal(
+		client_watch(e->client, cm, "default", &wo_sel, on_event, &sel, &w_sel, NULL), 0);
+	create_ok(e, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n");
+	dispatch_some(e);
+	_cleanup_json_ json_t *p = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "w", "yes");
+	assert_int_equal(client_patch(e->client, cm, "default", "a", CLIENT_PATCH_MERGE, p, NULL,
+				      NULL, NULL, NULL),
+			 0);
+	dispatch_some(e);
+	assert_int_equal(client_delete(e->client, cm, "default", "a", NULL, NULL, NULL), 0);
+	dispatch_some(e);
+	assert_string_equal(all.log, "ADDED:a MODIFIED:a DELETED:a ");
+	assert_string_equal(sel.log, "ADDED:a DELETED:a ");
+	client_watch_free(w_all);
+	client_watch_free(w_sel);
+}
+
+static void
 test_events_expire_after_an_hour(void **state)
 {
 	struct env *e = *state;
@@ -558,6 +597,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_list_selectors_and_txn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_with_selector, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_with_and_without_selector, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_events_expire_after_an_hour, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

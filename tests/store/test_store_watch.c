@@ -3,7 +3,8 @@
  * callback, with the objects before and after; changes from another process (through inotify,
  * within 2 s) and from another handle, by both ways of notifying; Gone for compacted revisions, also for a watch compaction overtook; 20 watchers
  * resuming after a simulated restart (scenario 26); transactions larger than a delivery batch;
- * watches freed inside callbacks.
+ * watches freed inside callbacks; one parse per version shared by a handle's watches, with and
+ * without previous versions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -729,6 +730,134 @@ test_large_txn_and_free_in_callback(void **state)
 	free(quitter.v);
 }
 
+/* The objects one watch received, kept (a reference each) to compare pointers. */
+struct kept {
+	char type[8];    /* A, M, D per event */
+	json_t *obj[8];  /* the objects */
+	json_t *prev[8]; /* the previous versions, or NULL */
+	size_t n;        /* events */
+};
+
+static void
+on_keep(struct store_watch *w, const struct store_event *events, size_t n, const korch_error *error,
+	void *userdata)
+{
+	struct kept *k = userdata;
+	assert_null(error);
+	for (size_t i = 0; i < n && k->n < 8; i++, k->n++) {
+		k->type[k->n] = events[i].type == STORE_EVENT_ADDED      ? 'A'
+				: events[i].type == STORE_EVENT_MODIFIED ? 'M'
+									 : 'D';
+		k->obj[k->n] = json_incref(events[i].object);
+		k->prev[k->n] = json_incref(events[i].prev_object);
+	}
+}
+
+static void
+kept_clear(struct kept *k)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		json_decref(k->obj[i]);
+		json_decref(k->prev[i]);
+	}
+}
+
+/*
+ * A handle parses each version once: its watches at the same position share the objects, a
+ * change's previous version
+ * is the object delivered for the change before, and a watch with no_prev gets none for
+ * MODIFIED (but the last state for DELETED). Another handle, with nothing cached, parses the
+ * previous version from the history and gets the same content.
+ */
+static void
+test_shared_versions(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options o = { .loop = f->loop, .poll_interval_ms = -1, .sync_normal = true };
+	_cleanup_(store_closep) struct store *s = NULL;
+	_cleanup_(store_closep) struct store *s2 = NULL;
+	assert_int_equal(store_open(f->path, &o, &s, NULL), 0);
+	assert_int_equal(store_open(f->path, &o, &s2, NULL), 0);
+	struct kept a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	struct store_watch *w[4] = { NULL };
+	struct store_watch_options wo = { .from_revision = STORE_REVISION_NOW };
+	struct store_watch_options wo_no_prev = { .from_revision = STORE_REVISION_NOW,
+						  .no_prev = true };
+	assert_int_equal(store_watch_new(s, &wo, on_keep, &a, &w[0], NULL), 0);
+	assert_int_equal(store_watch_new(s, &wo, on_keep, &b, &w[1], NULL), 0);
+	assert_int_equal(store_watch_new(s, &wo_no_prev, on_keep, &c, &w[2], NULL), 0);
+
+	struct store_key k = test_key("default", "x");
+	json_t *obj = test_obj("default", "x", NULL, 1);
+	int64_t rev_create = 0, rev_update = 0, rev_delete = 0;
+	assert_int_equal(store_create(s, &k, obj, 0, &rev_create, NULL), 0);
+	json_decref(obj);
+	/* Watches share what they read at the same position: deliver each change before the
+	 * next (a later change of the key replaces its cached version). */
+	struct caught_up cu = { w, 3, rev_create };
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &cu, 5000));
+	/* The second handle's watch starts after the create: its update's previous version is
+	 * not in any cache of its handle. */
+	struct store_watch_options wo2 = { .from_revision = rev_create };
+	assert_int_equal(store_watch_new(s2, &wo2, on_keep, &d, &w[3], NULL), 0);
+	obj = test_obj("default", "x", NULL, 2);
+	assert_int_equal(store_update(s, &k, obj, rev_create, &rev_update, NULL), 0);
+	json_decref(obj);
+	cu = (struct caught_up){ w, 4, rev_update };
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &cu, 5000));
+	assert_int_equal(store_delete(s, &k, rev_update, NULL, &rev_delete, NULL), 0);
+	cu = (struct caught_up){ w, 4, rev_delete };
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &cu, 5000));
+
+	assert_int_equal(a.n, 3);
+	assert_int_equal(b.n, 3);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(d.n, 2);
+	assert_memory_equal(a.type, "AMD", 3);
+	assert_memory_equal(c.type, "AMD", 3);
+	assert_memory_equal(d.type, "MD", 2);
+	/* One parse per version on handle s, shared by its three watches. */
+	for (size_t i = 0; i < 2; i++) {
+		assert_ptr_equal(b.obj[i], a.obj[i]);
+		assert_ptr_equal(c.obj[i], a.obj[i]);
+	}
+	assert_int_equal(test_n(a.obj[0]), 1);
+	assert_int_equal(test_rv(a.obj[0]), rev_create);
+	assert_int_equal(test_n(a.obj[1]), 2);
+	assert_int_equal(test_rv(a.obj[1]), rev_update);
+	/* The previous versions are the objects delivered before. */
+	assert_null(a.prev[0]);
+	assert_ptr_equal(a.prev[1], a.obj[0]);
+	assert_ptr_equal(a.prev[2], a.obj[1]);
+	assert_ptr_equal(b.prev[1], a.obj[0]);
+	/* DELETED: the last state with the deletion's revision, a copy of its own. */
+	assert_int_equal(test_n(a.obj[2]), 2);
+	assert_int_equal(test_rv(a.obj[2]), rev_delete);
+	assert_ptr_not_equal(a.obj[2], a.obj[1]);
+	assert_int_equal(test_rv(a.obj[1]), rev_update);
+	/* no_prev: nothing before a MODIFIED, the last state before a DELETED. */
+	assert_null(c.prev[1]);
+	assert_non_null(c.prev[2]);
+	assert_int_equal(test_n(c.prev[2]), 2);
+	assert_int_equal(test_rv(c.prev[2]), rev_update);
+	assert_int_equal(test_rv(c.obj[2]), rev_delete);
+	/* The other handle parsed its own copies, from the history, with the same content. */
+	assert_ptr_not_equal(d.obj[0], a.obj[1]);
+	assert_true(json_equal(d.obj[0], a.obj[1]));
+	assert_non_null(d.prev[0]);
+	assert_ptr_not_equal(d.prev[0], a.obj[0]);
+	assert_true(json_equal(d.prev[0], a.obj[0]));
+	assert_ptr_equal(d.prev[1], d.obj[0]);
+	assert_true(json_equal(d.obj[1], a.obj[2]));
+
+	for (size_t i = 0; i < 4; i++)
+		store_watch_free(w[i]);
+	kept_clear(&a);
+	kept_clear(&b);
+	kept_clear(&c);
+	kept_clear(&d);
+}
+
 int
 main(void)
 {
@@ -741,6 +870,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_txn_and_free_in_callback, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_shared_versions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
