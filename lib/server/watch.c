@@ -204,19 +204,23 @@ selects(const struct watch_filter *f, const json_t *obj)
 }
 
 static void
+remove_item(struct ptrvec *v, void *item)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->items[i] == item) {
+			v->items[i] = v->items[v->n - 1];
+			v->n--;
+			return;
+		}
+}
+
+static void
 filter_unref(struct watch_filter *f)
 {
 	if (!f || --f->refs > 0)
 		return;
-	if (f->cache) {
-		struct ptrvec *v = &f->cache->filters;
-		for (size_t i = 0; i < v->n; i++)
-			if (v->items[i] == f) {
-				v->items[i] = v->items[v->n - 1];
-				v->n--;
-				break;
-			}
-	}
+	if (f->cache)
+		remove_item(&f->cache->filters, f);
 	label_selector_free(f->labels);
 	field_selector_free(f->fields);
 	free(f->ns);
@@ -515,17 +519,6 @@ watch_hub_free(struct watch_hub *hub)
 }
 
 /* ---- watchers ---- */
-
-static void
-remove_item(struct ptrvec *v, void *item)
-{
-	for (size_t i = 0; i < v->n; i++)
-		if (v->items[i] == item) {
-			v->items[i] = v->items[v->n - 1];
-			v->n--;
-			return;
-		}
-}
 
 void
 watcher_free(struct watcher *w)
