@@ -94,11 +94,22 @@ in_ns ip link set kq1 up
 # A default route (inside the namespace only): the proxy's DNAT of a Service address needs one.
 in_ns ip route add default dev kq0
 
+# korchd reports DiskPressure as the kubelet does when less than 10% of the data dir's disk is
+# free: it then removes unused images (the example's among them) and takes no new pods. On such
+# a disk the quick start lowers that threshold to 1% and says so.
+eviction=
+free_pct=$(df -P "$dir" | awk 'NR == 2 { gsub("%", "", $5); print 100 - $5 }')
+if [ "${free_pct:-100}" -lt 10 ]; then
+	echo "note: only ${free_pct}% of the disk holding $dir is free; starting korchd with" \
+		"--eviction-hard nodefs.available<1% (the default, 10%, would report DiskPressure)"
+	eviction="--eviction-hard=nodefs.available<1%"
+fi
 echo "starting korchd (log: $dir/korchd.log)"
 # nsenter execs korchd in place, so $! is korchd's pid; it ignores the terminal's hangup.
 trap '' HUP
 nsenter --net="/run/netns/$netns" "$korchd" --data-dir "$dir/data" --run-dir "$dir/run" \
-	--instance "$instance" --listen 127.0.0.1:6443 --node-ip "$node_ip" >>"$dir/korchd.log" 2>&1 &
+	--instance "$instance" --listen 127.0.0.1:6443 --node-ip "$node_ip" $eviction \
+	>>"$dir/korchd.log" 2>&1 &
 echo $! >"$dir/korchd.pid"
 i=0
 until [ -f "$kubeconfig" ] && in_ns "$korchctl" --kubeconfig "$kubeconfig" get nodes >/dev/null 2>&1; do

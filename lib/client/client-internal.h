@@ -42,6 +42,7 @@ struct client_selectors {
 	struct field_selector *fields; /* or NULL */
 	struct store_label *index;     /* equality requirements for the label index */
 	size_t n_index;                /* entries in index */
+	bool labels_indexed;           /* index answers every label requirement on its own */
 };
 
 int client_selectors_parse(const struct kind_info *k, const char *label_text,

@@ -160,13 +160,18 @@ client_selectors_parse(const struct kind_info *k, const char *label_text, const 
 		client_selectors_free(&s);
 		return error_oom(err);
 	}
+	size_t covered = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct label_requirement *req = label_selector_requirement(s.labels, i);
 		const char *value = label_selector_exact_value(s.labels, req->key);
 		if (value && (req->op == LABEL_OP_EQUALS || req->op == LABEL_OP_DOUBLE_EQUALS ||
-			      (req->op == LABEL_OP_IN && req->n_values == 1)))
+			      (req->op == LABEL_OP_IN && req->n_values == 1))) {
 			s.index[s.n_index++] = (struct store_label){ req->key, value };
+			/* "a=1,a=2" puts a=1 in the index twice: the filter must see a=2. */
+			covered += req->n_values == 1 && streq(req->values[0], value);
+		}
 	}
+	s.labels_indexed = covered == n;
 	*ret = s;
 	return 0;
 }
@@ -184,10 +189,19 @@ client_selectors_match(const struct client_selectors *s, const json_t *obj)
 	return true;
 }
 
+/* The label requirements the index does not answer, on the labels alone. */
 static bool
-list_filter(const json_t *obj, void *userdata)
+list_label_filter(const json_t *labels, void *userdata)
 {
-	return client_selectors_match(userdata, obj);
+	const struct client_selectors *s = userdata;
+	return label_selector_matches(s->labels, labels);
+}
+
+static bool
+list_field_filter(const json_t *obj, void *userdata)
+{
+	const struct client_selectors *s = userdata;
+	return field_selector_matches(s->fields, obj);
 }
 
 /* "PodList", "v1": the list type of a kind. */
@@ -221,12 +235,14 @@ client_list(struct client *c, const struct kind_info *k, const char *ns,
 		.ns = k->namespaced && ns && *ns ? ns : NULL,
 		.labels = sel.index,
 		.n_labels = sel.n_index,
-		.filter = sel.labels || sel.fields ? list_filter : NULL,
+		.label_filter = sel.labels && !sel.labels_indexed ? list_label_filter : NULL,
+		.filter = sel.fields ? list_field_filter : NULL,
 		.filter_userdata = &sel,
 		.limit = opts->limit,
 		.continue_token =
 			opts->continue_token && *opts->continue_token ? opts->continue_token : NULL,
 		.text_items = opts->text_items,
+		.text_out = opts->text_out,
 	};
 	struct store_list l = { 0 };
 	r = store_list(c->store, &lo, &l, err);
@@ -235,7 +251,7 @@ client_list(struct client *c, const struct kind_info *k, const char *ns,
 		return r;
 	size_t i;
 	json_t *item;
-	if (!opts->text_items)
+	if (!opts->text_items && !opts->text_out)
 		json_array_foreach (l.items, i, item)
 			client_set_type(item, k);
 	json_t *list = list_object(k, json_incref(l.items), l.revision, l.continue_token);

@@ -99,6 +99,9 @@ struct client_list_opts {
 	const char *continue_token; /* from the previous page */
 	bool text_items;            /* items as their stored JSON texts (JSON strings), unparsed
 				       unless a selector must look at them */
+	struct strbuf *text_out;    /* or NULL; else the items' stored texts are appended here,
+				       comma-separated, and the List's items stay empty (see
+				       store_list_options) */
 };
 
 /*

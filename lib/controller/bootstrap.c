@@ -47,9 +47,11 @@ boot_init(struct ctrl *ctl, korch_error **err)
 		return error_oom(err);
 	struct informer_handlers h = { NULL, NULL, any_deleted, ctl };
 	struct informer *all[] = { b->nss, b->svcs, b->eps, b->slices };
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-		if (informer_add_handlers(all[i], &h, err) < 0)
-			return KORCH_ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+		int hr = informer_add_handlers(all[i], &h, err);
+		if (hr < 0)
+			return hr;
+	}
 	ctrl_enqueue_key(ctl, BOOTSTRAP_KEY);
 	return 0;
 }

@@ -57,6 +57,14 @@ struct pod_usage {
 typedef int (*controller_pod_usage_fn)(void *userdata, const char *ns, const char *name,
 				       struct pod_usage *ret, korch_error **err);
 
+/*
+ * The latest sample with a CPU rate of a pod's usage as the node agent reports it
+ * (node_agent_pod_samples, korch_node_pod_usage: {"window", "samples": [{"timestamp", "cpu",
+ * "memory"}]}), for a controller_pod_usage_fn. KORCH_ENOTFOUND before the second sample.
+ */
+int pod_usage_from_samples(const json_t *usage, const char *ns, const char *name,
+			   struct pod_usage *ret, korch_error **err);
+
 struct controller_manager_options {
 	const char *identity;      /* leader election identity; NULL: hostname_pid_random */
 	bool no_leader_election;   /* run at once, without a Lease (one manager per store only) */

@@ -1059,9 +1059,10 @@ dep_init(struct ctrl *ctl, korch_error **err)
 		return error_oom(err);
 	struct informer_handlers rh = { rs_added, rs_updated, rs_deleted, ctl };
 	struct informer_handlers ph = { NULL, pod_updated, pod_deleted, ctl };
-	if (informer_add_handlers(s->rss, &rh, err) < 0 ||
-	    informer_add_handlers(s->pods, &ph, err) < 0)
-		return KORCH_ENOMEM;
+	int hr;
+	if ((hr = informer_add_handlers(s->rss, &rh, err)) < 0 ||
+	    (hr = informer_add_handlers(s->pods, &ph, err)) < 0)
+		return hr;
 	return 0;
 }
 

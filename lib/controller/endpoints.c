@@ -154,9 +154,10 @@ init_common(struct ctrl *ctl, bool slices, korch_error **err)
 		return error_oom(err);
 	struct informer_handlers ph = { pod_added, pod_updated, pod_deleted, ctl };
 	struct informer_handlers oh = { NULL, obj_updated, obj_deleted, ctl };
-	if (informer_add_handlers(s->pods, &ph, err) < 0 ||
-	    informer_add_handlers(s->objs, &oh, err) < 0)
-		return KORCH_ENOMEM;
+	int hr;
+	if ((hr = informer_add_handlers(s->pods, &ph, err)) < 0 ||
+	    (hr = informer_add_handlers(s->objs, &oh, err)) < 0)
+		return hr;
 	return 0;
 }
 

@@ -202,8 +202,9 @@ gc_init(struct ctrl *ctl, korch_error **err)
 		h->ctl = ctl;
 		h->k = k;
 		struct informer_handlers ih = { on_add, on_update, on_delete, h };
-		if (informer_add_handlers(inf, &ih, err) < 0)
-			return KORCH_ENOMEM;
+		int hr;
+		if ((hr = informer_add_handlers(inf, &ih, err)) < 0)
+			return hr;
 	}
 	return 0;
 }

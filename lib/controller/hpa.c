@@ -60,6 +60,30 @@ struct hpa_ctrl {
 	struct hashmap mem;    /* HPA key -> struct hpa_memory * */
 };
 
+int
+pod_usage_from_samples(const json_t *usage, const char *ns, const char *name, struct pod_usage *ret,
+		       korch_error **err)
+{
+	const json_t *samples = json_object_get(usage, "samples");
+	for (size_t i = json_array_size(samples); i-- > 0;) {
+		const json_t *s = json_array_get(samples, i);
+		const json_t *cpu = json_object_get(s, "cpu");
+		int64_t t = 0;
+		if (!json_is_integer(cpu) ||
+		    parse_rfc3339(json_string_value(json_object_get(s, "timestamp")), &t) < 0)
+			continue;
+		*ret = (struct pod_usage){
+			.cpu_milli = json_integer_value(cpu) / 1000000,
+			.memory_bytes = json_integer_value(json_object_get(s, "memory")),
+			.timestamp_ns = t,
+			.window_ns =
+				json_integer_value(json_object_get(usage, "window")) * NSEC_PER_SEC,
+		};
+		return 0;
+	}
+	return error_set(err, KORCH_ENOTFOUND, "no usage sample of pod %s/%s yet", ns, name);
+}
+
 static struct hpa_ctrl *
 state(struct ctrl *ctl)
 {

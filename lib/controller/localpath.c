@@ -101,9 +101,10 @@ lp_init(struct ctrl *ctl, korch_error **err)
 		return error_oom(err);
 	struct informer_handlers ch = { claim_event, claim_updated, NULL, ctl };
 	struct informer_handlers vh = { pv_event, pv_updated, NULL, ctl };
-	if (informer_add_handlers(s->pvcs, &ch, err) < 0 ||
-	    informer_add_handlers(s->pvs, &vh, err) < 0)
-		return KORCH_ENOMEM;
+	int hr;
+	if ((hr = informer_add_handlers(s->pvcs, &ch, err)) < 0 ||
+	    (hr = informer_add_handlers(s->pvs, &vh, err)) < 0)
+		return hr;
 	ctrl_enqueue_key(ctl, CLASS_KEY);
 	return 0;
 }

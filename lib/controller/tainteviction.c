@@ -139,9 +139,10 @@ te_init(struct ctrl *ctl, korch_error **err)
 		return error_oom(err);
 	struct informer_handlers nh = { node_added, node_updated, node_deleted, ctl };
 	struct informer_handlers ph = { pod_added, pod_updated, pod_deleted, ctl };
-	if (informer_add_handlers(s->nodes, &nh, err) < 0 ||
-	    informer_add_handlers(s->pods, &ph, err) < 0)
-		return KORCH_ENOMEM;
+	int hr;
+	if ((hr = informer_add_handlers(s->nodes, &nh, err)) < 0 ||
+	    (hr = informer_add_handlers(s->pods, &ph, err)) < 0)
+		return hr;
 	return 0;
 }
 

@@ -304,11 +304,12 @@ binder_init(struct ctrl *ctl, korch_error **err)
 	struct informer_handlers ch = { pvc_event, pvc_updated, pvc_event, ctl };
 	struct informer_handlers sh = { class_event, class_updated, NULL, ctl };
 	struct informer_handlers ph = { pod_added, pod_updated, NULL, ctl };
-	if (informer_add_handlers(s->pvs, &vh, err) < 0 ||
-	    informer_add_handlers(s->pvcs, &ch, err) < 0 ||
-	    informer_add_handlers(s->classes, &sh, err) < 0 ||
-	    informer_add_handlers(s->pods, &ph, err) < 0)
-		return KORCH_ENOMEM;
+	int hr;
+	if ((hr = informer_add_handlers(s->pvs, &vh, err)) < 0 ||
+	    (hr = informer_add_handlers(s->pvcs, &ch, err)) < 0 ||
+	    (hr = informer_add_handlers(s->classes, &sh, err)) < 0 ||
+	    (hr = informer_add_handlers(s->pods, &ph, err)) < 0)
+		return hr;
 	return 0;
 }
 
@@ -902,10 +903,11 @@ protection_init(struct ctrl *ctl, korch_error **err)
 	struct informer_handlers ch = { protected_event, protected_updated, NULL, ctl };
 	struct informer_handlers vh = { pv_protected_event, pv_protected_updated, NULL, ctl };
 	struct informer_handlers ph = { NULL, protection_pod_updated, pod_claims_changed, ctl };
-	if (informer_add_handlers(s->pvcs, &ch, err) < 0 ||
-	    informer_add_handlers(s->pvs, &vh, err) < 0 ||
-	    informer_add_handlers(s->pods, &ph, err) < 0)
-		return KORCH_ENOMEM;
+	int hr;
+	if ((hr = informer_add_handlers(s->pvcs, &ch, err)) < 0 ||
+	    (hr = informer_add_handlers(s->pvs, &vh, err)) < 0 ||
+	    (hr = informer_add_handlers(s->pods, &ph, err)) < 0)
+		return hr;
 	return 0;
 }
 

@@ -171,26 +171,7 @@ pod_usage(void *userdata, const char *ns, const char *name, struct pod_usage *re
 		return error_set(err, KORCH_ENOTFOUND, "no node agent in this process");
 	_cleanup_json_ json_t *o = NULL;
 	int r = node_agent_pod_samples(k->agent, ns, name, &o, err);
-	if (r < 0)
-		return r;
-	const json_t *samples = json_object_get(o, "samples");
-	for (size_t i = json_array_size(samples); i-- > 0;) {
-		const json_t *s = json_array_get(samples, i);
-		const json_t *cpu = json_object_get(s, "cpu");
-		int64_t t = 0;
-		if (!json_is_integer(cpu) ||
-		    parse_rfc3339(json_string_value(json_object_get(s, "timestamp")), &t) < 0)
-			continue;
-		*ret = (struct pod_usage){
-			.cpu_milli = json_integer_value(cpu) / 1000000,
-			.memory_bytes = json_integer_value(json_object_get(s, "memory")),
-			.timestamp_ns = t,
-			.window_ns =
-				json_integer_value(json_object_get(o, "window")) * NSEC_PER_SEC,
-		};
-		return 0;
-	}
-	return error_set(err, KORCH_ENOTFOUND, "no usage sample of pod %s/%s yet", ns, name);
+	return r < 0 ? r : pod_usage_from_samples(o, ns, name, ret, err);
 }
 
 static int

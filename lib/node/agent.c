@@ -613,6 +613,13 @@ node_agent_new(const struct node_agent_options *o, struct node_agent **ret, korc
 	a->eviction_threshold = o->eviction_memory_available_bytes == 0
 					? DEFAULT_EVICTION_BYTES
 					: o->eviction_memory_available_bytes;
+	if (o->eviction_memory_available_bytes >= 0 && o->eviction_memory_available_percent > 0)
+		a->eviction_memory_percent = MIN(o->eviction_memory_available_percent, 100.0);
+	a->disk_threshold = o->eviction_nodefs_available_bytes;
+	if (o->eviction_nodefs_available_bytes == 0)
+		a->disk_percent = o->eviction_nodefs_available_percent > 0
+					  ? MIN(o->eviction_nodefs_available_percent, 100.0)
+					  : 10.0;
 	a->eviction_interval_ns = o->eviction_interval_ns ?: 10 * NSEC_PER_SEC;
 	a->housekeeping_interval_ns = o->housekeeping_interval_ns ?: 2 * NSEC_PER_SEC;
 	a->lease_renew_interval_ns = o->lease_renew_interval_ns ?: 10 * NSEC_PER_SEC;
@@ -663,6 +670,7 @@ node_agent_start(struct node_agent *a, korch_error **err)
 	a->backend->ops->set_exit_handler(a->backend->data, on_backend_exit, a);
 	if ((r = a->backend->ops->node_info(a->backend->data, &a->info, err)) < 0)
 		return korch_error_prefix(err, r, "node agent: describe the machine");
+	eviction_thresholds_update(a);
 	if ((r = list_for_adoption(a, err)) < 0)
 		return korch_error_prefix(err, r, "node agent: adopt what runs");
 	if ((r = node_register(a, err)) < 0 || (r = node_lease_renew(a, err)) < 0)

@@ -83,18 +83,32 @@ struct node_agent_options {
 	const char *cluster_dns;        /* ClusterFirst nameserver; NULL: the host's resolv.conf */
 	const char *cluster_domain;     /* NULL: "cluster.local" */
 	int32_t max_pods;               /* 0: 110 */
-	int64_t eviction_memory_available_bytes; /* hard threshold; 0: 100Mi; < 0: no eviction */
-	int64_t eviction_interval_ns;            /* how often the machine is checked (pressure, node
+	int64_t eviction_memory_available_bytes;  /* hard threshold; 0: 100Mi; < 0: no eviction */
+	double eviction_memory_available_percent; /* > 0: the threshold is this share of memory */
+	int64_t eviction_nodefs_available_bytes;  /* disk pressure below this many free bytes of the
+						   * data dir's filesystem; 0: the percentage;
+						   * < 0: never disk pressure */
+	double eviction_nodefs_available_percent; /* used when the bytes are 0; 0: 10 (the kubelet's
+						   * nodefs.available<10%) */
+	int64_t eviction_interval_ns;           /* how often the machine is checked (pressure, node
 					   * status); 0: 10 s */
-	int64_t housekeeping_interval_ns;        /* orphan clean-up; 0: 2 s */
-	int64_t lease_renew_interval_ns;         /* 0: 10 s */
-	int32_t lease_duration_s;                /* 0: 40 */
-	int64_t stats_interval_ns;               /* usage sampling; 0: 10 s */
-	int64_t stats_window_ns;                 /* samples kept; 0: 15 minutes */
-	bool protect_from_oom;                   /* set this process's oom_score_adj to -999 */
-	const struct node_network_ops *network;  /* or NULL */
-	void *network_data;                      /* for network */
+	int64_t housekeeping_interval_ns;       /* orphan clean-up; 0: 2 s */
+	int64_t lease_renew_interval_ns;        /* 0: 10 s */
+	int32_t lease_duration_s;               /* 0: 40 */
+	int64_t stats_interval_ns;              /* usage sampling; 0: 10 s */
+	int64_t stats_window_ns;                /* samples kept; 0: 15 minutes */
+	bool protect_from_oom;                  /* set this process's oom_score_adj to -999 */
+	const struct node_network_ops *network; /* or NULL */
+	void *network_data;                     /* for network */
 };
+
+/*
+ * Reads hard eviction thresholds in the kubelet's --eviction-hard form, "SIGNAL<VALUE" joined by
+ * commas (memory.available<100Mi,nodefs.available<10%), into o's eviction fields: VALUE is a
+ * quantity or a percentage of capacity, and 0 (or 0%) turns the signal off. Signals not named
+ * keep their defaults. Other kubelet signals are KORCH_EUNSUPPORTED, naming the signal.
+ */
+int node_eviction_hard_parse(const char *spec, struct node_agent_options *o, korch_error **err);
 
 /* Checks the options and makes an agent; nothing is watched or written before start. */
 int node_agent_new(const struct node_agent_options *opts, struct node_agent **ret,

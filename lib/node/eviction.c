@@ -7,6 +7,7 @@
  * pods go before Burstable ones (the order korch promises: BestEffort first, then Burstable over
  * requests). The grace period is 0; the pod becomes Failed with reason Evicted.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,23 +134,120 @@ evict_one(struct node_agent *a, int64_t available)
 	free(v);
 }
 
+/* One "SIGNAL<VALUE" of an --eviction-hard list into *bytes and *percent. */
+static int
+threshold_parse(const char *item, const char *value, int64_t *bytes, double *percent,
+		korch_error **err)
+{
+	size_t len = strlen(value);
+	if (len > 0 && value[len - 1] == '%') {
+		char *end = NULL;
+		errno = 0;
+		double p = strtod(value, &end);
+		if (errno || end != value + len - 1 || len == 1 || !(p >= 0 && p <= 100))
+			return error_set(
+				err, KORCH_EINVALID,
+				"eviction threshold \"%s\": expected a percentage from 0%% "
+				"to 100%%",
+				item);
+		*bytes = p == 0 ? -1 : 0;
+		*percent = p;
+		return 0;
+	}
+	struct quantity q;
+	if (quantity_parse(value, &q, NULL) < 0 || q.nano < 0)
+		return error_set(err, KORCH_EINVALID,
+				 "eviction threshold \"%s\": expected a quantity (100Mi) or a "
+				 "percentage (10%%)",
+				 item);
+	int64_t v = quantity_value(&q);
+	*bytes = v == 0 ? -1 : v;
+	*percent = 0;
+	return 0;
+}
+
+int
+node_eviction_hard_parse(const char *spec, struct node_agent_options *o, korch_error **err)
+{
+	_cleanup_free_ char *copy = strdup(spec);
+	if (!copy)
+		return error_oom(err);
+	char *save = NULL;
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		while (*item == ' ')
+			item++;
+		char *lt = strchr(item, '<');
+		if (!lt)
+			return error_set(err, KORCH_EINVALID,
+					 "eviction threshold \"%s\": expected SIGNAL<VALUE", item);
+		*lt = '\0';
+		const char *value = lt + 1;
+		int r;
+		if (streq(item, "memory.available")) {
+			*lt = '<';
+			r = threshold_parse(item, value, &o->eviction_memory_available_bytes,
+					    &o->eviction_memory_available_percent, err);
+		} else if (streq(item, "nodefs.available")) {
+			*lt = '<';
+			r = threshold_parse(item, value, &o->eviction_nodefs_available_bytes,
+					    &o->eviction_nodefs_available_percent, err);
+		} else {
+			return error_set(err, KORCH_EUNSUPPORTED,
+					 "eviction signal \"%s\" is not supported by korch "
+					 "(memory.available and nodefs.available are)",
+					 item);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void
+eviction_thresholds_update(struct node_agent *a)
+{
+	if (a->eviction_memory_percent > 0)
+		a->eviction_threshold =
+			(int64_t)((double)a->info.memory_bytes * a->eviction_memory_percent / 100);
+	if (a->disk_percent > 0)
+		a->disk_threshold =
+			(int64_t)((double)a->info.ephemeral_storage_bytes * a->disk_percent / 100);
+}
+
+bool
+node_disk_pressure(const struct node_agent *a)
+{
+	return a->disk_threshold >= 0 && a->info.ephemeral_storage_bytes > 0 &&
+	       a->info.ephemeral_available_bytes < a->disk_threshold;
+}
+
 void
 eviction_check(struct node_agent *a)
 {
 	struct backend_node_info info;
-	if (a->backend->ops->node_info(a->backend->data, &info, NULL) == 0)
+	if (a->backend->ops->node_info(a->backend->data, &info, NULL) == 0) {
 		a->info = info;
-	/* Disk pressure (nodefs.available<10%): images nothing uses go first, as the kubelet's
-	 * image garbage collection does before it evicts. */
-	bool disk = a->info.ephemeral_storage_bytes > 0 &&
-		    a->info.ephemeral_available_bytes < a->info.ephemeral_storage_bytes / 10;
+		eviction_thresholds_update(a);
+	}
+	/* Disk pressure (nodefs.available below its threshold): images nothing uses go first, as
+	 * the kubelet's image garbage collection does before it evicts. Logged when it starts
+	 * and when it frees something, not at every check. */
+	bool disk = node_disk_pressure(a);
+	if (disk && !a->disk_pressure) {
+		char thr[64], avail[64];
+		quantity_text(a->disk_threshold, thr);
+		quantity_text(a->info.ephemeral_available_bytes, avail);
+		log_warn("node", "node %s: disk pressure: %s free, threshold %s", a->node_name,
+			 avail, thr);
+	}
+	a->disk_pressure = disk;
 	if (disk && a->backend->ops->image_gc) {
 		uint64_t freed = 0;
 		_cleanup_error_ korch_error *err = NULL;
 		if (a->backend->ops->image_gc(a->backend->data, &freed, &err) < 0)
 			log_warn("node", "node %s: image garbage collection: %s", a->node_name,
 				 korch_error_message(err));
-		else
+		else if (freed > 0)
 			log_info("node",
 				 "node %s: disk pressure: image garbage collection freed %llu "
 				 "bytes",

@@ -149,27 +149,30 @@ struct apod {
 };
 
 struct node_agent {
-	char *node_name;                        /* the Node's name */
-	struct client *client;                  /* borrowed */
-	struct node_backend *backend;           /* borrowed */
-	korch_loop *loop;                       /* the store's */
-	korch_clock *clock;                     /* the loop's */
-	char *root_dir;                         /* ROOT */
-	char *log_dir;                          /* LOGS */
-	char *node_ip;                          /* InternalIP or NULL */
-	char **node_labels;                     /* extra labels, "key=value" */
-	char *pod_cidr;                         /* or NULL */
-	char *cluster_dns;                      /* or NULL */
-	char *cluster_domain;                   /* "cluster.local" */
-	int32_t max_pods;                       /* 110 */
-	int64_t eviction_threshold;             /* bytes of memory.available, or < 0: off */
-	int64_t eviction_interval_ns;           /* pressure checks */
-	int64_t housekeeping_interval_ns;       /* orphan clean-up */
-	int64_t lease_renew_interval_ns;        /* lease */
-	int32_t lease_duration_s;               /* lease */
-	int64_t stats_interval_ns;              /* sampling */
-	int64_t stats_window_ns;                /* samples kept */
-	bool protect_from_oom;                  /* oom_score_adj -999 */
+	char *node_name;                  /* the Node's name */
+	struct client *client;            /* borrowed */
+	struct node_backend *backend;     /* borrowed */
+	korch_loop *loop;                 /* the store's */
+	korch_clock *clock;               /* the loop's */
+	char *root_dir;                   /* ROOT */
+	char *log_dir;                    /* LOGS */
+	char *node_ip;                    /* InternalIP or NULL */
+	char **node_labels;               /* extra labels, "key=value" */
+	char *pod_cidr;                   /* or NULL */
+	char *cluster_dns;                /* or NULL */
+	char *cluster_domain;             /* "cluster.local" */
+	int32_t max_pods;                 /* 110 */
+	int64_t eviction_threshold;       /* bytes of memory.available, or < 0: off */
+	double eviction_memory_percent;   /* > 0: eviction_threshold is this share of memory */
+	int64_t disk_threshold;           /* bytes of nodefs.available, or < 0: off */
+	double disk_percent;              /* > 0: disk_threshold is this share of the disk */
+	int64_t eviction_interval_ns;     /* pressure checks */
+	int64_t housekeeping_interval_ns; /* orphan clean-up */
+	int64_t lease_renew_interval_ns;  /* lease */
+	int32_t lease_duration_s;         /* lease */
+	int64_t stats_interval_ns;        /* sampling */
+	int64_t stats_window_ns;          /* samples kept */
+	bool protect_from_oom;            /* oom_score_adj -999 */
 	const struct node_network_ops *network; /* or NULL */
 	void *network_data;                     /* for network */
 
@@ -191,6 +194,7 @@ struct node_agent {
 	struct backend_node_info info;    /* the machine, refreshed every eviction check */
 	json_t *node_status_written;      /* the Node's status as last written */
 	bool memory_pressure;             /* memory.available is below the threshold */
+	bool disk_pressure;               /* nodefs.available was below its threshold */
 	int64_t memory_pressure_since_ns; /* loop time it began (transition period) */
 	bool eviction_waiting; /* an evicted pod was being cleaned up at the last check */
 	bool runtime_down;     /* the backend is unhealthy */
@@ -343,6 +347,10 @@ void node_allocatable(const struct node_agent *a, int64_t *ret_cpu_milli, int64_
 
 /* eviction.c */
 void eviction_check(struct node_agent *a);
+/* The thresholds given as shares of the machine, from a->info (after each refresh). */
+void eviction_thresholds_update(struct node_agent *a);
+/* nodefs.available is below its threshold (DiskPressure). */
+bool node_disk_pressure(const struct node_agent *a);
 
 /* stats.c */
 int stats_store_new(struct stats_store **ret);

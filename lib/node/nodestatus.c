@@ -23,8 +23,8 @@ node_allocatable(const struct node_agent *a, int64_t *ret_cpu_milli, int64_t *re
 	*ret_cpu_milli = a->info.cpu_milli;
 	int64_t reserve = a->eviction_threshold > 0 ? a->eviction_threshold : 0;
 	*ret_memory = MAX(a->info.memory_bytes - reserve, 0);
-	/* nodefs.available<10%: the kubelet keeps a tenth of the disk out of allocatable. */
-	*ret_ephemeral = a->info.ephemeral_storage_bytes - a->info.ephemeral_storage_bytes / 10;
+	/* The kubelet keeps the nodefs.available threshold out of allocatable. */
+	*ret_ephemeral = MAX(a->info.ephemeral_storage_bytes - MAX(a->disk_threshold, 0), 0);
 }
 
 static json_t *
@@ -114,8 +114,7 @@ build_status(struct node_agent *a)
 			       mem ? "KubeletHasInsufficientMemory" : "KubeletHasSufficientMemory",
 			       mem ? "kubelet has insufficient memory available"
 				   : "kubelet has sufficient memory available"));
-	bool disk = a->info.ephemeral_storage_bytes > 0 &&
-		    a->info.ephemeral_available_bytes < a->info.ephemeral_storage_bytes / 10;
+	bool disk = node_disk_pressure(a);
 	json_array_append_new(
 		conds, node_condition(a, "DiskPressure", disk,
 				      disk ? "KubeletHasDiskPressure" : "KubeletHasNoDiskPressure",

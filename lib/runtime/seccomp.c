@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -281,36 +284,121 @@ profile_arches(const struct seccomp_profile *p, uint32_t out[SECCOMP_MAX_ARCHES 
 	return n;
 }
 
-int
-seccomp_compile(const struct seccomp_profile *p, uint64_t caps, struct seccomp_program **ret,
-		korch_error **err)
+int seccomp_compile_timeout_ms = 5000;
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/*
+ * In the child of seccomp_compile: libseccomp builds the filter of every architecture and
+ * writes its BPF to fd. A failure's message goes to msg_fd. Returns the exit status.
+ */
+static int
+compile_child(const struct seccomp_profile *p, uint64_t caps, int fd, int msg_fd)
 {
 	uint32_t arches[SECCOMP_MAX_ARCHES + 1];
 	size_t n_arches = profile_arches(p, arches);
 	_cleanup_(ctx_release) scmp_filter_ctx ctx = NULL;
-	for (size_t i = 0; i < n_arches; i++) {
+	_cleanup_error_ korch_error *err = NULL;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n_arches; i++) {
 		scmp_filter_ctx one = NULL;
-		int r = build_arch(p, caps, arches[i], &one, err);
-		if (r < 0)
-			return korch_error_prefix(err, r, "compile seccomp profile");
-		if (!ctx) {
+		if (build_arch(p, caps, arches[i], &one, &err) < 0) {
+			rc = -1;
+		} else if (!ctx) {
 			ctx = one;
-			continue;
-		}
-		int rc = seccomp_merge(ctx, one);
-		if (rc < 0) {
+		} else if ((rc = seccomp_merge(ctx, one)) < 0) {
 			seccomp_release(one);
-			return error_errno(err, -rc,
-					   "compile seccomp profile: merge architectures");
+			error_errno(&err, -rc, "merge architectures");
 		}
 	}
-	/* libseccomp 2.5 exports to an fd only: a memfd keeps it in memory. */
+	/* libseccomp 2.5 exports to an fd only: the parent's memfd keeps it in memory. */
+	if (rc == 0 && (rc = seccomp_export_bpf(ctx, fd)) < 0)
+		error_errno(&err, -rc, "export");
+	if (rc == 0)
+		return 0;
+	const char *msg = err ? korch_error_message(err) : "out of memory";
+	(void)!write(msg_fd, msg, strlen(msg));
+	return 1;
+}
+
+/*
+ * libseccomp builds the filter in a child process with a time limit: some rule sets send its
+ * rule tree into exponential work or an endless loop (2.5.4, two rules of one syscall that
+ * share a first argument condition and differ in action), and a profile must never stall the
+ * process that starts every container. The BPF comes back through a memfd the child inherits.
+ */
+int
+seccomp_compile(const struct seccomp_profile *p, uint64_t caps, struct seccomp_program **ret,
+		korch_error **err)
+{
 	_cleanup_close_ int fd = memfd_create("korch-seccomp", MFD_CLOEXEC);
 	if (fd < 0)
 		return error_errno(err, errno, "compile seccomp profile: memfd_create");
-	int rc = seccomp_export_bpf(ctx, fd);
-	if (rc < 0)
-		return error_errno(err, -rc, "compile seccomp profile: export");
+	int msg[2];
+	if (pipe2(msg, O_CLOEXEC) < 0)
+		return error_errno(err, errno, "compile seccomp profile: pipe");
+	_cleanup_close_ int msg_read = msg[0];
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(msg[1]);
+		return error_errno(err, errno, "compile seccomp profile: fork");
+	}
+	if (pid == 0) {
+		close(msg[0]);
+		_exit(compile_child(p, caps, fd, msg[1]));
+	}
+	close(msg[1]);
+	/* The pipe's end of file is the child's exit (or its crash). */
+	char text[512];
+	size_t len = 0;
+	bool timed_out = false;
+	int64_t deadline = mono_ns() + (int64_t)seccomp_compile_timeout_ms * NSEC_PER_MSEC;
+	for (;;) {
+		int64_t left = deadline - mono_ns();
+		if (left <= 0) {
+			timed_out = true;
+			break;
+		}
+		struct pollfd pfd = { .fd = msg_read, .events = POLLIN };
+		int n = poll(&pfd, 1, (int)((left + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC));
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n <= 0)
+			continue;
+		ssize_t got = read(msg_read, text + len, sizeof(text) - 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+		if (len == sizeof(text) - 1)
+			break;
+	}
+	text[len] = '\0';
+	if (timed_out)
+		kill(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (timed_out)
+		return error_set(err, KORCH_ETOOLARGE,
+				 "compile seccomp profile: libseccomp did not finish in %d ms "
+				 "(the rules' argument conditions are too complex)",
+				 seccomp_compile_timeout_ms);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (len > 0)
+			return error_set(err, KORCH_EINVALID, "compile seccomp profile: %s", text);
+		return error_set(err, KORCH_ESYSTEM,
+				 "compile seccomp profile: the compiler process %s %d",
+				 WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	}
 	off_t size = lseek(fd, 0, SEEK_END);
 	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
 	    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)

@@ -50,7 +50,10 @@ DEFINE_CLEANUP_FUNC(seccomp_profile_free, struct seccomp_profile, seccomp_profil
  * included only with a capability apply when the container holds all of them, rules excluded
  * with one apply when it holds none, as moby decides. The program covers the native
  * architecture and the ones the profile adds (on x86_64: x86 and x32). *ret holds one reference.
+ * libseccomp runs in a child process given seccomp_compile_timeout_ms: a profile it cannot
+ * compile in that time is KORCH_ETOOLARGE, a rule it refuses KORCH_EINVALID with its message.
  */
+extern int seccomp_compile_timeout_ms; /* 5000; the fuzzer and tests lower it */
 int seccomp_compile(const struct seccomp_profile *profile, uint64_t caps,
 		    struct seccomp_program **ret, korch_error **err);
 struct seccomp_program *seccomp_program_ref(struct seccomp_program *p);

@@ -419,36 +419,23 @@ parse_limit(struct request *req, size_t *ret)
 }
 
 /*
- * A list whose items are the stored texts: its envelope encoded, the texts put in as they are.
+ * A list whose items are the stored texts (texts: comma-separated, as store_list's text_out
+ * gives them): its envelope (items empty) encoded, the texts put in as they are.
  */
 static void
-respond_text_list(struct request *req, const json_t *list)
+respond_text_list(struct request *req, const json_t *list, const struct strbuf *texts)
 {
-	const json_t *items = json_object_get(list, "items");
-	_cleanup_json_ json_t *shell = json_deep_copy(list);
-	if (!shell) {
-		respond_status(req, 500, "InternalError", "out of memory");
-		return;
-	}
-	json_object_set_new(shell, "items", json_array());
-	_cleanup_free_ char *head = json_dumps(shell, JSON_COMPACT);
+	_cleanup_free_ char *head = json_dumps(list, JSON_COMPACT);
 	struct strbuf sb = STRBUF_INIT;
-	size_t total = 0, i;
-	json_t *item;
-	json_array_foreach (items, i, item)
-		total += json_string_length(item) + 1;
-	/* head ends with "[]}": the texts go between the brackets. */
+	/* head ends with "[]}" (items is the envelope's last member): the texts go between. */
 	size_t hl = head ? strlen(head) : 0;
-	if (!head || hl < 3 || strbuf_reserve(&sb, hl + total) < 0) {
+	if (!head || hl < 3 || memcmp(head + hl - 3, "[]}", 3) != 0 || texts->oom ||
+	    strbuf_reserve(&sb, hl + texts->len) < 0) {
 		respond_status(req, 500, "InternalError", "out of memory");
 		return;
 	}
 	strbuf_append(&sb, head, hl - 2);
-	json_array_foreach (items, i, item) {
-		if (i)
-			strbuf_putc(&sb, ',');
-		strbuf_append(&sb, json_string_value(item), json_string_length(item));
-	}
+	strbuf_append(&sb, strbuf_str(texts), texts->len);
 	strbuf_puts(&sb, "]}");
 	if (sb.oom) {
 		strbuf_free(&sb);
@@ -464,11 +451,12 @@ do_list(struct request *req)
 {
 	const struct route *r = &req->route;
 	enum accept_as as = request_accept_as(req);
+	_cleanup_strbuf_ struct strbuf texts = STRBUF_INIT;
 	struct client_list_opts lo = {
 		.label_selector = request_arg(req, "labelSelector"),
 		.field_selector = request_arg(req, "fieldSelector"),
 		.continue_token = request_arg(req, "continue"),
-		.text_items = as == ACCEPT_OBJECT,
+		.text_out = as == ACCEPT_OBJECT ? &texts : NULL,
 	};
 	if (parse_limit(req, &lo.limit) < 0)
 		return;
@@ -480,7 +468,7 @@ do_list(struct request *req)
 		return;
 	}
 	if (as == ACCEPT_OBJECT) {
-		respond_text_list(req, list);
+		respond_text_list(req, list, &texts);
 		return;
 	}
 	json_t *items = json_object_get(list, "items");

@@ -34,10 +34,11 @@ struct list_pos {
  * requirements.
  */
 struct changed {
-	char *ns;   /* namespace */
-	char *name; /* name */
-	int64_t id; /* the history row read */
-	char *text; /* that version as stored; NULL: absent at the revision, or not matching */
+	char *ns;     /* namespace */
+	char *name;   /* name */
+	int64_t id;   /* the history row read */
+	char *text;   /* that version as stored; NULL: absent at the revision, or not matching */
+	char *labels; /* its labels as stored, when the list has a label filter (else NULL) */
 };
 
 static int
@@ -166,7 +167,7 @@ label_stmt(struct store *s, bool ns, size_t n, bool *ret_owned, korch_error **er
 		return *slot;
 	}
 	_cleanup_strbuf_ struct strbuf sql = STRBUF_INIT;
-	strbuf_puts(&sql, "SELECT l.ns, l.name, h.value FROM labels l"
+	strbuf_puts(&sql, "SELECT l.ns, l.name, h.value, h.labels FROM labels l"
 			  " JOIN objects o ON o.res = l.res AND o.ns = l.ns AND o.name = l.name"
 			  " JOIN history h ON h.id = o.hid"
 			  " WHERE l.res = ?1 AND l.key = ?5 AND l.value = ?6 AND ");
@@ -208,6 +209,7 @@ changed_clear(struct changed *c)
 	free(c->ns);
 	free(c->name);
 	free(c->text);
+	free(c->labels);
 }
 
 static void
@@ -234,7 +236,7 @@ changed_read(struct store *s, const struct store_list_options *o, sqlite3_stmt *
 			break;
 		}
 		*c = (struct changed){ col_dup(st, 0), col_dup(st, 1), sqlite3_column_int64(st, 2),
-				       NULL };
+				       NULL, NULL };
 		if (!c->ns || !c->name) {
 			r = error_oom(err);
 			break;
@@ -245,6 +247,11 @@ changed_read(struct store *s, const struct store_list_options *o, sqlite3_stmt *
 				      o->n_labels, &match, err)) < 0)
 			break;
 		if (match && !(c->text = col_dup(st, 5))) {
+			r = error_oom(err);
+			break;
+		}
+		if (match && o->label_filter && sqlite3_column_type(st, 4) != SQLITE_NULL &&
+		    !(c->labels = col_dup(st, 4))) {
 			r = error_oom(err);
 			break;
 		}
@@ -341,8 +348,18 @@ struct scan {
 	bool st_row;        /* st has a current row */
 	struct changed *ch; /* keys changed after the revision */
 	size_t n_ch, i_ch;  /* entries, next one */
-	struct strbuf ns;   /* the key of the last item taken */
-	struct strbuf name; /* (copies: reused from one item to the next) */
+};
+
+/* The scan's current item: borrowed, valid until scan_advance(). */
+struct scan_item {
+	const char *ns;     /* its key */
+	const char *name;   /* (namespace, name) */
+	const char *text;   /* the object as stored (NULL until item_text() read it) */
+	size_t len;         /* bytes of text */
+	sqlite3_stmt *st;   /* the statement it comes from (column 2: text), or NULL */
+	const char *labels; /* its labels as stored, or NULL (none, or not read) */
+	size_t labels_len;  /* bytes of labels */
+	bool from_ch;       /* it comes from sc->ch, not from the statement */
 };
 
 static int
@@ -392,71 +409,110 @@ scan_close(struct scan *sc)
 			sqlite3_reset(sc->st);
 	}
 	changed_free(sc->ch, sc->n_ch);
-	strbuf_free(&sc->ns);
-	strbuf_free(&sc->name);
 }
 
-static int
-remember_key(struct scan *sc, const char *ns, const char *name, korch_error **err)
+/* The next item in key order, without moving past it; false at the end. */
+static bool
+scan_current(struct scan *sc, struct scan_item *it)
 {
-	strbuf_truncate(&sc->ns, 0);
-	strbuf_truncate(&sc->name, 0);
-	if (strbuf_puts(&sc->ns, ns) < 0 || strbuf_puts(&sc->name, name) < 0)
-		return error_oom(err);
-	return 0;
-}
-
-/*
- * Takes the next item in key order: *ret_item (a new reference: the object, or its text with
- * text_items) and *ret_obj (the parsed object, borrowed from *ret_item or a new reference of its
- * own with text_items; only when a filter needs it); its key is kept in sc->ns and sc->name.
- * Both are NULL at the end.
- */
-static int
-scan_next(struct store *s, const struct store_list_options *o, struct scan *sc, json_t **ret_item,
-	  json_t **ret_obj, korch_error **err)
-{
-	*ret_item = *ret_obj = NULL;
 	bool have_ch = sc->i_ch < sc->n_ch;
 	if (!sc->st_row && !have_ch)
-		return 0;
+		return false;
 	bool take_ch = have_ch;
 	if (sc->st_row && have_ch)
 		take_ch = key_cmp(sc->ch[sc->i_ch].ns, sc->ch[sc->i_ch].name,
 				  (const char *)sqlite3_column_text(sc->st, 0),
 				  (const char *)sqlite3_column_text(sc->st, 1)) < 0;
-	const char *text;
-	int len, r;
 	if (take_ch) {
-		struct changed *c = &sc->ch[sc->i_ch++];
-		text = c->text;
-		len = (int)strlen(text);
-		r = remember_key(sc, c->ns, c->name, err);
+		const struct changed *c = &sc->ch[sc->i_ch];
+		*it = (struct scan_item){ c->ns,
+					  c->name,
+					  c->text,
+					  strlen(c->text),
+					  NULL,
+					  c->labels,
+					  c->labels ? strlen(c->labels) : 0,
+					  true };
 	} else {
-		text = (const char *)sqlite3_column_text(sc->st, 2);
-		len = sqlite3_column_bytes(sc->st, 2);
-		r = remember_key(sc, (const char *)sqlite3_column_text(sc->st, 0),
-				 (const char *)sqlite3_column_text(sc->st, 1), err);
+		/* Each text before its length (initializers have no order). */
+		it->ns = (const char *)sqlite3_column_text(sc->st, 0);
+		it->name = (const char *)sqlite3_column_text(sc->st, 1);
+		it->text = NULL;
+		it->len = 0;
+		it->st = sc->st;
+		it->labels = (const char *)sqlite3_column_text(sc->st, 3);
+		it->labels_len = (size_t)sqlite3_column_bytes(sc->st, 3);
+		it->from_ch = false;
 	}
-	json_t *item = NULL, *obj = NULL;
-	if (r == 0 && !o->text_items) {
-		r = store_parse_value(text, len, &item, err);
-	} else if (r == 0) {
-		/* Handed out as stored: no parsing unless the filter must look. */
-		if (!(item = json_stringn(text, (size_t)len)))
-			r = error_oom(err);
-		else if (o->filter)
-			r = store_parse_value(text, len, &obj, err);
+	return true;
+}
+
+static int
+scan_advance(struct store *s, struct scan *sc, const struct scan_item *it, korch_error **err)
+{
+	if (it->from_ch) {
+		sc->i_ch++;
+		return 0;
 	}
-	if (r == 0 && !take_ch)
-		r = scan_step(s, sc, err);
-	if (r < 0) {
-		json_decref(item);
-		json_decref(obj);
+	return scan_step(s, sc, err);
+}
+
+/* Reads the item's text from its row: only for items the label filter kept. */
+static void
+item_text(struct scan_item *it)
+{
+	if (it->text || !it->st)
+		return;
+	it->text = (const char *)sqlite3_column_text(it->st, 2);
+	it->len = (size_t)sqlite3_column_bytes(it->st, 2);
+}
+
+/*
+ * Decides whether an item is listed and, if so, adds it to items or text_out. Parses only what
+ * the options need: the labels for label_filter, the object for filter or parsed items.
+ */
+static int
+take_item(const struct store_list_options *o, struct scan_item *it, size_t n_taken, json_t *items,
+	  bool *ret_kept, korch_error **err)
+{
+	int r;
+	*ret_kept = false;
+	if (o->label_filter) {
+		json_t *labels = NULL;
+		if (it->labels &&
+		    (r = store_parse_value(it->labels, (int)it->labels_len, &labels, err)) < 0)
+			return r;
+		bool keep = o->label_filter(labels, o->filter_userdata);
+		json_decref(labels);
+		if (!keep)
+			return 0;
+	}
+	item_text(it);
+	json_t *obj = NULL;
+	bool parsed_items = !o->text_items && !o->text_out;
+	if ((o->filter || parsed_items) &&
+	    (r = store_parse_value(it->text, (int)it->len, &obj, err)) < 0)
 		return r;
+	if (o->filter && !o->filter(obj, o->filter_userdata)) {
+		json_decref(obj);
+		return 0;
 	}
-	*ret_item = item;
-	*ret_obj = o->text_items ? obj : item;
+	if (o->text_out) {
+		json_decref(obj);
+		if ((n_taken && strbuf_putc(o->text_out, ',') < 0) ||
+		    strbuf_append(o->text_out, it->text, it->len) < 0)
+			return error_oom(err);
+		*ret_kept = true;
+		return 0;
+	}
+	if (o->text_items) {
+		json_decref(obj);
+		/* Stored texts are valid UTF-8: the store encoded them. */
+		obj = json_stringn_nocheck(it->text, it->len);
+	}
+	if (!obj || json_array_append_new(items, obj) < 0)
+		return error_oom(err);
+	*ret_kept = true;
 	return 0;
 }
 
@@ -513,7 +569,7 @@ list_start(const struct store_list_options *o, const struct txn_state *state, st
 
 static int
 list_page(struct store *s, const struct store_list_options *o, const struct txn_state *state,
-	  struct list_pos *pos, json_t *items, bool *ret_more, korch_error **err)
+	  struct list_pos *pos, json_t *items, size_t *ret_n, bool *ret_more, korch_error **err)
 {
 	struct scan sc = { 0 };
 	struct page_bounds b = { .rev_id = HIST_ID_AFTER(pos->rev) };
@@ -526,34 +582,36 @@ list_page(struct store *s, const struct store_list_options *o, const struct txn_
 		return r;
 	if ((r = scan_open(s, o, pos, &b, &sc, err)) < 0)
 		goto out;
-	for (;;) {
-		json_t *item = NULL, *obj = NULL;
-		if ((r = scan_next(s, o, &sc, &item, &obj, err)) < 0)
+	size_t n = 0;
+	struct scan_item it;
+	*ret_more = false;
+	while (scan_current(&sc, &it)) {
+		bool kept = false;
+		if ((r = take_item(o, &it, n, items, &kept, err)) < 0)
 			goto out;
-		if (!item)
-			break;
-		bool keep = !o->filter || o->filter(obj, o->filter_userdata);
-		if (o->text_items)
-			json_decref(obj);
-		if (keep && json_array_append(items, item) < 0) {
-			json_decref(item);
-			r = error_oom(err);
-			goto out;
-		}
-		json_decref(item);
-		if (o->limit && json_array_size(items) >= o->limit) {
+		n += kept;
+		if (kept && o->limit && n >= o->limit) {
 			/* The next page starts after this key. */
-			*ret_more = sc.st_row || sc.i_ch < sc.n_ch;
+			char *ns = strdup(it.ns), *name = strdup(it.name);
+			if (!ns || !name) {
+				free(ns);
+				free(name);
+				r = error_oom(err);
+				goto out;
+			}
 			free(pos->ns);
 			free(pos->name);
-			pos->ns = strdup(strbuf_str(&sc.ns));
-			pos->name = strdup(strbuf_str(&sc.name));
-			if (!pos->ns || !pos->name)
-				r = error_oom(err);
-			goto out;
+			pos->ns = ns;
+			pos->name = name;
+			if ((r = scan_advance(s, &sc, &it, err)) < 0)
+				goto out;
+			*ret_more = sc.st_row || sc.i_ch < sc.n_ch;
+			break;
 		}
+		if ((r = scan_advance(s, &sc, &it, err)) < 0)
+			goto out;
 	}
-	*ret_more = false;
+	*ret_n = n;
 out:
 	scan_close(&sc);
 	return r;
@@ -567,6 +625,7 @@ store_list(struct store *s, const struct store_list_options *o, struct store_lis
 	if (r < 0)
 		return r;
 	struct list_pos pos = { 0 };
+	size_t n = 0, text_len = o->text_out ? o->text_out->len : 0;
 	if (o->continue_token && (r = continue_decode(o->continue_token, &pos, err)) < 0)
 		return r;
 	json_t *items = json_array();
@@ -580,7 +639,7 @@ store_list(struct store *s, const struct store_list_options *o, struct store_lis
 	struct txn_state state;
 	if ((r = store_txn_state(s, &state, err)) < 0 ||
 	    (r = list_start(o, &state, &pos, err)) < 0 ||
-	    (r = list_page(s, o, &state, &pos, items, &more, err)) < 0) {
+	    (r = list_page(s, o, &state, &pos, items, &n, &more, err)) < 0) {
 		store_rollback(s);
 		goto out;
 	}
@@ -592,9 +651,13 @@ store_list(struct store *s, const struct store_list_options *o, struct store_lis
 		goto out;
 	}
 	ret->items = steal_pointer(&items);
+	ret->n_items = n;
 	ret->revision = pos.rev;
 	ret->continue_token = token;
 out:
+	/* text_out gets nothing from a list that failed. */
+	if (r < 0 && o->text_out)
+		strbuf_truncate(o->text_out, text_len);
 	json_decref(items);
 	free(pos.ns);
 	free(pos.name);

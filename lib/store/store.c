@@ -79,11 +79,11 @@ static const char *const stmt_sql[STMT_MAX] = {
 			       " ORDER BY expiry_ns LIMIT 1",
 	[STMT_LEASE_NEXT_EXPIRY] = "SELECT MIN(expiry_ns) FROM leases",
 	/* Lists bind ?1 resource, ?2 and ?3 the start key, ?4 the first history id not shown. */
-	[STMT_LIST_ALL] = "SELECT o.ns, o.name, h.value FROM objects o"
+	[STMT_LIST_ALL] = "SELECT o.ns, o.name, h.value, h.labels FROM objects o"
 			  " JOIN history h ON h.id = o.hid"
 			  " WHERE o.res = ?1 AND (o.ns, o.name) > (?2, ?3) AND o.hid < ?4"
 			  " ORDER BY o.ns, o.name",
-	[STMT_LIST_NS] = "SELECT o.ns, o.name, h.value FROM objects o"
+	[STMT_LIST_NS] = "SELECT o.ns, o.name, h.value, h.labels FROM objects o"
 			 " JOIN history h ON h.id = o.hid"
 			 " WHERE o.res = ?1 AND o.ns = ?2 AND o.name > ?3 AND o.hid < ?4"
 			 " ORDER BY o.name",

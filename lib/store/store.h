@@ -118,6 +118,7 @@
 #include <korch/common.h>
 #include <korch/loop.h>
 #include "base/macro.h"
+#include "base/strbuf.h"
 
 /* The current schema version (PRAGMA user_version) and application_id of a store file. */
 #define STORE_SCHEMA_VERSION 3
@@ -254,25 +255,37 @@ struct store_label {
 /* Decides the requirements the label index cannot (set-based selectors, field selectors). */
 typedef bool (*store_filter_fn)(const json_t *obj, void *userdata);
 
+/*
+ * Decides on an object's metadata.labels alone (NULL when it has none), as stored beside it:
+ * for selectors that need nothing else, without parsing the object.
+ */
+typedef bool (*store_label_filter_fn)(const json_t *labels, void *userdata);
+
 struct store_list_options {
-	const char *group;                /* required ("" for core) */
-	const char *resource;             /* required */
-	const char *ns;                   /* one namespace, or NULL for all */
-	const struct store_label *labels; /* equality requirements, all must hold */
-	size_t n_labels;                  /* entries in labels */
-	store_filter_fn filter;           /* or NULL */
-	void *filter_userdata;            /* passed to filter */
-	size_t limit;                     /* at most this many items; 0: no limit */
-	const char *continue_token;       /* from the previous page, or NULL */
-	int64_t revision;                 /* 0: latest; else the state at exactly this revision */
-	bool text_items;                  /* items are the stored JSON texts (JSON strings), not
+	const char *group;                  /* required ("" for core) */
+	const char *resource;               /* required */
+	const char *ns;                     /* one namespace, or NULL for all */
+	const struct store_label *labels;   /* equality requirements, all must hold */
+	size_t n_labels;                    /* entries in labels */
+	store_label_filter_fn label_filter; /* or NULL; runs before filter, on the labels only */
+	store_filter_fn filter;             /* or NULL */
+	void *filter_userdata;              /* passed to label_filter and filter */
+	size_t limit;                       /* at most this many items; 0: no limit */
+	const char *continue_token;         /* from the previous page, or NULL */
+	int64_t revision;                   /* 0: latest; else the state at exactly this revision */
+	bool text_items;                    /* items are the stored JSON texts (JSON strings), not
 	                                     parsed: for callers that pass them on as text (the
 	                                     filter still sees parsed objects) */
+	struct strbuf *text_out;            /* or NULL; else the matching objects' stored texts are
+	                                     appended here, comma-separated (the inside of a JSON
+	                                     array), instead of going into items; nothing is parsed
+	                                     unless filter must look */
 };
 
 struct store_list {
 	json_t *items;        /* the matching objects in key order (namespace, name), or their
-	                         compact JSON texts with text_items */
+	                         compact JSON texts with text_items; empty with text_out */
+	size_t n_items;       /* how many matched (in items or text_out) */
 	int64_t revision;     /* the revision the list is consistent at */
 	char *continue_token; /* NULL on the last page */
 };

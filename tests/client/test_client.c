@@ -13,6 +13,8 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/loop.h"
+#include "base/strbuf.h"
+#include "base/util.h"
 #include "client/client.h"
 
 /* 2026-11-26T15:41:00Z */
@@ -396,7 +398,7 @@ test_list_selectors_and_txn(void **state)
 		snprintf(
 			text, sizeof(text),
 			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm%d\n  namespace: %s\n"
-			"  labels: {app: %s, n: \"%d\"}\n",
+			"  labels: {app: %s, num: \"%d\"}\n",
 			i, i % 2 ? "other" : "default", i < 3 ? "a" : "b", i);
 		create_ok(e, text);
 	}
@@ -406,10 +408,54 @@ test_list_selectors_and_txn(void **state)
 	assert_string_equal(json_string_value(json_object_get(all, "kind")), "ConfigMapList");
 	assert_int_equal(json_array_size(json_object_get(all, "items")), 6);
 	_cleanup_json_ json_t *sel = NULL;
-	struct client_list_opts lo = { .label_selector = "app=a,n notin (1)",
+	struct client_list_opts lo = { .label_selector = "app=a,num notin (1)",
 				       .field_selector = "metadata.namespace=default" };
 	assert_int_equal(client_list(e->client, cm, NULL, &lo, &sel, NULL), 0);
 	assert_int_equal(json_array_size(json_object_get(sel, "items")), 2);
+	/* Label selectors alone: the index, the stored labels, or both decide. */
+	static const struct {
+		const char *selector; /* label selector */
+		const char *names;    /* the items' names, in key order */
+	} cases[] = {
+		{ "app=a,num notin (1)", "cm0 cm2" },
+		{ "app=a,app=b", "" },
+		{ "app in (b),app=b", "cm4 cm3 cm5" },
+		{ "app", "cm0 cm2 cm4 cm1 cm3 cm5" },
+		{ "!app", "" },
+		{ "num in (4,5)", "cm4 cm5" },
+		{ "app!=a", "cm4 cm3 cm5" },
+	};
+	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+		for (int text = 0; text < 2; text++) {
+			_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+			struct client_list_opts o = { .label_selector = cases[c].selector,
+						      .text_out = text ? &out : NULL };
+			_cleanup_json_ json_t *l = NULL;
+			assert_int_equal(client_list(e->client, cm, NULL, &o, &l, NULL), 0);
+			_cleanup_json_ json_t *items = json_incref(json_object_get(l, "items"));
+			if (text) {
+				/* The stored texts, comma-separated; the List's items empty. */
+				assert_int_equal(json_array_size(items), 0);
+				_cleanup_free_ char *arr = NULL;
+				assert_true(asprintf(&arr, "[%s]", strbuf_str(&out)) > 0);
+				json_decref(items);
+				items = json_loads(arr, 0, NULL);
+				assert_non_null(items);
+			}
+			char got[128] = "";
+			size_t i;
+			json_t *it;
+			json_array_foreach (items, i, it) {
+				const char *name = json_string_value(
+					json_object_get(json_object_get(it, "metadata"), "name"));
+				snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s",
+					 i ? " " : "", name);
+			}
+			if (!streq(got, cases[c].names))
+				fail_msg("%s (text %d): got \"%s\", want \"%s\"", cases[c].selector,
+					 text, got, cases[c].names);
+		}
+	}
 	korch_error *err = NULL;
 	struct client_list_opts bad = { .field_selector = "spec.nodeName=x" };
 	json_t *none = NULL;

@@ -70,8 +70,11 @@ class Korchd:
         self.log_path = os.path.join(self.dir, "korchd.log")
 
     def args(self):
+        # No disk pressure from the machine's own disk (it may be nearly full where tests run,
+        # and image garbage collection would take the test image): the node tests cover it.
         return ["--data-dir", self.data, "--run-dir", self.run, "--instance", self.instance,
-                "--listen", f"127.0.0.1:{self.port}", "--node-ip", NODE_IP] + self.extra
+                "--listen", f"127.0.0.1:{self.port}", "--node-ip", NODE_IP,
+                "--eviction-hard", "nodefs.available<0"] + self.extra
 
     def load_image(self):
         """Loads the busybox test image into the data dir (korch.test/busybox:1), as the quick

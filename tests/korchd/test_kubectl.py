@@ -288,7 +288,9 @@ class Kubectl(unittest.TestCase):
                                             "metadata": {"name": name},
                                             "target": {"kind": "Node", "name": NODE}}))
             time.sleep(0.3)
-        self.fail(f"not reached in 90 s: {self.ok('get', 'pods', '-n', ns, '-o', 'wide')}")
+        self.fail(f"not reached in 90 s: {self.ok('get', 'pods', '-n', ns, '-o', 'wide')}\n"
+                  f"{self.ok('get', 'events', '-n', ns)}\n{self.ok('get', 'nodes', '-o', 'yaml')}\n"
+                  f"{self.k.logs()[-4000:]}")
 
     def phases(self, ns, selector):
         return self.ok("get", "pods", "-n", ns, "-l", selector, "-o",
@@ -413,6 +415,31 @@ class Kubectl(unittest.TestCase):
         self.assertEqual(err, "Error from server (Forbidden): pods is forbidden: User "
                               "\"system:serviceaccount:work:default\" cannot list resource "
                               "\"pods\" in API group \"\" in the namespace \"work\"\n")
+        # An in-cluster client: from the pod's own network namespace (its address), the API at
+        # the kubernetes Service's VIP, TLS checked against the mounted CA, the mounted token.
+        # (Python from this machine runs there: the busybox image has no TLS client.)
+        uid = self.ok("get", "pod", pod, "-n", "work", "-o", "jsonpath={.metadata.uid}")
+        netns = os.path.join(self.k.run, "sandboxes", uid, "net")
+        ca = os.path.join(self.files, "pod-ca.crt")
+        with open(ca, "w") as f:
+            f.write(self.ok("exec", pod, "-n", "work", "--", "cat", sa + "/ca.crt"))
+        client = (
+            "import json, ssl, sys, urllib.error, urllib.request\n"
+            "ctx = ssl.create_default_context(cafile=sys.argv[1])\n"
+            "req = urllib.request.Request('https://10.96.0.1:443/api/v1/namespaces/work/pods',"
+            " headers={'Authorization': 'Bearer ' + sys.argv[2]})\n"
+            "opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),"
+            " urllib.request.HTTPSHandler(context=ctx))\n"
+            "try:\n"
+            "    opener.open(req, timeout=10)\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    print(e.code, json.load(e)['message'])\n")
+        p = subprocess.run(["nsenter", f"--net={netns}", sys.executable, "-c", client, ca,
+                            token], capture_output=True, text=True, timeout=60)
+        self.assertEqual((p.returncode, p.stdout, p.stderr),
+                         (0, "403 pods is forbidden: User \"system:serviceaccount:work:default\" "
+                             "cannot list resource \"pods\" in API group \"\" in the namespace "
+                             "\"work\"\n", ""))
 
         # logs -f: the whole output, returning when the container ends.
         talk = ("apiVersion: v1\nkind: Pod\nmetadata: {name: talk}\nspec:\n"
@@ -649,12 +676,19 @@ class Lifecycle(unittest.TestCase):
         r = subprocess.run([korchd_env.KORCHD, "--instance", "a/b"], capture_output=True,
                            text=True)
         self.assertEqual(r.returncode, 2)
+        r = subprocess.run([korchd_env.KORCHD, "--eviction-hard", "pid.available<1k"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, "korchd: --eviction-hard: eviction signal \"pid.available\" "
+                                   "is not supported by korch (memory.available and "
+                                   "nodefs.available are)\n")
         # The config file: its listen address is used; an unknown key is refused.
         k = Korchd(port=6445)
         try:
             cfg = os.path.join(k.dir, "korch.yaml")
             with open(cfg, "w") as f:
-                f.write("listen: ['127.0.0.1:6446']\nlog-level: warn\npod-network: false\n")
+                f.write("listen: ['127.0.0.1:6446']\nlog-level: warn\npod-network: false\n"
+                        "eviction-hard: memory.available<5%,nodefs.available<0\n")
             k.extra = ["--config", cfg]
             k.args = lambda: ["--data-dir", k.data, "--run-dir", k.run, "--instance",
                               k.instance, "--node-ip", korchd_env.NODE_IP, "--config", cfg]

@@ -109,6 +109,7 @@ main(int argc, char **argv)
 		.root_dir = root,
 		.log_dir = logs,
 		.eviction_memory_available_bytes = eviction,
+		.eviction_nodefs_available_bytes = -1, /* the machine's disk may be nearly full */
 		.eviction_interval_ns = eviction_ms * 1000000LL,
 		.housekeeping_interval_ns = housekeeping_ms * 1000000LL,
 		.protect_from_oom = true,

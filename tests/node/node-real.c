@@ -91,6 +91,7 @@ rn_init(struct rn *t)
 		.root_dir = root,
 		.log_dir = logs,
 		.eviction_memory_available_bytes = -1,
+		.eviction_nodefs_available_bytes = -1, /* the machine's disk may be nearly full */
 		.housekeeping_interval_ns = 1000000000LL,
 		.stats_interval_ns = 1000000000LL,
 	};

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "node-test.h"
@@ -316,6 +317,96 @@ test_disk_pressure(void **state)
 	json_decref(node);
 }
 
+/* --eviction-hard in the kubelet's form: amounts, percentages, 0 turns a signal off. */
+static void
+test_eviction_hard_parse(void **state)
+{
+	(void)state;
+	struct node_agent_options o = { .eviction_memory_available_bytes = -1 };
+	_cleanup_error_ korch_error *err = NULL;
+	assert_int_equal(
+		node_eviction_hard_parse("memory.available<1.5%, nodefs.available<2Gi", &o, &err),
+		0);
+	assert_int_equal(o.eviction_memory_available_bytes, 0);
+	assert_true(o.eviction_memory_available_percent == 1.5);
+	assert_int_equal(o.eviction_nodefs_available_bytes, 2LL << 30);
+	assert_true(o.eviction_nodefs_available_percent == 0);
+	assert_int_equal(
+		node_eviction_hard_parse("nodefs.available<0%,memory.available<0", &o, &err), 0);
+	assert_int_equal(o.eviction_nodefs_available_bytes, -1);
+	assert_int_equal(o.eviction_memory_available_bytes, -1);
+	static const struct {
+		const char *spec; /* given */
+		int code;         /* expected */
+		const char *msg;  /* expected */
+	} bad[] = {
+		{ "imagefs.available<15%", KORCH_EUNSUPPORTED,
+		  "eviction signal \"imagefs.available\" is not supported by korch "
+		  "(memory.available and nodefs.available are)" },
+		{ "nodefs.available", KORCH_EINVALID,
+		  "eviction threshold \"nodefs.available\": expected SIGNAL<VALUE" },
+		{ "memory.available<lots", KORCH_EINVALID,
+		  "eviction threshold \"memory.available<lots\": expected a quantity (100Mi) or a "
+		  "percentage (10%)" },
+		{ "nodefs.available<120%", KORCH_EINVALID,
+		  "eviction threshold \"nodefs.available<120%\": expected a percentage from 0% to "
+		  "100%" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		korch_error_free(err);
+		err = NULL;
+		assert_int_equal(node_eviction_hard_parse(bad[i].spec, &o, &err), bad[i].code);
+		assert_string_equal(korch_error_message(err), bad[i].msg);
+	}
+}
+
+/* With nodefs.available off, a full disk is no pressure and no image is collected; a memory
+ * threshold as an amount comes out of allocatable. */
+static void
+test_eviction_hard_off(void **state)
+{
+	struct nt *t = *state;
+	assert_int_equal(
+		node_eviction_hard_parse("nodefs.available<0,memory.available<1Gi", &t->opts, NULL),
+		0);
+	nt_start_agent(t);
+	json_t *node = nt_get(t, "Node", NULL, NT_NODE);
+	assert_string_equal(json_string_value(path(node, "status", "allocatable", "memory")),
+			    "15Gi");
+	assert_string_equal(
+		json_string_value(path(node, "status", "allocatable", "ephemeral-storage")),
+		"107374182400");
+	json_decref(node);
+	struct backend_node_info info;
+	t->backend->ops->node_info(t->backend->data, &info, NULL);
+	info.ephemeral_available_bytes = info.ephemeral_storage_bytes / 100;
+	sim_set_node_info(t->sim, &info);
+	sim_event_log_clear(t->sim);
+	nt_advance(t, 10);
+	assert_string_equal(sim_event_log(t->sim), "");
+	node = nt_get(t, "Node", NULL, NT_NODE);
+	assert_string_equal(cond(node, "DiskPressure", "status"), "False");
+	json_decref(node);
+}
+
+/* A threshold in bytes: 50Gi free of 100Gi is pressure under nodefs.available<60Gi. */
+static void
+test_eviction_hard_bytes(void **state)
+{
+	struct nt *t = *state;
+	assert_int_equal(node_eviction_hard_parse("nodefs.available<60Gi", &t->opts, NULL), 0);
+	nt_start_agent(t);
+	sim_event_log_clear(t->sim);
+	nt_advance(t, 10);
+	assert_string_equal(sim_event_log(t->sim), "10.000 image-gc\n");
+	json_t *node = nt_get(t, "Node", NULL, NT_NODE);
+	assert_string_equal(cond(node, "DiskPressure", "status"), "True");
+	assert_string_equal(
+		json_string_value(path(node, "status", "allocatable", "ephemeral-storage")),
+		"42949672960");
+	json_decref(node);
+}
+
 int
 main(void)
 {
@@ -325,6 +416,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_eviction, setup_init, teardown_fini),
 		cmocka_unit_test_setup_teardown(test_usage_samples, setup_init, teardown_fini),
 		cmocka_unit_test_setup_teardown(test_disk_pressure, setup_init, teardown_fini),
+		cmocka_unit_test(test_eviction_hard_parse),
+		cmocka_unit_test_setup_teardown(test_eviction_hard_off, setup_init, teardown_fini),
+		cmocka_unit_test_setup_teardown(test_eviction_hard_bytes, setup_init,
+						teardown_fini),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,6 +396,61 @@ test_parse_oci(void **state)
 	seccomp_program_unref(prog);
 }
 
+/*
+ * Profiles libseccomp cannot compile end in an error naming the problem, in bounded time: two
+ * rules of one syscall sharing a first condition with different actions loop libseccomp 2.5.4
+ * forever (found by the fuzzer), and the compile runs in a child given a time limit.
+ */
+static void
+test_compile_errors(void **state)
+{
+	(void)state;
+	struct seccomp_profile *p = NULL;
+	_cleanup_error_ korch_error *err = NULL;
+	static const char endless[] =
+		"{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":["
+		"{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":["
+		"{\"index\":0,\"value\":0,\"op\":\"SCMP_CMP_GE\"},"
+		"{\"index\":1,\"value\":6,\"op\":\"SCMP_CMP_GT\"}]},"
+		"{\"names\":[\"read\"],\"action\":\"SCMP_ACT_LOG\",\"args\":["
+		"{\"index\":0,\"value\":0,\"op\":\"SCMP_CMP_GE\"},"
+		"{\"index\":5,\"value\":4,\"op\":\"SCMP_CMP_NE\"}]}]}";
+	assert_int_equal(seccomp_profile_parse(endless, strlen(endless), "p.json", &p, &err), 0);
+	struct seccomp_program *prog = NULL;
+	int saved = seccomp_compile_timeout_ms;
+	seccomp_compile_timeout_ms = 300;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r = seccomp_compile(p, 0, &prog, &err);
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	seccomp_compile_timeout_ms = saved;
+	seccomp_profile_free(p);
+	assert_int_equal(r, KORCH_ETOOLARGE);
+	assert_null(prog);
+	assert_string_equal(korch_error_message(err),
+			    "compile seccomp profile: libseccomp did not finish in 300 ms (the "
+			    "rules' argument conditions are too complex)");
+	/* Loosely bounded: the child is killed at the limit, not waited for. */
+	assert_true(t1.tv_sec - t0.tv_sec < 20);
+	korch_error_free(err);
+	err = NULL;
+
+	/* The same condition twice with different actions: libseccomp's own refusal. */
+	static const char clash[] = "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":["
+				    "{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":["
+				    "{\"index\":0,\"value\":3,\"op\":\"SCMP_CMP_EQ\"}]},"
+				    "{\"names\":[\"read\"],\"action\":\"SCMP_ACT_LOG\",\"args\":["
+				    "{\"index\":0,\"value\":3,\"op\":\"SCMP_CMP_EQ\"}]}]}";
+	assert_int_equal(seccomp_profile_parse(clash, strlen(clash), "p.json", &p, &err), 0);
+	r = seccomp_compile(p, 0, &prog, &err);
+	seccomp_profile_free(p);
+	assert_int_equal(r, KORCH_EINVALID);
+	assert_null(prog);
+	assert_string_equal(korch_error_message(err),
+			    "compile seccomp profile: seccomp rule for read: File exists");
+}
+
 static double
 elapsed_ms(const struct timespec *a)
 {
@@ -483,7 +538,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_moby_crosscheck), cmocka_unit_test(test_never_allowed),
 		cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_parse_oci),
-		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_cache),           cmocka_unit_test(test_compile_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

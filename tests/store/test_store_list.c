@@ -18,6 +18,7 @@
 
 #include "base/error.h"
 #include "base/strbuf.h"
+#include "base/util.h"
 #include "helpers.h"
 #include "store/store-internal.h"
 
@@ -543,6 +544,201 @@ test_text_items(void **state)
 	}
 }
 
+/* The items' texts of a text_items list joined by commas: what text_out should hold. */
+static char *
+joined_texts(const json_t *items)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+	json_t *t;
+	json_array_foreach (items, i, t) {
+		if (i)
+			strbuf_putc(&sb, ',');
+		strbuf_puts(&sb, json_string_value(t));
+	}
+	return strbuf_steal(&sb);
+}
+
+static void
+test_text_out(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 100; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "o%03d", i);
+		const char *ns = i % 3 == 0 ? "x" : i % 3 == 1 ? "y" : "z";
+		put(f->s, ns, name, i % 2 ? "color=red" : "color=blue", i);
+	}
+	int64_t rev = 0;
+	assert_int_equal(store_revision(f->s, &rev, NULL, NULL), 0);
+	churn(f->s);
+	struct store_label red = { "color", "red" };
+	struct store_list_options lo = { .group = "apps",
+					 .resource = "deployments",
+					 .labels = &red,
+					 .n_labels = 1,
+					 .filter = n_below_50,
+					 .revision = rev };
+	for (int pass = 0; pass < 2; pass++) {
+		/* The same texts as text_items gives, appended after what the buffer held. */
+		struct store_list text = { 0 }, out = { 0 };
+		lo.text_items = true;
+		assert_int_equal(store_list(f->s, &lo, &text, NULL), 0);
+		lo.text_items = false;
+		struct strbuf sb = STRBUF_INIT;
+		strbuf_puts(&sb, "[");
+		lo.text_out = &sb;
+		assert_int_equal(store_list(f->s, &lo, &out, NULL), 0);
+		assert_int_equal(out.n_items, pass == 0 ? 25 : 33);
+		assert_int_equal(text.n_items, out.n_items);
+		assert_int_equal(json_array_size(out.items), 0);
+		_cleanup_free_ char *want = joined_texts(text.items);
+		assert_string_equal(strbuf_str(&sb) + 1, want);
+		assert_int_equal(sb.buf[0], '[');
+		store_list_clear(&out);
+
+		/* Pages of 7, each into its own buffer, join to the same texts. */
+		struct strbuf all = STRBUF_INIT;
+		_cleanup_free_ char *token = NULL;
+		size_t pages = 0, n = 0;
+		lo.limit = 7;
+		do {
+			struct strbuf page = STRBUF_INIT;
+			lo.text_out = &page;
+			lo.continue_token = token;
+			int64_t saved = lo.revision;
+			if (token)
+				lo.revision = 0;
+			struct store_list l = { 0 };
+			assert_int_equal(store_list(f->s, &lo, &l, NULL), 0);
+			lo.revision = saved;
+			assert_true(l.n_items <= 7);
+			n += l.n_items;
+			if (all.len && page.len)
+				strbuf_putc(&all, ',');
+			strbuf_append(&all, strbuf_str(&page), page.len);
+			strbuf_free(&page);
+			free(token);
+			token = steal_pointer(&l.continue_token);
+			store_list_clear(&l);
+			pages++;
+		} while (token);
+		lo.continue_token = NULL;
+		lo.limit = 0;
+		assert_int_equal(n, text.n_items);
+		/* A last page may come out empty (the keys after the 7th did not match). */
+		assert_in_range(pages, (n + 6) / 7, (n + 6) / 7 + 1);
+		assert_string_equal(strbuf_str(&all), want);
+		strbuf_free(&all);
+
+		/* A list that fails leaves the buffer as it was. */
+		lo.text_out = &sb;
+		size_t before = sb.len;
+		int64_t saved = lo.revision;
+		lo.revision = rev + 1000;
+		_cleanup_error_ korch_error *err = NULL;
+		assert_int_equal(store_list(f->s, &lo, &out, &err), KORCH_ETIMEOUT);
+		assert_int_equal(sb.len, before);
+		lo.revision = saved;
+		strbuf_free(&sb);
+		lo.text_out = NULL;
+		store_list_clear(&text);
+		lo.revision = 0; /* and at the latest revision, without label or filter */
+		lo.filter = NULL;
+		lo.labels = NULL;
+		lo.n_labels = 0;
+		lo.ns = "z";
+	}
+}
+
+/* Counts its calls; keeps labelled objects whose color is not blue. */
+struct label_calls {
+	int label_calls;  /* label_filter calls */
+	int nulls;        /* of which for objects without labels */
+	int filter_calls; /* filter calls */
+};
+
+static bool
+not_blue(const json_t *labels, void *userdata)
+{
+	struct label_calls *c = userdata;
+	c->label_calls++;
+	c->nulls += labels == NULL;
+	const json_t *color = json_object_get(labels, "color");
+	return json_is_string(color) && !streq(json_string_value(color), "blue");
+}
+
+/* The filter sees only what the label filter kept. */
+static bool
+after_not_blue(const json_t *obj, void *userdata)
+{
+	struct label_calls *c = userdata;
+	c->filter_calls++;
+	const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+	const json_t *color = json_object_get(labels, "color");
+	assert_true(json_is_string(color));
+	assert_string_not_equal(json_string_value(color), "blue");
+	return true;
+}
+
+/* The same decision on the whole object (what a label selector did before label_filter). */
+static bool
+not_blue_obj(const json_t *obj, void *userdata)
+{
+	return not_blue(json_object_get(json_object_get(obj, "metadata"), "labels"), userdata);
+}
+
+static void
+test_label_filter(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 100; i++) {
+		char name[16], labels[64];
+		snprintf(name, sizeof(name), "o%03d", i);
+		snprintf(labels, sizeof(labels), "color=%s,size=s%d", i % 2 ? "red" : "blue",
+			 i % 3);
+		const char *ns = i % 3 == 0 ? "x" : i % 3 == 1 ? "y" : "z";
+		put(f->s, ns, name, i % 5 ? labels : NULL, i);
+	}
+	int64_t rev = 0;
+	assert_int_equal(store_revision(f->s, &rev, NULL, NULL), 0);
+	churn(f->s);
+	struct label_calls calls = { 0 };
+	struct store_list_options lo = { .group = "apps",
+					 .resource = "deployments",
+					 .label_filter = not_blue,
+					 .filter = after_not_blue,
+					 .filter_userdata = &calls,
+					 .revision = rev };
+	struct store_list l = { 0 };
+	assert_int_equal(store_list(f->s, &lo, &l, NULL), 0);
+	/* Odd i not a multiple of 5: red and labelled. Every object was asked, 20 had none. */
+	assert_int_equal(l.n_items, 40);
+	assert_int_equal(json_array_size(l.items), 40);
+	assert_int_equal(calls.label_calls, 100);
+	assert_int_equal(calls.nulls, 20);
+	assert_int_equal(calls.filter_calls, 40);
+	_cleanup_free_ char *got_old = names(l.items);
+	store_list_clear(&l);
+	struct store_list_options ref = { .group = "apps",
+					  .resource = "deployments",
+					  .filter = not_blue_obj,
+					  .filter_userdata = &calls,
+					  .revision = rev };
+	_cleanup_free_ char *want_old = list_names(f->s, &ref);
+	assert_string_equal(got_old, want_old);
+
+	/* At the latest revision (churn recoloured some), with an index requirement too. */
+	struct store_label s1 = { "size", "s1" };
+	lo.revision = ref.revision = 0;
+	lo.labels = ref.labels = &s1;
+	lo.n_labels = ref.n_labels = 1;
+	_cleanup_free_ char *got = list_names(f->s, &lo), *want = list_names(f->s, &ref);
+	assert_string_equal(got, want);
+	assert_string_equal(got, "y/o001 y/o007 y/o013 y/o019 y/o031 y/o037 y/o043 y/o049 y/o061 "
+				 "y/o067 y/o073 y/o079 y/o091 y/o097");
+}
+
 /* The SQL of one of the handle's statements (prepared on first use). */
 static const char *
 stmt_sql_of(struct store *s, enum stmt_id id)
@@ -858,6 +1054,8 @@ main(void)
 		IN_ALL_MODES(test_gone_and_future),
 		IN_ALL_MODES(test_bad_tokens),
 		IN_ALL_MODES(test_text_items),
+		IN_ALL_MODES(test_text_out),
+		IN_ALL_MODES(test_label_filter),
 		cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
 		cmocka_unit_test(test_label_lag_model),
 	};

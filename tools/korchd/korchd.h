@@ -39,6 +39,7 @@ struct korchd_config {
 	char *tls_key_file;         /* --tls-key-file */
 	char *token_file;           /* --token-file (default DATA_DIR/tokens.csv) */
 	char *cgroup_parent;        /* --cgroup-parent */
+	char *eviction_hard;        /* --eviction-hard (checked; NULL: the defaults) */
 	enum korchd_role role;      /* --role */
 	korch_log_level log_level;  /* --log-level */
 	unsigned max_read_inflight; /* --max-requests-inflight */

@@ -20,6 +20,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "korchd.h"
+#include "node/agent.h"
 
 static const char usage[] =
 	"Usage: korchd [OPTIONS]          run the daemon\n"
@@ -46,6 +47,8 @@ static const char usage[] =
 	"      --token-file FILE          bearer tokens, kube-apiserver's CSV format\n"
 	"                                 [DATA_DIR/tokens.csv, made with an admin token]\n"
 	"      --cgroup-parent PATH       parent cgroup of pods [korch-INSTANCE beside korchd]\n"
+	"      --eviction-hard LIST       node pressure thresholds, SIGNAL<VALUE joined by commas\n"
+	"                                 [memory.available<100Mi,nodefs.available<10%]\n"
 	"      --role ROLE                all, control-plane or node [all]\n"
 	"      --max-requests-inflight N  read-only requests at once, then 429 [400]\n"
 	"      --max-mutating-requests-inflight N\n"
@@ -74,6 +77,7 @@ enum {
 	OPT_TLS_KEY,
 	OPT_TOKEN_FILE,
 	OPT_CGROUP_PARENT,
+	OPT_EVICTION_HARD,
 	OPT_ROLE,
 	OPT_MAX_READ,
 	OPT_MAX_MUTATING,
@@ -98,6 +102,7 @@ static const struct option options[] = {
 	{ "tls-key-file", required_argument, NULL, OPT_TLS_KEY },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT },
+	{ "eviction-hard", required_argument, NULL, OPT_EVICTION_HARD },
 	{ "role", required_argument, NULL, OPT_ROLE },
 	{ "max-requests-inflight", required_argument, NULL, OPT_MAX_READ },
 	{ "max-mutating-requests-inflight", required_argument, NULL, OPT_MAX_MUTATING },
@@ -120,7 +125,7 @@ korchd_config_clear(struct korchd_config *cfg)
 			  &cfg->instance,      &cfg->node_name,    &cfg->node_ip,
 			  &cfg->cluster_cidr,  &cfg->service_cidr, &cfg->pod_cidr,
 			  &cfg->tls_cert_file, &cfg->tls_key_file, &cfg->token_file,
-			  &cfg->cgroup_parent };
+			  &cfg->cgroup_parent, &cfg->eviction_hard };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
@@ -200,6 +205,13 @@ apply_setting(struct korchd_config *cfg, int id, const char *name, const char *v
 	case OPT_TLS_KEY: return set_str(&cfg->tls_key_file, value);
 	case OPT_TOKEN_FILE: return set_str(&cfg->token_file, value);
 	case OPT_CGROUP_PARENT: return set_str(&cfg->cgroup_parent, value);
+	case OPT_EVICTION_HARD: {
+		struct node_agent_options check = { 0 };
+		int r = node_eviction_hard_parse(value, &check, err);
+		if (r < 0)
+			return korch_error_prefix(err, r, "--eviction-hard");
+		return set_str(&cfg->eviction_hard, value);
+	}
 	case OPT_ROLE:
 		if (streq(value, "all"))
 			cfg->role = ROLE_ALL;

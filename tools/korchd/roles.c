@@ -39,24 +39,7 @@ pod_usage(void *userdata, const char *ns, const char *name, struct pod_usage *re
 	struct korchd_roles *r = userdata;
 	_cleanup_json_ json_t *s = NULL;
 	int rc = node_agent_pod_samples(r->agent, ns, name, &s, err);
-	if (rc < 0)
-		return rc;
-	const json_t *samples = json_object_get(s, "samples");
-	const json_t *last = json_array_get(samples, json_array_size(samples) - 1);
-	const json_t *cpu = json_object_get(last, "cpu");
-	int64_t t = 0;
-	if (!json_is_integer(cpu) ||
-	    parse_rfc3339(json_string_value(json_object_get(last, "timestamp")), &t) < 0)
-		return error_set(err, KORCH_ENOTFOUND, "no usage sample of pod %s/%s yet", ns,
-				 name);
-	int64_t window = json_integer_value(json_object_get(s, "window"));
-	*ret = (struct pod_usage){
-		.cpu_milli = json_integer_value(cpu) / 1000000,
-		.memory_bytes = json_integer_value(json_object_get(last, "memory")),
-		.timestamp_ns = t,
-		.window_ns = window * NSEC_PER_SEC,
-	};
-	return 0;
+	return rc < 0 ? rc : pod_usage_from_samples(s, ns, name, ret, err);
 }
 
 static int
@@ -102,6 +85,8 @@ start_node(struct korchd_roles *r, const struct korchd_roles_options *o, korch_e
 		.network_data = r->network,
 		.cluster_dns = r->network ? node_network_cluster_dns(r->network) : NULL,
 	};
+	if (o->eviction_hard && (rc = node_eviction_hard_parse(o->eviction_hard, &ao, err)) < 0)
+		return korch_error_prefix(err, rc, "--eviction-hard");
 	if ((rc = node_agent_new(&ao, &r->agent, err)) < 0 ||
 	    (rc = node_agent_start(r->agent, err)) < 0)
 		return korch_error_prefix(err, rc, "node %s", o->node_name);

@@ -37,6 +37,7 @@ struct korchd_roles_options {
 	bool pod_network;          /* run the pod network (bridge, proxy, DNS) for the agent */
 	const char *instance;      /* cgroup parent korch-INSTANCE */
 	const char *cgroup_parent; /* or this, when set */
+	const char *eviction_hard; /* kubelet-style thresholds, or NULL: the defaults */
 };
 
 /*

@@ -172,6 +172,7 @@ start_roles(struct daemon *d, const char *state, korch_error **err)
 		.node_name = cfg->node_name,
 		.node_ip = cfg->node_ip,
 		.pod_cidr = cfg->pod_cidr,
+		.eviction_hard = cfg->eviction_hard,
 		.pod_network = !cfg->no_pod_network,
 		.instance = cfg->instance,
 		.cgroup_parent = cfg->cgroup_parent,
