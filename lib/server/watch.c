@@ -2,10 +2,14 @@
  * watch.c - watches as chunked JSON event streams, costing memory per watcher and no thread.
  *
  * One cache per watched kind (made on first use, kept afterwards) takes every change of the
- * kind from lib/client once, keeps the last RING_SIZE in a ring with their encoded JSON, and
- * hands each change to the watchers of that kind: each applies its namespace and selectors
- * (an object that starts or stops matching arrives as ADDED or DELETED, as kube-apiserver sends
- * it), appends the event line to its own pending output, and wakes its suspended connection.
+ * kind from lib/client once, keeps the last RING_SIZE in a ring, and hands each change to the
+ * watchers of that kind. The fan-out does per change what can be shared: watchers with the same
+ * namespace and selectors share one filter, evaluated once per change (an object that starts or
+ * stops matching arrives as ADDED or DELETED, as kube-apiserver sends it), and each event line
+ * ({"type":...,"object":...}) is encoded once per change and type into a reference-counted
+ * line that every watcher queues by pointer. A watcher's content reader copies as many queued
+ * lines as fit into one chunk (one TLS record, one write), so events ready together go out
+ * together.
  * A watch from a revision the ring still covers replays from the ring; an older one gets a
  * store-backed watch of its own (which answers 410 Expired for a compacted revision). A watcher
  * whose client reads too slowly is ended (client-go then watches again from where it was).
@@ -24,18 +28,42 @@
 #define RING_SIZE 256                            /* changes kept per kind */
 #define MAX_PENDING_BYTES (16 * 1024 * 1024)     /* a watcher further behind is ended */
 #define BOOKMARK_INTERVAL_NS (60 * NSEC_PER_SEC) /* as kube-apiserver sends them */
-#define SHRINK_BYTES (64 * 1024) /* pending buffers above this are freed when drained */
+#define SHRINK_SLOTS 64 /* queues with more room than this are freed when drained */
 /* What libmicrohttpd asks a stream for at once (an event or two; larger ones take several
  * calls): its buffer comes from the connection's memory pool, so it is memory per watcher. */
 #define WATCH_BLOCK_BYTES (4 * 1024)
 
+/* One event line of a stream, shared by the watchers it goes to (and the ring). */
+struct line {
+	size_t refs; /* holders: watcher queues, the ring */
+	size_t len;  /* bytes of data */
+	char data[]; /* the line, "\n"-terminated */
+};
+
 struct hub_event {
+	uint64_t seq;                /* the change's sequence number in its cache */
 	int64_t rev;                 /* the change's revision */
 	enum client_event_type type; /* ADDED, MODIFIED or DELETED */
 	json_t *obj;                 /* the object after (or, deleted, its last state) */
 	json_t *prev;                /* before, or NULL */
 	char *text;                  /* obj as compact JSON, made on first use */
 	size_t text_len;             /* its length */
+	struct line *lines[3];       /* the event line as ADDED, MODIFIED, DELETED: on first use */
+};
+
+/*
+ * A namespace and selectors; watchers of a cache with the same ones share it, so each change
+ * is matched once for all of them.
+ */
+struct watch_filter {
+	size_t refs;                   /* watchers using it */
+	char *key;                     /* namespace, label and field selector text */
+	char *ns;                      /* one namespace, or NULL */
+	struct label_selector *labels; /* or NULL */
+	struct field_selector *fields; /* or NULL */
+	struct kind_cache *cache;      /* the cache listing it, or NULL */
+	uint64_t memo_seq;             /* 1 + seq of the change memo is for, 0: none */
+	int memo;                      /* the type its watchers see of that change, -1: none */
 };
 
 struct kind_cache {
@@ -48,6 +76,7 @@ struct kind_cache {
 	int64_t base;           /* every change after base is in the ring or still to come */
 	int64_t pos;            /* the latest revision the cache has seen */
 	struct ptrvec watchers; /* struct watcher * */
+	struct ptrvec filters;  /* struct watch_filter *: those its watchers use */
 	bool failed;            /* the change stream ended (compaction): rebuild on next use */
 };
 
@@ -58,24 +87,26 @@ struct watch_hub {
 };
 
 struct watcher {
-	struct request *req;           /* its HTTP request */
-	struct watch_hub *hub;         /* owner of the registry of watchers */
-	struct kind_cache *cache;      /* fed by a cache, or */
-	struct client_watch *own;      /* by a store-backed watch of its own */
-	const struct kind_info *kind;  /* what is watched */
-	char *ns;                      /* one namespace, or NULL */
-	struct label_selector *labels; /* or NULL */
-	struct field_selector *fields; /* or NULL */
-	int64_t from_rev;              /* changes after this one */
-	int64_t last_rev;              /* the last revision sent */
-	enum accept_as as;             /* plain objects, Table rows or metadata */
-	bool columns_sent;             /* Table: the column definitions went out */
-	bool bookmarks;                /* allowWatchBookmarks */
-	int64_t deadline_ns;           /* timeoutSeconds, 0: none */
-	int64_t next_bookmark_ns;      /* loop time of the next bookmark */
-	struct strbuf out;             /* event lines not sent yet */
-	size_t out_off;                /* bytes of out already sent */
-	bool ended;                    /* no more events: finish after out is sent */
+	struct request *req;          /* its HTTP request */
+	struct watch_hub *hub;        /* owner of the registry of watchers */
+	struct kind_cache *cache;     /* fed by a cache, or */
+	struct client_watch *own;     /* by a store-backed watch of its own */
+	const struct kind_info *kind; /* what is watched */
+	struct watch_filter *filter;  /* namespace and selectors */
+	int64_t from_rev;             /* changes after this one */
+	int64_t last_rev;             /* the last revision sent */
+	enum accept_as as;            /* plain objects, Table rows or metadata */
+	bool columns_sent;            /* Table: the column definitions went out */
+	bool bookmarks;               /* allowWatchBookmarks */
+	int64_t deadline_ns;          /* timeoutSeconds, 0: none */
+	int64_t next_bookmark_ns;     /* loop time of the next bookmark */
+	struct line **q;              /* event lines not sent yet: a circular queue */
+	size_t q_cap;                 /* its room */
+	size_t q_head;                /* index of the first */
+	size_t q_n;                   /* lines queued */
+	size_t q_off;                 /* bytes of the first already sent */
+	size_t q_bytes;               /* bytes queued and not sent */
+	bool ended;                   /* no more events: finish after the queue is sent */
 };
 
 static size_t
@@ -88,11 +119,45 @@ kind_index(const struct kind_info *k)
 }
 
 static void
+line_unref(struct line *l)
+{
+	if (l && --l->refs == 0)
+		free(l);
+}
+
+/* {"type":TYPE,"object":TEXT}\n, with one reference; NULL when out of memory. */
+static struct line *
+line_new(const char *type, const char *text, size_t len)
+{
+	static const char a[] = "{\"type\":\"", b[] = "\",\"object\":", c[] = "}\n";
+	size_t tl = strlen(type);
+	size_t n = sizeof(a) - 1 + tl + sizeof(b) - 1 + len + sizeof(c) - 1;
+	struct line *l = malloc(sizeof(*l) + n);
+	if (!l)
+		return NULL;
+	char *p = l->data;
+	memcpy(p, a, sizeof(a) - 1);
+	p += sizeof(a) - 1;
+	memcpy(p, type, tl);
+	p += tl;
+	memcpy(p, b, sizeof(b) - 1);
+	p += sizeof(b) - 1;
+	memcpy(p, text, len);
+	p += len;
+	memcpy(p, c, sizeof(c) - 1);
+	l->refs = 1;
+	l->len = n;
+	return l;
+}
+
+static void
 event_clear(struct hub_event *ev)
 {
 	json_decref(ev->obj);
 	json_decref(ev->prev);
 	free(ev->text);
+	for (size_t i = 0; i < 3; i++)
+		line_unref(ev->lines[i]);
 	*ev = (struct hub_event){ 0 };
 }
 
@@ -126,16 +191,66 @@ obj_rev(const json_t *obj)
 }
 
 static bool
-selects(const struct watcher *w, const json_t *obj)
+selects(const struct watch_filter *f, const json_t *obj)
 {
 	if (!obj)
 		return false;
-	if (w->ns && !streq(obj_ns(obj), w->ns))
+	if (f->ns && !streq(obj_ns(obj), f->ns))
 		return false;
 	const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-	if (w->labels && !label_selector_matches(w->labels, labels))
+	if (f->labels && !label_selector_matches(f->labels, labels))
 		return false;
-	return !w->fields || field_selector_matches(w->fields, obj);
+	return !f->fields || field_selector_matches(f->fields, obj);
+}
+
+static void
+remove_item(struct ptrvec *v, void *item)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->items[i] == item) {
+			v->items[i] = v->items[v->n - 1];
+			v->n--;
+			return;
+		}
+}
+
+static void
+filter_unref(struct watch_filter *f)
+{
+	if (!f || --f->refs > 0)
+		return;
+	if (f->cache)
+		remove_item(&f->cache->filters, f);
+	label_selector_free(f->labels);
+	field_selector_free(f->fields);
+	free(f->ns);
+	free(f->key);
+	free(f);
+}
+
+/*
+ * The type of event the watchers of a filter see of a change (an object that starts or stops
+ * matching arrives as ADDED or DELETED), or -1 for none: computed once per change and filter.
+ */
+static int
+filter_sees(struct watch_filter *f, const struct hub_event *ev)
+{
+	if (f->memo_seq == ev->seq + 1)
+		return f->memo;
+	bool now = ev->type != CLIENT_EVENT_DELETED && selects(f, ev->obj);
+	bool before = ev->type != CLIENT_EVENT_ADDED && selects(f, ev->prev);
+	int type;
+	if (now && before)
+		type = CLIENT_EVENT_MODIFIED;
+	else if (now)
+		type = CLIENT_EVENT_ADDED;
+	else if (before || (ev->type == CLIENT_EVENT_DELETED && selects(f, ev->obj)))
+		type = CLIENT_EVENT_DELETED;
+	else
+		type = -1;
+	f->memo_seq = ev->seq + 1;
+	f->memo = type;
+	return type;
 }
 
 static void
@@ -145,25 +260,48 @@ watcher_wake(struct watcher *w)
 		request_wake(w->req);
 }
 
-/* Appends one event line; a watcher too far behind is ended instead. */
+/* Queues a line (taking a reference); a watcher too far behind is ended instead. */
+static void
+queue_line(struct watcher *w, struct line *l)
+{
+	if (w->ended)
+		return;
+	if (!l || w->q_bytes + l->len > MAX_PENDING_BYTES) {
+		w->ended = true;
+		watcher_wake(w);
+		return;
+	}
+	if (w->q_n == w->q_cap) {
+		size_t cap = w->q_cap ? 2 * w->q_cap : 4;
+		struct line **q = malloc(cap * sizeof(*q));
+		if (!q) {
+			w->ended = true;
+			watcher_wake(w);
+			return;
+		}
+		for (size_t i = 0; i < w->q_n; i++)
+			q[i] = w->q[(w->q_head + i) % w->q_cap];
+		free(w->q);
+		w->q = q;
+		w->q_cap = cap;
+		w->q_head = 0;
+	}
+	l->refs++;
+	w->q[(w->q_head + w->q_n) % w->q_cap] = l;
+	w->q_n++;
+	w->q_bytes += l->len;
+	watcher_wake(w);
+}
+
+/* Appends one event line of this watcher's own. */
 static void
 append_line(struct watcher *w, const char *type, const char *obj_text, size_t len)
 {
 	if (w->ended)
 		return;
-	if (w->out.len - w->out_off + len > MAX_PENDING_BYTES) {
-		w->ended = true;
-		watcher_wake(w);
-		return;
-	}
-	strbuf_puts(&w->out, "{\"type\":\"");
-	strbuf_puts(&w->out, type);
-	strbuf_puts(&w->out, "\",\"object\":");
-	strbuf_append(&w->out, obj_text, len);
-	strbuf_puts(&w->out, "}\n");
-	if (w->out.oom)
-		w->ended = true;
-	watcher_wake(w);
+	struct line *l = line_new(type, obj_text, len);
+	queue_line(w, l);
+	line_unref(l);
 }
 
 /* Encodes the object as this watcher asks for it (Table rows, metadata, or as it is). */
@@ -221,22 +359,26 @@ deliver(struct watcher *w, struct hub_event *ev)
 {
 	if (w->ended || ev->rev <= w->from_rev)
 		return;
-	bool now = ev->type != CLIENT_EVENT_DELETED && selects(w, ev->obj);
-	bool before = ev->type != CLIENT_EVENT_ADDED && selects(w, ev->prev);
-	enum client_event_type type;
-	if (now && before)
-		type = CLIENT_EVENT_MODIFIED;
-	else if (now)
-		type = CLIENT_EVENT_ADDED;
-	else if (before || (ev->type == CLIENT_EVENT_DELETED && selects(w, ev->obj)))
-		type = CLIENT_EVENT_DELETED;
-	else
+	int type = filter_sees(w->filter, ev);
+	if (type < 0)
 		return;
-	if (w->as == ACCEPT_OBJECT && !ev->text) {
-		ev->text = json_dumps(ev->obj, JSON_COMPACT);
-		ev->text_len = ev->text ? strlen(ev->text) : 0;
+	if (w->as != ACCEPT_OBJECT) {
+		append_object(w, type, ev->obj, NULL, 0);
+		return;
 	}
-	append_object(w, type, ev->obj, ev->text, ev->text_len);
+	/* The line is encoded once per change and type, and queued by every watcher. */
+	if (!ev->lines[type - CLIENT_EVENT_ADDED]) {
+		if (!ev->text) {
+			ev->text = json_dumps(ev->obj, JSON_COMPACT);
+			ev->text_len = ev->text ? strlen(ev->text) : 0;
+		}
+		if (ev->text)
+			ev->lines[type - CLIENT_EVENT_ADDED] =
+				line_new(type_name(type), ev->text, ev->text_len);
+	}
+	if (ev->rev > w->last_rev)
+		w->last_rev = ev->rev;
+	queue_line(w, ev->lines[type - CLIENT_EVENT_ADDED]);
 }
 
 /* ---- the caches ---- */
@@ -251,6 +393,10 @@ cache_end_watchers(struct kind_cache *kc)
 		watcher_wake(w);
 	}
 	kc->watchers.n = 0;
+	/* Their filters stay with them (freed with the last), out of the cache's list. */
+	for (size_t i = 0; i < kc->filters.n; i++)
+		((struct watch_filter *)kc->filters.items[i])->cache = NULL;
+	kc->filters.n = 0;
 }
 
 static void
@@ -273,7 +419,8 @@ on_change(struct client_watch *cw, enum client_event_type type, const json_t *ob
 	} else {
 		kc->count++;
 	}
-	*slot = (struct hub_event){ .rev = rev,
+	*slot = (struct hub_event){ .seq = kc->next_seq,
+				    .rev = rev,
 				    .type = type,
 				    .obj = json_incref((json_t *)obj),
 				    .prev = json_incref((json_t *)prev) };
@@ -294,6 +441,7 @@ cache_free(struct kind_cache *kc)
 	for (size_t i = 0; i < RING_SIZE; i++)
 		event_clear(&kc->ring[i]);
 	ptrvec_free(&kc->watchers, NULL);
+	ptrvec_free(&kc->filters, NULL);
 	free(kc);
 }
 
@@ -372,17 +520,6 @@ watch_hub_free(struct watch_hub *hub)
 
 /* ---- watchers ---- */
 
-static void
-remove_item(struct ptrvec *v, void *item)
-{
-	for (size_t i = 0; i < v->n; i++)
-		if (v->items[i] == item) {
-			v->items[i] = v->items[v->n - 1];
-			v->n--;
-			return;
-		}
-}
-
 void
 watcher_free(struct watcher *w)
 {
@@ -393,11 +530,34 @@ watcher_free(struct watcher *w)
 	if (w->hub)
 		remove_item(&w->hub->all, w);
 	client_watch_free(w->own);
-	label_selector_free(w->labels);
-	field_selector_free(w->fields);
-	strbuf_free(&w->out);
-	free(w->ns);
+	filter_unref(w->filter);
+	for (size_t i = 0; i < w->q_n; i++)
+		line_unref(w->q[(w->q_head + i) % w->q_cap]);
+	free(w->q);
 	free(w);
+}
+
+/*
+ * The watcher joins the cache's filter with the same namespace and selectors (dropping its
+ * own), or lists its own there for the watchers that come after it.
+ */
+static int
+filter_join(struct watcher *w, struct kind_cache *kc)
+{
+	struct watch_filter *mine = w->filter;
+	for (size_t i = 0; i < kc->filters.n; i++) {
+		struct watch_filter *f = kc->filters.items[i];
+		if (streq(f->key, mine->key)) {
+			f->refs++;
+			w->filter = f;
+			filter_unref(mine);
+			return 0;
+		}
+	}
+	if (ptrvec_push(&kc->filters, mine) < 0)
+		return -1;
+	mine->cache = kc;
+	return 0;
 }
 
 /* A store-backed watch's events (revisions older than the cache's ring). */
@@ -447,7 +607,7 @@ initial_events(struct watcher *w, const char *label_text, const char *field_text
 {
 	struct client_list_opts lo = { .label_selector = label_text, .field_selector = field_text };
 	_cleanup_json_ json_t *list = NULL;
-	int r = client_list(w->hub->srv->client, w->kind, w->ns, &lo, &list, err);
+	int r = client_list(w->hub->srv->client, w->kind, w->filter->ns, &lo, &list, err);
 	if (r < 0)
 		return r;
 	parse_int64(json_string_value(
@@ -509,12 +669,23 @@ watch_start(struct request *req)
 	req->watcher = w;
 	_cleanup_error_ korch_error *e = NULL;
 	int rc = 0;
-	if (r->ns && r->kind->namespaced && !(w->ns = strdup(r->ns)))
+	struct watch_filter *f = w->filter = calloc(1, sizeof(*f));
+	const char *ns = r->ns && r->kind->namespaced ? r->ns : NULL;
+	if (f) {
+		f->refs = 1;
+		f->memo = -1;
+	}
+	if (!f || (ns && !(f->ns = strdup(ns))) ||
+	    asprintf(&f->key, "%s\n%s\n%s", ns ? ns : "", label_text ? label_text : "",
+		     field_text ? field_text : "") < 0) {
+		if (f)
+			f->key = NULL;
 		rc = error_oom(&e);
+	}
 	if (rc == 0 && label_text && *label_text)
-		rc = label_selector_parse(label_text, &w->labels, &e);
+		rc = label_selector_parse(label_text, &f->labels, &e);
 	if (rc == 0 && field_text && *field_text)
-		rc = field_selector_parse(field_text, r->kind, &w->fields, &e);
+		rc = field_selector_parse(field_text, r->kind, &f->fields, &e);
 	if (rc < 0) {
 		respond_error(req, rc, e);
 		return;
@@ -545,9 +716,11 @@ watch_start(struct request *req)
 		uint64_t first = kc->next_seq - kc->count;
 		for (uint64_t s = first; s < kc->next_seq; s++)
 			deliver(w, &kc->ring[s % RING_SIZE]);
-		w->cache = kc;
-		if (ptrvec_push(&kc->watchers, w) < 0)
+		if (filter_join(w, kc) < 0 || ptrvec_push(&kc->watchers, w) < 0) {
 			w->ended = true;
+			return;
+		}
+		w->cache = kc;
 		return;
 	}
 	/* Older than the ring: a store-backed watch of its own, exactly from that revision. */
@@ -556,7 +729,7 @@ watch_start(struct request *req)
 	struct client_watch_opts wo = { .label_selector = label_text,
 					.field_selector = field_text,
 					.resource_version = rvs };
-	rc = client_watch(srv->client, r->kind, w->ns, &wo, on_own_event, w, &w->own, &e);
+	rc = client_watch(srv->client, r->kind, w->filter->ns, &wo, on_own_event, w, &w->own, &e);
 	if (rc < 0) {
 		unsigned http;
 		const char *reason;
@@ -576,17 +749,27 @@ watch_read(struct request *req, char *buf, size_t max)
 	struct watcher *w = req->watcher;
 	if (req->peer_gone || !w)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
-	size_t pending = w->out.len - w->out_off;
-	if (pending) {
-		size_t n = MIN(pending, max);
-		memcpy(buf, w->out.buf + w->out_off, n);
-		w->out_off += n;
-		if (w->out_off == w->out.len) {
-			if (w->out.cap > SHRINK_BYTES)
-				strbuf_free(&w->out);
-			else
-				strbuf_truncate(&w->out, 0);
-			w->out_off = 0;
+	if (w->q_n) {
+		/* As many queued lines as fit: events ready together go out in one chunk. */
+		size_t n = 0;
+		while (w->q_n && n < max) {
+			struct line *l = w->q[w->q_head];
+			size_t k = MIN(l->len - w->q_off, max - n);
+			memcpy(buf + n, l->data + w->q_off, k);
+			n += k;
+			w->q_off += k;
+			if (w->q_off < l->len)
+				break;
+			line_unref(l);
+			w->q_head = (w->q_head + 1) % w->q_cap;
+			w->q_n--;
+			w->q_off = 0;
+		}
+		w->q_bytes -= n;
+		if (!w->q_n && w->q_cap > SHRINK_SLOTS) {
+			free(w->q);
+			w->q = NULL;
+			w->q_cap = w->q_head = 0;
 		}
 		return (ssize_t)n;
 	}

@@ -1,7 +1,7 @@
 /*
  * lib/server over its unix socket: the REST verbs through the public client (which speaks HTTP
  * to it), Status errors with their exact reasons and codes, bad input leaving nothing stored,
- * Tables, discovery, watches (replay, selectors, 410), authentication and RBAC with tokens,
+ * Tables, discovery, watches (replay, selectors, shared fan-out, 410), authentication and RBAC with tokens,
  * and the limits (body size, in-flight requests, header timeout).
  */
 #include <setjmp.h>
@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -726,6 +727,95 @@ test_watch(void **state)
 	korch_client_free(c);
 }
 
+/* One watch on a thread of its own, with a client of its own. */
+struct watch_thread {
+	struct harness *h;    /* the server */
+	const char *rv;       /* from this version */
+	const char *selector; /* label selector, or NULL */
+	struct seen seen;     /* what it received */
+	int rc;               /* korch_client_watch's result */
+	pthread_t thread;     /* runs it */
+};
+
+static void *
+watch_thread_run(void *arg)
+{
+	struct watch_thread *t = arg;
+	korch_client *c = harness_client(t->h, NULL);
+	korch_watch_options wo = KORCH_WATCH_OPTIONS_INIT;
+	wo.resource_version = t->rv;
+	wo.label_selector = t->selector;
+	wo.timeout_s = 2;
+	t->rc = korch_client_watch(c, "configmaps", "default", &wo, on_event, &t->seen, NULL);
+	korch_client_free(c);
+	return NULL;
+}
+
+/*
+ * Watchers connected together share their filter when their selectors are the same and each
+ * event line is encoded once per change and type: every stream still gets exactly its own
+ * events, in order, whether it shares a filter (w=1 twice), has one of its own (w=2) or none.
+ */
+static void
+test_watch_shared(void **state)
+{
+	struct harness *h = *state;
+	korch_client *c = harness_client(h, NULL);
+	korch_object *list = NULL;
+	assert_int_equal(korch_client_list(c, "configmaps", "default", NULL, &list, NULL), 0);
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%s", korch_object_get_string(list, "metadata.resourceVersion"));
+	korch_object_free(list);
+	struct watch_thread ts[4] = {
+		{ .h = h, .rv = rv, .selector = "w=1" },
+		{ .h = h, .rv = rv, .selector = "w=1" },
+		{ .h = h, .rv = rv, .selector = "w=2" },
+		{ .h = h, .rv = rv, .selector = NULL },
+	};
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&ts[i].thread, NULL, watch_thread_run, &ts[i]), 0);
+	/* Let them connect, so that the changes reach them live rather than replayed. */
+	usleep(300 * 1000);
+	const char *names[] = { "a", "b" };
+	for (int i = 0; i < 2; i++) {
+		char y[160];
+		snprintf(
+			y, sizeof(y),
+			"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, labels: {w: '1'}}\n",
+			names[i]);
+		korch_object *o = parse(y);
+		assert_int_equal(korch_client_create(c, o, NULL, NULL, NULL), 0);
+		korch_object_free(o);
+	}
+	korch_object *p = NULL;
+	const char *relabel = "{\"metadata\":{\"labels\":{\"w\":\"2\"}}}";
+	assert_int_equal(korch_object_parse_json(relabel, strlen(relabel), &p, NULL), 0);
+	assert_int_equal(
+		korch_client_patch(c, "cm", "default", "b", KORCH_PATCH_MERGE, p, NULL, NULL, NULL),
+		0);
+	korch_object_free(p);
+	assert_int_equal(korch_client_delete(c, "cm", "default", "a", NULL, NULL, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(ts[i].thread, NULL), 0);
+		assert_int_equal(ts[i].rc, 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ts[i].seen.n, 4);
+		assert_string_equal(ts[i].seen.what[0], "ADDED a");
+		assert_string_equal(ts[i].seen.what[1], "ADDED b");
+		assert_string_equal(ts[i].seen.what[2], "DELETED b");
+		assert_string_equal(ts[i].seen.what[3], "DELETED a");
+	}
+	assert_int_equal(ts[2].seen.n, 1);
+	assert_string_equal(ts[2].seen.what[0], "ADDED b");
+	assert_int_equal(ts[3].seen.n, 4);
+	assert_string_equal(ts[3].seen.what[0], "ADDED a");
+	assert_string_equal(ts[3].seen.what[1], "ADDED b");
+	assert_string_equal(ts[3].seen.what[2], "MODIFIED b");
+	assert_string_equal(ts[3].seen.what[3], "DELETED a");
+	korch_client_free(c);
+}
+
 static int
 setup_compacting(void **state)
 {
@@ -971,6 +1061,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discovery_and_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_expired, setup_compacting, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_file_reload, setup, teardown),
