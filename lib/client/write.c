@@ -236,23 +236,45 @@ namespace_finalizer(const struct kind_info *k, json_t *obj, korch_error **err)
 	return json_array_append_new(list, json_string("kubernetes")) < 0 ? error_oom(err) : 0;
 }
 
+/*
+ * obj without metadata.resourceVersion and the managedFields entries' times, for comparing.
+ * Only the containers on the way to those fields are copied, the rest shared with obj: a
+ * status write of a large object (a GitRepository's inventory) compares without copying it.
+ */
+static json_t *
+comparable_form(const json_t *obj)
+{
+	_cleanup_json_ json_t *copy = json_copy((json_t *)obj);
+	const json_t *meta_in = json_object_get(obj, "metadata");
+	if (!copy || !json_is_object(meta_in))
+		return steal_pointer(&copy);
+	json_t *meta = json_copy((json_t *)meta_in);
+	if (!meta || json_object_set_new(copy, "metadata", meta) < 0)
+		return NULL;
+	json_object_del(meta, "resourceVersion");
+	const json_t *fields_in = json_object_get(meta_in, "managedFields");
+	if (!json_is_array(fields_in))
+		return steal_pointer(&copy);
+	json_t *fields = json_array();
+	if (!fields || json_object_set_new(meta, "managedFields", fields) < 0)
+		return NULL;
+	size_t i;
+	json_t *entry;
+	json_array_foreach (fields_in, i, entry) {
+		json_t *e = json_is_object(entry) ? json_copy(entry) : json_incref(entry);
+		if (!e || json_array_append_new(fields, e) < 0)
+			return NULL;
+		json_object_del(e, "time");
+	}
+	return steal_pointer(&copy);
+}
+
 /* Equality of two stored forms, ignoring the write times of managedFields entries. */
 static bool
 same_object(const json_t *a, const json_t *b)
 {
-	_cleanup_json_ json_t *x = json_deep_copy(a), *y = json_deep_copy(b);
-	if (!x || !y)
-		return false;
-	json_t *objs[] = { x, y };
-	for (size_t i = 0; i < 2; i++) {
-		json_t *meta = json_object_get(objs[i], "metadata");
-		json_object_del(meta, "resourceVersion");
-		size_t j;
-		json_t *entry;
-		json_array_foreach (json_object_get(meta, "managedFields"), j, entry)
-			json_object_del(entry, "time");
-	}
-	return json_equal(x, y);
+	_cleanup_json_ json_t *x = comparable_form(a), *y = comparable_form(b);
+	return x && y && json_equal(x, y);
 }
 
 /* A Secret's stringData goes into data, base64-encoded, as Kubernetes' conversion does. */

@@ -158,12 +158,19 @@ gitops_status_add(struct client_txn *t, const json_t *repo, json_t *status, bool
 		*ret_written = false;
 		return 0;
 	}
-	_cleanup_json_ json_t *copy = json_deep_copy(repo);
-	if (!copy || json_object_set(copy, "status", status) < 0)
+	/* Shallow: only status and metadata differ from repo (whose inventory may be large). */
+	_cleanup_json_ json_t *copy = json_copy((json_t *)repo);
+	json_t *meta_in = json_object_get(repo, "metadata");
+	json_t *meta = meta_in ? json_copy(meta_in) : NULL;
+	if (!copy || (meta_in && (!meta || json_object_set_new(copy, "metadata", meta) < 0)) ||
+	    json_object_set(copy, "status", status) < 0) {
+		if (!copy)
+			json_decref(meta);
 		return error_oom(err);
+	}
 	/* The status is ours alone: no precondition on the version the sync started from. */
-	json_object_del(json_object_get(copy, "metadata"), "resourceVersion");
-	json_object_del(json_object_get(copy, "metadata"), "managedFields");
+	json_object_del(meta, "resourceVersion");
+	json_object_del(meta, "managedFields");
 	struct client_write_opts wo = { .field_manager = GITOPS_FIELD_MANAGER };
 	int r = client_txn_update(t, copy, "status", &wo, ret_repo, err);
 	if (r < 0)

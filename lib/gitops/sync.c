@@ -60,6 +60,24 @@ changed_keys(const struct gitops_desired *d, const struct gitops_desired *applie
 	return 0;
 }
 
+/*
+ * Whether d holds the same objects (kinds and keys) as applied, so that applied's inventory
+ * is d's: a commit changing files but not which objects they define keeps the inventory, not
+ * built again for every sync.
+ */
+static bool
+same_objects(const struct gitops_desired *d, const struct gitops_desired *applied)
+{
+	if (d->n != applied->n)
+		return false;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct gitops_object *before = gitops_desired_find(applied, d->objs[i].key);
+		if (!before || before->kind != d->objs[i].kind)
+			return false;
+	}
+	return true;
+}
+
 /* "3 created, 1 configured, 2 pruned" (only the non-zero ones; "no change" for none). */
 static void
 counts_text(struct strbuf *sb, const struct gitops_apply_result *r)
@@ -297,8 +315,10 @@ build_and_apply(const struct gitops_sync_input *in, struct gitops_sync_output *o
 			    : json_object_get(json_object_get(in->repo, "status"), "inventory");
 	bool prune = !json_is_false(json_object_get(json_object_get(in->repo, "spec"), "prune"));
 	/* The status to record names the new inventory: made before the transaction. */
-	out->inventory = out->reused ? json_incref((json_t *)in->applied_inventory)
-				     : gitops_inventory(desired);
+	bool same = out->reused ||
+		    (in->applied && in->applied_inventory && same_objects(desired, in->applied));
+	out->inventory =
+		same ? json_incref((json_t *)in->applied_inventory) : gitops_inventory(desired);
 	if (!out->inventory) {
 		hashmap_free(&only, NULL);
 		out->reason = GITOPS_APPLY_FAILED;

@@ -2,7 +2,8 @@
  * The GitOps controller on the test clock, with real repositories and real fetches on the
  * worker pool: the first sync, the interval, a fetch that finds nothing new writing nothing,
  * drift put back at once on the watch event, a workload's status feeding the health, spec
- * changes and sync requests, suspension, back-off after failures, and a deleted repository.
+ * changes and sync requests, suspension, back-off after failures, a deleted repository, and
+ * the inventory following (or kept by) each commit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -248,6 +249,73 @@ test_interval(void **state)
 	wait_syncs(e, 3);
 	assert_log(e, "default/apps fetch Succeeded rev=no c=0 u=0 p=0 status=same\n");
 	assert_int_equal(revision(e), rev);
+}
+
+/* The status inventory of the GitRepository: "Kind/name ..." in its order. */
+static char *
+inventory_of(struct cenv *e)
+{
+	_cleanup_json_ json_t *repo = get(e, "gitops.korch.io/v1", "GitRepository", "apps");
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+	json_t *entry;
+	json_array_foreach (json_object_get(json_object_get(repo, "status"), "inventory"), i, entry)
+		strbuf_printf(&sb, "%s%s/%s", i ? " " : "",
+			      json_string_value(json_object_get(entry, "kind")),
+			      json_string_value(json_object_get(entry, "name")));
+	return strbuf_steal(&sb);
+}
+
+/* A commit that only changes what objects say keeps the inventory; one that adds, removes or
+ * swaps an object (the same name as another kind) has it follow. */
+static void
+test_inventory(void **state)
+{
+	struct cenv *e = *state;
+	char sha[41];
+	commit_web(e, "registry.example/web:1", sha);
+	add_repo(e, NULL);
+	assert_int_equal(gitops_controller_start(e->gc, NULL), 0);
+	wait_syncs(e, 1);
+	char *inv = inventory_of(e);
+	assert_string_equal(inv, "ConfigMap/settings Deployment/web");
+	free(inv);
+
+	commit_web(e, "registry.example/web:2", sha);
+	gitops_controller_sync_now(e->gc, "default", "apps");
+	wait_syncs(e, 2);
+	assert_log(e, "default/apps fetch Succeeded rev=yes c=2 u=0 p=0 status=written\n"
+		      "default/apps fetch Succeeded rev=yes c=0 u=1 p=0 status=written\n");
+	inv = inventory_of(e);
+	assert_string_equal(inv, "ConfigMap/settings Deployment/web");
+	free(inv);
+
+	trepo_put(&e->repo, "deploy/extra.yaml",
+		  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n");
+	trepo_commit(&e->repo, "main", "extra", sha);
+	gitops_controller_sync_now(e->gc, "default", "apps");
+	wait_syncs(e, 3);
+	inv = inventory_of(e);
+	assert_string_equal(inv, "ConfigMap/extra ConfigMap/settings Deployment/web");
+	free(inv);
+
+	/* The same number of objects, one of them another kind: not the same inventory. */
+	trepo_rm(&e->repo, "deploy/extra.yaml");
+	trepo_put(&e->repo, "deploy/config.yaml",
+		  "apiVersion: v1\nkind: Secret\nmetadata:\n  name: settings\n"
+		  "stringData:\n  color: blue\n");
+	trepo_put(&e->repo, "deploy/more.yaml",
+		  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: more\ndata:\n  a: b\n");
+	trepo_commit(&e->repo, "main", "swap", sha);
+	gitops_controller_sync_now(e->gc, "default", "apps");
+	wait_syncs(e, 4);
+	assert_log(e, "default/apps fetch Succeeded rev=yes c=1 u=0 p=0 status=written\n"
+		      "default/apps fetch Succeeded rev=yes c=2 u=0 p=2 status=written\n");
+	inv = inventory_of(e);
+	assert_string_equal(inv, "ConfigMap/more Secret/settings Deployment/web");
+	free(inv);
+	_cleanup_json_ json_t *gone = get(e, "v1", "ConfigMap", "settings");
+	assert_null(gone);
 }
 
 /* Drift is put back on the watch event, without waiting for the interval. */
@@ -619,6 +687,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_interval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inventory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drift_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spec_change_and_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suspend, setup, teardown),
