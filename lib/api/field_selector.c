@@ -10,6 +10,7 @@
 
 #include "api/selector.h"
 #include "base/error.h"
+#include "base/json.h"
 #include "base/quote.h"
 #include "base/strbuf.h"
 #include "base/util.h"
@@ -437,25 +438,6 @@ field_selector_parse(const char *text, const struct kind_info *kind, struct fiel
 	return 0;
 }
 
-/* The JSON value at a dotted path, or NULL. */
-static const json_t *
-json_at(const json_t *obj, const char *path)
-{
-	const json_t *v = obj;
-	char seg[128];
-	while (v && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof(seg))
-			return NULL;
-		memcpy(seg, path, n);
-		seg[n] = '\0';
-		v = json_is_object(v) ? json_object_get(v, seg) : NULL;
-		path += n + (dot ? 1 : 0);
-	}
-	return v;
-}
-
 static const char *
 json_str_or_empty(const json_t *v)
 {
@@ -468,23 +450,23 @@ field_value(const json_t *obj, const struct field_def *d, char buf[static 32])
 {
 	const json_t *v;
 	switch (d->kind) {
-	case FIELD_STRING: return json_str_or_empty(json_at(obj, d->path));
-	case FIELD_BOOL: return json_is_true(json_at(obj, d->path)) ? "true" : "false";
+	case FIELD_STRING: return json_str_or_empty(json_at_path(obj, d->path));
+	case FIELD_BOOL: return json_is_true(json_at_path(obj, d->path)) ? "true" : "false";
 	case FIELD_INT:
-		v = json_at(obj, d->path);
+		v = json_at_path(obj, d->path);
 		snprintf(buf, 32, "%" JSON_INTEGER_FORMAT,
 			 json_is_integer(v) ? json_integer_value(v)
 			 : json_is_real(v)  ? (json_int_t)json_real_value(v)
 					    : 0);
 		return buf;
 	case FIELD_POD_IP:
-		v = json_at(obj, "status.podIPs");
+		v = json_at_path(obj, "status.podIPs");
 		if (json_is_array(v) && json_array_size(v) > 0)
 			return json_str_or_empty(json_object_get(json_array_get(v, 0), "ip"));
-		return json_str_or_empty(json_at(obj, "status.podIP"));
+		return json_str_or_empty(json_at_path(obj, "status.podIP"));
 	case FIELD_EVENT_SOURCE: {
-		const char *s = json_str_or_empty(json_at(obj, "source.component"));
-		return *s ? s : json_str_or_empty(json_at(obj, "reportingComponent"));
+		const char *s = json_str_or_empty(json_at_path(obj, "source.component"));
+		return *s ? s : json_str_or_empty(json_at_path(obj, "reportingComponent"));
 	}
 	case FIELD_NONE: return "";
 	}

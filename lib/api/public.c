@@ -103,47 +103,22 @@ korch_object_at(korch_object *list, size_t i)
 	return list ? O(json_array_get(items_of(list), i)) : NULL;
 }
 
-/* Walks a dotted path; numbers index arrays. */
-static json_t *
-walk(const json_t *v, const char *path)
-{
-	char part[256];
-	while (v && path && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof(part))
-			return NULL;
-		memcpy(part, path, n);
-		part[n] = '\0';
-		if (json_is_array(v)) {
-			int64_t idx;
-			v = parse_int64(part, &idx) == 0 && idx >= 0
-				    ? json_array_get(v, (size_t)idx)
-				    : NULL;
-		} else {
-			v = json_object_get(v, part);
-		}
-		path = dot ? dot + 1 : NULL;
-	}
-	return (json_t *)v;
-}
-
 KORCH_EXPORT korch_object *
 korch_object_get(korch_object *obj, const char *path)
 {
-	return obj ? O(walk(J(obj), path)) : NULL;
+	return obj ? O(json_at_path(J(obj), path)) : NULL;
 }
 
 KORCH_EXPORT const char *
 korch_object_get_string(const korch_object *obj, const char *path)
 {
-	return obj ? json_string_value(walk(J(obj), path)) : NULL;
+	return obj ? json_string_value(json_at_path(J(obj), path)) : NULL;
 }
 
 KORCH_EXPORT int64_t
 korch_object_get_int(const korch_object *obj, const char *path, int64_t fallback)
 {
-	json_t *v = obj ? walk(J(obj), path) : NULL;
+	json_t *v = obj ? json_at_path(J(obj), path) : NULL;
 	return json_is_integer(v) ? json_integer_value(v) : fallback;
 }
 
@@ -180,14 +155,14 @@ korch_object_phase(const korch_object *obj)
 KORCH_EXPORT const char *
 korch_object_label(const korch_object *obj, const char *key)
 {
-	json_t *labels = obj ? walk(J(obj), "metadata.labels") : NULL;
+	json_t *labels = obj ? json_at_path(J(obj), "metadata.labels") : NULL;
 	return json_string_value(json_object_get(labels, key));
 }
 
 KORCH_EXPORT const char *
 korch_object_annotation(const korch_object *obj, const char *key)
 {
-	json_t *annotations = obj ? walk(J(obj), "metadata.annotations") : NULL;
+	json_t *annotations = obj ? json_at_path(J(obj), "metadata.annotations") : NULL;
 	return json_string_value(json_object_get(annotations, key));
 }
 
@@ -212,7 +187,7 @@ korch_object_condition(const korch_object *obj, const char *type)
 {
 	size_t i;
 	json_t *c;
-	json_array_foreach (obj ? walk(J(obj), "status.conditions") : NULL, i, c)
+	json_array_foreach (obj ? json_at_path(J(obj), "status.conditions") : NULL, i, c)
 		if (streq(json_string_value(json_object_get(c, "type")), type))
 			return json_string_value(json_object_get(c, "status"));
 	return NULL;

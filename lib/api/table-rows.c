@@ -18,36 +18,17 @@
 
 /* ---- small accessors ---- */
 
-/* The value at a dotted path ("status.nodeInfo.kubeletVersion"), or NULL. */
-static const json_t *
-at(const json_t *obj, const char *path)
-{
-	char key[128];
-	const json_t *cur = obj;
-	while (cur && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof(key))
-			return NULL;
-		memcpy(key, path, n);
-		key[n] = '\0';
-		cur = json_is_object(cur) ? json_object_get(cur, key) : NULL;
-		path += n + (dot ? 1 : 0);
-	}
-	return cur;
-}
-
 static const char *
 str_at(const json_t *obj, const char *path, const char *fallback)
 {
-	const json_t *v = at(obj, path);
+	const json_t *v = json_at_path(obj, path);
 	return json_is_string(v) ? json_string_value(v) : fallback;
 }
 
 static json_int_t
 int_at(const json_t *obj, const char *path, json_int_t fallback)
 {
-	const json_t *v = at(obj, path);
+	const json_t *v = json_at_path(obj, path);
 	return json_is_integer(v) ? json_integer_value(v) : fallback;
 }
 
@@ -189,7 +170,7 @@ cell_label_selector(struct row_ctx *c, const json_t *sel, bool none_when_empty)
 static void
 cells_containers(struct row_ctx *c, const char *containers_path)
 {
-	const json_t *containers = at(c->obj, containers_path);
+	const json_t *containers = json_at_path(c->obj, containers_path);
 	struct strbuf names = STRBUF_INIT, images = STRBUF_INIT;
 	size_t i;
 	json_t *ct;
@@ -208,7 +189,7 @@ has_true_condition(const json_t *obj, const char *type)
 {
 	size_t i;
 	json_t *cond;
-	json_array_foreach (at(obj, "status.conditions"), i, cond)
+	json_array_foreach (json_at_path(obj, "status.conditions"), i, cond)
 		if (streq(str_at(cond, "type", NULL), type) &&
 		    streq(str_at(cond, "status", NULL), "True"))
 			return true;
@@ -222,7 +203,7 @@ is_restartable_init(const json_t *pod, const char *name)
 {
 	size_t i;
 	json_t *ic;
-	json_array_foreach (at(pod, "spec.initContainers"), i, ic)
+	json_array_foreach (json_at_path(pod, "spec.initContainers"), i, ic)
 		if (streq(str_at(ic, "name", NULL), name))
 			return streq(str_at(ic, "restartPolicy", NULL), "Always");
 	return false;
@@ -254,9 +235,9 @@ static bool
 pod_init_state(const json_t *pod, char *reason, size_t len, int *ready, json_int_t *restarts,
 	       int64_t *last_restart, json_int_t *sidecar_restarts, int64_t *sidecar_last)
 {
-	size_t i, n_init = json_array_size(at(pod, "spec.initContainers"));
+	size_t i, n_init = json_array_size(json_at_path(pod, "spec.initContainers"));
 	json_t *st;
-	json_array_foreach (at(pod, "status.initContainerStatuses"), i, st) {
+	json_array_foreach (json_at_path(pod, "status.initContainerStatuses"), i, st) {
 		const char *name = str_at(st, "name", "");
 		bool sidecar = is_restartable_init(pod, name);
 		*restarts += int_at(st, "restartCount", 0);
@@ -265,12 +246,12 @@ pod_init_state(const json_t *pod, char *reason, size_t len, int *ready, json_int
 			*sidecar_restarts += int_at(st, "restartCount", 0);
 			later_of(sidecar_last, st);
 		}
-		const json_t *term = at(st, "state.terminated");
+		const json_t *term = json_at_path(st, "state.terminated");
 		const char *waiting = str_at(st, "state.waiting.reason", "");
 		if (term && int_at(term, "exitCode", 0) == 0)
 			continue;
-		if (sidecar && json_is_true(at(st, "started"))) {
-			if (json_is_true(at(st, "ready")))
+		if (sidecar && json_is_true(json_at_path(st, "started"))) {
+			if (json_is_true(json_at_path(st, "ready")))
 				(*ready)++;
 			continue;
 		}
@@ -301,14 +282,14 @@ table_row_pod(struct row_ctx *c)
 		snprintf(reason, sizeof(reason), "%s", status_reason);
 	size_t i;
 	json_t *cond;
-	json_array_foreach (at(pod, "status.conditions"), i, cond)
+	json_array_foreach (json_at_path(pod, "status.conditions"), i, cond)
 		if (streq(str_at(cond, "type", NULL), "PodScheduled") &&
 		    streq(str_at(cond, "reason", NULL), "SchedulingGated"))
 			snprintf(reason, sizeof(reason), "SchedulingGated");
 
-	int total = (int)json_array_size(at(pod, "spec.containers"));
+	int total = (int)json_array_size(json_at_path(pod, "spec.containers"));
 	json_t *ic;
-	json_array_foreach (at(pod, "spec.initContainers"), i, ic)
+	json_array_foreach (json_at_path(pod, "spec.initContainers"), i, ic)
 		if (streq(str_at(ic, "restartPolicy", NULL), "Always"))
 			total++;
 	int ready = 0;
@@ -320,20 +301,21 @@ table_row_pod(struct row_ctx *c)
 		restarts = sidecar_restarts;
 		last_restart = sidecar_last;
 		bool has_running = false;
-		const json_t *statuses = at(pod, "status.containerStatuses");
+		const json_t *statuses = json_at_path(pod, "status.containerStatuses");
 		for (size_t k = json_array_size(statuses); k-- > 0;) {
 			const json_t *st = json_array_get(statuses, k);
 			restarts += int_at(st, "restartCount", 0);
 			later_of(&last_restart, st);
 			const char *waiting = str_at(st, "state.waiting.reason", "");
-			const json_t *term = at(st, "state.terminated");
+			const json_t *term = json_at_path(st, "state.terminated");
 			if (*waiting)
 				snprintf(reason, sizeof(reason), "%s", waiting);
 			else if (term && *str_at(term, "reason", ""))
 				snprintf(reason, sizeof(reason), "%s", str_at(term, "reason", ""));
 			else if (term)
 				exit_reason(reason, sizeof(reason), "", term);
-			else if (json_is_true(at(st, "ready")) && at(st, "state.running")) {
+			else if (json_is_true(json_at_path(st, "ready")) &&
+				 json_at_path(st, "state.running")) {
 				has_running = true;
 				ready++;
 			}
@@ -343,7 +325,7 @@ table_row_pod(struct row_ctx *c)
 				 has_true_condition(pod, "Ready") ? "Running" : "NotReady");
 	}
 	const char *phase = str_at(pod, "status.phase", "");
-	if (at(pod, "metadata.deletionTimestamp")) {
+	if (json_at_path(pod, "metadata.deletionTimestamp")) {
 		if (strcmp(status_reason, "NodeLost") == 0)
 			snprintf(reason, sizeof(reason), "Unknown");
 		else if (strcmp(phase, "Succeeded") != 0 && strcmp(phase, "Failed") != 0)
@@ -361,13 +343,13 @@ table_row_pod(struct row_ctx *c)
 		cell_fmt(c, "%lld", (long long)restarts);
 	}
 	cell_age(c);
-	const char *ip = str_at(json_array_get(at(pod, "status.podIPs"), 0), "ip", "");
+	const char *ip = str_at(json_array_get(json_at_path(pod, "status.podIPs"), 0), "ip", "");
 	cell_str(c, *ip ? ip : "<none>");
 	const char *node = str_at(pod, "spec.nodeName", "");
 	cell_str(c, *node ? node : "<none>");
 	const char *nominated = str_at(pod, "status.nominatedNodeName", "");
 	cell_str(c, *nominated ? nominated : "<none>");
-	const json_t *gates = at(pod, "spec.readinessGates");
+	const json_t *gates = json_at_path(pod, "spec.readinessGates");
 	if (json_array_size(gates) == 0) {
 		cell_str(c, "<none>");
 	} else {
@@ -392,7 +374,7 @@ table_row_deployment(struct row_ctx *c)
 	cell_int(c, int_at(c->obj, "status.availableReplicas", 0));
 	cell_age(c);
 	cells_containers(c, "spec.template.spec.containers");
-	cell_label_selector(c, at(c->obj, "spec.selector"), false);
+	cell_label_selector(c, json_at_path(c->obj, "spec.selector"), false);
 }
 
 void
@@ -405,9 +387,9 @@ table_row_replicaset(struct row_ctx *c)
 	cell_age(c);
 	cells_containers(c, "spec.template.spec.containers");
 	if (strcmp(str_at(c->obj, "kind", ""), "ReplicationController") == 0)
-		table_cell_labels(c, at(c->obj, "spec.selector"));
+		table_cell_labels(c, json_at_path(c->obj, "spec.selector"));
 	else
-		cell_label_selector(c, at(c->obj, "spec.selector"), true);
+		cell_label_selector(c, json_at_path(c->obj, "spec.selector"), true);
 }
 
 void
@@ -429,10 +411,10 @@ table_row_daemonset(struct row_ctx *c)
 	cell_int(c, int_at(c->obj, "status.numberReady", 0));
 	cell_int(c, int_at(c->obj, "status.updatedNumberScheduled", 0));
 	cell_int(c, int_at(c->obj, "status.numberAvailable", 0));
-	table_cell_labels(c, at(c->obj, "spec.template.spec.nodeSelector"));
+	table_cell_labels(c, json_at_path(c->obj, "spec.template.spec.nodeSelector"));
 	cell_age(c);
 	cells_containers(c, "spec.template.spec.containers");
-	cell_label_selector(c, at(c->obj, "spec.selector"), true);
+	cell_label_selector(c, json_at_path(c->obj, "spec.selector"), true);
 }
 
 void
@@ -444,7 +426,7 @@ table_row_job(struct row_ctx *c)
 		status = "Complete";
 	else if (has_true_condition(job, "Failed"))
 		status = "Failed";
-	else if (at(job, "metadata.deletionTimestamp"))
+	else if (json_at_path(job, "metadata.deletionTimestamp"))
 		status = "Terminating";
 	else if (has_true_condition(job, "Suspended"))
 		status = "Suspended";
@@ -455,7 +437,7 @@ table_row_job(struct row_ctx *c)
 	cell_name(c);
 	cell_str(c, status);
 	long long succeeded = (long long)int_at(job, "status.succeeded", 0);
-	const json_t *completions = at(job, "spec.completions");
+	const json_t *completions = json_at_path(job, "spec.completions");
 	json_int_t parallelism = int_at(job, "spec.parallelism", 0);
 	if (json_is_integer(completions))
 		cell_fmt(c, "%lld/%lld", succeeded, (long long)json_integer_value(completions));
@@ -473,7 +455,7 @@ table_row_job(struct row_ctx *c)
 	cell_str(c, buf);
 	cell_age(c);
 	cells_containers(c, "spec.template.spec.containers");
-	cell_label_selector(c, at(job, "spec.selector"), true);
+	cell_label_selector(c, json_at_path(job, "spec.selector"), true);
 }
 
 void
@@ -483,17 +465,17 @@ table_row_cronjob(struct row_ctx *c)
 	cell_name(c);
 	cell_str(c, str_at(cj, "spec.schedule", ""));
 	cell_str(c, str_at(cj, "spec.timeZone", "<none>"));
-	const json_t *suspend = at(cj, "spec.suspend");
+	const json_t *suspend = json_at_path(cj, "spec.suspend");
 	cell_str(c,
 		 json_is_boolean(suspend) ? (json_is_true(suspend) ? "True" : "False") : "<unset>");
-	cell_int(c, (json_int_t)json_array_size(at(cj, "status.active")));
-	if (at(cj, "status.lastScheduleTime"))
+	cell_int(c, (json_int_t)json_array_size(json_at_path(cj, "status.active")));
+	if (json_at_path(cj, "status.lastScheduleTime"))
 		cell_since(c, "status.lastScheduleTime");
 	else
 		cell_str(c, "<none>");
 	cell_age(c);
 	cells_containers(c, "spec.jobTemplate.spec.template.spec.containers");
-	cell_label_selector(c, at(cj, "spec.jobTemplate.spec.selector"), true);
+	cell_label_selector(c, json_at_path(cj, "spec.jobTemplate.spec.selector"), true);
 }
 
 void
@@ -502,8 +484,8 @@ table_row_controllerrevision(struct row_ctx *c)
 	cell_name(c);
 	const json_t *owner = NULL, *ref;
 	size_t i;
-	json_array_foreach (at(c->obj, "metadata.ownerReferences"), i, ref)
-		if (json_is_true(at(ref, "controller")))
+	json_array_foreach (json_at_path(c->obj, "metadata.ownerReferences"), i, ref)
+		if (json_is_true(json_at_path(ref, "controller")))
 			owner = ref;
 	if (!owner) {
 		cell_str(c, "<none>");
@@ -530,7 +512,7 @@ table_row_service(struct row_ctx *c)
 	const char *type = str_at(svc, "spec.type", "");
 	cell_name(c);
 	cell_str(c, type);
-	const json_t *first_ip = json_array_get(at(svc, "spec.clusterIPs"), 0);
+	const json_t *first_ip = json_array_get(json_at_path(svc, "spec.clusterIPs"), 0);
 	cell_str(c, json_is_string(first_ip) ? json_string_value(first_ip)
 					     : str_at(svc, "spec.clusterIP", "<none>"));
 	struct strbuf ext = STRBUF_INIT;
@@ -540,10 +522,10 @@ table_row_service(struct row_ctx *c)
 		strbuf_puts(&ext, str_at(svc, "spec.externalName", ""));
 	} else {
 		if (strcmp(type, "LoadBalancer") == 0)
-			json_array_foreach (at(svc, "status.loadBalancer.ingress"), i, v)
+			json_array_foreach (json_at_path(svc, "status.loadBalancer.ingress"), i, v)
 				strbuf_printf(&ext, "%s%s", ext.len ? "," : "",
 					      str_at(v, "ip", str_at(v, "hostname", "")));
-		json_array_foreach (at(svc, "spec.externalIPs"), i, v)
+		json_array_foreach (json_at_path(svc, "spec.externalIPs"), i, v)
 			strbuf_printf(&ext, "%s%s", ext.len ? "," : "", json_string_value(v) ?: "");
 		if (!ext.len)
 			strbuf_puts(&ext,
@@ -552,7 +534,7 @@ table_row_service(struct row_ctx *c)
 	cell_str(c, strbuf_str(&ext));
 	strbuf_free(&ext);
 	struct strbuf ports = STRBUF_INIT;
-	json_array_foreach (at(svc, "spec.ports"), i, v) {
+	json_array_foreach (json_at_path(svc, "spec.ports"), i, v) {
 		json_int_t node_port = int_at(v, "nodePort", 0);
 		strbuf_printf(&ports, "%s%lld", i ? "," : "", (long long)int_at(v, "port", 0));
 		if (node_port)
@@ -562,7 +544,7 @@ table_row_service(struct row_ctx *c)
 	cell_str(c, ports.len ? strbuf_str(&ports) : "<none>");
 	strbuf_free(&ports);
 	cell_age(c);
-	table_cell_labels(c, at(svc, "spec.selector"));
+	table_cell_labels(c, json_at_path(svc, "spec.selector"));
 }
 
 /* formatEndpoints: up to three ip:port, then " + N more...". */
@@ -570,13 +552,14 @@ void
 table_row_endpoints(struct row_ctx *c)
 {
 	cell_name(c);
-	const json_t *subsets = at(c->obj, "subsets");
+	const json_t *subsets = json_at_path(c->obj, "subsets");
 	struct strbuf sb = STRBUF_INIT;
 	int shown = 0, count = 0;
 	size_t i, j, k;
 	json_t *ss, *addr, *port;
 	json_array_foreach (subsets, i, ss) {
-		const json_t *ports = at(ss, "ports"), *addrs = at(ss, "addresses");
+		const json_t *ports = json_at_path(ss, "ports"),
+			     *addrs = json_at_path(ss, "addresses");
 		if (json_array_size(ports) == 0) {
 			count += (int)json_array_size(addrs);
 			json_array_foreach (addrs, j, addr)
@@ -614,13 +597,13 @@ table_row_endpointslice(struct row_ctx *c)
 	struct strbuf sb = STRBUF_INIT;
 	size_t i, j;
 	json_t *v, *a;
-	json_array_foreach (at(c->obj, "ports"), i, v)
+	json_array_foreach (json_at_path(c->obj, "ports"), i, v)
 		strbuf_printf(&sb, "%s%lld", i ? "," : "", (long long)int_at(v, "port", 0));
 	cell_str(c, sb.len ? strbuf_str(&sb) : "<unset>");
 	strbuf_truncate(&sb, 0);
 	int count = 0;
-	json_array_foreach (at(c->obj, "endpoints"), i, v)
-		json_array_foreach (at(v, "addresses"), j, a)
+	json_array_foreach (json_at_path(c->obj, "endpoints"), i, v)
+		json_array_foreach (json_at_path(v, "addresses"), j, a)
 			if (count++ < 3)
 				strbuf_printf(&sb, "%s%s", count > 1 ? "," : "",
 					      json_string_value(a) ?: "");
@@ -640,16 +623,16 @@ table_row_node(struct row_ctx *c)
 	struct strbuf status = STRBUF_INIT;
 	size_t i;
 	json_t *v;
-	json_array_foreach (at(node, "status.conditions"), i, v)
+	json_array_foreach (json_at_path(node, "status.conditions"), i, v)
 		if (streq(str_at(v, "type", NULL), "Ready"))
 			strbuf_puts(&status, streq(str_at(v, "status", NULL), "True") ? "Ready"
 										      : "NotReady");
 	if (!status.len)
 		strbuf_puts(&status, "Unknown");
-	if (json_is_true(at(node, "spec.unschedulable")))
+	if (json_is_true(json_at_path(node, "spec.unschedulable")))
 		strbuf_puts(&status, ",SchedulingDisabled");
 	/* Roles from node-role.kubernetes.io/ROLE and kubernetes.io/role labels, sorted. */
-	const json_t *labels = at(node, "metadata.labels");
+	const json_t *labels = json_at_path(node, "metadata.labels");
 	const char *roles[64];
 	size_t n_roles = 0;
 	const char *key;
@@ -672,7 +655,7 @@ table_row_node(struct row_ctx *c)
 	cell_age(c);
 	cell_str(c, str_at(node, "status.nodeInfo.kubeletVersion", ""));
 	const char *internal = "<none>", *external = "<none>";
-	json_array_foreach (at(node, "status.addresses"), i, v) {
+	json_array_foreach (json_at_path(node, "status.addresses"), i, v) {
 		if (streq(str_at(v, "type", NULL), "InternalIP") && strcmp(internal, "<none>") == 0)
 			internal = str_at(v, "address", "<none>");
 		if (streq(str_at(v, "type", NULL), "ExternalIP") && strcmp(external, "<none>") == 0)
@@ -718,7 +701,7 @@ table_row_event(struct row_ctx *c)
 	else
 		snprintf(last, sizeof(last), "%s", first);
 	json_int_t count = int_at(ev, "count", 0);
-	if (at(ev, "series")) {
+	if (json_at_path(ev, "series")) {
 		if (parse_rfc3339(str_at(ev, "series.lastObservedTime", ""), &t) == 0)
 			human_duration(c->now_ns - t, last);
 		count = int_at(ev, "series.count", 0);
@@ -766,7 +749,7 @@ table_row_secret(struct row_ctx *c)
 {
 	cell_name(c);
 	cell_str(c, str_at(c->obj, "type", ""));
-	cell_int(c, (json_int_t)json_object_size(at(c->obj, "data")));
+	cell_int(c, (json_int_t)json_object_size(json_at_path(c->obj, "data")));
 	cell_age(c);
 }
 
@@ -774,8 +757,8 @@ void
 table_row_configmap(struct row_ctx *c)
 {
 	cell_name(c);
-	cell_int(c, (json_int_t)(json_object_size(at(c->obj, "data")) +
-				 json_object_size(at(c->obj, "binaryData"))));
+	cell_int(c, (json_int_t)(json_object_size(json_at_path(c->obj, "data")) +
+				 json_object_size(json_at_path(c->obj, "binaryData"))));
 	cell_age(c);
 }
 
@@ -783,7 +766,7 @@ void
 table_row_serviceaccount(struct row_ctx *c)
 {
 	cell_name(c);
-	cell_int(c, (json_int_t)json_array_size(at(c->obj, "secrets")));
+	cell_int(c, (json_int_t)json_array_size(json_at_path(c->obj, "secrets")));
 	cell_age(c);
 }
 
@@ -817,7 +800,7 @@ storage_class_of(const json_t *obj)
 	const char *sc = str_at(obj, "spec.storageClassName", NULL);
 	if (sc)
 		return sc;
-	const json_t *ann = at(obj, "metadata.annotations");
+	const json_t *ann = json_at_path(obj, "metadata.annotations");
 	const json_t *beta =
 		json_is_object(ann)
 			? json_object_get(ann, "volume.beta.kubernetes.io/storage-class")
@@ -831,11 +814,12 @@ table_row_pv(struct row_ctx *c)
 	const json_t *pv = c->obj;
 	cell_name(c);
 	cell_str(c, str_at(pv, "spec.capacity.storage", "0"));
-	cell_access_modes(c, at(pv, "spec.accessModes"));
+	cell_access_modes(c, json_at_path(pv, "spec.accessModes"));
 	cell_str(c, str_at(pv, "spec.persistentVolumeReclaimPolicy", ""));
-	cell_str(c, at(pv, "metadata.deletionTimestamp") ? "Terminating"
-							 : str_at(pv, "status.phase", ""));
-	if (at(pv, "spec.claimRef"))
+	cell_str(c, json_at_path(pv, "metadata.deletionTimestamp")
+			    ? "Terminating"
+			    : str_at(pv, "status.phase", ""));
+	if (json_at_path(pv, "spec.claimRef"))
 		cell_fmt(c, "%s/%s", str_at(pv, "spec.claimRef.namespace", ""),
 			 str_at(pv, "spec.claimRef.name", ""));
 	else
@@ -853,12 +837,13 @@ table_row_pvc(struct row_ctx *c)
 	const json_t *pvc = c->obj;
 	const char *volume = str_at(pvc, "spec.volumeName", "");
 	cell_name(c);
-	cell_str(c, at(pvc, "metadata.deletionTimestamp") ? "Terminating"
-							  : str_at(pvc, "status.phase", ""));
+	cell_str(c, json_at_path(pvc, "metadata.deletionTimestamp")
+			    ? "Terminating"
+			    : str_at(pvc, "status.phase", ""));
 	cell_str(c, volume);
 	if (*volume) {
 		cell_str(c, str_at(pvc, "status.capacity.storage", "0"));
-		cell_access_modes(c, at(pvc, "status.accessModes"));
+		cell_access_modes(c, json_at_path(pvc, "status.accessModes"));
 	} else {
 		cell_str(c, "");
 		cell_str(c, "");
@@ -873,7 +858,7 @@ void
 table_row_storageclass(struct row_ctx *c)
 {
 	const json_t *sc = c->obj;
-	const json_t *ann = at(sc, "metadata.annotations");
+	const json_t *ann = json_at_path(sc, "metadata.annotations");
 	const json_t *def =
 		json_is_object(ann)
 			? json_object_get(ann, "storageclass.kubernetes.io/is-default-class")
@@ -885,7 +870,8 @@ table_row_storageclass(struct row_ctx *c)
 	cell_str(c, str_at(sc, "provisioner", ""));
 	cell_str(c, str_at(sc, "reclaimPolicy", "Delete"));
 	cell_str(c, str_at(sc, "volumeBindingMode", "Immediate"));
-	json_array_append_new(c->cells, json_boolean(json_is_true(at(sc, "allowVolumeExpansion"))));
+	json_array_append_new(c->cells,
+			      json_boolean(json_is_true(json_at_path(sc, "allowVolumeExpansion"))));
 	cell_age(c);
 }
 
@@ -897,8 +883,8 @@ table_row_hpa(struct row_ctx *c)
 	cell_name(c);
 	cell_fmt(c, "%s/%s", str_at(hpa, "spec.scaleTargetRef.kind", ""),
 		 str_at(hpa, "spec.scaleTargetRef.name", ""));
-	const json_t *metrics = at(hpa, "spec.metrics"),
-		     *current = at(hpa, "status.currentMetrics");
+	const json_t *metrics = json_at_path(hpa, "spec.metrics"),
+		     *current = json_at_path(hpa, "status.currentMetrics");
 	struct strbuf sb = STRBUF_INIT;
 	size_t i, shown = 0;
 	json_t *m;
@@ -906,12 +892,12 @@ table_row_hpa(struct row_ctx *c)
 		if (shown == 2)
 			break;
 		const char *name = str_at(m, "resource.name", NULL);
-		const json_t *target = at(m, "resource.target.averageUtilization");
+		const json_t *target = json_at_path(m, "resource.target.averageUtilization");
 		if (!streq(str_at(m, "type", NULL), "Resource") || !name ||
 		    !json_is_integer(target))
 			continue;
 		const json_t *cur = json_array_get(current, i);
-		const json_t *cur_util = at(cur, "resource.current.averageUtilization");
+		const json_t *cur_util = json_at_path(cur, "resource.current.averageUtilization");
 		char cur_text[32] = "<unknown>";
 		if (json_is_integer(cur_util))
 			snprintf(cur_text, sizeof(cur_text), "%lld%%",
@@ -923,7 +909,7 @@ table_row_hpa(struct row_ctx *c)
 		strbuf_printf(&sb, " + %zu more...", json_array_size(metrics) - shown);
 	cell_str(c, sb.len ? strbuf_str(&sb) : "<none>");
 	strbuf_free(&sb);
-	const json_t *min = at(hpa, "spec.minReplicas");
+	const json_t *min = json_at_path(hpa, "spec.minReplicas");
 	if (json_is_integer(min))
 		cell_fmt(c, "%lld", (long long)json_integer_value(min));
 	else
@@ -946,7 +932,8 @@ table_row_priorityclass(struct row_ctx *c)
 {
 	cell_name(c);
 	cell_int(c, int_at(c->obj, "value", 0));
-	json_array_append_new(c->cells, json_boolean(json_is_true(at(c->obj, "globalDefault"))));
+	json_array_append_new(c->cells,
+			      json_boolean(json_is_true(json_at_path(c->obj, "globalDefault"))));
 	cell_age(c);
 	cell_str(c, str_at(c->obj, "preemptionPolicy", "PreemptLowerPriority"));
 }
@@ -960,7 +947,7 @@ table_row_gitrepository(struct row_ctx *c)
 	const json_t *ready = NULL;
 	size_t i;
 	json_t *cond;
-	json_array_foreach (at(c->obj, "status.conditions"), i, cond)
+	json_array_foreach (json_at_path(c->obj, "status.conditions"), i, cond)
 		if (streq(str_at(cond, "type", ""), "Ready"))
 			ready = cond;
 	cell_str(c, str_at(ready, "status", ""));
@@ -986,7 +973,7 @@ table_row_rolebinding(struct row_ctx *c)
 	struct strbuf users = STRBUF_INIT, groups = STRBUF_INIT, sas = STRBUF_INIT;
 	size_t i;
 	json_t *s;
-	json_array_foreach (at(c->obj, "subjects"), i, s) {
+	json_array_foreach (json_at_path(c->obj, "subjects"), i, s) {
 		const char *kind = str_at(s, "kind", ""), *name = str_at(s, "name", "");
 		if (strcmp(kind, "User") == 0)
 			strbuf_printf(&users, "%s%s", users.len ? ", " : "", name);
