@@ -676,11 +676,7 @@ ds_sync(struct ctrl *ctl, const char *key)
 	json_decref(s.ds);
 	json_decref(s.nodes);
 	json_decref(s.by_node);
-	if (r == KORCH_ENOTFOUND) {
-		korch_error_free(e);
-		return 0;
-	}
-	return r < 0 ? ctrl_fail(ctl, key, r, e) : 0;
+	return ctrl_sync_end(ctl, key, r, e);
 }
 
 const struct ctrl_ops daemonset_ops = {

@@ -1175,11 +1175,7 @@ dep_sync(struct ctrl *ctl, const char *key)
 	json_decref(s.d);
 	json_decref(s.rss);
 	json_decref(s.pods);
-	if (r == KORCH_ENOTFOUND) {
-		korch_error_free(e);
-		return 0;
-	}
-	return r < 0 ? ctrl_fail(ctl, key, r, e) : 0;
+	return ctrl_sync_end(ctl, key, r, e);
 }
 
 const struct ctrl_ops deployment_ops = {

@@ -846,11 +846,7 @@ write_status(struct ctrl *ctl, const char *key, const json_t *old, json_t *hpa)
 		return 0;
 	korch_error *e = NULL;
 	int r = cm_update(ctl, hpa, "status", NULL, &e);
-	if (r == KORCH_ENOTFOUND) {
-		korch_error_free(e);
-		return 0;
-	}
-	return r < 0 ? ctrl_fail(ctl, key, r, e) : 0;
+	return ctrl_sync_end(ctl, key, r, e);
 }
 
 static int

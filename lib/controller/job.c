@@ -890,11 +890,7 @@ sync_orphan(struct ctrl *ctl, const char *key)
 			  TRACKING_FINALIZER);
 	korch_error *e = NULL;
 	int r = cm_patch(ctl, K_POD, ns, name, CLIENT_PATCH_STRATEGIC, patch, NULL, NULL, &e);
-	if (r == KORCH_ENOTFOUND) {
-		korch_error_free(e);
-		return 0;
-	}
-	return r < 0 ? ctrl_fail(ctl, key, r, e) : 0;
+	return ctrl_sync_end(ctl, key, r, e);
 }
 
 /* ---- syncJob ---- */

@@ -355,6 +355,16 @@ ctrl_fail(struct ctrl *ctl, const char *key, int r, korch_error *e)
 	return r;
 }
 
+int
+ctrl_sync_end(struct ctrl *ctl, const char *key, int r, korch_error *e)
+{
+	if (r == KORCH_ENOTFOUND) {
+		korch_error_free(e);
+		return 0;
+	}
+	return r < 0 ? ctrl_fail(ctl, key, r, e) : 0;
+}
+
 /* ---- writes ---- */
 
 static const struct client_write_opts write_opts = { .field_manager = CM_FIELD_MANAGER };

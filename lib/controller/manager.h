@@ -122,6 +122,12 @@ void cm_event(struct ctrl *ctl, const json_t *obj, const char *type, const char 
 /* Logs a reconcile failure of key with its error (and frees the error). Returns r. */
 int ctrl_fail(struct ctrl *ctl, const char *key, int r, korch_error *e);
 
+/*
+ * The end of a sync that returned r with error e: KORCH_ENOTFOUND (the object went away
+ * meanwhile) is done, other failures go to ctrl_fail (and are retried). Frees e.
+ */
+int ctrl_sync_end(struct ctrl *ctl, const char *key, int r, korch_error *e);
+
 /* The kinds, looked up once. */
 const struct kind_info *kind_of(const char *api_version, const char *kind);
 #define K_POD kind_of("v1", "Pod")

@@ -294,11 +294,7 @@ ns_sync(struct ctrl *ctl, const char *key)
 	if (!has)
 		return 0;
 	int r = cm_update(ctl, ns, "finalize", NULL, &e);
-	if (r == KORCH_ENOTFOUND) {
-		korch_error_free(e);
-		return 0;
-	}
-	return r < 0 ? ctrl_fail(ctl, key, r, e) : 0;
+	return ctrl_sync_end(ctl, key, r, e);
 }
 
 const struct ctrl_ops namespace_ops = {

@@ -642,11 +642,7 @@ sts_sync(struct ctrl *ctl, const char *key)
 	json_decref(s.revisions);
 	json_decref(s.current_rev);
 	json_decref(s.update_rev);
-	if (r == KORCH_ENOTFOUND) {
-		korch_error_free(e);
-		return 0;
-	}
-	return r < 0 ? ctrl_fail(ctl, key, r, e) : 0;
+	return ctrl_sync_end(ctl, key, r, e);
 }
 
 const struct ctrl_ops statefulset_ops = {

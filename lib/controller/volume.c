@@ -955,11 +955,7 @@ drop_finalizer(struct ctrl *ctl, const json_t *obj, const char *finalizer, const
 		}
 	korch_error *e = NULL;
 	int r = cm_update(ctl, copy, NULL, NULL, &e);
-	if (r == KORCH_ENOTFOUND) {
-		korch_error_free(e);
-		return 0;
-	}
-	return r < 0 ? ctrl_fail(ctl, key, r, e) : 0;
+	return ctrl_sync_end(ctl, key, r, e);
 }
 
 static int
