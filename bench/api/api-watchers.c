@@ -252,16 +252,20 @@ static void
 memory(int pid, double *priv_mb, double *rss_mb)
 {
 	char path[64], line[256];
+	/* Private_Dirty (what the process itself wrote), VmRSS beside it: the project's rule. */
 	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
 	FILE *f = fopen(path, "r");
 	long priv = 0, rss = 0, v;
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Private_Clean: %ld", &v) == 1 ||
-		    sscanf(line, "Private_Dirty: %ld", &v) == 1)
-			priv += v;
-		else if (sscanf(line, "Rss: %ld", &v) == 1)
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Private_Dirty: %ld", &v) == 1)
+			priv = v;
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &v) == 1)
 			rss = v;
-	}
 	if (f)
 		fclose(f);
 	*priv_mb = priv / 1024.0;
