@@ -12,73 +12,30 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/loop.h"
+#include "client-env.h"
 #include "client/client.h"
+#include "test-util.h"
 
-/* 2026-11-26T15:41:00Z */
-#define T0 (1795707660LL * NSEC_PER_SEC)
-
-struct env {
-	char dir[64];
-	korch_clock *clock;
-	korch_loop *loop;
-	struct store *store;
-	struct client *client;
-};
+#define T0 ENV_T0
 
 static int
 setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
-	snprintf(e->dir, sizeof(e->dir), "/tmp/korch-test-bind-XXXXXX");
-	if (!mkdtemp(e->dir))
+	if (env_setup(state, "bind") < 0)
 		return -1;
-	char path[128];
-	snprintf(path, sizeof(path), "%s/state.db", e->dir);
-	if (korch_clock_new_test(T0, &e->clock, NULL) < 0 ||
-	    korch_loop_new(e->clock, &e->loop, NULL) < 0)
-		return -1;
-	struct store_options so = { .loop = e->loop, .sync_normal = true, .poll_interval_ms = -1 };
-	if (store_open(path, &so, &e->store, NULL) < 0 ||
-	    client_new_local(e->store, e->clock, &e->client, NULL) < 0)
-		return -1;
+	struct env *e = *state;
 	json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
 			       "metadata", "name", "default");
 	int r = client_create(e->client, ns, NULL, NULL, NULL);
 	json_decref(ns);
-	*state = e;
 	return r;
-}
-
-static int
-teardown(void **state)
-{
-	struct env *e = *state;
-	client_free(e->client);
-	store_close(e->store);
-	korch_loop_free(e->loop);
-	korch_clock_free(e->clock);
-	rm_rf(e->dir, NULL);
-	free(e);
-	return 0;
-}
-
-static json_t *
-yaml(const char *text)
-{
-	struct codec_docs docs = { 0 };
-	korch_error *err = NULL;
-	if (codec_yaml_decode(text, strlen(text), &docs, &err) < 0)
-		fail_msg("yaml: %s", korch_error_message(err));
-	json_t *obj = json_incref(docs.docs[0]);
-	codec_docs_free(&docs);
-	return obj;
 }
 
 /* Creates obj; returns 0 or the error code with its message in msg. */
 static int
 create(struct env *e, const char *text, json_t **ret, char msg[512])
 {
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	korch_error *err = NULL;
 	int r = client_create(e->client, obj, NULL, ret, &err);
 	snprintf(msg, 512, "%s", err ? korch_error_message(err) : "");
@@ -102,7 +59,7 @@ pod_named(const char *name, const char *extra)
 		 "apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default}\n"
 		 "spec:\n  containers: [{name: c, image: busybox}]\n%s",
 		 name, extra ? extra : "");
-	return yaml(text);
+	return test_yaml(text);
 }
 
 static json_t *
@@ -131,9 +88,9 @@ test_bind_sets_node_and_condition(void **state)
 	_cleanup_json_ json_t *pod = pod_named("web", NULL);
 	assert_int_equal(client_create(e->client, pod, NULL, NULL, NULL), 0);
 	_cleanup_json_ json_t *unsched =
-		yaml("status: {conditions: [{type: PodScheduled, status: \"False\", reason: "
-		     "Unschedulable, message: nothing fits, lastTransitionTime: "
-		     "\"2026-11-26T15:41:00Z\"}]}\n");
+		test_yaml("status: {conditions: [{type: PodScheduled, status: \"False\", reason: "
+			  "Unschedulable, message: nothing fits, lastTransitionTime: "
+			  "\"2026-11-26T15:41:00Z\"}]}\n");
 	assert_int_equal(client_patch(e->client, kind_lookup("v1", "Pod"), "default", "web",
 				      CLIENT_PATCH_STRATEGIC, unsched, "status", NULL, NULL, NULL),
 			 0);
@@ -293,10 +250,10 @@ test_txn_bind_batch(void **state)
 		assert_int_equal(client_txn_bind(t, &b, NULL), 0);
 	}
 	_cleanup_json_ json_t *ev =
-		yaml("apiVersion: v1\nkind: Event\n"
-		     "metadata: {name: p0.1, namespace: default}\n"
-		     "involvedObject: {kind: Pod, name: p0, namespace: default}\n"
-		     "reason: Scheduled\nmessage: hi\ntype: Normal\n");
+		test_yaml("apiVersion: v1\nkind: Event\n"
+			  "metadata: {name: p0.1, namespace: default}\n"
+			  "involvedObject: {kind: Pod, name: p0, namespace: default}\n"
+			  "reason: Scheduled\nmessage: hi\ntype: Normal\n");
 	assert_int_equal(client_txn_create(t, ev, NULL, NULL, NULL), 0);
 	assert_int_equal(client_txn_size(t), 4);
 	int64_t rev = 0;
@@ -342,8 +299,8 @@ test_txn_patch_status(void **state)
 	struct client_txn *t = NULL;
 	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
 	_cleanup_json_ json_t *patch =
-		yaml("status: {conditions: [{type: PodScheduled, status: \"False\", reason: "
-		     "Unschedulable, message: nothing fits}], nominatedNodeName: n1}\n");
+		test_yaml("status: {conditions: [{type: PodScheduled, status: \"False\", reason: "
+			  "Unschedulable, message: nothing fits}], nominatedNodeName: n1}\n");
 	struct client_write_opts o = { .field_manager = "kube-scheduler" };
 	for (int i = 0; i < 2; i++) {
 		char name[16];
@@ -397,7 +354,7 @@ test_txn_create_services(void **state)
 			"apiVersion: v1\nkind: Service\nmetadata: {name: s%d, namespace: default}\n"
 			"spec: {ports: [{port: 80}]}\n",
 			i);
-		_cleanup_json_ json_t *svc = yaml(text);
+		_cleanup_json_ json_t *svc = test_yaml(text);
 		assert_int_equal(client_txn_create(t, svc, NULL, NULL, NULL), 0);
 	}
 	assert_int_equal(client_txn_commit(t, NULL, NULL), 0);
@@ -524,12 +481,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bind_sets_node_and_condition, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_txn_bind_batch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_txn_patch_status, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_txn_create_services, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_priority_admission, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bind_sets_node_and_condition, setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_bind_errors, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_txn_bind_batch, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_txn_patch_status, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_txn_create_services, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_priority_admission, setup, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,62 +15,16 @@
 #include "base/loop.h"
 #include "base/strbuf.h"
 #include "base/util.h"
+#include "client-env.h"
 #include "client/client.h"
+#include "test-util.h"
 
-/* 2026-11-26T15:41:00Z */
-#define T0 (1795707660LL * NSEC_PER_SEC)
-
-struct env {
-	char dir[64];
-	korch_clock *clock;
-	korch_loop *loop;
-	struct store *store;
-	struct client *client;
-};
+#define T0 ENV_T0
 
 static int
 setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
-	snprintf(e->dir, sizeof(e->dir), "/tmp/korch-test-client-XXXXXX");
-	if (!mkdtemp(e->dir))
-		return -1;
-	char path[128];
-	snprintf(path, sizeof(path), "%s/state.db", e->dir);
-	if (korch_clock_new_test(T0, &e->clock, NULL) < 0 ||
-	    korch_loop_new(e->clock, &e->loop, NULL) < 0)
-		return -1;
-	struct store_options so = { .loop = e->loop, .sync_normal = true, .poll_interval_ms = -1 };
-	if (store_open(path, &so, &e->store, NULL) < 0 ||
-	    client_new_local(e->store, e->clock, &e->client, NULL) < 0)
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct env *e = *state;
-	client_free(e->client);
-	store_close(e->store);
-	korch_loop_free(e->loop);
-	korch_clock_free(e->clock);
-	rm_rf(e->dir, NULL);
-	free(e);
-	return 0;
-}
-
-static json_t *
-yaml(const char *text)
-{
-	struct codec_docs docs = { 0 };
-	korch_error *err = NULL;
-	if (codec_yaml_decode(text, strlen(text), &docs, &err) < 0)
-		fail_msg("yaml: %s", korch_error_message(err));
-	json_t *obj = json_incref(docs.docs[0]);
-	codec_docs_free(&docs);
-	return obj;
+	return env_setup(state, "client");
 }
 
 static const char *
@@ -82,7 +36,7 @@ str(const json_t *obj, const char *a, const char *b)
 static void
 create_ok(struct env *e, const char *text)
 {
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	korch_error *err = NULL;
 	struct client_write_opts o = { .field_manager = "test" };
 	if (client_create(e->client, obj, &o, NULL, &err) < 0)
@@ -119,7 +73,7 @@ test_create_defaults_and_metadata(void **state)
 {
 	struct env *e = *state;
 	namespace(e, "default");
-	_cleanup_json_ json_t *obj = yaml(deployment);
+	_cleanup_json_ json_t *obj = test_yaml(deployment);
 	_cleanup_json_ json_t *out = NULL;
 	struct client_write_opts o = { .field_manager = "kubectl-create" };
 	assert_int_equal(client_create(e->client, obj, &o, &out, NULL), 0);
@@ -157,14 +111,14 @@ test_admission_and_validation(void **state)
 {
 	struct env *e = *state;
 	korch_error *err = NULL;
-	_cleanup_json_ json_t *obj = yaml(deployment);
+	_cleanup_json_ json_t *obj = test_yaml(deployment);
 	json_object_set_new(json_object_get(obj, "metadata"), "namespace", json_string("nope"));
 	assert_int_equal(client_create(e->client, obj, NULL, NULL, &err), KORCH_ENOTFOUND);
 	assert_string_equal(korch_error_message(err), "namespaces \"nope\" not found");
 	korch_error_free(err);
 	err = NULL;
 	namespace(e, "default");
-	_cleanup_json_ json_t *bad = yaml(deployment);
+	_cleanup_json_ json_t *bad = test_yaml(deployment);
 	json_object_set_new(json_object_get(bad, "spec"), "replicas", json_integer(-1));
 	assert_int_equal(client_create(e->client, bad, NULL, NULL, &err), KORCH_EINVALID);
 	assert_non_null(
@@ -173,7 +127,7 @@ test_admission_and_validation(void **state)
 		       "must be greater than or equal to 0"));
 	korch_error_free(err);
 	err = NULL;
-	_cleanup_json_ json_t *unknown = yaml(deployment);
+	_cleanup_json_ json_t *unknown = test_yaml(deployment);
 	json_object_set_new(json_object_get(unknown, "spec"), "replica", json_integer(2));
 	assert_int_equal(client_create(e->client, unknown, NULL, NULL, &err), KORCH_EINVALID);
 	assert_non_null(strstr(korch_error_message(err), "unknown field \"spec.replica\""));
@@ -259,7 +213,7 @@ test_patch_and_apply(void **state)
 	namespace(e, "default");
 	const struct kind_info *k = kind_lookup("apps/v1", "Deployment");
 	struct client_write_opts kubectl = { .field_manager = "kubectl" };
-	_cleanup_json_ json_t *cfg = yaml(deployment);
+	_cleanup_json_ json_t *cfg = test_yaml(deployment);
 	_cleanup_json_ json_t *a1 = NULL;
 	assert_int_equal(client_apply(e->client, cfg, &kubectl, &a1, NULL), 0);
 	/* Apply again: unchanged, same revision. */
@@ -366,8 +320,8 @@ test_namespace_terminating_and_finalize(void **state)
 	assert_int_equal(client_delete(e->client, nsk, NULL, "team", NULL, &marked, NULL), 0);
 	assert_string_equal(str(marked, "status", "phase"), "Terminating");
 	korch_error *err = NULL;
-	_cleanup_json_ json_t *cm =
-		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team}\n");
+	_cleanup_json_ json_t *cm = test_yaml(
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team}\n");
 	assert_int_equal(client_create(e->client, cm, NULL, NULL, &err), KORCH_EFORBIDDEN);
 	assert_string_equal(
 		korch_error_message(err),
@@ -464,10 +418,10 @@ test_list_selectors_and_txn(void **state)
 	/* A transaction: two applies and a delete, all or none. */
 	struct client_txn *t = NULL;
 	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
-	_cleanup_json_ json_t *x =
-		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n");
-	_cleanup_json_ json_t *y =
-		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: yy, namespace: default}\n");
+	_cleanup_json_ json_t *x = test_yaml(
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n");
+	_cleanup_json_ json_t *y = test_yaml(
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: yy, namespace: default}\n");
 	struct client_write_opts gitops = { .field_manager = "korch-gitops" };
 	korch_error *terr = NULL;
 	if (client_txn_apply(t, x, &gitops, &terr) < 0)
@@ -588,18 +542,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_defaults_and_metadata, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admission_and_validation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_generation_and_noop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_patch_and_apply, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_finalizers_and_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_defaults_and_metadata, setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_admission_and_validation, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_update_generation_and_noop, setup,
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_patch_and_apply, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_finalizers_and_grace, setup,
+						env_teardown),
 		cmocka_unit_test_setup_teardown(test_namespace_terminating_and_finalize, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_list_selectors_and_txn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_with_selector, setup, teardown),
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_list_selectors_and_txn, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_watch_with_selector, setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_watch_with_and_without_selector, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_events_expire_after_an_hour, setup, teardown),
+						env_teardown),
+		cmocka_unit_test_setup_teardown(test_events_expire_after_an_hour, setup,
+						env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

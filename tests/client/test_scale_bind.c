@@ -15,6 +15,7 @@
 #include "base/json.h"
 #include "base/loop.h"
 #include "client/client.h"
+#include "test-util.h"
 
 /* 2026-11-26T15:41:00Z */
 #define T0 (1795707660LL * NSEC_PER_SEC)
@@ -45,22 +46,10 @@ close_store(struct env *e)
 	e->store = NULL;
 }
 
-static json_t *
-yaml(const char *text)
-{
-	struct codec_docs docs = { 0 };
-	korch_error *err = NULL;
-	if (codec_yaml_decode(text, strlen(text), &docs, &err) < 0)
-		fail_msg("yaml: %s", korch_error_message(err));
-	json_t *obj = json_incref(docs.docs[0]);
-	codec_docs_free(&docs);
-	return obj;
-}
-
 static void
 create_ok(struct env *e, const char *text, json_t **ret)
 {
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	korch_error *err = NULL;
 	struct client_write_opts o = { .field_manager = "test" };
 	if (client_create(e->client, obj, &o, ret, &err) < 0)

@@ -19,6 +19,7 @@
 #include "base/json.h"
 #include "base/loop.h"
 #include "client/client.h"
+#include "test-util.h"
 
 /* 2026-11-26T15:41:00Z */
 #define T0 (1795707660LL * NSEC_PER_SEC)
@@ -49,22 +50,10 @@ close_store(struct env *e)
 	e->store = NULL;
 }
 
-static json_t *
-yaml(const char *text)
-{
-	struct codec_docs docs = { 0 };
-	korch_error *err = NULL;
-	if (codec_yaml_decode(text, strlen(text), &docs, &err) < 0)
-		fail_msg("yaml: %s", korch_error_message(err));
-	json_t *obj = json_incref(docs.docs[0]);
-	codec_docs_free(&docs);
-	return obj;
-}
-
 static void
 create_ok(struct env *e, const char *text, json_t **ret)
 {
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	korch_error *err = NULL;
 	struct client_write_opts o = { .field_manager = "test" };
 	if (client_create(e->client, obj, &o, ret, &err) < 0)
@@ -75,7 +64,7 @@ create_ok(struct env *e, const char *text, json_t **ret)
 static void
 create_fails(struct env *e, const char *text, int code, const char *message)
 {
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	korch_error *err = NULL;
 	assert_int_equal(client_create(e->client, obj, NULL, NULL, &err), code);
 	assert_string_equal(korch_error_message(err), message);
@@ -270,10 +259,10 @@ test_node_ports(void **state)
 
 	/* A PUT that leaves the allocated values out keeps them (matched by port name). */
 	const struct kind_info *k = kind_lookup("v1", "Service");
-	_cleanup_json_ json_t *put =
-		yaml("apiVersion: v1\nkind: Service\nmetadata: {name: b, namespace: default}\n"
-		     "spec:\n  type: NodePort\n  selector: {app: b}\n"
-		     "  ports: [{name: http, port: 80}, {name: dns, port: 53, protocol: UDP}]\n");
+	_cleanup_json_ json_t *put = test_yaml(
+		"apiVersion: v1\nkind: Service\nmetadata: {name: b, namespace: default}\n"
+		"spec:\n  type: NodePort\n  selector: {app: b}\n"
+		"  ports: [{name: http, port: 80}, {name: dns, port: 53, protocol: UDP}]\n");
 	_cleanup_json_ json_t *after = NULL;
 	korch_error *err = NULL;
 	if (client_update(e->client, put, NULL, NULL, &after, &err) < 0)
@@ -384,7 +373,7 @@ test_race_between_writers(void **state)
 	struct client_txn *t = NULL;
 	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
 	_cleanup_free_ char *tl = svc_text("late", "default", "");
-	_cleanup_json_ json_t *late = yaml(tl);
+	_cleanup_json_ json_t *late = test_yaml(tl);
 	assert_int_equal(client_txn_apply(t, late, NULL, NULL), 0);
 	/* ... while another writer (its own store handle) takes it first. */
 	struct store *s2 = NULL;
@@ -394,7 +383,7 @@ test_race_between_writers(void **state)
 	assert_int_equal(client_new_local(s2, e->clock, &c2, NULL), 0);
 	assert_int_equal(client_set_service_ranges(c2, "10.96.0.0/29", 0, 0, NULL), 0);
 	_cleanup_free_ char *te = svc_text("early", "default", "");
-	_cleanup_json_ json_t *early = yaml(te);
+	_cleanup_json_ json_t *early = test_yaml(te);
 	assert_int_equal(client_create(c2, early, NULL, NULL, NULL), 0);
 	client_free(c2);
 	store_close(s2);
@@ -412,7 +401,7 @@ test_race_between_writers(void **state)
 		char name[32];
 		snprintf(name, sizeof(name), "t%d", i);
 		_cleanup_free_ char *tt = svc_text(name, "default", "");
-		_cleanup_json_ json_t *svc = yaml(tt);
+		_cleanup_json_ json_t *svc = test_yaml(tt);
 		assert_int_equal(client_txn_apply(t, svc, NULL, NULL), 0);
 	}
 	assert_int_equal(client_txn_commit(t, NULL, NULL), 0);
@@ -442,8 +431,9 @@ test_namespace_lifecycle(void **state)
 		json_string_value(json_object_get(json_object_get(ns, "status"), "phase")),
 		"Active");
 	/* The main resource cannot drop spec.finalizers. */
-	_cleanup_json_ json_t *put = yaml("apiVersion: v1\nkind: Namespace\n"
-					  "metadata: {name: team, labels: {a: b}}\nspec: {}\n");
+	_cleanup_json_ json_t *put =
+		test_yaml("apiVersion: v1\nkind: Namespace\n"
+			  "metadata: {name: team, labels: {a: b}}\nspec: {}\n");
 	_cleanup_json_ json_t *after = NULL;
 	assert_int_equal(client_update(e->client, put, NULL, NULL, &after, NULL), 0);
 	assert_int_equal(

@@ -19,8 +19,10 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/loop.h"
+#include "client-env.h"
 #include "client/client.h"
 #include "client/token.h"
+#include "test-util.h"
 
 /* 2026-11-26T15:41:00Z */
 #define T0_S 1795707660LL
@@ -153,30 +155,10 @@ test_signer_key_kind(void **state)
 
 /* ---- through the client ---- */
 
-struct env {
-	char dir[64];
-	korch_clock *clock;
-	korch_loop *loop;
-	struct store *store;
-	struct client *client;
-	struct token_signer *signer;
-};
-
-static json_t *
-yaml(const char *text)
-{
-	struct codec_docs docs = { 0 };
-	if (codec_yaml_decode(text, strlen(text), &docs, NULL) < 0)
-		fail_msg("bad yaml");
-	json_t *obj = json_incref(docs.docs[0]);
-	codec_docs_free(&docs);
-	return obj;
-}
-
 static json_t *
 create(struct env *e, const char *text)
 {
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	json_t *out = NULL;
 	korch_error *err = NULL;
 	struct client_write_opts o = { .field_manager = "test" };
@@ -185,39 +167,21 @@ create(struct env *e, const char *text)
 	return out;
 }
 
-static int
-setup(void **state)
+static void
+signer_free(void *p)
 {
-	struct env *e = calloc(1, sizeof(*e));
-	snprintf(e->dir, sizeof(e->dir), "/tmp/korch-test-token-XXXXXX");
-	if (!mkdtemp(e->dir))
-		return -1;
-	char path[128];
-	snprintf(path, sizeof(path), "%s/state.db", e->dir);
-	if (korch_clock_new_test(T0, &e->clock, NULL) < 0 ||
-	    korch_loop_new(e->clock, &e->loop, NULL) < 0)
-		return -1;
-	struct store_options so = { .loop = e->loop, .sync_normal = true, .poll_interval_ms = -1 };
-	if (store_open(path, &so, &e->store, NULL) < 0 ||
-	    client_new_local(e->store, e->clock, &e->client, NULL) < 0)
-		return -1;
-	e->signer = signer();
-	json_decref(create(e, "apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n"));
-	*state = e;
-	return 0;
+	token_signer_free(p);
 }
 
 static int
-teardown(void **state)
+setup(void **state)
 {
+	if (env_setup(state, "token") < 0)
+		return -1;
 	struct env *e = *state;
-	client_free(e->client);
-	store_close(e->store);
-	korch_loop_free(e->loop);
-	korch_clock_free(e->clock);
-	token_signer_free(e->signer);
-	rm_rf(e->dir, NULL);
-	free(e);
+	e->data = signer();
+	e->fini = signer_free;
+	json_decref(create(e, "apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n"));
 	return 0;
 }
 
@@ -233,14 +197,14 @@ test_token_request(void **state)
 	struct env *e = *state;
 	json_t *out = NULL;
 	korch_error *err = NULL;
-	_cleanup_json_ json_t *req = yaml("apiVersion: authentication.k8s.io/v1\n"
-					  "kind: TokenRequest\n"
-					  "spec: {expirationSeconds: 1200}\n");
+	_cleanup_json_ json_t *req = test_yaml("apiVersion: authentication.k8s.io/v1\n"
+					       "kind: TokenRequest\n"
+					       "spec: {expirationSeconds: 1200}\n");
 	/* No signer: not available. */
 	assert_int_equal(client_token_request(e->client, "default", "app", req, &out, &err),
 			 KORCH_EUNSUPPORTED);
 	korch_error_free(steal_pointer(&err));
-	client_set_token_signer(e->client, e->signer);
+	client_set_token_signer(e->client, e->data);
 	/* No such ServiceAccount. */
 	assert_int_equal(client_token_request(e->client, "default", "app", req, &out, &err),
 			 KORCH_ENOTFOUND);
@@ -257,7 +221,7 @@ test_token_request(void **state)
 							      "expirationTimestamp")),
 			    "2026-11-26T16:01:00Z");
 	struct token_claims c;
-	assert_int_equal(token_verify(e->signer, jwt, T0_S, &c, NULL), 0);
+	assert_int_equal(token_verify(e->data, jwt, T0_S, &c, NULL), 0);
 	assert_string_equal(c.sa_uid, json_string_value(json_object_get(
 					      json_object_get(sa, "metadata"), "uid")));
 	assert_null(c.pod_name);
@@ -265,7 +229,7 @@ test_token_request(void **state)
 	token_claims_clear(&c);
 	json_decref(out);
 	/* Too short a lifetime. */
-	_cleanup_json_ json_t *short_req = yaml("spec: {expirationSeconds: 60}\n");
+	_cleanup_json_ json_t *short_req = test_yaml("spec: {expirationSeconds: 60}\n");
 	assert_int_equal(client_token_request(e->client, "default", "app", short_req, &out, &err),
 			 KORCH_EINVALID);
 	assert_string_equal(korch_error_message(err),
@@ -275,15 +239,16 @@ test_token_request(void **state)
 	assert_string_equal(korch_error_cause_field(err, 0), "spec.expirationSeconds");
 	korch_error_free(steal_pointer(&err));
 	/* Bound to a pod: the pod must exist with that uid. */
-	_cleanup_json_ json_t *bound = yaml("spec:\n  boundObjectRef: {kind: Pod, apiVersion: v1, "
-					    "name: web}\n");
+	_cleanup_json_ json_t *bound =
+		test_yaml("spec:\n  boundObjectRef: {kind: Pod, apiVersion: v1, "
+			  "name: web}\n");
 	assert_int_equal(client_token_request(e->client, "default", "app", bound, &out, &err),
 			 KORCH_ENOTFOUND);
 	korch_error_free(steal_pointer(&err));
 	_cleanup_json_ json_t *pod = create(e, pod_yaml);
 	assert_int_equal(client_token_request(e->client, "default", "app", bound, &out, &err), 0);
 	jwt = json_string_value(json_object_get(json_object_get(out, "status"), "token"));
-	assert_int_equal(token_verify(e->signer, jwt, T0_S, &c, NULL), 0);
+	assert_int_equal(token_verify(e->data, jwt, T0_S, &c, NULL), 0);
 	assert_string_equal(c.pod_name, "web");
 	assert_string_equal(c.pod_uid, json_string_value(json_object_get(
 					       json_object_get(pod, "metadata"), "uid")));
@@ -326,7 +291,8 @@ test_watch_changes(void **state)
 					      &s, &w, NULL),
 			 0);
 	json_decref(create(e, pod_yaml));
-	_cleanup_json_ json_t *patch = yaml("spec: {containers: [{name: main, image: nginx}]}\n");
+	_cleanup_json_ json_t *patch =
+		test_yaml("spec: {containers: [{name: main, image: nginx}]}\n");
 	assert_int_equal(client_patch(e->client, kind_lookup("v1", "Pod"), "default", "web",
 				      CLIENT_PATCH_STRATEGIC, patch, NULL, NULL, NULL, NULL),
 			 0);
@@ -347,7 +313,7 @@ test_watch_changes(void **state)
 static json_t *
 create_err(struct env *e, const char *text, korch_error **err)
 {
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	json_t *out = NULL;
 	struct client_write_opts o = { .field_manager = "test" };
 	if (client_create(e->client, obj, &o, &out, err) < 0)
@@ -368,7 +334,7 @@ test_service_account_admission(void **state)
 							      "serviceAccountName")),
 			    "ghost");
 	assert_null(json_object_get(json_object_get(plain, "spec"), "volumes"));
-	client_set_token_signer(e->client, e->signer);
+	client_set_token_signer(e->client, e->data);
 	/* The default account needs not exist yet; the token volume is mounted everywhere. */
 	_cleanup_json_ json_t *pod = create(e, "apiVersion: v1\n"
 					       "kind: Pod\n"
@@ -451,9 +417,10 @@ main(void)
 		cmocka_unit_test(test_sign_and_verify),
 		cmocka_unit_test(test_verify_refuses),
 		cmocka_unit_test(test_signer_key_kind),
-		cmocka_unit_test_setup_teardown(test_token_request, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_changes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_service_account_admission, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_request, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_watch_changes, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_service_account_admission, setup,
+						env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,59 +18,14 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/loop.h"
+#include "client-env.h"
 #include "client/client.h"
-
-struct env {
-	char dir[64];
-	korch_clock *clock;
-	korch_loop *loop;
-	struct store *store;
-	struct client *client;
-};
+#include "test-util.h"
 
 static int
 setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
-	snprintf(e->dir, sizeof(e->dir), "/tmp/korch-test-txnns-XXXXXX");
-	if (!mkdtemp(e->dir))
-		return -1;
-	char path[128];
-	snprintf(path, sizeof(path), "%s/state.db", e->dir);
-	if (korch_clock_new_test(1795707660LL * NSEC_PER_SEC, &e->clock, NULL) < 0 ||
-	    korch_loop_new(e->clock, &e->loop, NULL) < 0)
-		return -1;
-	struct store_options so = { .loop = e->loop, .sync_normal = true, .poll_interval_ms = -1 };
-	if (store_open(path, &so, &e->store, NULL) < 0 ||
-	    client_new_local(e->store, e->clock, &e->client, NULL) < 0)
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct env *e = *state;
-	client_free(e->client);
-	store_close(e->store);
-	korch_loop_free(e->loop);
-	korch_clock_free(e->clock);
-	rm_rf(e->dir, NULL);
-	free(e);
-	return 0;
-}
-
-static json_t *
-yaml(const char *text)
-{
-	struct codec_docs docs = { 0 };
-	korch_error *err = NULL;
-	if (codec_yaml_decode(text, strlen(text), &docs, &err) < 0)
-		fail_msg("yaml: %s", korch_error_message(err));
-	json_t *obj = json_incref(docs.docs[0]);
-	codec_docs_free(&docs);
-	return obj;
+	return env_setup(state, "txnns");
 }
 
 static const struct client_write_opts gitops = { .field_manager = "korch-gitops", .force = true };
@@ -78,7 +33,7 @@ static const struct client_write_opts gitops = { .field_manager = "korch-gitops"
 static void
 txn_apply_ok(struct client_txn *t, const char *text)
 {
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	korch_error *err = NULL;
 	if (client_txn_apply(t, obj, &gitops, &err) < 0)
 		fail_msg("txn apply: %s", korch_error_message(err));
@@ -113,8 +68,8 @@ test_content_before_namespace(void **state)
 	struct env *e = *state;
 	struct client_txn *t = NULL;
 	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
-	_cleanup_json_ json_t *cm =
-		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: team}\n");
+	_cleanup_json_ json_t *cm = test_yaml(
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: team}\n");
 	korch_error *err = NULL;
 	assert_int_equal(client_txn_apply(t, cm, &gitops, &err), KORCH_ENOTFOUND);
 	assert_string_equal(korch_error_message(err), "namespaces \"team\" not found");
@@ -131,8 +86,8 @@ test_namespace_of_other_txn(void **state)
 	assert_int_equal(client_txn_new(e->client, &t1, NULL), 0);
 	assert_int_equal(client_txn_new(e->client, &t2, NULL), 0);
 	txn_apply_ok(t1, "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n");
-	_cleanup_json_ json_t *cm =
-		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: team}\n");
+	_cleanup_json_ json_t *cm = test_yaml(
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: team}\n");
 	korch_error *err = NULL;
 	assert_int_equal(client_txn_apply(t2, cm, &gitops, &err), KORCH_ENOTFOUND);
 	korch_error_free(err);
@@ -153,7 +108,7 @@ test_namespace_raced(void **state)
 	txn_apply_ok(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n");
 	txn_apply_ok(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: team}\n");
 	_cleanup_json_ json_t *ns =
-		yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n");
+		test_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n");
 	assert_int_equal(client_create(e->client, ns, NULL, NULL, NULL), 0);
 	korch_error *err = NULL;
 	assert_int_equal(client_txn_commit(t, NULL, &err), KORCH_EEXISTS);
@@ -184,9 +139,9 @@ static json_t *
 make_deployment(struct env *e)
 {
 	_cleanup_json_ json_t *ns =
-		yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n");
+		test_yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n");
 	assert_int_equal(client_create(e->client, ns, NULL, NULL, NULL), 0);
-	_cleanup_json_ json_t *d = yaml(deployment_yaml);
+	_cleanup_json_ json_t *d = test_yaml(deployment_yaml);
 	json_t *stored = NULL;
 	assert_int_equal(client_create(e->client, d, NULL, &stored, NULL), 0);
 	return stored;
@@ -205,9 +160,9 @@ test_status_and_create(void **state)
 	_cleanup_json_ json_t *upd = json_deep_copy(d);
 	json_object_set_new(upd, "status", json_pack("{s:i}", "replicas", 2));
 	json_object_set_new(json_object_get(upd, "spec"), "replicas", json_integer(5));
-	_cleanup_json_ json_t *cm =
-		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n"
-		     "data: {k: v}\n");
+	_cleanup_json_ json_t *cm = test_yaml(
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n"
+		"data: {k: v}\n");
 	struct client_txn *t = NULL;
 	json_t *after_d = NULL, *after_cm = NULL;
 	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
@@ -274,9 +229,9 @@ test_refused_and_unchanged(void **state)
 			    "has been modified; please apply your changes to the latest version "
 			    "and try again");
 	korch_error_free(steal_pointer(&err));
-	_cleanup_json_ json_t *bad =
-		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n"
-		     "data: [1]\n");
+	_cleanup_json_ json_t *bad = test_yaml(
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n"
+		"data: [1]\n");
 	assert_int_equal(client_txn_create(t, bad, NULL, NULL, &err), KORCH_EINVALID);
 	assert_string_equal(korch_error_message(err),
 			    "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: data: "
@@ -299,8 +254,8 @@ test_update_raced(void **state)
 	_cleanup_json_ json_t *upd = json_deep_copy(d);
 	json_object_set_new(upd, "status", json_pack("{s:i}", "replicas", 1));
 	json_object_del(json_object_get(upd, "metadata"), "resourceVersion");
-	_cleanup_json_ json_t *cm =
-		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n");
+	_cleanup_json_ json_t *cm = test_yaml(
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n");
 	struct client_txn *t = NULL;
 	assert_int_equal(client_txn_new(e->client, &t, NULL), 0);
 	assert_int_equal(client_txn_create(t, cm, NULL, NULL, NULL), 0);
@@ -333,8 +288,8 @@ test_find(void **state)
 {
 	struct env *e = *state;
 	_cleanup_json_ json_t *d = make_deployment(e);
-	_cleanup_json_ json_t *cm =
-		yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n");
+	_cleanup_json_ json_t *cm = test_yaml(
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n");
 	assert_int_equal(client_create(e->client, cm, NULL, NULL, NULL), 0);
 	const struct kind_info *dk = kind_lookup("apps/v1", "Deployment");
 	const struct kind_info *ck = kind_lookup("v1", "ConfigMap");
@@ -362,14 +317,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_namespace_and_content, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_content_before_namespace, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_namespace_of_other_txn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_namespace_raced, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_status_and_create, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_and_unchanged, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_raced, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_namespace_and_content, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_content_before_namespace, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_namespace_of_other_txn, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_namespace_raced, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_status_and_create, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_and_unchanged, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_update_raced, setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_find, setup, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,23 +15,12 @@
 #include "net/addr.h"
 #include <korch/log.h>
 #include "harness.h"
-
-json_t *
-yaml_obj(const char *text)
-{
-	struct codec_docs docs = { 0 };
-	korch_error *err = NULL;
-	if (codec_yaml_decode(text, strlen(text), &docs, &err) < 0)
-		fail_msg("yaml: %s", korch_error_message(err));
-	json_t *obj = json_incref(docs.docs[0]);
-	codec_docs_free(&docs);
-	return obj;
-}
+#include "test-util.h"
 
 void
 create_yaml(struct cluster *c, const char *text, json_t **ret)
 {
-	_cleanup_json_ json_t *obj = yaml_obj(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	korch_error *err = NULL;
 	struct client_write_opts o = { .field_manager = "test" };
 	if (client_create(c->client, obj, &o, ret, &err) < 0)

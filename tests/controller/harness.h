@@ -28,6 +28,7 @@
 #include "node/agent.h"
 #include "node/backend-sim.h"
 #include "scheduler/scheduler.h"
+#include "test-util.h"
 
 /* 2026-11-26T15:41:00Z */
 #define T0 (1795707660LL * NSEC_PER_SEC)
@@ -91,8 +92,6 @@ void silence_node(struct cluster *c, const char *name);
 void delete_node(struct cluster *c, const char *name);
 /* The node named name (fails the test when there is none). */
 struct cluster_node *cluster_node(struct cluster *c, const char *name);
-json_t *yaml_obj(const char *yaml);
-
 /* Reads an object; NULL when missing. */
 json_t *get_obj(struct cluster *c, const char *api_version, const char *kind, const char *ns,
 		const char *name);

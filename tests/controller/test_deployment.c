@@ -16,6 +16,7 @@
 #include "controller/deployment.h"
 #include "controller/manager.h"
 #include "harness.h"
+#include "test-util.h"
 
 static const struct controller_manager_options no_election = { .no_leader_election = true };
 
@@ -287,11 +288,11 @@ test_fenceposts(void **state)
 			 "spec: {replicas: %d, strategy: {type: RollingUpdate, rollingUpdate: "
 			 "{maxSurge: %s, maxUnavailable: %s}}}\n",
 			 cases[i].replicas, cases[i].surge, cases[i].unavailable);
-		_cleanup_json_ json_t *d = yaml_obj(text);
+		_cleanup_json_ json_t *d = test_yaml(text);
 		assert_int_equal(dep_max_surge(d), cases[i].want_surge);
 		assert_int_equal(dep_max_unavailable(d), cases[i].want_unavailable);
 	}
-	_cleanup_json_ json_t *rec = yaml_obj("spec: {replicas: 4, strategy: {type: Recreate}}\n");
+	_cleanup_json_ json_t *rec = test_yaml("spec: {replicas: 4, strategy: {type: Recreate}}\n");
 	assert_int_equal(dep_max_surge(rec), 0);
 	assert_int_equal(dep_max_unavailable(rec), 0);
 }

@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/strbuf.h"
 #include "env.h"
+#include "test-util.h"
 
 void
 env_setup(struct env *e, bool bare)
@@ -38,18 +39,6 @@ env_teardown(struct env *e)
 	rm_rf(e->dir, NULL);
 }
 
-json_t *
-yaml(const char *text)
-{
-	struct codec_docs docs = { 0 };
-	korch_error *err = NULL;
-	if (codec_yaml_decode(text, strlen(text), &docs, &err) < 0)
-		fail_msg("yaml: %s", korch_error_message(err));
-	json_t *obj = json_incref(docs.docs[0]);
-	codec_docs_free(&docs);
-	return obj;
-}
-
 void
 add_repo(struct env *e, const char *url, const char *spec_yaml)
 {
@@ -58,7 +47,7 @@ add_repo(struct env *e, const char *url, const char *spec_yaml)
 		 "apiVersion: gitops.korch.io/v1\nkind: GitRepository\n"
 		 "metadata: {name: apps, namespace: default}\nspec:\n  url: %s\n%s",
 		 url, spec_yaml ? spec_yaml : "");
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	struct client_write_opts wo = { .field_manager = "test" };
 	korch_error *err = NULL;
 	if (client_apply(e->client, obj, &wo, NULL, &err) < 0)

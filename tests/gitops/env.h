@@ -26,7 +26,6 @@ void env_setup(struct env *e, bool bare);
 void env_teardown(struct env *e);
 
 /* Parses YAML (one document). */
-json_t *yaml(const char *text);
 
 /* Applies a GitRepository "apps" in default with url, then the YAML of extra spec fields. */
 void add_repo(struct env *e, const char *url, const char *spec_yaml);

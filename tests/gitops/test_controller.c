@@ -25,6 +25,7 @@
 #include "controller/controller.h"
 #include "gitops/controller.h"
 #include "repo.h"
+#include "test-util.h"
 
 /* 2026-03-01T00:00:00Z */
 #define T0 (1772323200LL * NSEC_PER_SEC)
@@ -55,24 +56,12 @@ on_sync(const struct gitops_sync_report *r, void *userdata)
 		      r->message ? r->message : "");
 }
 
-static json_t *
-yaml(const char *text)
-{
-	struct codec_docs docs = { 0 };
-	korch_error *err = NULL;
-	if (codec_yaml_decode(text, strlen(text), &docs, &err) < 0)
-		fail_msg("yaml: %s", korch_error_message(err));
-	json_t *obj = json_incref(docs.docs[0]);
-	codec_docs_free(&docs);
-	return obj;
-}
-
 /* Server-side apply; another manager than korch-gitops takes fields over (forced), as a user
  * who means it does. */
 static void
 apply(struct cenv *e, const char *manager, const char *text)
 {
-	_cleanup_json_ json_t *obj = yaml(text);
+	_cleanup_json_ json_t *obj = test_yaml(text);
 	struct client_write_opts wo = { .field_manager = manager, .force = true };
 	korch_error *err = NULL;
 	if (client_apply(e->client, obj, &wo, NULL, &err) < 0)

@@ -23,6 +23,7 @@
 
 #include "base/json.h"
 #include "env.h"
+#include "test-util.h"
 
 struct http_env {
 	struct env e;  /* state, client and a bare repository */
@@ -82,7 +83,7 @@ add_secret(struct env *e, const char *string_data)
 		 "apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: default}\n"
 		 "stringData: %s\n",
 		 string_data);
-	_cleanup_json_ json_t *s = yaml(text);
+	_cleanup_json_ json_t *s = test_yaml(text);
 	struct client_write_opts wo = { .field_manager = "test", .force = true };
 	/* Replaced whole: delete what an earlier case stored. */
 	client_delete(e->client, kind_lookup("v1", "Secret"), "default", "creds", NULL, NULL, NULL);

@@ -17,6 +17,7 @@
 
 #include "base/json.h"
 #include "env.h"
+#include "test-util.h"
 
 static char *
 web(const char *image, const char *extra)
@@ -248,15 +249,15 @@ test_prune(void **state)
 	add_repo(e, e->repo_path, "  path: deploy\n");
 	sync_ok(e);
 	/* Made by hand in the same namespace: never touched. */
-	_cleanup_json_ json_t *manual = yaml("apiVersion: v1\nkind: ConfigMap\n"
-					     "metadata: {name: manual, namespace: default}\n");
+	_cleanup_json_ json_t *manual = test_yaml("apiVersion: v1\nkind: ConfigMap\n"
+						  "metadata: {name: manual, namespace: default}\n");
 	assert_int_equal(client_create(e->client, manual, NULL, NULL, NULL), 0);
 	/* An object of the inventory replaced by hand (without the labels): not pruned either. */
 	const struct kind_info *secret_kind = kind_lookup("v1", "Secret");
 	assert_int_equal(
 		client_delete(e->client, secret_kind, "default", "token", NULL, NULL, NULL), 0);
-	_cleanup_json_ json_t *own = yaml("apiVersion: v1\nkind: Secret\n"
-					  "metadata: {name: token, namespace: default}\n");
+	_cleanup_json_ json_t *own = test_yaml("apiVersion: v1\nkind: Secret\n"
+					       "metadata: {name: token, namespace: default}\n");
 	assert_int_equal(client_create(e->client, own, NULL, NULL, NULL), 0);
 
 	trepo_rm(&e->repo, "deploy/config.yaml");
@@ -408,13 +409,13 @@ test_drift(void **state)
 	sync_ok(e);
 	const struct kind_info *dk = kind_lookup("apps/v1", "Deployment");
 	_cleanup_json_ json_t *edit =
-		yaml("metadata: {labels: {team: blue}}\n"
-		     "spec: {template: {spec: {containers: [{name: web, image: evil:1}]}}}\n");
+		test_yaml("metadata: {labels: {team: blue}}\n"
+			  "spec: {template: {spec: {containers: [{name: web, image: evil:1}]}}}\n");
 	struct client_write_opts by_hand = { .field_manager = "kubectl-edit" };
 	assert_int_equal(client_patch(e->client, dk, "default", "web", CLIENT_PATCH_STRATEGIC, edit,
 				      NULL, &by_hand, NULL, NULL),
 			 0);
-	_cleanup_json_ json_t *scale = yaml("spec: {replicas: 3}\n");
+	_cleanup_json_ json_t *scale = test_yaml("spec: {replicas: 3}\n");
 	struct client_write_opts hpa = { .field_manager = "horizontal-pod-autoscaler" };
 	assert_int_equal(client_patch(e->client, dk, "default", "web", CLIENT_PATCH_MERGE, scale,
 				      NULL, &hpa, NULL, NULL),
