@@ -200,7 +200,10 @@ read_loop(void *arg)
 		int k = epoll_wait(rd->ep, evs, 256, 50);
 		for (int i = 0; i < k; i++) {
 			struct watcher *w = evs[i].data.ptr;
-			for (;;) {
+			/* One read per readiness (epoll is level-triggered: what is left in the socket
+			 * reports again), then what GnuTLS already holds decrypted: no read that only
+			 * returns EAGAIN. */
+			do {
 				ssize_t r = gnutls_record_recv(w->s, w->buf + w->len,
 							       sizeof(w->buf) - w->len);
 				if (r <= 0)
@@ -209,7 +212,7 @@ read_loop(void *arg)
 				scan(w, rd);
 				if (w->len == sizeof(w->buf))
 					w->len = 0;
-			}
+			} while (gnutls_record_check_pending(w->s) > 0);
 		}
 	}
 	return NULL;

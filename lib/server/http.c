@@ -170,10 +170,16 @@ suspended_unlink(struct request *req)
 	req->susp_prev = req->susp_next = NULL;
 }
 
+/* A suspended stream's socket: the client hung up, or (a parked watch) there is room again. */
 static void
-on_hangup(struct loop_source *src, int fd, uint32_t revents, void *userdata)
+on_stream_io(struct loop_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct request *req = userdata;
+	if (!(revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		if (revents & EPOLLOUT)
+			watch_writable(req);
+		return;
+	}
 	req->peer_gone = true;
 	loop_source_free(steal_pointer(&req->hup));
 	request_wake(req);
@@ -197,7 +203,7 @@ request_suspend(struct request *req)
 	 * request, before libmicrohttpd closes the socket.
 	 */
 	if (!req->hup && req->conn_ctx && req->conn_ctx->fd >= 0)
-		loop_add_io(s->loop, req->conn_ctx->fd, EPOLLRDHUP, on_hangup, req, &req->hup,
+		loop_add_io(s->loop, req->conn_ctx->fd, EPOLLRDHUP, on_stream_io, req, &req->hup,
 			    NULL);
 }
 

@@ -242,6 +242,44 @@ ssize_t watch_read(struct request *req, char *buf, size_t max);
 void watcher_free(struct watcher *w);
 /* Sends due bookmarks; ends watches at their timeout (the sweep timer). */
 void watch_hub_tick(struct watch_hub *hub, int64_t now_ns);
+/* A parked watch's socket has room again. */
+void watch_writable(struct request *req);
+
+/* ---- streams written directly while suspended (direct.c) ---- */
+
+#define DIRECT_MAX_BYTES (16 * 1024) /* one write at most: a TLS record's payload */
+
+/* A stream's connection while korch writes it (see direct.c). */
+struct direct {
+	bool parked;     /* suspended, written by direct_send */
+	bool blocked;    /* the socket was full: what it held back goes first (direct_flush) */
+	bool failed;     /* a write failed: the client is gone */
+	int fd;          /* the socket */
+	void *tls;       /* its gnutls_session_t, or NULL (the unix socket) */
+	size_t max;      /* the most bytes one direct_send may write (one TLS record) */
+	char *pend;      /* unix socket: the bytes a short write left */
+	size_t pend_len; /* their count */
+	size_t pend_off; /* how many of them went out since */
+};
+
+/*
+ * Suspends the request's connection and takes it over for direct writes. Call only from its
+ * content reader (libmicrohttpd has sent all it held then). False: it cannot be parked (no
+ * socket, or no way to notice it becoming writable); the connection is suspended anyway.
+ */
+bool direct_park(struct request *req, struct direct *d);
+/*
+ * Writes one whole chunk (at most d->max bytes). 0: written, or taken and held back
+ * (blocked set: the socket is full); -1: failed. Streams are independent: different streams
+ * may be written from different threads at once.
+ */
+int direct_send(struct direct *d, const char *data, size_t len);
+/* Writes what a full socket held back: 0 (blocked cleared when all went out) or -1. */
+int direct_flush(struct direct *d);
+/* Whether the loop tells watch_writable when the socket has room. */
+void direct_watch_writable(struct request *req, bool on);
+/* Hands the connection back to libmicrohttpd (resumes it); call with nothing held back. */
+void direct_unpark(struct request *req, struct direct *d);
 
 /* ---- authentication and authorization (authn.c, rbac.c) ---- */
 

@@ -10,6 +10,10 @@
  * line that every watcher queues by pointer. A watcher's content reader copies as many queued
  * lines as fit into one chunk (one TLS record, one write), so events ready together go out
  * together.
+ * A stream with nothing queued is parked (direct.c): its connection stays suspended and the
+ * events queued for it are written to its socket directly, at the end of the loop iteration that
+ * queued them, the parked streams' writes spread over threads (parallel.h): one change reaches
+ * a thousand watchers in the time of a thousand writes divided by the cores.
  * A watch from a revision the ring still covers replays from the ring; an older one gets a
  * store-backed watch of its own (which answers 410 Expired for a compacted revision). A watcher
  * whose client reads too slowly is ended (client-go then watches again from where it was).
@@ -22,6 +26,7 @@
 #include "base/error.h"
 #include "base/json.h"
 #include "base/loop.h"
+#include "base/parallel.h"
 #include "base/util.h"
 #include "server/server-internal.h"
 
@@ -32,10 +37,12 @@
 /* What libmicrohttpd asks a stream for at once (an event or two; larger ones take several
  * calls): its buffer comes from the connection's memory pool, so it is memory per watcher. */
 #define WATCH_BLOCK_BYTES (4 * 1024)
+#define FLUSH_CHUNK 16 /* parked streams a fan-out thread takes at a time */
+#define CHUNK_HEAD 10  /* room for a chunk's "HEX\r\n" */
 
 /* One event line of a stream, shared by the watchers it goes to (and the ring). */
 struct line {
-	size_t refs; /* holders: watcher queues, the ring */
+	size_t refs; /* holders: watcher queues, the ring (atomic: parked writes drop theirs) */
 	size_t len;  /* bytes of data */
 	char data[]; /* the line, "\n"-terminated */
 };
@@ -84,6 +91,10 @@ struct watch_hub {
 	struct server *srv;         /* owner */
 	struct kind_cache **caches; /* one per registry kind, made on first use */
 	struct ptrvec all;          /* struct watcher *: every watcher (ticks) */
+	struct ptrvec dirty;        /* struct watcher *: parked, with something to write */
+	struct loop_source *flush;  /* writes them at the end of the loop iteration */
+	struct parallel *par;       /* the threads the writes are spread over */
+	char **bufs;                /* per fan-out worker: a chunk being written */
 };
 
 struct watcher {
@@ -107,6 +118,8 @@ struct watcher {
 	size_t q_off;                 /* bytes of the first already sent */
 	size_t q_bytes;               /* bytes queued and not sent */
 	bool ended;                   /* no more events: finish after the queue is sent */
+	struct direct d;              /* the connection while parked */
+	bool dirty;                   /* listed in the hub's dirty streams */
 };
 
 static size_t
@@ -121,7 +134,7 @@ kind_index(const struct kind_info *k)
 static void
 line_unref(struct line *l)
 {
-	if (l && --l->refs == 0)
+	if (l && __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		free(l);
 }
 
@@ -253,10 +266,30 @@ filter_sees(struct watch_filter *f, const struct hub_event *ev)
 	return type;
 }
 
+/* A parked stream has something to do (write, or end): at the end of this loop iteration. */
+static void
+mark_dirty(struct watcher *w)
+{
+	if (w->dirty)
+		return;
+	if (!w->hub || ptrvec_push(&w->hub->dirty, w) < 0) {
+		/* Out of memory: the stream cannot go on; end its connection. */
+		w->req->peer_gone = true;
+		direct_unpark(w->req, &w->d);
+		return;
+	}
+	w->dirty = true;
+	loop_defer_enable(w->hub->flush);
+}
+
 static void
 watcher_wake(struct watcher *w)
 {
-	if (w->req)
+	if (!w->req)
+		return;
+	if (w->d.parked)
+		mark_dirty(w);
+	else
 		request_wake(w->req);
 }
 
@@ -286,7 +319,7 @@ queue_line(struct watcher *w, struct line *l)
 		w->q_cap = cap;
 		w->q_head = 0;
 	}
-	l->refs++;
+	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
 	w->q[(w->q_head + w->q_n) % w->q_cap] = l;
 	w->q_n++;
 	w->q_bytes += l->len;
@@ -490,6 +523,8 @@ cache_get(struct watch_hub *hub, const struct kind_info *k, struct kind_cache **
 	return 0;
 }
 
+static void on_flush(struct loop_source *src, void *userdata);
+
 int
 watch_hub_new(struct server *srv, struct watch_hub **ret, korch_error **err)
 {
@@ -499,6 +534,15 @@ watch_hub_new(struct server *srv, struct watch_hub **ret, korch_error **err)
 		return error_oom(err);
 	}
 	hub->srv = srv;
+	int r = parallel_new(0, &hub->par, err);
+	if (r == 0 && !(hub->bufs = calloc(parallel_workers(hub->par), sizeof(*hub->bufs))))
+		r = error_oom(err);
+	if (r == 0)
+		r = loop_add_defer(srv->loop, on_flush, hub, &hub->flush, err);
+	if (r < 0) {
+		watch_hub_free(hub);
+		return r;
+	}
 	*ret = hub;
 	return 0;
 }
@@ -514,6 +558,16 @@ watch_hub_free(struct watch_hub *hub)
 	for (size_t i = 0; i < hub->all.n; i++)
 		((struct watcher *)hub->all.items[i])->hub = NULL;
 	ptrvec_free(&hub->all, NULL);
+	for (size_t i = 0; i < hub->dirty.n; i++)
+		((struct watcher *)hub->dirty.items[i])->dirty = false;
+	ptrvec_free(&hub->dirty, NULL);
+	loop_source_free(hub->flush);
+	if (hub->par) {
+		for (unsigned i = 0; i < parallel_workers(hub->par); i++)
+			free(hub->bufs ? hub->bufs[i] : NULL);
+		parallel_free(hub->par);
+	}
+	free(hub->bufs);
 	free(hub->caches);
 	free(hub);
 }
@@ -529,6 +583,9 @@ watcher_free(struct watcher *w)
 		remove_item(&w->cache->watchers, w);
 	if (w->hub)
 		remove_item(&w->hub->all, w);
+	if (w->dirty && w->hub)
+		remove_item(&w->hub->dirty, w);
+	free(w->d.pend);
 	client_watch_free(w->own);
 	filter_unref(w->filter);
 	for (size_t i = 0; i < w->q_n; i++)
@@ -743,40 +800,131 @@ watch_start(struct request *req)
 	}
 }
 
+/* Moves as many queued bytes as fit into buf (events ready together go out together). */
+static size_t
+take_queued(struct watcher *w, char *buf, size_t max)
+{
+	size_t n = 0;
+	while (w->q_n && n < max) {
+		struct line *l = w->q[w->q_head];
+		size_t k = MIN(l->len - w->q_off, max - n);
+		memcpy(buf + n, l->data + w->q_off, k);
+		n += k;
+		w->q_off += k;
+		if (w->q_off < l->len)
+			break;
+		line_unref(l);
+		w->q_head = (w->q_head + 1) % w->q_cap;
+		w->q_n--;
+		w->q_off = 0;
+	}
+	w->q_bytes -= n;
+	if (!w->q_n && w->q_cap > SHRINK_SLOTS) {
+		free(w->q);
+		w->q = NULL;
+		w->q_cap = w->q_head = 0;
+	}
+	return n;
+}
+
 ssize_t
 watch_read(struct request *req, char *buf, size_t max)
 {
 	struct watcher *w = req->watcher;
+	if (w && w->d.parked) {
+		/* Resumed while parked (the client hung up, the server stops): ours no more. */
+		free(w->d.pend);
+		w->d = (struct direct){ 0 };
+	}
 	if (req->peer_gone || !w)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
-	if (w->q_n) {
-		/* As many queued lines as fit: events ready together go out in one chunk. */
-		size_t n = 0;
-		while (w->q_n && n < max) {
-			struct line *l = w->q[w->q_head];
-			size_t k = MIN(l->len - w->q_off, max - n);
-			memcpy(buf + n, l->data + w->q_off, k);
-			n += k;
-			w->q_off += k;
-			if (w->q_off < l->len)
-				break;
-			line_unref(l);
-			w->q_head = (w->q_head + 1) % w->q_cap;
-			w->q_n--;
-			w->q_off = 0;
-		}
-		w->q_bytes -= n;
-		if (!w->q_n && w->q_cap > SHRINK_SLOTS) {
-			free(w->q);
-			w->q = NULL;
-			w->q_cap = w->q_head = 0;
-		}
-		return (ssize_t)n;
-	}
+	if (w->q_n)
+		return (ssize_t)take_queued(w, buf, max);
 	if (w->ended || req->srv->stopping)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	request_suspend(req);
+	/* Nothing to send: park (libmicrohttpd holds nothing now), or wait suspended. */
+	if (!direct_park(req, &w->d))
+		w->d = (struct direct){ 0 };
 	return 0;
+}
+
+/* Writes a parked stream's queue as chunks, until it is empty or the socket is full. Runs on a
+ * fan-out worker: touches only this watcher, its connection and the worker's buffer. */
+static void
+flush_one(size_t i, unsigned worker, void *userdata)
+{
+	struct watch_hub *hub = userdata;
+	struct watcher *w = hub->dirty.items[i];
+	if (!w->d.parked || w->d.blocked || w->d.failed || !w->q_n)
+		return;
+	if (!hub->bufs[worker] && !(hub->bufs[worker] = malloc(DIRECT_MAX_BYTES))) {
+		w->d.failed = true;
+		return;
+	}
+	char *buf = hub->bufs[worker];
+	size_t room = w->d.max - CHUNK_HEAD - 2;
+	while (w->q_n && !w->d.blocked && !w->d.failed) {
+		size_t n = take_queued(w, buf + CHUNK_HEAD, room);
+		char head[CHUNK_HEAD + 1];
+		int hl = snprintf(head, sizeof(head), "%zx\r\n", n);
+		char *start = buf + CHUNK_HEAD - hl;
+		memcpy(start, head, (size_t)hl);
+		memcpy(buf + CHUNK_HEAD + n, "\r\n", 2);
+		direct_send(&w->d, start, (size_t)hl + n + 2);
+	}
+}
+
+/* After the writes, on the loop's thread: what each stream needs next. */
+static void
+after_flush(struct watcher *w)
+{
+	struct request *req = w->req;
+	if (!w->d.parked || !req)
+		return;
+	if (w->d.failed) {
+		req->peer_gone = true;
+		direct_unpark(req, &w->d);
+	} else if (w->d.blocked) {
+		direct_watch_writable(req, true);
+	} else if (!w->q_n && (w->ended || req->srv->stopping)) {
+		/* Nothing held back: libmicrohttpd ends the response. */
+		direct_unpark(req, &w->d);
+	}
+}
+
+static void
+on_flush(struct loop_source *src, void *userdata)
+{
+	struct watch_hub *hub = userdata;
+	parallel_for(hub->par, hub->dirty.n, FLUSH_CHUNK, flush_one, hub);
+	/* Taken out of the list first: after_flush may hand a connection back. */
+	size_t n = hub->dirty.n;
+	void **items = hub->dirty.items;
+	hub->dirty = (struct ptrvec){ 0 };
+	for (size_t i = 0; i < n; i++) {
+		struct watcher *w = items[i];
+		w->dirty = false;
+		after_flush(w);
+	}
+	if (hub->dirty.n == 0) {
+		/* Keep the room for the next fan-out. */
+		ptrvec_free(&hub->dirty, NULL);
+		hub->dirty = (struct ptrvec){ .items = items, .cap = n };
+	} else {
+		free(items);
+	}
+}
+
+void
+watch_writable(struct request *req)
+{
+	struct watcher *w = req->watcher;
+	if (!w || !w->d.parked)
+		return;
+	if (direct_flush(&w->d) == 0 && w->d.blocked)
+		return;
+	direct_watch_writable(req, false);
+	mark_dirty(w);
 }
 
 void

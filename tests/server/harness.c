@@ -146,27 +146,34 @@ harness_client(struct harness *h, const char *token)
 	return c;
 }
 
-/* Joins the chunks of a chunked body. */
-static void
+/* Joins the chunks of a chunked body; true when it ended with its last (empty) chunk and every
+ * chunk was framed as HTTP/1.1 frames it. */
+static bool
 unchunk(struct strbuf *out, const char *p, const char *end)
 {
 	while (p < end) {
 		char *eol;
 		unsigned long n = strtoul(p, &eol, 16);
-		const char *crlf = strstr(p, "\r\n");
-		if (!crlf || n == 0)
-			return;
-		p = crlf + 2;
-		if ((size_t)(end - p) < n)
-			n = (size_t)(end - p);
+		if (eol == p || (size_t)(end - eol) < 2 || memcmp(eol, "\r\n", 2) != 0)
+			return false;
+		p = eol + 2;
+		if (n == 0)
+			return end - p == 2 && memcmp(p, "\r\n", 2) == 0;
+		if ((size_t)(end - p) < n + 2) {
+			strbuf_append(out, p, (size_t)(end - p));
+			return false;
+		}
 		strbuf_append(out, p, n);
-		p += n + 2;
+		p += n;
+		if (memcmp(p, "\r\n", 2) != 0)
+			return false;
+		p += 2;
 	}
+	return false;
 }
 
 int
-http_raw(struct harness *h, const char *head, const char *body, size_t body_len,
-	 struct http_reply *ret)
+http_send(struct harness *h, const char *head, const char *body, size_t body_len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	strcpy(sa.sun_path, h->socket);
@@ -191,6 +198,12 @@ http_raw(struct harness *h, const char *head, const char *body, size_t body_len,
 		off += (size_t)n;
 	}
 	strbuf_free(&req);
+	return fd;
+}
+
+int
+http_read(int fd, struct http_reply *ret)
+{
 	struct strbuf in = STRBUF_INIT;
 	char buf[65536];
 	ssize_t n;
@@ -208,13 +221,21 @@ http_raw(struct harness *h, const char *head, const char *body, size_t body_len,
 	struct strbuf b = STRBUF_INIT;
 	const char *start = sep + 4, *end = in.buf + in.len;
 	if (strcasestr(ret->headers, "Transfer-Encoding: chunked"))
-		unchunk(&b, start, end);
+		ret->chunked_complete = unchunk(&b, start, end);
 	else
 		strbuf_append(&b, start, (size_t)(end - start));
 	ret->body_len = b.len;
 	ret->body = b.buf ? strbuf_steal(&b) : strdup("");
 	strbuf_free(&in);
 	return 0;
+}
+
+int
+http_raw(struct harness *h, const char *head, const char *body, size_t body_len,
+	 struct http_reply *ret)
+{
+	int fd = http_send(h, head, body, body_len);
+	return fd < 0 ? -1 : http_read(fd, ret);
 }
 
 void

@@ -32,10 +32,11 @@ void harness_stop(struct harness *h);
 korch_client *harness_client(struct harness *h, const char *token);
 
 struct http_reply {
-	int status;      /* the HTTP status */
-	char *headers;   /* the header block */
-	char *body;      /* the body (chunked bodies joined) */
-	size_t body_len; /* its length */
+	int status;            /* the HTTP status */
+	char *headers;         /* the header block */
+	char *body;            /* the body (chunked bodies joined) */
+	size_t body_len;       /* its length */
+	bool chunked_complete; /* chunked: every chunk well framed, and the last one came */
 };
 
 /*
@@ -45,6 +46,10 @@ struct http_reply {
  */
 int http_raw(struct harness *h, const char *head, const char *body, size_t body_len,
 	     struct http_reply *ret);
+/* http_raw in two steps: sends the request and returns the connected socket (or -1) ... */
+int http_send(struct harness *h, const char *head, const char *body, size_t body_len);
+/* ... then reads the reply until the server closes, and closes the socket. */
+int http_read(int fd, struct http_reply *ret);
 void http_reply_free(struct http_reply *r);
 /* The value of a header of the reply (the first one), or NULL; caller frees. */
 char *http_header(const struct http_reply *r, const char *name);

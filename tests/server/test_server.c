@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/codec.h"
@@ -854,6 +856,170 @@ test_watch_expired(void **state)
 	korch_client_free(c);
 }
 
+static void
+current_rv(korch_client *c, char *rv, size_t size)
+{
+	korch_object *list = NULL;
+	assert_int_equal(korch_client_list(c, "configmaps", "default", NULL, &list, NULL), 0);
+	snprintf(rv, size, "%s", korch_object_get_string(list, "metadata.resourceVersion"));
+	korch_object_free(list);
+}
+
+static void
+create_configmap(korch_client *c, const char *name, size_t data_bytes)
+{
+	char *y = malloc(data_bytes + 200);
+	assert_non_null(y);
+	int n = snprintf(
+		y, 200, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\ndata: {d: '", name);
+	memset(y + n, 'x', data_bytes);
+	strcpy(y + n + data_bytes, "'}\n");
+	korch_object *o = parse(y);
+	assert_int_equal(korch_client_create(c, o, NULL, NULL, NULL), 0);
+	korch_object_free(o);
+	free(y);
+}
+
+/*
+ * Forty watchers at once: waiting streams are parked and each change is written to all of them
+ * by the fan-out threads; every one gets every event, once, in order.
+ */
+static void
+test_watch_fanout(void **state)
+{
+	struct harness *h = *state;
+	korch_client *c = harness_client(h, NULL);
+	char rv[32];
+	current_rv(c, rv, sizeof(rv));
+	enum { WATCHERS = 40, CHANGES = 12 };
+	struct watch_thread *ts = calloc(WATCHERS, sizeof(*ts));
+	for (int i = 0; i < WATCHERS; i++) {
+		ts[i] = (struct watch_thread){ .h = h, .rv = rv };
+		assert_int_equal(pthread_create(&ts[i].thread, NULL, watch_thread_run, &ts[i]), 0);
+	}
+	usleep(500 * 1000);
+	for (int i = 0; i < CHANGES; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "f%02d", i);
+		create_configmap(c, name, 10);
+		usleep(10 * 1000);
+	}
+	for (int i = 0; i < WATCHERS; i++) {
+		assert_int_equal(pthread_join(ts[i].thread, NULL), 0);
+		assert_int_equal(ts[i].rc, 0);
+		assert_int_equal(ts[i].seen.n, CHANGES);
+		for (int k = 0; k < CHANGES; k++) {
+			char want[32];
+			snprintf(want, sizeof(want), "ADDED f%02d", k);
+			assert_string_equal(ts[i].seen.what[k], want);
+		}
+	}
+	free(ts);
+	korch_client_free(c);
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A watcher that does not read while megabytes of events are written to it: its socket fills
+ * up, the rest waits, and its timeout passes meanwhile. As the client reads, the rest is
+ * written and the stream ends with the chunked body's last chunk: every event arrived, once,
+ * in order, well framed.
+ */
+static void
+test_watch_slow_reader(void **state)
+{
+	struct harness *h = *state;
+	korch_client *c = harness_client(h, NULL);
+	char rv[32], head[256];
+	current_rv(c, rv, sizeof(rv));
+	snprintf(head, sizeof(head),
+		 "GET /api/v1/namespaces/default/configmaps?watch=1&resourceVersion=%s"
+		 "&timeoutSeconds=3 HTTP/1.1",
+		 rv);
+	double t0 = mono_s();
+	int fd = http_send(h, head, NULL, 0);
+	assert_true(fd >= 0);
+	usleep(200 * 1000);
+	/* As many 64 KiB objects as 1.5 s allow (slow under valgrind), 40 at most: far more than
+	 * the server's socket buffer (about 200 KiB) holds. */
+	int big = 0;
+	while (big < 40 && (big < 8 || mono_s() - t0 < 1.5)) {
+		char name[16];
+		snprintf(name, sizeof(name), "big%03d", big++);
+		create_configmap(c, name, 64 * 1024);
+	}
+	/* The timeout passes while the server waits for room. */
+	double left = 3.5 - (mono_s() - t0);
+	if (left > 0)
+		usleep((useconds_t)(left * 1e6));
+	/* A stream that stalls fails the test instead of hanging it. */
+	struct timeval tv = { .tv_sec = 20 };
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	struct http_reply r;
+	assert_int_equal(http_read(fd, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_true(r.chunked_complete);
+	const char *p = r.body;
+	for (int i = 0; i < big; i++) {
+		assert_true(startswith(p, "{\"type\":\"ADDED\",\"object\":{"));
+		char name[40];
+		snprintf(name, sizeof(name), "\"name\":\"big%03d\"", i);
+		const char *nl = strchr(p, '\n');
+		assert_non_null(nl);
+		char *line = strndup(p, (size_t)(nl - p));
+		assert_non_null(strstr(line, name));
+		free(line);
+		p = nl + 1;
+	}
+	assert_string_equal(p, "");
+	http_reply_free(&r);
+	korch_client_free(c);
+}
+
+/* Watchers that hang up while parked, before and while events come: the others go on. */
+static void
+test_watch_client_gone(void **state)
+{
+	struct harness *h = *state;
+	korch_client *c = harness_client(h, NULL);
+	char rv[32], head[256];
+	current_rv(c, rv, sizeof(rv));
+	snprintf(head, sizeof(head),
+		 "GET /api/v1/namespaces/default/configmaps?watch=1&resourceVersion=%s"
+		 "&timeoutSeconds=2 HTTP/1.1",
+		 rv);
+	int fds[4];
+	for (int i = 0; i < 4; i++)
+		assert_true((fds[i] = http_send(h, head, NULL, 0)) >= 0);
+	usleep(200 * 1000);
+	close(fds[0]);
+	create_configmap(c, "gone1", 10);
+	close(fds[1]);
+	create_configmap(c, "gone2", 100 * 1024);
+	/* One more closes after events were written and not read. */
+	close(fds[2]);
+	create_configmap(c, "gone3", 10);
+	struct http_reply r;
+	assert_int_equal(http_read(fds[3], &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_true(r.chunked_complete);
+	assert_non_null(strstr(r.body, "\"name\":\"gone1\""));
+	assert_non_null(strstr(r.body, "\"name\":\"gone2\""));
+	assert_non_null(strstr(r.body, "\"name\":\"gone3\""));
+	http_reply_free(&r);
+	korch_object *got = NULL;
+	assert_int_equal(korch_client_get(c, "configmaps", "default", "gone3", &got, NULL), 0);
+	korch_object_free(got);
+	korch_client_free(c);
+}
+
 /* ---- authentication and authorization ---- */
 
 static void
@@ -1063,6 +1229,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watch_expired, setup_compacting, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_fanout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_slow_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_client_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_file_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup_limits, teardown),
