@@ -460,6 +460,14 @@ bind_init(struct scheduler *s, korch_error **err)
 		r = client_new_local(s->bind_store, s->bind_clock, &s->bind_client, err);
 	if (r == 0)
 		r = pool_new(s->loop, 1, &s->pool, err);
+	/*
+	 * The bound pods come back through the informers' watch on the loop's handle: handed over
+	 * as committed, they are not parsed again there, and share with the versions they replace
+	 * everything the binding did not change (client_txn_bind copies only the parts it writes).
+	 * commit_job() changes no object after its commit.
+	 */
+	if (r == 0 && store_loop(client_store(s->client)))
+		store_share_commits(s->bind_store, client_store(s->client), "", "pods");
 	if (r < 0)
 		return korch_error_prefix(err, r, "scheduler: the binding thread");
 	return 0;
