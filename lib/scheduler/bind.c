@@ -410,7 +410,17 @@ bind_flush(struct scheduler *s)
 	if (s->inflight)
 		return; /* the next batch waits for this one */
 	bool events = s->n_active == 0 && s->n_events;
-	if ((!s->job || (!s->job->n && !s->job->n_statuses)) && !events)
+	bool writes = s->job && (s->job->n || s->job->n_statuses);
+	/*
+	 * The batch that ends a burst commits without the Events (up to 1,000 creates, which cost
+	 * more than the bindings): its pods wait for none of them. The Events go with the next
+	 * commit, which the pool's completion starts, whether it has bindings or not.
+	 */
+	if (events && writes && !s->events_due) {
+		events = false;
+		s->events_due = true;
+	}
+	if (!writes && !events)
 		return;
 	if (!s->job && !(s->job = calloc(1, sizeof(*s->job))))
 		return;
@@ -423,6 +433,7 @@ bind_flush(struct scheduler *s)
 	 * bindings down.
 	 */
 	if (events) {
+		s->events_due = false;
 		job->events = s->events;
 		job->n_events = s->n_events;
 		s->events = NULL;
@@ -480,6 +491,7 @@ bind_fini(struct scheduler *s)
 	pool_free(s->pool);
 	s->pool = NULL;
 	bind_flush(s);
+	bind_flush(s); /* the Events, when the bindings went without them */
 	job_free(s->job);
 	s->job = NULL;
 	client_free(s->bind_client);

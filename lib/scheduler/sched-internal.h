@@ -611,6 +611,7 @@ struct scheduler {
 	json_t **events;       /* queued Event objects */
 	int64_t last_event_ns; /* wall time of the last Event named */
 	uint32_t n_events, cap_events;
+	bool events_due; /* the queued Events go with the next commit, bindings or not */
 	uint64_t events_dropped;
 
 	/* scratch for cycles, reused */
