@@ -87,6 +87,8 @@ struct parsed_version {
 	int64_t old_id; /* the version it replaced during this dispatch (0: none) */
 	json_t *old;    /* that version, for the dispatch's other watches, or NULL */
 	bool touched;   /* listed in parsed_touched */
+	bool pending;   /* handed over by another handle (offers), not delivered yet: old stays
+	                   for it, as its previous version, until a watch delivers it */
 };
 
 /* An object another handle committed, handed over by store_share_commits(). */

@@ -133,6 +133,11 @@ void
 store_parsed_put(struct store *s, const char *mkey, int64_t id, json_t *obj)
 {
 	struct parsed_version *v = hashmap_get(&s->parsed, mkey);
+	if (v && v->id == id && v->pending) {
+		/* Delivered now: its previous version can go with the others after this dispatch. */
+		v->pending = false;
+		goto touch;
+	}
 	if (v && v->id >= id)
 		return;
 	if (!v) {
@@ -149,6 +154,8 @@ store_parsed_put(struct store *s, const char *mkey, int64_t id, json_t *obj)
 	}
 	v->id = id;
 	v->obj = json_incref(obj);
+	v->pending = false;
+touch:
 	if (!v->touched) {
 		char *k = strdup(mkey);
 		if (k && ptrvec_push(&s->parsed_touched, k) == 0)
@@ -181,6 +188,8 @@ store_parsed_settle(struct store *s)
 		struct parsed_version *v = hashmap_get(&s->parsed, mkey);
 		if (v && !v->obj) {
 			parsed_free(hashmap_remove(&s->parsed, mkey));
+		} else if (v && v->pending) {
+			v->touched = false; /* listed again when delivered */
 		} else if (v) {
 			json_decref(v->old);
 			v->old = NULL;
@@ -338,8 +347,12 @@ offers_take(struct store *s)
 	pthread_mutex_unlock(&s->offers_lock);
 	for (size_t i = 0; i < n; i++) {
 		int64_t rev = HIST_REV(offers[i].id);
-		if (rev > s->known_revision && offer_wanted(s, offers[i].mkey, rev))
-			store_parsed_put(s, offers[i].mkey, offers[i].id, offers[i].obj);
+		if (rev <= s->known_revision || !offer_wanted(s, offers[i].mkey, rev))
+			continue;
+		store_parsed_put(s, offers[i].mkey, offers[i].id, offers[i].obj);
+		struct parsed_version *v = hashmap_get(&s->parsed, offers[i].mkey);
+		if (v && v->id == offers[i].id)
+			v->pending = true;
 	}
 	offers_free(offers, n);
 }
@@ -365,8 +378,21 @@ row_fill(struct store_watch *w, sqlite3_stmt *st, struct watch_row *row, korch_e
 	/* Another watch of this handle may have delivered this very row already. */
 	if (row->type != HIST_DELETE)
 		row->obj = json_incref(store_parsed_find(s, row->mkey, row->id));
-	if (!row->obj && row->type != HIST_DELETE && !(row->value = col_dup(st, 6)))
-		return error_oom(err);
+	/*
+	 * Parsed from SQLite's buffer rather than copied first: a copy of a whole object (a pod's
+	 * is 2 KiB) is an allocation past glibc's small bins, and each of those makes it
+	 * consolidate every fast bin, which cost more than the copy. Text that does not parse is
+	 * kept, for delivery to fail at its own revision.
+	 */
+	if (!row->obj && row->type != HIST_DELETE) {
+		const char *text = (const char *)sqlite3_column_text(st, 6);
+		int len = sqlite3_column_bytes(st, 6);
+		if (!text || store_parse_value(text, len, &row->obj, NULL) < 0) {
+			row->obj = NULL;
+			if (!(row->value = col_dup(st, 6)))
+				return error_oom(err);
+		}
+	}
 	/* The previous version: always for a delete (its last state), else unless refused. */
 	if (!row->prev_id || (row->type != HIST_DELETE && w->no_prev))
 		return 0;
