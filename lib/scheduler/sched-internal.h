@@ -683,6 +683,13 @@ bool is_scalar_resource(const char *name);
 
 /* decode.c: JSON -> typed, once per change */
 int decode_pod(struct scheduler *s, const json_t *obj, struct spod *p);
+/*
+ * Whether obj differs from old_obj only where a binding writes, told from shared pointers
+ * (see decode.c); false whenever in doubt.
+ */
+bool pod_binding_only(const json_t *old_obj, const json_t *obj);
+/* Brings p to obj after pod_binding_only(); 0 or -1 (out of memory, p unchanged). */
+int decode_pod_binding(struct scheduler *s, const json_t *obj, struct spod *p);
 void pod_clear(struct scheduler *s, struct spod *p);
 int decode_node(struct scheduler *s, const json_t *obj, struct snode *n);
 void node_clear(struct scheduler *s, struct snode *n);
