@@ -380,8 +380,16 @@ unescape(struct parser *ps, const char *start)
 {
 	const char *p = start, *end = ps->end;
 	strbuf_truncate(&ps->scratch, 0);
-	/* The unescaped text is never longer than the escaped one. */
-	if (strbuf_reserve(&ps->scratch, (size_t)(end - p)) < 0)
+	/*
+	 * The unescaped text is never longer than the escaped one, which ends at the first quote
+	 * not escaped (or at the end of the input). Reserving for the rest of the input instead
+	 * made each document with an escaped string (a managedFields key) allocate its own size
+	 * again: past glibc's small bins, where each allocation consolidates every fast bin.
+	 */
+	const char *q = p;
+	while (q < end && *q != '"')
+		q += *q == '\\' && end - q > 1 ? 2 : 1;
+	if (strbuf_reserve(&ps->scratch, (size_t)(q - p)) < 0)
 		return false;
 	char *o = ps->scratch.buf;
 	for (;;) {

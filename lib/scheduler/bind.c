@@ -410,7 +410,17 @@ bind_flush(struct scheduler *s)
 	if (s->inflight)
 		return; /* the next batch waits for this one */
 	bool events = s->n_active == 0 && s->n_events;
-	if ((!s->job || (!s->job->n && !s->job->n_statuses)) && !events)
+	bool writes = s->job && (s->job->n || s->job->n_statuses);
+	/*
+	 * The batch that ends a burst commits without the Events (up to 1,000 creates, which cost
+	 * more than the bindings): its pods wait for none of them. The Events go with the next
+	 * commit, which the pool's completion starts, whether it has bindings or not.
+	 */
+	if (events && writes && !s->events_due) {
+		events = false;
+		s->events_due = true;
+	}
+	if (!writes && !events)
 		return;
 	if (!s->job && !(s->job = calloc(1, sizeof(*s->job))))
 		return;
@@ -423,6 +433,7 @@ bind_flush(struct scheduler *s)
 	 * bindings down.
 	 */
 	if (events) {
+		s->events_due = false;
 		job->events = s->events;
 		job->n_events = s->n_events;
 		s->events = NULL;
@@ -460,6 +471,14 @@ bind_init(struct scheduler *s, korch_error **err)
 		r = client_new_local(s->bind_store, s->bind_clock, &s->bind_client, err);
 	if (r == 0)
 		r = pool_new(s->loop, 1, &s->pool, err);
+	/*
+	 * The bound pods come back through the informers' watch on the loop's handle: handed over
+	 * as committed, they are not parsed again there, and share with the versions they replace
+	 * everything the binding did not change (client_txn_bind copies only the parts it writes).
+	 * commit_job() changes no object after its commit.
+	 */
+	if (r == 0 && store_loop(client_store(s->client)))
+		store_share_commits(s->bind_store, client_store(s->client), "", "pods");
 	if (r < 0)
 		return korch_error_prefix(err, r, "scheduler: the binding thread");
 	return 0;
@@ -472,6 +491,7 @@ bind_fini(struct scheduler *s)
 	pool_free(s->pool);
 	s->pool = NULL;
 	bind_flush(s);
+	bind_flush(s); /* the Events, when the bindings went without them */
 	job_free(s->job);
 	s->job = NULL;
 	client_free(s->bind_client);

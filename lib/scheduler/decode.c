@@ -784,6 +784,95 @@ decode_pod(struct scheduler *s, const json_t *obj, struct spod *p)
 	return 0;
 }
 
+/*
+ * Whether a and b are objects with the same other members in the same order, each the very
+ * same value (pointer) in both; members named x or y may differ, come or go.
+ */
+static bool
+same_members_except(const json_t *a, const json_t *b, const char *x, const char *y)
+{
+	if (!json_is_object(a) || !json_is_object(b))
+		return false;
+	void *ia = json_object_iter((json_t *)a), *ib = json_object_iter((json_t *)b);
+	for (;;) {
+		while (ia && (streq(json_object_iter_key(ia), x) ||
+			      (y && streq(json_object_iter_key(ia), y))))
+			ia = json_object_iter_next((json_t *)a, ia);
+		while (ib && (streq(json_object_iter_key(ib), x) ||
+			      (y && streq(json_object_iter_key(ib), y))))
+			ib = json_object_iter_next((json_t *)b, ib);
+		if (!ia || !ib)
+			return !ia && !ib;
+		if (json_object_iter_value(ia) != json_object_iter_value(ib) ||
+		    !streq(json_object_iter_key(ia), json_object_iter_key(ib)))
+			return false;
+		ia = json_object_iter_next((json_t *)a, ia);
+		ib = json_object_iter_next((json_t *)b, ib);
+	}
+}
+
+/*
+ * Whether obj is old_obj with only what a binding writes changed (spec.nodeName,
+ * status.conditions, metadata.resourceVersion and managedFields), told from pointers alone: a
+ * binding's object shares everything else with the version it was made from
+ * (client_txn_bind() copies only the objects on the paths it writes, and the store hands that
+ * object to the informers' handle as committed). Objects parsed apart share nothing and say
+ * no; so does anything else that differs.
+ */
+bool
+pod_binding_only(const json_t *old_obj, const json_t *obj)
+{
+	if (!json_is_object(old_obj) || !json_is_object(obj))
+		return false;
+	void *io = json_object_iter((json_t *)old_obj), *in = json_object_iter((json_t *)obj);
+	for (; io && in; io = json_object_iter_next((json_t *)old_obj, io),
+			 in = json_object_iter_next((json_t *)obj, in)) {
+		const char *k = json_object_iter_key(in);
+		const json_t *o = json_object_iter_value(io), *v = json_object_iter_value(in);
+		if (!streq(json_object_iter_key(io), k))
+			return false;
+		if (o == v)
+			continue;
+		bool same = streq(k, "metadata")
+				    ? same_members_except(o, v, "resourceVersion", "managedFields")
+			    : streq(k, "spec")   ? same_members_except(o, v, "nodeName", NULL)
+			    : streq(k, "status") ? same_members_except(o, v, "conditions", NULL)
+						 : false;
+		if (!same)
+			return false;
+	}
+	return !io && !in;
+}
+
+/*
+ * Brings p, decoded from the previous version, to obj when pod_binding_only() said that only
+ * a binding's fields changed: the node, the resourceVersion and what the status says. 0, or
+ * -1 when out of memory (p is then unchanged).
+ */
+int
+decode_pod_binding(struct scheduler *s, const json_t *obj, struct spod *p)
+{
+	char *rv = strdup(jstr(jget(obj, "metadata"), "resourceVersion") ?: "");
+	if (!rv)
+		return -1;
+	struct spod st = { 0 };
+	decode_status(s, jget(obj, "status"), &st);
+	free(p->rv);
+	p->rv = rv;
+	const char *node = jstr(jget(obj, "spec"), "nodeName");
+	sid old_node = p->node;
+	p->node = node && *node ? intern_cstr(s, node) : SID_NONE;
+	intern_unref(&s->strs, old_node);
+	intern_unref(&s->strs, p->nominated);
+	p->nominated = st.nominated;
+	p->start_ns = st.start_ns;
+	p->preempted = st.preempted;
+	p->has_pod_condition_false = st.has_pod_condition_false;
+	free(p->last_message);
+	p->last_message = st.last_message;
+	return 0;
+}
+
 /* Drops everything decode_pod() filled in; the cache and queue fields are the caller's. */
 void
 pod_clear(struct scheduler *s, struct spod *p)

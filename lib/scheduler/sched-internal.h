@@ -611,6 +611,7 @@ struct scheduler {
 	json_t **events;       /* queued Event objects */
 	int64_t last_event_ns; /* wall time of the last Event named */
 	uint32_t n_events, cap_events;
+	bool events_due; /* the queued Events go with the next commit, bindings or not */
 	uint64_t events_dropped;
 
 	/* scratch for cycles, reused */
@@ -682,6 +683,13 @@ bool is_scalar_resource(const char *name);
 
 /* decode.c: JSON -> typed, once per change */
 int decode_pod(struct scheduler *s, const json_t *obj, struct spod *p);
+/*
+ * Whether obj differs from old_obj only where a binding writes, told from shared pointers
+ * (see decode.c); false whenever in doubt.
+ */
+bool pod_binding_only(const json_t *old_obj, const json_t *obj);
+/* Brings p to obj after pod_binding_only(); 0 or -1 (out of memory, p unchanged). */
+int decode_pod_binding(struct scheduler *s, const json_t *obj, struct spod *p);
 void pod_clear(struct scheduler *s, struct spod *p);
 int decode_node(struct scheduler *s, const json_t *obj, struct snode *n);
 void node_clear(struct scheduler *s, struct snode *n);

@@ -164,13 +164,23 @@ on_pod_update(const json_t *old_obj, const json_t *obj, void *userdata)
 		on_pod_add(obj, userdata);
 		return;
 	}
-	struct spod *q = decode_new(s, obj);
-	if (!q)
-		return;
 	bool was_assigned = p->node != SID_NONE;
-	bool labels_changed = !labels_equal(&p->labels, &q->labels);
 	bool updated = p->state == POD_UNSCHED && pod_updated(old_obj, obj);
-	cache_update_pod(s, p, q);
+	bool labels_changed = false;
+	/*
+	 * A binding (ours, handed over by the store as committed) changes the node, the
+	 * resourceVersion and the conditions: only those are decoded again, where a whole decode
+	 * was a good part of the loop's work per pod. Anything else takes the whole decode.
+	 */
+	if (pod_binding_only(old_obj, obj) && decode_pod_binding(s, obj, p) == 0) {
+		cache_nominate(s, p, NULL);
+	} else {
+		struct spod *q = decode_new(s, obj);
+		if (!q)
+			return;
+		labels_changed = !labels_equal(&p->labels, &q->labels);
+		cache_update_pod(s, p, q);
+	}
 	if (p->node) {
 		/*
 		 * Assigned in the store: bound by us (the batch's outcome may not have come back

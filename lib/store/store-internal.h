@@ -5,6 +5,7 @@
 #ifndef KORCH_STORE_INTERNAL_H
 #define KORCH_STORE_INTERNAL_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include "base/hashmap.h"
 #include "base/loop.h"
@@ -86,6 +87,15 @@ struct parsed_version {
 	int64_t old_id; /* the version it replaced during this dispatch (0: none) */
 	json_t *old;    /* that version, for the dispatch's other watches, or NULL */
 	bool touched;   /* listed in parsed_touched */
+	bool pending;   /* handed over by another handle (offers), not delivered yet: old stays
+	                   for it, as its previous version, until a watch delivers it */
+};
+
+/* An object another handle committed, handed over by store_share_commits(). */
+struct store_offer {
+	char *mkey;  /* its key in the parsed versions: "grp\nres\nns\nname" */
+	int64_t id;  /* the history row that wrote it */
+	json_t *obj; /* a reference: the committed tree, never changed again */
 };
 
 /* Label-index list statements are built per (namespace given, number of requirements). */
@@ -133,6 +143,14 @@ struct store {
 	size_t rows_cap;                   /* its capacity */
 	struct store_event *events_buf;    /* a spare array of events for the next delivery */
 	size_t events_cap;                 /* its capacity */
+	/* commits shared between handles (store_share_commits) */
+	struct store *share_to;  /* this handle's commits go to that one's offers, or NULL */
+	const char *share_group; /* those of this resource only (borrowed) */
+	const char *share_resource;
+	pthread_mutex_t
+		offers_lock;        /* guards offers: the sharing handle may be on another thread */
+	struct store_offer *offers; /* handed over, not looked at yet */
+	size_t n_offers, cap_offers; /* entries used and allocated */
 };
 
 /* The handle's statement id, prepared on first use; NULL after setting *err. */
@@ -241,6 +259,14 @@ void store_parsed_settle(struct store *s);
 /* Drops the cache when 'compacted' is no longer the one its entries belong to. */
 void store_parsed_check(struct store *s, int64_t compacted);
 void store_parsed_clear(struct store *s);
+
+/*
+ * After a successful commit of ops at revision rev on s: hands the objects of its creates and
+ * updates to s->share_to (from any thread).
+ */
+void store_offer_commits(struct store *s, const struct store_op *ops, size_t n_ops, int64_t rev);
+/* Drops the offers not taken yet (closing the handle). */
+void store_offers_clear(struct store *s);
 
 /* Background work on the loop (store-watch.c, store-maint.c). */
 int store_loop_attach(struct store *s, korch_error **err);

@@ -17,6 +17,12 @@
 #include "base/util.h"
 #include "store/store-internal.h"
 
+/*
+ * Objects another handle's commits may have waiting for this one's next dispatch: past this,
+ * they are dropped (the watches then parse them), should this handle's loop not run for long.
+ */
+#define STORE_OFFERS_MAX 65536
+
 /* Rows read per watch per dispatch (a transaction larger than this is read whole). */
 #define WATCH_BATCH_ROWS 512
 
@@ -127,6 +133,11 @@ void
 store_parsed_put(struct store *s, const char *mkey, int64_t id, json_t *obj)
 {
 	struct parsed_version *v = hashmap_get(&s->parsed, mkey);
+	if (v && v->id == id && v->pending) {
+		/* Delivered now: its previous version can go with the others after this dispatch. */
+		v->pending = false;
+		goto touch;
+	}
 	if (v && v->id >= id)
 		return;
 	if (!v) {
@@ -143,6 +154,8 @@ store_parsed_put(struct store *s, const char *mkey, int64_t id, json_t *obj)
 	}
 	v->id = id;
 	v->obj = json_incref(obj);
+	v->pending = false;
+touch:
 	if (!v->touched) {
 		char *k = strdup(mkey);
 		if (k && ptrvec_push(&s->parsed_touched, k) == 0)
@@ -175,6 +188,8 @@ store_parsed_settle(struct store *s)
 		struct parsed_version *v = hashmap_get(&s->parsed, mkey);
 		if (v && !v->obj) {
 			parsed_free(hashmap_remove(&s->parsed, mkey));
+		} else if (v && v->pending) {
+			v->touched = false; /* listed again when delivered */
 		} else if (v) {
 			json_decref(v->old);
 			v->old = NULL;
@@ -204,6 +219,144 @@ store_parsed_check(struct store *s, int64_t compacted)
 	s->parsed_compacted = compacted;
 }
 
+/* ---- objects shared by another handle's commits (store_share_commits) ---- */
+
+void
+store_share_commits(struct store *from, struct store *to, const char *group, const char *resource)
+{
+	from->share_to = to;
+	from->share_group = group;
+	from->share_resource = resource;
+}
+
+static void
+offers_free(struct store_offer *offers, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(offers[i].mkey);
+		json_decref(offers[i].obj);
+	}
+	free(offers);
+}
+
+void
+store_offer_commits(struct store *s, const struct store_op *ops, size_t n_ops, int64_t rev)
+{
+	struct store *to = s->share_to;
+	struct store_offer *add = calloc(n_ops, sizeof(*add));
+	size_t n = 0, seq = 0;
+	for (size_t i = 0; add && i < n_ops; i++) {
+		const struct store_op *op = &ops[i];
+		if (op->type == STORE_OP_CHECK)
+			continue;
+		int64_t id = HIST_ID(rev, seq++);
+		if (op->type == STORE_OP_DELETE || !streq(op->key.group, s->share_group) ||
+		    !streq(op->key.resource, s->share_resource))
+			continue;
+		struct store_offer *o = &add[n];
+		if (asprintf(&o->mkey, "%s\n%s\n%s\n%s", op->key.group, op->key.resource,
+			     op->key.ns, op->key.name) < 0)
+			break; /* only a cache: what is missing is parsed */
+		o->id = id;
+		o->obj = json_incref(op->obj);
+		n++;
+	}
+	if (!n) {
+		free(add);
+		return;
+	}
+	pthread_mutex_lock(&to->offers_lock);
+	bool ok = to->n_offers + n <= to->cap_offers;
+	if (!ok && to->n_offers + n <= STORE_OFFERS_MAX) {
+		size_t cap = to->cap_offers ? to->cap_offers : 256;
+		while (cap < to->n_offers + n)
+			cap *= 2;
+		struct store_offer *o = realloc(to->offers, cap * sizeof(*o));
+		if (o) {
+			to->offers = o;
+			to->cap_offers = cap;
+			ok = true;
+		}
+	}
+	if (ok) {
+		memcpy(to->offers + to->n_offers, add, n * sizeof(*add));
+		to->n_offers += n;
+	}
+	pthread_mutex_unlock(&to->offers_lock);
+	if (ok)
+		free(add);
+	else
+		offers_free(add, n);
+}
+
+void
+store_offers_clear(struct store *s)
+{
+	offers_free(s->offers, s->n_offers);
+	s->offers = NULL;
+	s->n_offers = s->cap_offers = 0;
+}
+
+/* Whether segment seg of a parsed-versions key (up to '\n' or the end) is want. */
+static bool
+seg_is(const char *seg, const char *want)
+{
+	size_t len = strcspn(seg, "\n");
+	return strlen(want) == len && memcmp(seg, want, len) == 0;
+}
+
+/*
+ * Whether a watch of this handle that reads previous versions will deliver the version of mkey
+ * at revision rev: only those put versions in the cache (see store-internal.h), and a version
+ * no watch delivers would stay there with nobody to see its key change.
+ */
+static bool
+offer_wanted(struct store *s, const char *mkey, int64_t rev)
+{
+	const char *seg[4] = { mkey };
+	for (size_t i = 1; i < 4; i++) {
+		const char *nl = strchr(seg[i - 1], '\n');
+		if (!nl)
+			return false;
+		seg[i] = nl + 1;
+	}
+	for (size_t i = 0; i < s->watches.n; i++) {
+		struct store_watch *w = s->watches.items[i];
+		if (w->dead || w->ended || w->no_prev || w->pos >= rev)
+			continue;
+		if ((!w->group || (seg_is(seg[0], w->group) && seg_is(seg[1], w->resource))) &&
+		    (!w->ns || seg_is(seg[2], w->ns)) && (!w->name || seg_is(seg[3], w->name)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Takes the objects another handle committed (store_share_commits) into the parsed versions,
+ * so that the watches deliver them without parsing their stored texts. Runs before the latest
+ * revision is read: a version past the last one this handle has seen cannot have been
+ * delivered (nor replaced in the cache) yet; older ones are dropped.
+ */
+static void
+offers_take(struct store *s)
+{
+	pthread_mutex_lock(&s->offers_lock);
+	struct store_offer *offers = steal_pointer(&s->offers);
+	size_t n = s->n_offers;
+	s->n_offers = s->cap_offers = 0;
+	pthread_mutex_unlock(&s->offers_lock);
+	for (size_t i = 0; i < n; i++) {
+		int64_t rev = HIST_REV(offers[i].id);
+		if (rev <= s->known_revision || !offer_wanted(s, offers[i].mkey, rev))
+			continue;
+		store_parsed_put(s, offers[i].mkey, offers[i].id, offers[i].obj);
+		struct parsed_version *v = hashmap_get(&s->parsed, offers[i].mkey);
+		if (v && v->id == offers[i].id)
+			v->pending = true;
+	}
+	offers_free(offers, n);
+}
+
 /* Fills one row from the statement's current result. */
 static int
 row_fill(struct store_watch *w, sqlite3_stmt *st, struct watch_row *row, korch_error **err)
@@ -225,8 +378,21 @@ row_fill(struct store_watch *w, sqlite3_stmt *st, struct watch_row *row, korch_e
 	/* Another watch of this handle may have delivered this very row already. */
 	if (row->type != HIST_DELETE)
 		row->obj = json_incref(store_parsed_find(s, row->mkey, row->id));
-	if (!row->obj && row->type != HIST_DELETE && !(row->value = col_dup(st, 6)))
-		return error_oom(err);
+	/*
+	 * Parsed from SQLite's buffer rather than copied first: a copy of a whole object (a pod's
+	 * is 2 KiB) is an allocation past glibc's small bins, and each of those makes it
+	 * consolidate every fast bin, which cost more than the copy. Text that does not parse is
+	 * kept, for delivery to fail at its own revision.
+	 */
+	if (!row->obj && row->type != HIST_DELETE) {
+		const char *text = (const char *)sqlite3_column_text(st, 6);
+		int len = sqlite3_column_bytes(st, 6);
+		if (!text || store_parse_value(text, len, &row->obj, NULL) < 0) {
+			row->obj = NULL;
+			if (!(row->value = col_dup(st, 6)))
+				return error_oom(err);
+		}
+	}
 	/* The previous version: always for a delete (its last state), else unless refused. */
 	if (!row->prev_id || (row->type != HIST_DELETE && w->no_prev))
 		return 0;
@@ -475,6 +641,7 @@ store_dispatch(struct store *s)
 {
 	_cleanup_error_ korch_error *err = NULL;
 	int64_t cur = 0;
+	offers_take(s);
 	if (store_current_revision(s, &cur, &err) < 0) {
 		log_warn("store", "%s: %s", s->path, korch_error_message(err));
 		return;

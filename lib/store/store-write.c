@@ -541,6 +541,8 @@ store_commit(struct store *s, struct store_op *ops, size_t n_ops, int64_t *ret_r
 		goto fail;
 	if ((r = store_commit_txn(s, err)) < 0)
 		goto undo;
+	if (seq > 0 && s->share_to)
+		store_offer_commits(s, ops, n_ops, rev);
 	if (seq > 0)
 		store_notify_written(s);
 	for (size_t i = 0; i < n_ops; i++) {

@@ -722,6 +722,7 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 	s->label_tail_rev = -1;
 	s->res_compacted = -1;
 	s->parsed_compacted = -1;
+	s->offers_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	if (opts)
 		s->opts = *opts;
 	fill_defaults(&s->opts);
@@ -754,7 +755,8 @@ store_open(const char *path, const struct store_options *opts, struct store **re
 	if (is_new && (r = sync_parent_dir(s->path, err)) < 0)
 		goto fail;
 	s->notify_fd = notify_open(s->path);
-	if ((r = store_current_revision(s, &s->known_revision, err)) < 0)
+	/* The (empty) parsed versions belong to the compacted revision of now. */
+	if ((r = store_revision(s, &s->known_revision, &s->parsed_compacted, err)) < 0)
 		goto fail;
 	if (s->opts.loop && (r = store_loop_attach(s, err)) < 0)
 		goto fail;
@@ -772,6 +774,8 @@ store_close(struct store *s)
 		return;
 	store_watches_free_all(s);
 	store_parsed_clear(s);
+	store_offers_clear(s);
+	pthread_mutex_destroy(&s->offers_lock);
 	free(s->rows_buf);
 	free(s->events_buf);
 	store_loop_detach(s);

@@ -244,6 +244,20 @@ int store_update(struct store *s, const struct store_key *key, json_t *obj,
 int store_delete(struct store *s, const struct store_key *key, int64_t expected_revision,
 		 json_t **ret_prev, int64_t *ret_revision, korch_error **err);
 
+/*
+ * Hands the objects of from's successful commits (creates and updates of one resource) to
+ * handle to, another handle of the same file in this process, whose watches then deliver them
+ * as committed instead of parsing their stored texts again (what parsing them would give: the
+ * stored text is their encoding). For a worker thread that commits on its own handle what a
+ * loop's handle watches (a scheduler's bindings). from may be used on another thread than to;
+ * to needs a loop and must stay open until from is closed or shares no more (to NULL); group
+ * and resource are borrowed. After a successful commit on from, the objects it wrote of that
+ * resource are to's too: the caller may drop its references but must not change them. Objects
+ * no watch of to would deliver are dropped; so are those to's watches have already passed.
+ */
+void store_share_commits(struct store *from, struct store *to, const char *group,
+			 const char *resource);
+
 /* ---- lists ---- */
 
 /* One equality requirement on a label. */

@@ -221,6 +221,88 @@ test_one_commit_per_round(void **state)
 	env_fini(&e);
 }
 
+/* A copy of pod with its own metadata, spec and status objects (as client_txn_bind makes). */
+static json_t *
+copy_parts(const json_t *pod)
+{
+	json_t *c = json_copy((json_t *)pod);
+	const char *parts[] = { "metadata", "spec", "status" };
+	for (size_t i = 0; i < 3; i++)
+		json_object_set_new(c, parts[i], json_copy(json_object_get(pod, parts[i])));
+	return c;
+}
+
+/*
+ * An update that only binds (node, resourceVersion, conditions changed; everything else the
+ * same objects) is told from pointers and decoded in part; any other change, or an object
+ * parsed apart, is not.
+ */
+static void
+test_binding_only_update(void **state)
+{
+	struct env e;
+	env_init(&e);
+	env_start(&e, NULL);
+	struct scheduler *s = e.sched;
+	json_t *old =
+		json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:s}]},"
+			  " s:{s:s, s:[{s:s, s:s, s:s, s:s}]}}",
+			  "apiVersion", "v1", "kind", "Pod", "metadata", "name", "p", "namespace",
+			  "default", "uid", "u1", "resourceVersion", "5", "labels", "a", "b",
+			  "spec", "containers", "name", "c", "image", "busybox", "status",
+			  "nominatedNodeName", "n2", "conditions", "type", "PodScheduled", "status",
+			  "False", "reason", "Unschedulable", "message", "0/1 nodes are available");
+	struct spod *p = calloc(1, sizeof(*p));
+	assert_int_equal(decode_pod(s, old, p), 0);
+	assert_true(p->has_pod_condition_false);
+	assert_int_equal(p->node, SID_NONE);
+
+	json_t *bound = copy_parts(old);
+	json_object_set_new(json_object_get(bound, "spec"), "nodeName", json_string("n1"));
+	json_object_set_new(json_object_get(bound, "metadata"), "resourceVersion",
+			    json_string("6"));
+	json_object_set_new(json_object_get(bound, "status"), "conditions",
+			    json_pack("[{s:s, s:s}]", "type", "PodScheduled", "status", "True"));
+	assert_true(pod_binding_only(old, bound));
+	assert_true(pod_binding_only(old, old));
+	assert_int_equal(decode_pod_binding(s, bound, p), 0);
+	assert_string_equal(intern_str(&s->strs, p->node), "n1");
+	assert_string_equal(p->rv, "6");
+	assert_false(p->has_pod_condition_false);
+	assert_null(p->last_message);
+	assert_string_equal(intern_str(&s->strs, p->nominated), "n2");
+	assert_string_equal(
+		intern_str(&s->strs, labels_get(&p->labels, intern_find(&s->strs, "a"))), "b");
+
+	/* Parsed apart: equal content, nothing shared. */
+	json_t *parsed = json_deep_copy(bound);
+	assert_false(pod_binding_only(old, parsed));
+	/* Labels changed too. */
+	json_t *relabeled = copy_parts(bound);
+	json_object_set_new(json_object_get(relabeled, "metadata"), "labels",
+			    json_pack("{s:s}", "a", "c"));
+	assert_false(pod_binding_only(old, relabeled));
+	/* Another spec field. */
+	json_t *more = copy_parts(bound);
+	json_object_set_new(json_object_get(more, "spec"), "priority", json_integer(7));
+	assert_false(pod_binding_only(old, more));
+	/* Another status field. */
+	json_t *started = copy_parts(bound);
+	json_object_set_new(json_object_get(started, "status"), "startTime",
+			    json_string("2026-11-26T15:41:00Z"));
+	assert_false(pod_binding_only(old, started));
+
+	pod_clear(s, p);
+	free(p);
+	json_decref(old);
+	json_decref(bound);
+	json_decref(parsed);
+	json_decref(relabeled);
+	json_decref(more);
+	json_decref(started);
+	env_fini(&e);
+}
+
 int
 main(void)
 {
@@ -230,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_bindings_on_the_pool),
 		cmocka_unit_test(test_node_name_filter),
 		cmocka_unit_test(test_one_commit_per_round),
+		cmocka_unit_test(test_binding_only_update),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

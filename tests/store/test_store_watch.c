@@ -26,6 +26,7 @@
 #include "base/loop.h"
 #include "base/vec.h"
 #include "helpers.h"
+#include "store/store-internal.h"
 #include "store/store.h"
 
 /* One event, as expected or as received. */
@@ -858,6 +859,123 @@ test_shared_versions(void **state)
 	kept_clear(&d);
 }
 
+/* on_keep for every object but the "burst-" ones. */
+static void
+on_keep_named(struct store_watch *w, const struct store_event *events, size_t n,
+	      const korch_error *error, void *userdata)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(events[i].key.name, "burst-", 6) != 0)
+			on_keep(w, &events[i], 1, error, userdata);
+}
+
+/*
+ * store_share_commits(): a writer handle (as a worker thread would have) hands its committed
+ * objects of the shared resource to the loop's handle, whose watches then deliver those very
+ * trees (no parse) with the previous version being the one delivered before; other resources
+ * are parsed from the history as before, and a version no watch with previous versions would
+ * deliver is not kept.
+ */
+static void
+test_shared_commits(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options o = { .loop = f->loop, .poll_interval_ms = -1, .sync_normal = true };
+	struct store_options ow = { .sync_normal = true };
+	_cleanup_(store_closep) struct store *s = NULL;
+	_cleanup_(store_closep) struct store *wr = NULL;
+	assert_int_equal(store_open(f->path, &o, &s, NULL), 0);
+	assert_int_equal(store_open(f->path, &ow, &wr, NULL), 0);
+	store_share_commits(wr, s, "apps", "deployments");
+	struct kept a = { 0 }, c = { 0 };
+	struct store_watch *w[2] = { NULL };
+	struct store_watch_options wo = { .from_revision = STORE_REVISION_NOW };
+	struct store_watch_options wo_no_prev = { .from_revision = STORE_REVISION_NOW,
+						  .no_prev = true };
+	assert_int_equal(store_watch_new(s, &wo, on_keep_named, &a, &w[0], NULL), 0);
+	assert_int_equal(store_watch_new(s, &wo_no_prev, on_keep_named, &c, &w[1], NULL), 0);
+
+	struct store_key k = test_key("default", "x");
+	struct store_key cm = { "", "configmaps", "default", "cm" };
+	json_t *v1 = test_obj("default", "x", NULL, 1);
+	json_t *v2 = test_obj("default", "x", NULL, 2);
+	json_t *other = test_obj("default", "cm", NULL, 7);
+	/* Each change delivered before the next, as a scheduler's loop keeps up with its binds. */
+	int64_t r1 = 0, r2 = 0, r3 = 0, r4 = 0;
+	assert_int_equal(store_create(wr, &k, v1, 0, &r1, NULL), 0);
+	struct caught_up cu = { w, 2, r1 };
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &cu, 5000));
+	/*
+	 * A burst the watches are behind on (two transactions of 300: more than one delivery's
+	 * worth): the update handed over meanwhile keeps its previous version until delivered.
+	 */
+	for (int t = 0; t < 2; t++) {
+		struct store_op ops[300];
+		char names[300][32];
+		for (int i = 0; i < 300; i++) {
+			snprintf(names[i], sizeof(names[i]), "burst-%d-%d", t, i);
+			ops[i] = (struct store_op){ .type = STORE_OP_CREATE,
+						    .key = test_key("default", names[i]),
+						    .obj = test_obj("default", names[i], NULL, i) };
+		}
+		assert_int_equal(store_commit(s, ops, 300, NULL, NULL), 0);
+		for (int i = 0; i < 300; i++)
+			json_decref(ops[i].obj);
+	}
+	assert_int_equal(store_update(wr, &k, v2, r1, &r2, NULL), 0);
+	cu.target = r2;
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &cu, 5000));
+	assert_int_equal(store_create(wr, &cm, other, 0, &r3, NULL), 0);
+	cu.target = r3;
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &cu, 5000));
+	assert_int_equal(store_delete(wr, &k, r2, NULL, &r4, NULL), 0);
+	cu.target = r4;
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &cu, 5000));
+
+	assert_int_equal(a.n, 4);
+	assert_memory_equal(a.type, "AMAD", 4);
+	assert_int_equal(c.n, 4);
+	/* The committed trees themselves, with their resourceVersions, to every watch. */
+	assert_ptr_equal(a.obj[0], v1);
+	assert_ptr_equal(a.obj[1], v2);
+	assert_ptr_equal(c.obj[0], v1);
+	assert_ptr_equal(c.obj[1], v2);
+	assert_int_equal(test_rv(a.obj[0]), r1);
+	assert_int_equal(test_rv(a.obj[1]), r2);
+	assert_null(a.prev[0]);
+	assert_ptr_equal(a.prev[1], v1);
+	/* The DELETED event's last state comes from the shared version too. */
+	assert_ptr_equal(a.prev[3], v2);
+	assert_int_equal(test_n(a.obj[3]), 2);
+	assert_int_equal(test_rv(a.obj[3]), r4);
+	/* Another resource: parsed from the history, the same content. */
+	assert_ptr_not_equal(a.obj[2], other);
+	assert_true(json_equal(a.obj[2], other));
+	assert_ptr_equal(c.obj[2], a.obj[2]);
+
+	/* Only a no_prev watch left: nothing would replace a kept version, so none is kept. */
+	store_watch_free(w[0]);
+	w[0] = NULL;
+	json_t *v3 = test_obj("default", "y", NULL, 3);
+	struct store_key ky = test_key("default", "y");
+	int64_t r5 = 0;
+	assert_int_equal(store_create(wr, &ky, v3, 0, &r5, NULL), 0);
+	cu = (struct caught_up){ w, 2, r5 };
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &cu, 5000));
+	assert_int_equal(c.n, 5);
+	assert_int_equal(test_n(c.obj[4]), 3);
+	assert_ptr_not_equal(c.obj[4], v3);
+	assert_null(hashmap_get(&s->parsed, "apps\ndeployments\ndefault\ny"));
+
+	store_watch_free(w[1]);
+	json_decref(v1);
+	json_decref(v2);
+	json_decref(v3);
+	json_decref(other);
+	kept_clear(&a);
+	kept_clear(&c);
+}
+
 int
 main(void)
 {
@@ -871,6 +989,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_large_txn_and_free_in_callback, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_shared_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_commits, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
