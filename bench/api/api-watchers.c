@@ -6,7 +6,8 @@
  *
  * usage: api-watchers PORT CA.pem TOKEN NAMESPACE NAME WATCHERS RATE SECONDS SERVER_PID
  * prints: connected N, delivered D expected E, p50/p99/max in ms, the writer's achieved rate,
- * and the server's private and resident memory with the watchers connected.
+ * and the server's private and resident memory with the watchers connected (and its private
+ * memory before they connected, and what each watcher added).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -302,6 +303,9 @@ main(int argc, char **argv)
 		rds[t] = (struct reader){ .ep = epoll_create1(EPOLL_CLOEXEC),
 					  .hist = calloc(MAX_US, sizeof(uint32_t)) };
 	}
+	/* The server's memory before the watches: what they add is the difference. */
+	double before_priv_mb, before_rss_mb;
+	memory(pid, &before_priv_mb, &before_rss_mb);
 	char req[1024];
 	int rl = snprintf(req, sizeof(req),
 			  "GET /api/v1/namespaces/%s/configmaps?watch=true&fieldSelector=metadata."
@@ -344,6 +348,8 @@ main(int argc, char **argv)
 	       percentile(delivered, 0.99), percentile(delivered, 1.0 - 1e-12));
 	printf("writes_per_s %.1f\n", (double)writes_ok / seconds);
 	printf("private_mb %.1f\nrss_mb %.1f\n", priv_mb, rss_mb);
+	printf("before_private_mb %.1f\n", before_priv_mb);
+	printf("private_kb_per_watcher %.1f\n", (priv_mb - before_priv_mb) * 1024 / n);
 	/* What the server spent per delivered event (its writes included): its own cost, apart
 	 * from what a loaded machine adds to the latency. */
 	printf("server_cpu_us_per_event %.2f\n", delivered ? cpu * 1e6 / (double)delivered : 0);
