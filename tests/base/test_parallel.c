@@ -14,6 +14,7 @@ struct run {
 	atomic_int on_worker[8];   /* items per worker */
 	atomic_int outside_caller; /* items run off the calling thread */
 	pthread_t caller;          /* the calling thread */
+	atomic_uint sink;          /* what the items computed (so that they compute it) */
 };
 
 static void
@@ -25,9 +26,10 @@ item(size_t i, unsigned w, void *userdata)
 	if (!pthread_equal(pthread_self(), r->caller))
 		atomic_fetch_add(&r->outside_caller, 1);
 	/* A little work, so that helpers get a share. */
-	volatile unsigned x = 0;
+	unsigned x = 0;
 	for (unsigned k = 0; k < 2000; k++)
-		x += k;
+		x = x * 31 + k;
+	atomic_fetch_add(&r->sink, x);
 }
 
 static void
