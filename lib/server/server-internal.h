@@ -265,7 +265,7 @@ struct direct {
 /*
  * Suspends the request's connection and takes it over for direct writes. Call only from its
  * content reader (libmicrohttpd has sent all it held then). False: it cannot be parked (no
- * socket, or no way to notice it becoming writable); the connection is suspended anyway.
+ * socket, or no way to notice it becoming writable); the caller suspends it as before.
  */
 bool direct_park(struct request *req, struct direct *d);
 /*

@@ -843,8 +843,10 @@ watch_read(struct request *req, char *buf, size_t max)
 	if (w->ended || req->srv->stopping)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	/* Nothing to send: park (libmicrohttpd holds nothing now), or wait suspended. */
-	if (!direct_park(req, &w->d))
+	if (!direct_park(req, &w->d)) {
 		w->d = (struct direct){ 0 };
+		request_suspend(req);
+	}
 	return 0;
 }
 
