@@ -899,22 +899,14 @@ on_flush(struct loop_source *src, void *userdata)
 {
 	struct watch_hub *hub = userdata;
 	parallel_for(hub->par, hub->dirty.n, FLUSH_CHUNK, flush_one, hub);
-	/* Taken out of the list first: after_flush may hand a connection back. */
-	size_t n = hub->dirty.n;
-	void **items = hub->dirty.items;
-	hub->dirty = (struct ptrvec){ 0 };
-	for (size_t i = 0; i < n; i++) {
-		struct watcher *w = items[i];
+	/* after_flush only hands connections back or waits for room: it never marks a stream
+	 * dirty, so the list is emptied (its room kept) after the walk. */
+	for (size_t i = 0; i < hub->dirty.n; i++) {
+		struct watcher *w = hub->dirty.items[i];
 		w->dirty = false;
 		after_flush(w);
 	}
-	if (hub->dirty.n == 0) {
-		/* Keep the room for the next fan-out. */
-		ptrvec_free(&hub->dirty, NULL);
-		hub->dirty = (struct ptrvec){ .items = items, .cap = n };
-	} else {
-		free(items);
-	}
+	hub->dirty.n = 0;
 }
 
 void

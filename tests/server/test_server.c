@@ -675,16 +675,23 @@ on_event(int event, korch_object *obj, void *userdata)
 	return s->stop_after && s->n >= s->stop_after;
 }
 
+/* The configmaps' current resourceVersion: a watch from it sees only what follows. */
+static void
+current_rv(korch_client *c, char *rv, size_t size)
+{
+	korch_object *list = NULL;
+	assert_int_equal(korch_client_list(c, "configmaps", "default", NULL, &list, NULL), 0);
+	snprintf(rv, size, "%s", korch_object_get_string(list, "metadata.resourceVersion"));
+	korch_object_free(list);
+}
+
 static void
 test_watch(void **state)
 {
 	struct harness *h = *state;
 	korch_client *c = harness_client(h, NULL);
-	korch_object *list = NULL;
-	assert_int_equal(korch_client_list(c, "configmaps", "default", NULL, &list, NULL), 0);
 	char rv[32];
-	snprintf(rv, sizeof(rv), "%s", korch_object_get_string(list, "metadata.resourceVersion"));
-	korch_object_free(list);
+	current_rv(c, rv, sizeof(rv));
 	/* Changes after rv, replayed; a selector turns a label change into ADDED and DELETED. */
 	const char *names[] = { "a", "b", "c" };
 	for (int i = 0; i < 3; i++) {
@@ -763,11 +770,8 @@ test_watch_shared(void **state)
 {
 	struct harness *h = *state;
 	korch_client *c = harness_client(h, NULL);
-	korch_object *list = NULL;
-	assert_int_equal(korch_client_list(c, "configmaps", "default", NULL, &list, NULL), 0);
 	char rv[32];
-	snprintf(rv, sizeof(rv), "%s", korch_object_get_string(list, "metadata.resourceVersion"));
-	korch_object_free(list);
+	current_rv(c, rv, sizeof(rv));
 	struct watch_thread ts[4] = {
 		{ .h = h, .rv = rv, .selector = "w=1" },
 		{ .h = h, .rv = rv, .selector = "w=1" },
@@ -854,15 +858,6 @@ test_watch_expired(void **state)
 	assert_int_equal(s.n, 0);
 	korch_error_free(err);
 	korch_client_free(c);
-}
-
-static void
-current_rv(korch_client *c, char *rv, size_t size)
-{
-	korch_object *list = NULL;
-	assert_int_equal(korch_client_list(c, "configmaps", "default", NULL, &list, NULL), 0);
-	snprintf(rv, size, "%s", korch_object_get_string(list, "metadata.resourceVersion"));
-	korch_object_free(list);
 }
 
 static void
