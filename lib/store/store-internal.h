@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include "base/hashmap.h"
 #include "base/loop.h"
+#include "base/pool.h"
 #include "base/strbuf.h"
 #include "base/vec.h"
 #include "store/store.h"
@@ -143,6 +144,11 @@ struct store {
 	size_t rows_cap;                   /* its capacity */
 	struct store_event *events_buf;    /* a spare array of events for the next delivery */
 	size_t events_cap;                 /* its capacity */
+	/* parsing large reads off the loop's thread (store-watch.c) */
+	struct pool *parse_pool;      /* one worker, started on the first such read, or NULL */
+	struct parse_job *parse_job;  /* the read being parsed; nothing is dispatched meanwhile */
+	struct strbuf parse_texts;    /* the stored texts of a read's rows left to parse (reused) */
+	size_t parse_inline;          /* rows the current read may still parse on the loop */
 	/* commits shared between handles (store_share_commits) */
 	struct store *share_to;  /* this handle's commits go to that one's offers, or NULL */
 	const char *share_group; /* those of this resource only (borrowed) */
@@ -273,6 +279,8 @@ int store_loop_attach(struct store *s, korch_error **err);
 void store_loop_detach(struct store *s);
 void store_watches_free_all(struct store *s);
 void store_lease_timer_update(struct store *s);
+/* Waits for a read being parsed and drops it undelivered, and stops the parse worker. */
+void store_parse_stop(struct store *s);
 int store_compact_attach(struct store *s, korch_error **err);
 
 #endif

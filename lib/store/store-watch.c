@@ -26,6 +26,13 @@
 /* Rows read per watch per dispatch (a transaction larger than this is read whole). */
 #define WATCH_BATCH_ROWS 512
 
+/*
+ * Rows of one read parsed on the loop's thread; the rest of a larger read (objects created in
+ * bulk: a deployment scaled up, a scheduler's benchmark) go to the parse worker, and the loop
+ * runs its other work meanwhile.
+ */
+#define PARSE_INLINE_ROWS 64
+
 struct store_watch {
 	struct store *store; /* the handle it reads from */
 	store_watch_fn fn;   /* the callback */
@@ -52,6 +59,9 @@ struct watch_row {
 	json_t *prev;    /* the cached previous version (a reference), or NULL: parse prev_text */
 	char *value;     /* new value, when not cached; NULL for a delete */
 	char *prev_text; /* previous value, when needed and not cached */
+	bool deferred;   /* obj is parsed by the parse worker from the read's texts: */
+	size_t text_off; /* the stored text's offset there */
+	size_t text_len; /* and length */
 };
 
 static void
@@ -387,10 +397,20 @@ row_fill(struct store_watch *w, sqlite3_stmt *st, struct watch_row *row, korch_e
 	if (!row->obj && row->type != HIST_DELETE) {
 		const char *text = (const char *)sqlite3_column_text(st, 6);
 		int len = sqlite3_column_bytes(st, 6);
-		if (!text || store_parse_value(text, len, &row->obj, NULL) < 0) {
-			row->obj = NULL;
-			if (!(row->value = col_dup(st, 6)))
+		if (text && !s->parse_inline) {
+			row->deferred = true;
+			row->text_off = s->parse_texts.len;
+			row->text_len = (size_t)len;
+			if (strbuf_append(&s->parse_texts, text, (size_t)len) < 0)
 				return error_oom(err);
+		} else {
+			if (s->parse_inline)
+				s->parse_inline--;
+			if (!text || store_parse_value(text, len, &row->obj, NULL) < 0) {
+				row->obj = NULL;
+				if (!(row->value = col_dup(st, 6)))
+					return error_oom(err);
+			}
 		}
 	}
 	/* The previous version: always for a delete (its last state), else unless refused. */
@@ -463,6 +483,8 @@ read_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, stru
 		goto fail;
 	}
 	store_parsed_check(s, compacted);
+	s->parse_inline = s->opts.loop ? PARSE_INLINE_ROWS : SIZE_MAX;
+	strbuf_truncate(&s->parse_texts, 0);
 	struct watch_row *rows = steal_pointer(&s->rows_buf);
 	size_t n = 0, cap = rows ? s->rows_cap : 0;
 	r = scan_rows(w, from_id, to_id, limit, &rows, &n, &cap, err);
@@ -578,32 +600,22 @@ deliver_revision(struct store_watch *w, struct watch_row *rows, size_t n, korch_
 }
 
 /*
- * Delivers at most one batch of the watch's changes up to revision target. Returns after the
- * watch ended or was freed, too.
+ * Delivers rows[0..n) read for the watch, revision by revision, and moves its position to
+ * scanned, the last revision the read covered. Gives the rows back.
  */
 static void
-watch_deliver(struct store_watch *w, int64_t target)
+deliver_rows(struct store_watch *w, struct watch_row *rows, size_t n, size_t cap, int64_t scanned)
 {
 	_cleanup_error_ korch_error *err = NULL;
 	struct store *s = w->store;
-	struct watch_row *rows = NULL;
-	size_t n = 0, cap = 0;
-	bool full = false;
-	int r = read_rows(w, HIST_ID_AFTER(w->pos), HIST_ID_AFTER(target), WATCH_BATCH_ROWS, &rows,
-			  &n, &cap, &full, &err);
-	if (r < 0) {
-		watch_end(w, r, "watch: %s", korch_error_message(err));
-		return;
-	}
-	/* A full batch ends with a whole revision; the next one starts after it. */
-	int64_t scanned = full ? HIST_REV(rows[n - 1].id) : target;
 	size_t i = 0;
 	while (i < n && !w->dead && !w->ended) {
 		size_t j = i + 1;
 		int64_t rev = HIST_REV(rows[i].id);
 		while (j < n && HIST_REV(rows[j].id) == rev)
 			j++;
-		if ((r = deliver_revision(w, rows + i, j - i, &err)) < 0) {
+		int r = deliver_revision(w, rows + i, j - i, &err);
+		if (r < 0) {
 			if (!w->dead)
 				watch_end(w, r, "watch: %s", korch_error_message(err));
 			break;
@@ -616,6 +628,8 @@ watch_deliver(struct store_watch *w, int64_t target)
 		w->pos = scanned;
 	rows_release(s, rows, n, cap);
 }
+
+/* ---- parsing large reads on a worker ---- */
 
 /* Frees the watches freed during delivery, once no delivery is running. */
 static void
@@ -635,12 +649,148 @@ watches_sweep(struct store *s)
 	s->watches_dirty = false;
 }
 
+/* A read whose deferred rows the worker parses; the loop delivers it when done. */
+struct parse_job {
+	struct store *store;
+	struct store_watch *w; /* marked dead, not freed, while the job runs (s->delivering) */
+	struct watch_row *rows;
+	size_t n, cap;
+	int64_t scanned;      /* the last revision the read covered */
+	struct strbuf texts;  /* the deferred rows' stored texts */
+};
+
+/* On the worker: touches only the job's rows and texts. */
+static void
+parse_work(void *userdata)
+{
+	struct parse_job *job = userdata;
+	for (size_t i = 0; i < job->n; i++) {
+		struct watch_row *row = &job->rows[i];
+		if (!row->deferred)
+			continue;
+		const char *text = job->texts.buf + row->text_off;
+		/* Text that does not parse is kept, for delivery to fail at its own revision. */
+		if (store_parse_value(text, (int)row->text_len, &row->obj, NULL) < 0) {
+			row->obj = NULL;
+			row->value = strndup(text, row->text_len);
+		}
+	}
+}
+
+/* Ends a job: what store_dispatch() does after delivering, and the next dispatch. */
+static void
+parse_done(void *userdata, bool canceled)
+{
+	struct parse_job *job = userdata;
+	struct store *s = job->store;
+	s->parse_job = NULL;
+	bool failed = false;
+	for (size_t i = 0; i < job->n; i++)
+		if (job->rows[i].deferred && !job->rows[i].obj && !job->rows[i].value)
+			failed = true; /* out of memory keeping the text */
+	if (canceled || failed) {
+		if (!canceled && !job->w->dead)
+			watch_end(job->w, KORCH_ENOMEM, "watch: out of memory");
+		rows_release(s, job->rows, job->n, job->cap);
+	} else {
+		deliver_rows(job->w, job->rows, job->n, job->cap, job->scanned);
+	}
+	if (!s->parse_texts.buf) {
+		s->parse_texts = job->texts;
+		strbuf_truncate(&s->parse_texts, 0);
+	} else {
+		strbuf_free(&job->texts);
+	}
+	free(job);
+	s->delivering--;
+	if (canceled)
+		return;
+	watches_sweep(s);
+	if (!s->delivering)
+		store_parsed_settle(s);
+	if (s->defer_src)
+		loop_defer_enable(s->defer_src);
+}
+
+/*
+ * Hands rows with deferred texts to the parse worker; their delivery, and the handle's next
+ * dispatch, wait for it. Returns false when that could not start (the caller parses them).
+ */
+static bool
+parse_submit(struct store_watch *w, struct watch_row *rows, size_t n, size_t cap,
+	     int64_t scanned)
+{
+	struct store *s = w->store;
+	_cleanup_error_ korch_error *err = NULL;
+	if (!s->parse_pool && pool_new(s->opts.loop, 1, &s->parse_pool, &err) < 0)
+		return false;
+	struct parse_job *job = calloc(1, sizeof(*job));
+	if (!job)
+		return false;
+	*job = (struct parse_job){ .store = s, .w = w, .rows = rows, .n = n, .cap = cap,
+				   .scanned = scanned, .texts = s->parse_texts };
+	s->parse_texts = (struct strbuf)STRBUF_INIT;
+	s->parse_job = job;
+	s->delivering++;
+	if (pool_submit(s->parse_pool, parse_work, parse_done, job, &err) < 0) {
+		s->delivering--;
+		s->parse_job = NULL;
+		s->parse_texts = job->texts;
+		free(job);
+		return false;
+	}
+	return true;
+}
+
+void
+store_parse_stop(struct store *s)
+{
+	pool_free(steal_pointer(&s->parse_pool)); /* a job still queued ends canceled */
+	strbuf_free(&s->parse_texts);
+}
+
+/*
+ * Delivers at most one batch of the watch's changes up to revision target, or hands it to the
+ * parse worker first. Returns after the watch ended or was freed, too.
+ */
+static void
+watch_deliver(struct store_watch *w, int64_t target)
+{
+	_cleanup_error_ korch_error *err = NULL;
+	struct store *s = w->store;
+	struct watch_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	bool full = false;
+	int r = read_rows(w, HIST_ID_AFTER(w->pos), HIST_ID_AFTER(target), WATCH_BATCH_ROWS, &rows,
+			  &n, &cap, &full, &err);
+	if (r < 0) {
+		watch_end(w, r, "watch: %s", korch_error_message(err));
+		return;
+	}
+	/* A full batch ends with a whole revision; the next one starts after it. */
+	int64_t scanned = full ? HIST_REV(rows[n - 1].id) : target;
+	if (s->parse_texts.len && parse_submit(w, rows, n, cap, scanned))
+		return;
+	/* Deferred rows the worker could not take are parsed at delivery (row_object). */
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].deferred && !(rows[i].value = strndup(s->parse_texts.buf +
+								 rows[i].text_off,
+								 rows[i].text_len))) {
+			rows_release(s, rows, n, cap);
+			watch_end(w, KORCH_ENOMEM, "watch: out of memory");
+			return;
+		}
+	deliver_rows(w, rows, n, cap, scanned);
+}
+
 /* Looks at the latest revision and gives each watch that is behind one batch. */
 static void
 store_dispatch(struct store *s)
 {
 	_cleanup_error_ korch_error *err = NULL;
 	int64_t cur = 0;
+	if (s->parse_job)
+		return; /* its end dispatches again */
 	offers_take(s);
 	if (store_current_revision(s, &cur, &err) < 0) {
 		log_warn("store", "%s: %s", s->path, korch_error_message(err));
@@ -650,7 +800,7 @@ store_dispatch(struct store *s)
 	bool more = false;
 	s->delivering++;
 	size_t n = s->watches.n;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !s->parse_job; i++) {
 		struct store_watch *w = s->watches.items[i];
 		if (w->dead || w->ended || w->pos >= cur)
 			continue;
@@ -796,6 +946,7 @@ store_loop_attach(struct store *s, korch_error **err)
 void
 store_loop_detach(struct store *s)
 {
+	store_parse_stop(s);
 	loop_source_free(s->inotify_src);
 	loop_source_free(s->defer_src);
 	loop_source_free(s->poll_timer);

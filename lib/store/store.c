@@ -772,6 +772,7 @@ store_close(struct store *s)
 {
 	if (!s)
 		return;
+	store_parse_stop(s);
 	store_watches_free_all(s);
 	store_parsed_clear(s);
 	store_offers_clear(s);

@@ -731,6 +731,136 @@ test_large_txn_and_free_in_callback(void **state)
 	free(quitter.v);
 }
 
+/*
+ * Commits count changes of "p<from>".. in one transaction (creates, or updates of those
+ * created before), with spec.n = n0 + i, appending the events to want. Returns the revision.
+ */
+static int64_t
+commit_batch(struct store *s, bool update, int from, int count, int n0, struct evlist *want,
+	     int64_t prev_rev)
+{
+	struct store_op *ops = calloc((size_t)count, sizeof(*ops));
+	char(*names)[16] = calloc((size_t)count, 16);
+	assert_non_null(ops);
+	assert_non_null(names);
+	for (int i = 0; i < count; i++) {
+		snprintf(names[i], 16, "p%04d", from + i);
+		ops[i] = (struct store_op){ .type = update ? STORE_OP_UPDATE : STORE_OP_CREATE,
+					    .key = test_key("default", names[i]),
+					    .obj = test_obj("default", names[i], NULL, n0 + i) };
+	}
+	int64_t rev = 0;
+	assert_int_equal(store_commit(s, ops, (size_t)count, &rev, NULL), 0);
+	for (int i = 0; i < count; i++) {
+		struct ev e = { .rev = rev,
+				.type = update ? 'M' : 'A',
+				.n = n0 + i,
+				.prev_rv = update ? prev_rev : 0,
+				.prev_n = update ? i : -1 };
+		snprintf(e.ns, sizeof(e.ns), "default");
+		snprintf(e.name, sizeof(e.name), "%s", names[i]);
+		evlist_push(want, &e);
+		json_decref(ops[i].obj);
+	}
+	free(ops);
+	free(names);
+	return rev;
+}
+
+/*
+ * A read of more than 64 rows to parse goes to the handle's parse worker: nothing of it is
+ * delivered until the worker is done, the loop runs meanwhile, and what arrives is what the
+ * loop would have parsed (every event once, in order, with its previous version). A watch
+ * freed, or the handle closed, while its read is parsed gets nothing more; a stored text that
+ * does not parse ends the watch at its revision, as on the loop.
+ */
+static void
+test_parse_worker(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options o = { .loop = f->loop, .poll_interval_ms = -1, .sync_normal = true };
+	_cleanup_(store_closep) struct store *s = NULL;
+	assert_int_equal(store_open(f->path, &o, &s, NULL), 0);
+	struct evlist got[3] = { 0 }, want = { 0 };
+	struct store_watch *w[3] = { NULL };
+	struct store_watch_options wo = { .from_revision = STORE_REVISION_NOW };
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_watch_new(s, &wo, on_event, &got[i], &w[i], NULL), 0);
+
+	/* Small reads are parsed on the loop: no worker. */
+	int64_t rev = commit_batch(s, false, 0, 10, 0, &want, 0);
+	struct caught_up c = { w, 3, rev };
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &c, 5000));
+	assert_null(s->parse_pool);
+
+	/* 1,000 creates: one loop iteration reads them and hands them over undelivered. */
+	int64_t created = commit_batch(s, false, 10, 1000, 100, &want, 0);
+	assert_true(korch_loop_dispatch(f->loop, 0, NULL) >= 0);
+	assert_non_null(s->parse_job);
+	assert_int_equal(got[0].n, 10);
+	/* Meanwhile: freeing a watch waits for the delivery to end (it gets nothing more). */
+	store_watch_free(w[2]);
+	w[2] = NULL;
+	c.target = created;
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &c, 5000));
+	assert_null(s->parse_job);
+	assert_int_equal(pool_threads(s->parse_pool), 1);
+	assert_int_equal(got[2].n, 10);
+
+	/* 1,000 updates of them: MODIFIED with the previous versions the worker parsed. */
+	c.target = commit_batch(s, true, 10, 1000, 5000, &want, created);
+	/* The previous versions: spec.n 100 + i. */
+	for (size_t i = want.n - 1000; i < want.n; i++)
+		want.v[i].prev_n += 100;
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &c, 5000));
+	assert_events(&got[0], &want, NULL, 0);
+	assert_events(&got[1], &want, NULL, 0);
+
+	/* A stored text that does not parse, past the first 64 rows: the watch ends there. */
+	int64_t good = commit_batch(s, false, 2000, 200, 0, &want, 0);
+	int64_t bad = commit_batch(s, false, 3000, 200, 0, &want, 0);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	char sql[200];
+	snprintf(sql, sizeof(sql),
+		 "UPDATE history SET value = '{\"broken' WHERE id = (SELECT id FROM history"
+		 " WHERE id >> 20 = %lld ORDER BY id LIMIT 1 OFFSET 150)",
+		 (long long)bad);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_close(db);
+	c.target = good;
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &c, 5000));
+	size_t before = got[0].n;
+	assert_true(korch_loop_dispatch(f->loop, 0, NULL) >= 0);
+	assert_true(s->parse_job || got[0].error_code);
+	for (int i = 0; i < 500 && !got[0].error_code; i++)
+		assert_true(korch_loop_dispatch(f->loop, 10, NULL) >= 0);
+	assert_int_equal(got[0].error_code, KORCH_ESYSTEM);
+	assert_non_null(strstr(got[0].error, "stored object is not valid JSON"));
+	assert_int_equal(got[0].n, before);
+	assert_int_equal(store_watch_revision(w[0]), good);
+
+	for (int i = 0; i < 2; i++) {
+		store_watch_free(w[i]);
+		free(got[i].v);
+	}
+	free(got[2].v);
+	free(want.v);
+
+	/* Closed while a read is parsed: the read is dropped, nothing delivered. */
+	struct evlist late = { 0 };
+	struct store_watch *lw = NULL;
+	assert_int_equal(store_watch_new(s, &wo, on_event, &late, &lw, NULL), 0);
+	struct evlist ignored = { 0 };
+	commit_batch(s, false, 4000, 500, 0, &ignored, 0);
+	assert_true(korch_loop_dispatch(f->loop, 0, NULL) >= 0);
+	assert_non_null(s->parse_job);
+	store_close(steal_pointer(&s));
+	assert_int_equal(late.n, 0);
+	free(ignored.v);
+}
+
 /* The objects one watch received, kept (a reference each) to compare pointers. */
 struct kept {
 	char type[8];    /* A, M, D per event */
@@ -990,6 +1120,7 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_shared_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_commits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_worker, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
