@@ -657,6 +657,7 @@ struct parse_job {
 	size_t n, cap;
 	int64_t scanned;      /* the last revision the read covered */
 	struct strbuf texts;  /* the deferred rows' stored texts */
+	bool dropped;         /* the handle is closing: deliver nothing */
 };
 
 /* On the worker: touches only the job's rows and texts. */
@@ -684,6 +685,7 @@ parse_done(void *userdata, bool canceled)
 	struct parse_job *job = userdata;
 	struct store *s = job->store;
 	s->parse_job = NULL;
+	canceled |= job->dropped;
 	bool failed = false;
 	for (size_t i = 0; i < job->n; i++)
 		if (job->rows[i].deferred && !job->rows[i].obj && !job->rows[i].value)
@@ -745,7 +747,9 @@ parse_submit(struct store_watch *w, struct watch_row *rows, size_t n, size_t cap
 void
 store_parse_stop(struct store *s)
 {
-	pool_free(steal_pointer(&s->parse_pool)); /* a job still queued ends canceled */
+	if (s->parse_job)
+		s->parse_job->dropped = true;
+	pool_free(steal_pointer(&s->parse_pool)); /* ends the job, if any */
 	strbuf_free(&s->parse_texts);
 }
 
