@@ -429,7 +429,7 @@ scan_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, stru
 	  size_t *n, size_t *cap, korch_error **err)
 {
 	struct store *s = w->store;
-	sqlite3_stmt *st = store_stmt(s, STMT_WATCH_ROWS, err);
+	sqlite3_stmt *st = store_stmt(s, w->group ? STMT_WATCH_ROWS_RES : STMT_WATCH_ROWS, err);
 	if (!st)
 		return KORCH_ESYSTEM;
 	sqlite3_bind_int64(st, 1, from_id);

@@ -104,10 +104,16 @@ static const char *const stmt_sql[STMT_MAX] = {
 			    " FROM history h CROSS JOIN resources r ON r.id = h.res"
 			    " LEFT JOIN history p ON p.id = h.prev"
 			    " WHERE h.id >= ?1 AND h.id < ?2"
-			    " AND (?3 IS NULL OR h.res = (SELECT id FROM resources"
-			    " WHERE grp = ?3 AND res = ?4))"
 			    " AND (?5 IS NULL OR h.ns = ?5) AND (?6 IS NULL OR h.name = ?6)"
 			    " ORDER BY h.id LIMIT ?7",
+	/* The same for one resource (?3, ?4): only its rows are visited, through history_res. */
+	[STMT_WATCH_ROWS_RES] = "SELECT h.id, h.type, r.grp, r.res, h.ns, h.name, h.value,"
+				" p.value, h.prev"
+				" FROM resources r CROSS JOIN history h INDEXED BY history_res"
+				" ON h.res = r.id LEFT JOIN history p ON p.id = h.prev"
+				" WHERE r.grp = ?3 AND r.res = ?4 AND h.id >= ?1 AND h.id < ?2"
+				" AND (?5 IS NULL OR h.ns = ?5) AND (?6 IS NULL OR h.name = ?6)"
+				" ORDER BY h.id LIMIT ?7",
 	[STMT_COMPACT_ROWS] = "SELECT id, type, prev, time_ns FROM history"
 			      " WHERE id > ?1 AND id < ?2 ORDER BY id LIMIT ?3",
 	[STMT_HIST_DELETE] = "DELETE FROM history WHERE id = ?1",
@@ -138,10 +144,16 @@ static const char *const stmt_sql[STMT_MAX] = {
 	"CREATE TABLE resources (id INTEGER PRIMARY KEY, grp TEXT NOT NULL," \
 	" res TEXT NOT NULL, UNIQUE (grp, res));"
 
+/*
+ * Version 4: history rows by resource (and id: the rowid ends every index), so that a watch or
+ * a list of one resource reads its own rows, not every row written since its revision.
+ */
+#define SCHEMA_V4_INDEX "CREATE INDEX history_res ON history (res);"
+
 /* A new file gets the current schema directly. */
 static const char schema_current[] = SCHEMA_META_LEASES SCHEMA_RESOURCES SCHEMA_V3_TABLES(
 	"") "CREATE INDEX objects_lease ON objects (lease) WHERE lease IS NOT NULL;"
-	    "INSERT INTO meta (key, value) VALUES ('label_pos', 0);";
+	    "INSERT INTO meta (key, value) VALUES ('label_pos', 0);" SCHEMA_V4_INDEX;
 
 /*
  * Version 1 -> 2: the label index. Fills labels and objects.labels from the stored objects
@@ -195,6 +207,7 @@ static const char migrate_2_3[] = SCHEMA_RESOURCES
 static const char *const migrations[STORE_SCHEMA_VERSION - 1] = {
 	migrate_1_2,
 	migrate_2_3,
+	SCHEMA_V4_INDEX,
 };
 
 /* ---- errors and statements ---- */

@@ -121,7 +121,7 @@
 #include "base/strbuf.h"
 
 /* The current schema version (PRAGMA user_version) and application_id of a store file. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_APPLICATION_ID 0x6b6f7263
 
 /* At most this many operations in one transaction (and deletions per lease revision). */

@@ -535,6 +535,10 @@ test_migration_from_v1(void **state)
 				   " WHERE o.name = 'a'");
 	assert_string_equal(labels, "{\"app\":\"web\",\"n\":3}");
 	assert_int_equal(store_check(s, NULL), 0);
+	/* Version 4: history by resource. */
+	assert_int_equal(pragma(s->db, "SELECT count(*) FROM sqlite_master"
+				       " WHERE type = 'index' AND name = 'history_res'"),
+			 1);
 
 	/* Writes after the migration keep the index right. */
 	struct store_key kb = test_key("default", "b");

@@ -805,14 +805,14 @@ test_query_plans(void **state)
 	_cleanup_free_ char *p_get = plan(f->s->db, sqlite3_sql(f->s->stmts[STMT_LIST_NS]));
 	assert_string_equal(p_get, "SEARCH o USING PRIMARY KEY (res=? AND ns=? AND name>?) | "
 				   "SEARCH h USING INTEGER PRIMARY KEY (rowid=?)");
-	/* The history a list reads besides: id ranges (the changes since its revision, and
-	   what the label index has not reached). */
+	/* The history a list reads besides: the resource's changes since its revision, and the
+	   id range the label index has not reached. */
 	_cleanup_free_ char *p_changed = plan(f->s->db, stmt_sql_of(f->s, STMT_LIST_CHANGED));
-	assert_string_equal(p_changed, "SEARCH h USING INTEGER PRIMARY KEY (rowid>?) | SEARCH p "
-				       "USING INTEGER PRIMARY KEY (rowid=?)");
+	assert_string_equal(p_changed, "SEARCH h USING INDEX history_res (res=? AND rowid>?) | "
+				       "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)");
 	_cleanup_free_ char *p_tail = plan(f->s->db, stmt_sql_of(f->s, STMT_LIST_TAIL));
-	assert_string_equal(p_tail, "SEARCH history USING INTEGER PRIMARY KEY (rowid>? AND "
-				    "rowid<?)");
+	assert_string_equal(p_tail, "SEARCH history USING INDEX history_res (res=? AND rowid>? "
+				    "AND rowid<?)");
 	/* A point read. */
 	_cleanup_free_ char *p_point = plan(f->s->db, stmt_sql_of(f->s, STMT_GET));
 	assert_string_equal(p_point, "SEARCH o USING PRIMARY KEY (res=? AND ns=? AND name=?) | "

@@ -861,6 +861,52 @@ test_parse_worker(void **state)
 	free(ignored.v);
 }
 
+/*
+ * A watch of one resource reads that resource's rows through the history_res index: a
+ * thousand rows of another resource written since its position cost it no step each.
+ */
+static void
+test_watch_reads_own_resource(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options o = { .loop = f->loop, .poll_interval_ms = -1, .sync_normal = true };
+	_cleanup_(store_closep) struct store *s = NULL;
+	assert_int_equal(store_open(f->path, &o, &s, NULL), 0);
+	struct evlist cms = { 0 };
+	struct store_watch *w = NULL;
+	struct store_watch_options wo = { .from_revision = STORE_REVISION_NOW,
+					  .group = "",
+					  .resource = "configmaps" };
+	assert_int_equal(store_watch_new(s, &wo, on_event, &cms, &w, NULL), 0);
+	struct store_key k1 = { "", "configmaps", "default", "one" };
+	struct store_key k2 = { "", "configmaps", "default", "two" };
+	json_t *obj = test_obj("default", "one", NULL, 1);
+	int64_t rev = 0;
+	assert_int_equal(store_create(s, &k1, obj, 0, &rev, NULL), 0);
+	json_decref(obj);
+	struct caught_up c = { &w, 1, rev };
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &c, 5000));
+	sqlite3_stmt *st = s->stmts[STMT_WATCH_ROWS_RES];
+	assert_non_null(st);
+	sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1);
+
+	struct evlist ignored = { 0 };
+	commit_batch(s, false, 0, 1000, 0, &ignored, 0);
+	obj = test_obj("default", "two", NULL, 2);
+	assert_int_equal(store_create(s, &k2, obj, 0, &rev, NULL), 0);
+	json_decref(obj);
+	c.target = rev;
+	assert_true(test_dispatch_until(f->loop, all_caught_up, &c, 5000));
+	assert_int_equal(cms.n, 2);
+	assert_string_equal(cms.v[1].name, "two");
+	int steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+	assert_true(steps > 0);
+	assert_true(steps < 1000);
+	store_watch_free(w);
+	free(cms.v);
+	free(ignored.v);
+}
+
 /* The objects one watch received, kept (a reference each) to compare pointers. */
 struct kept {
 	char type[8];    /* A, M, D per event */
@@ -1121,6 +1167,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shared_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_worker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_reads_own_resource, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
