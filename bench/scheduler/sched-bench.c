@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <korch/log.h>
 
 #include "base/error.h"
@@ -91,6 +92,37 @@ runqueue_wait_s(void)
 	}
 	closedir(d);
 	return total;
+}
+
+/* SCHED_BENCH_TIMES: each thread's CPU seconds so far (utime + stime), on stderr. */
+static void
+print_thread_cpu(const char *when)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return;
+	long hz = sysconf(_SC_CLK_TCK);
+	struct dirent *de;
+	fprintf(stderr, "sched-bench: thread CPU %s:", when);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[300], buf[1024];
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", de->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		char *p = strrchr(buf, ')');
+		unsigned long long ut = 0, st = 0;
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+				&st) == 2)
+			fprintf(stderr, " %s=%.2f", de->d_name, (double)(ut + st) / (double)hz);
+	}
+	fprintf(stderr, "\n");
+	closedir(d);
 }
 
 static double
@@ -216,8 +248,12 @@ workload(const char *dir, int nodes, int init_pods, int pods, double *ret_p99_ms
 	run_until(&b, (uint64_t)init_pods, 600);
 	scheduler_stats_reset(b.sched);
 	create_many(&b, init_pods, init_pods + pods, make_pod);
+	if (getenv("SCHED_BENCH_TIMES"))
+		print_thread_cpu("before");
 	double cpu0 = cpu_s(), t0 = now_s(), wait0 = runqueue_wait_s();
 	run_until(&b, (uint64_t)pods, 1200);
+	if (getenv("SCHED_BENCH_TIMES"))
+		print_thread_cpu("after");
 	double cpu = cpu_s() - cpu0, wait = runqueue_wait_s() - wait0;
 	if (getenv("SCHED_BENCH_TIMES"))
 		fprintf(stderr, "sched-bench: measured from %.6f to %.6f (CLOCK_MONOTONIC)\n", t0,
