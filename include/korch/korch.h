@@ -18,8 +18,9 @@
  *     korch_dispatch() runs what is ready and never blocks. It fits poll, epoll, libuv
  *     (uv_poll_t plus a uv_timer_t) and GLib (g_unix_fd_add plus g_timeout_add). korch creates
  *     no thread of its own in this mode except the worker pool: at most KORCH_WORKER_THREADS
- *     threads, started on first use, for work that must block (image unpacking, durable batch
- *     commits of the scheduler's bindings); their results are delivered through korch_fd().
+ *     threads, started on first use, for work that must block or is large (image unpacking,
+ *     durable batch commits of the scheduler's bindings, parsing a watch read of more than 64
+ *     objects); their results are delivered through korch_fd().
  *     Every callback (watches included) runs inside korch_dispatch(), on your thread.
  *   - KORCH_RUN_THREAD: korch starts one thread that runs the loop until korch_close(), plus
  *     the same worker pool. Watch callbacks then run on korch's thread.
