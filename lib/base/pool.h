@@ -19,7 +19,10 @@ typedef void (*pool_work_fn)(void *userdata);
 typedef void (*pool_done_fn)(void *userdata, bool canceled);
 
 int pool_new(korch_loop *loop, unsigned max_threads, struct pool **ret_pool, korch_error **err);
-/* Queues work; done is called exactly once, on the loop, when it finished or was canceled. */
+/*
+ * Queues work; done is called exactly once, on the loop, when it finished or was canceled
+ * (from pool_free(): on the thread calling it).
+ */
 int pool_submit(struct pool *pool, pool_work_fn work, pool_done_fn done, void *userdata,
 		korch_error **err);
 /* Threads started so far. */

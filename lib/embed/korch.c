@@ -199,8 +199,8 @@ start_controllers(korch *k, korch_error **err)
  * The scheduler on the handle's loop and write path. In a simulation its tie-breaks come from
  * the handle's seed and its Events name a fixed instance, so that two runs with the same seed
  * write the same event log; there (test clock) it commits bindings inline. Under the real clock
- * it commits each batch on a thread of the loop's worker pool (lib/base/pool.h), the one thread
- * besides the caller's that caller-loop mode has.
+ * it commits each batch on a thread of the loop's worker pool (lib/base/pool.h); besides it
+ * caller-loop mode has at most the store handle's parse worker (store.h, Watches).
  */
 static int
 start_scheduler(korch *k, const korch_options *o, korch_error **err)

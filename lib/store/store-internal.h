@@ -146,10 +146,12 @@ struct store {
 	struct store_event *events_buf;    /* a spare array of events for the next delivery */
 	size_t events_cap;                 /* its capacity */
 	/* parsing large reads off the loop's thread (store-watch.c) */
-	struct pool *parse_pool;      /* one worker, started on the first such read, or NULL */
-	struct parse_job *parse_job;  /* the read being parsed; nothing is dispatched meanwhile */
-	struct strbuf parse_texts;    /* the stored texts of a read's rows left to parse (reused) */
-	size_t parse_inline;          /* rows the current read may still parse on the loop */
+	struct pool *parse_pool;     /* one worker, started on the first such read, or NULL */
+	struct parse_job *parse_job; /* the read being parsed; nothing is dispatched meanwhile */
+	struct strbuf parse_texts;   /* the stored texts of a read's rows left to parse (reused) */
+	size_t parse_inline;         /* rows the current read may still parse on the loop */
+	bool parse_async;            /* a loop on the real clock: large reads go to the worker */
+	size_t dispatch_next;        /* the watch a dispatch starts with (modulo their number) */
 	/* commits shared between handles (store_share_commits) */
 	struct store *share_to;  /* this handle's commits go to that one's offers, or NULL */
 	const char *share_group; /* those of this resource only (borrowed) */
@@ -251,7 +253,9 @@ int store_write_lease_keys_delete(struct store *s, int64_t lease, int64_t revisi
  * next change of the key, whose previous version it is. Only watches that read previous
  * versions (no no_prev) add to it, so it holds what their consumers hold anyway. During one
  * dispatch a replaced version (or a deleted key's last one) stays too, for the watches that
- * come later in the same dispatch; store_parsed_settle() forgets them after it. History ids
+ * come later in the same dispatch; store_parsed_settle() forgets them after it (a dispatch
+ * that hands a read to the parse worker ends when the worker is done, before the watches
+ * after it read: those parse a replaced version again if they need it). History ids
  * never change meaning while 'compacted' stays the same (a restore moves it), so the cache is
  * dropped when it moves. Versions are immutable: watch callbacks receive them borrowed and must
  * not change them.

@@ -29,7 +29,9 @@
 /*
  * Rows of one read parsed on the loop's thread; the rest of a larger read (objects created in
  * bulk: a deployment scaled up, a scheduler's benchmark) go to the parse worker, and the loop
- * runs its other work meanwhile.
+ * runs its other work meanwhile. Not under a test clock: there a loop that looks idle lets the
+ * clock move, which must not happen before the read is delivered (nor may a simulation start
+ * a thread).
  */
 #define PARSE_INLINE_ROWS 64
 
@@ -391,8 +393,9 @@ row_fill(struct store_watch *w, sqlite3_stmt *st, struct watch_row *row, korch_e
 	/*
 	 * Parsed from SQLite's buffer rather than copied first: a copy of a whole object (a pod's
 	 * is 2 KiB) is an allocation past glibc's small bins, and each of those makes it
-	 * consolidate every fast bin, which cost more than the copy. Text that does not parse is
-	 * kept, for delivery to fail at its own revision.
+	 * consolidate every fast bin, which cost more than the copy. Past the read's first
+	 * PARSE_INLINE_ROWS the texts are appended to the one buffer the parse worker reads
+	 * instead. Text that does not parse is kept, for delivery to fail at its own revision.
 	 */
 	if (!row->obj && row->type != HIST_DELETE) {
 		const char *text = (const char *)sqlite3_column_text(st, 6);
@@ -483,7 +486,9 @@ read_rows(struct store_watch *w, int64_t from_id, int64_t to_id, int limit, stru
 		goto fail;
 	}
 	store_parsed_check(s, compacted);
-	s->parse_inline = s->opts.loop ? PARSE_INLINE_ROWS : SIZE_MAX;
+	s->parse_inline = s->parse_async ? PARSE_INLINE_ROWS : SIZE_MAX;
+	if (s->parse_texts.oom)
+		strbuf_free(&s->parse_texts); /* an append failed: start afresh */
 	strbuf_truncate(&s->parse_texts, 0);
 	struct watch_row *rows = steal_pointer(&s->rows_buf);
 	size_t n = 0, cap = rows ? s->rows_cap : 0;
@@ -651,13 +656,13 @@ watches_sweep(struct store *s)
 
 /* A read whose deferred rows the worker parses; the loop delivers it when done. */
 struct parse_job {
-	struct store *store;
-	struct store_watch *w; /* marked dead, not freed, while the job runs (s->delivering) */
-	struct watch_row *rows;
-	size_t n, cap;
-	int64_t scanned;      /* the last revision the read covered */
-	struct strbuf texts;  /* the deferred rows' stored texts */
-	bool dropped;         /* the handle is closing: deliver nothing */
+	struct store *store;    /* the handle */
+	struct store_watch *w;  /* marked dead, not freed, while the job runs (s->delivering) */
+	struct watch_row *rows; /* the read, deferred rows among them */
+	size_t n, cap;          /* rows read, allocated */
+	int64_t scanned;        /* the last revision the read covered */
+	struct strbuf texts;    /* the deferred rows' stored texts */
+	bool dropped;           /* the handle is closing: deliver nothing */
 };
 
 /* On the worker: touches only the job's rows and texts. */
@@ -719,8 +724,7 @@ parse_done(void *userdata, bool canceled)
  * dispatch, wait for it. Returns false when that could not start (the caller parses them).
  */
 static bool
-parse_submit(struct store_watch *w, struct watch_row *rows, size_t n, size_t cap,
-	     int64_t scanned)
+parse_submit(struct store_watch *w, struct watch_row *rows, size_t n, size_t cap, int64_t scanned)
 {
 	struct store *s = w->store;
 	_cleanup_error_ korch_error *err = NULL;
@@ -729,8 +733,13 @@ parse_submit(struct store_watch *w, struct watch_row *rows, size_t n, size_t cap
 	struct parse_job *job = calloc(1, sizeof(*job));
 	if (!job)
 		return false;
-	*job = (struct parse_job){ .store = s, .w = w, .rows = rows, .n = n, .cap = cap,
-				   .scanned = scanned, .texts = s->parse_texts };
+	*job = (struct parse_job){ .store = s,
+				   .w = w,
+				   .rows = rows,
+				   .n = n,
+				   .cap = cap,
+				   .scanned = scanned,
+				   .texts = s->parse_texts };
 	s->parse_texts = (struct strbuf)STRBUF_INIT;
 	s->parse_job = job;
 	s->delivering++;
@@ -777,9 +786,9 @@ watch_deliver(struct store_watch *w, int64_t target)
 		return;
 	/* Deferred rows the worker could not take are parsed at delivery (row_object). */
 	for (size_t i = 0; i < n; i++)
-		if (rows[i].deferred && !(rows[i].value = strndup(s->parse_texts.buf +
-								 rows[i].text_off,
-								 rows[i].text_len))) {
+		if (rows[i].deferred &&
+		    !(rows[i].value =
+			      strndup(s->parse_texts.buf + rows[i].text_off, rows[i].text_len))) {
 			rows_release(s, rows, n, cap);
 			watch_end(w, KORCH_ENOMEM, "watch: out of memory");
 			return;
@@ -803,12 +812,23 @@ store_dispatch(struct store *s)
 	s->known_revision = cur;
 	bool more = false;
 	s->delivering++;
-	size_t n = s->watches.n;
-	for (size_t i = 0; i < n && !s->parse_job; i++) {
+	/*
+	 * From the watch after the one whose read went to the parse worker, when the last dispatch
+	 * ended there: a watch with reads to parse one after another must not hold back those
+	 * after it. Otherwise in the order the watches were made.
+	 */
+	size_t n = s->watches.n, first = n ? s->dispatch_next % n : 0;
+	s->dispatch_next = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (first + k) % n;
 		struct store_watch *w = s->watches.items[i];
 		if (w->dead || w->ended || w->pos >= cur)
 			continue;
 		watch_deliver(w, cur);
+		if (s->parse_job) {
+			s->dispatch_next = i + 1;
+			break;
+		}
 		if (!w->dead && !w->ended && w->pos < cur)
 			more = true;
 	}
@@ -918,6 +938,7 @@ store_loop_attach(struct store *s, korch_error **err)
 {
 	korch_loop *loop = s->opts.loop;
 	int r;
+	s->parse_async = !clock_is_test(korch_loop_clock(loop));
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->inotify_fd < 0)
 		return error_errno(err, errno, "inotify for %s", s->path);

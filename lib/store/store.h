@@ -15,7 +15,7 @@
  * their writes, and every write runs in BEGIN IMMEDIATE (it takes the write lock first, so the
  * revision it reads is the latest and no other writer can interleave).
  *
- * ---- Tables (schema version 3) -------------------------------------------------------------
+ * ---- Tables (schema version 4) -------------------------------------------------------------
  *   meta(key, value)       'revision': a floor under the latest revision, written by
  *                          compaction and restore (ordinary writes leave it alone: one page
  *                          less per commit; the latest revision is the larger of it and the
@@ -30,7 +30,9 @@
  *                          value is the object as stored (NULL for a delete) and labels its
  *                          metadata.labels as compact JSON (NULL when it has none); prev is the
  *                          id of the key's previous version (NULL for a create); time_ns is the
- *                          wall time of the commit (for time-based compaction).
+ *                          wall time of the commit (for time-based compaction). Indexed by
+ *                          res too (history_res, with the id every index ends with): a watch
+ *                          or a list of one resource reads only its rows.
  *   objects(res, ns, name, create_rev, mod_rev, hid, lease)
  *                          the live objects: the history row of the current version (hid),
  *                          etcd's create and modification revisions, the lease the key is
@@ -42,12 +44,12 @@
  *   leases(id, ttl_s, expiry_ns)
  *                          TTL leases; expiry_ns is wall time on the store's clock.
  * An object's value is stored once (in history); a get joins objects to history by hid. So a
- * create writes two B-tree rows (history, objects), as a plain SQLite table with a text key
- * does (its rows and its key index).
+ * create writes three B-tree rows (history, its history_res entry of a few bytes, objects), a
+ * plain SQLite table with a text key two (its rows and its key index).
  * Schema history: version 1 had no label index; version 2 kept (group, resource) as text in
- * every row, the labels in objects, and the label index in step with every write. Opening an
- * older file migrates it in one transaction; a file with a newer version is refused
- * (KORCH_EPROTO).
+ * every row, the labels in objects, and the label index in step with every write; version 3
+ * had no history_res. Opening an older file migrates it in one transaction; a file with a
+ * newer version is refused (KORCH_EPROTO).
  *
  * ---- Revisions ------------------------------------------------------------------------------
  * Every write transaction takes the next revision (the latest + 1) inside the transaction;
@@ -72,7 +74,10 @@
  * data_version, every poll_interval_ms). The WAL file itself is not watched: its last
  * modification comes before the commit becomes visible, so a reader woken by it can miss the
  * commit. Delivery happens on the loop given at open, one transaction per callback, in
- * revision order, a bounded batch per watch per dispatch.
+ * revision order, a bounded batch per watch per dispatch. A batch with more than 64 objects to
+ * parse (a bulk create) is parsed on the handle's parse worker, one thread started on first
+ * use (not under a test clock); the handle delivers nothing else meanwhile, and the loop runs
+ * its other work.
  *
  * ---- Lists ----------------------------------------------------------------------------------
  * A list reads one snapshot (one read transaction). A continue token carries the revision R of
@@ -106,7 +111,8 @@
  * ---- Threads and blocking -------------------------------------------------------------------
  * A handle belongs to one thread (the one dispatching its loop, if it has one); open one handle
  * per thread. Writes block for one fsync (synchronous=FULL); callers that must not block their
- * loop run them on the worker pool with their own handle.
+ * loop run them on the worker pool with their own handle. The parse worker (Watches) touches
+ * nothing but the batch handed to it.
  */
 #ifndef KORCH_STORE_STORE_H
 #define KORCH_STORE_STORE_H

@@ -813,6 +813,17 @@ test_query_plans(void **state)
 	_cleanup_free_ char *p_tail = plan(f->s->db, stmt_sql_of(f->s, STMT_LIST_TAIL));
 	assert_string_equal(p_tail, "SEARCH history USING INDEX history_res (res=? AND rowid>? "
 				    "AND rowid<?)");
+	/* Watches: every row since a position, or one resource's through history_res. */
+	_cleanup_free_ char *p_watch = plan(f->s->db, stmt_sql_of(f->s, STMT_WATCH_ROWS));
+	assert_string_equal(p_watch, "SEARCH h USING INTEGER PRIMARY KEY (rowid>? AND rowid<?) | "
+				     "SEARCH r USING INTEGER PRIMARY KEY (rowid=?) | SEARCH p "
+				     "USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN");
+	_cleanup_free_ char *p_watch_res = plan(f->s->db, stmt_sql_of(f->s, STMT_WATCH_ROWS_RES));
+	assert_string_equal(p_watch_res,
+			    "SEARCH r USING COVERING INDEX "
+			    "sqlite_autoindex_resources_1 (grp=? AND res=?) | SEARCH h "
+			    "USING INDEX history_res (res=? AND rowid>? AND rowid<?) | "
+			    "SEARCH p USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN");
 	/* A point read. */
 	_cleanup_free_ char *p_point = plan(f->s->db, stmt_sql_of(f->s, STMT_GET));
 	assert_string_equal(p_point, "SEARCH o USING PRIMARY KEY (res=? AND ns=? AND name=?) | "
