@@ -634,8 +634,6 @@ deliver_rows(struct store_watch *w, struct watch_row *rows, size_t n, size_t cap
 	rows_release(s, rows, n, cap);
 }
 
-/* ---- parsing large reads on a worker ---- */
-
 /* Frees the watches freed during delivery, once no delivery is running. */
 static void
 watches_sweep(struct store *s)
@@ -653,6 +651,8 @@ watches_sweep(struct store *s)
 	}
 	s->watches_dirty = false;
 }
+
+/* ---- parsing large reads on a worker ---- */
 
 /* A read whose deferred rows the worker parses; the loop delivers it when done. */
 struct parse_job {
@@ -796,7 +796,10 @@ watch_deliver(struct store_watch *w, int64_t target)
 	deliver_rows(w, rows, n, cap, scanned);
 }
 
-/* Looks at the latest revision and gives each watch that is behind one batch. */
+/*
+ * Looks at the latest revision and gives each watch that is behind one batch, up to the first
+ * batch handed to the parse worker (its end dispatches again).
+ */
 static void
 store_dispatch(struct store *s)
 {
