@@ -352,7 +352,7 @@ quantity_parse(const char *s, struct quantity *ret, korch_error **err)
 				if (value == 0) {
 					q.nano = 0;
 				} else {
-					if (scale + 9 >= QUANTITY_MAX_DIGITS_NANO)
+					if ((int64_t)scale + 9 >= QUANTITY_MAX_DIGITS_NANO)
 						return too_large(s, err);
 					__int128 p10 = pow10_128(scale + 9);
 					if (result > (nano_limit() - 1) / p10)

@@ -293,7 +293,9 @@ test_too_large(void **state)
 					     "5555555555555556e20",
 					     "99999999999999999999999999999999999999999",
 					     "999999999999999999E",
-					     "1e2147483647" };
+					     "1e2147483647",
+					     /* Go's int32() wraps the exponent to 2147483647 (fuzzed) */
+					     "1E7678923544780079103" };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct quantity q;
 		korch_error *err = NULL;
